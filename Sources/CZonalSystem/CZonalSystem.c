@@ -1,0 +1,14 @@
+#include "CZonalSystem.h"
+
+#ifdef __linux__
+#include <sys/prctl.h>
+
+int czonal_set_parent_death_signal(int signal) {
+    return prctl(PR_SET_PDEATHSIG, (unsigned long)signal, 0, 0, 0);
+}
+#else
+int czonal_set_parent_death_signal(int signal) {
+    (void)signal;
+    return 0;
+}
+#endif

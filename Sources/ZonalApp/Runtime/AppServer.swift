@@ -1,0 +1,41 @@
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// Runs the sample backend's listeners until SIGTERM or SIGINT.
+public struct AppServer: Sendable {
+    public let configuration: AppConfiguration
+    public let faults: FaultSwitch
+    public var logger: Logger
+
+    public init(configuration: AppConfiguration, faults: FaultSwitch = FaultSwitch(), logger: Logger) {
+        self.configuration = configuration
+        self.faults = faults
+        self.logger = logger
+    }
+
+    /// The applications to run: one on the service port, plus one on the admin port if there is one.
+    public func applications() -> [any Service] {
+        let routes = AppRoutes(configuration: configuration, faults: faults)
+        let serviceRouter = Router()
+        routes.addServiceRoutes(to: serviceRouter)
+        guard let adminPort = configuration.adminPort else {
+            routes.addAdminRoutes(to: serviceRouter)
+            return [application(serviceRouter, port: configuration.port)]
+        }
+        let adminRouter = Router()
+        routes.addAdminRoutes(to: adminRouter)
+        return [application(serviceRouter, port: configuration.port), application(adminRouter, port: adminPort)]
+    }
+
+    public func run() async throws {
+        let group = ServiceGroup(configuration: .init(services: applications(), gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    private func application(_ router: Router<BasicRequestContext>, port: Int) -> some Service {
+        var logger = self.logger
+        logger[metadataKey: "port"] = "\(port)"
+        return Application(router: router, configuration: .init(address: .hostname(configuration.host, port: port), serverName: "zonal-app"), logger: logger)
+    }
+}

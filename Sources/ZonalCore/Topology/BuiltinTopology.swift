@@ -1,0 +1,54 @@
+/// Topologies compiled into the binary, so `zonal up` works with no file at hand.
+public enum BuiltinTopology {
+    /// The quickstart topology; the same text as `examples/quickstart.yaml` (a test keeps them equal).
+    public static let quickstartYAML = """
+# The default topology of `zonal up`: two regions, three zones in the first and one in the
+# second. On one machine every node is a loopback address of its own, so each zone's services
+# listen on the same ports without clashing.
+name: quickstart
+
+coordinator:
+  backend: embedded
+
+supervisor:
+  control_port: 7300
+  restart:
+    initial_backoff: 200ms
+    max_backoff: 30s
+    stable_after: 10s
+
+regions:
+  - name: east
+    zones: [east-a, east-b, east-c]
+  - name: west
+    zones: [west-a]
+
+nodes:
+  - { name: east-a-1, zone: east-a, address: 127.0.1.1 }
+  - { name: east-b-1, zone: east-b, address: 127.0.2.1 }
+  - { name: east-c-1, zone: east-c, address: 127.0.3.1 }
+  - { name: west-a-1, zone: west-a, address: 127.0.4.1 }
+
+services:
+  # The sample application backend, one instance per zone. Traffic prefers east-a and fails
+  # over to east-b only when east-a has no healthy instance at all.
+  - name: web
+    kind: app
+    zones: [east-a, east-b, east-c, west-a]
+    port: 8080
+    admin_port: 9080
+    primary_zone: east-a
+    secondary_zone: east-b
+    health:
+      http: { path: /health, status: 200 }
+      interval: 1s
+      timeout: 800ms
+      rise: 2
+      fall: 2
+"""
+
+    /// The parsed quickstart topology.
+    public static func quickstart() throws(TopologyError) -> Topology {
+        try TopologyLoader.parse(quickstartYAML, file: "<built-in quickstart>")
+    }
+}

@@ -1,0 +1,38 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Checks on textual IP addresses, without resolving names: a topology names addresses, not hosts.
+public enum IPAddressText {
+    public static func isValid(_ text: String) -> Bool {
+        isIPv4(text) || isIPv6(text)
+    }
+
+    /// True for 127.0.0.0/8 and ::1, the only addresses the control API may listen on.
+    public static func isLoopback(_ text: String) -> Bool {
+        if isIPv4(text) { return text.split(separator: ".").first == "127" }
+        return isIPv6(text) && (text == "::1" || text == "0:0:0:0:0:0:0:1")
+    }
+
+    /// Whether two listeners on these addresses would collide on one port: the same address,
+    /// or a wildcard (0.0.0.0, ::) against anything.
+    public static func overlap(_ a: String, _ b: String) -> Bool {
+        a == b || isWildcard(a) || isWildcard(b)
+    }
+
+    private static func isWildcard(_ text: String) -> Bool {
+        text == "0.0.0.0" || text == "::"
+    }
+
+    private static func isIPv4(_ text: String) -> Bool {
+        var address = in_addr()
+        return inet_pton(AF_INET, text, &address) == 1
+    }
+
+    private static func isIPv6(_ text: String) -> Bool {
+        var address = in6_addr()
+        return inet_pton(AF_INET6, text, &address) == 1
+    }
+}

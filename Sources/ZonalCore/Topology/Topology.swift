@@ -1,0 +1,224 @@
+import Foundation
+
+/// A whole deployment: regions, the zones inside them, the nodes inside zones and the services
+/// placed on nodes. One file describes it; every `zonal` role reads the same model.
+public struct Topology: Sendable, Hashable {
+    public var name: String
+    public var coordinator: CoordinatorSettings
+    public var supervisor: SupervisorSettings
+    public var regions: [Region]
+    public var nodes: [Node]
+    public var services: [Service]
+
+    public init(
+        name: String,
+        coordinator: CoordinatorSettings = .init(),
+        supervisor: SupervisorSettings = .init(),
+        regions: [Region],
+        nodes: [Node],
+        services: [Service]
+    ) {
+        self.name = name
+        self.coordinator = coordinator
+        self.supervisor = supervisor
+        self.regions = regions
+        self.nodes = nodes
+        self.services = services
+    }
+}
+
+extension Topology {
+    /// A geographic site. Regions are far apart, so replication between them is asynchronous.
+    public struct Region: Sendable, Hashable {
+        public var name: String
+        /// Failure domains inside this region, each with its own power and network.
+        public var zones: [String]
+
+        public init(name: String, zones: [String]) {
+            self.name = name
+            self.zones = zones
+        }
+    }
+
+    /// A machine (or, on one machine, a loopback address standing for one) inside a zone.
+    public struct Node: Sendable, Hashable {
+        public var name: String
+        public var zone: String
+        /// The IP address this node's services listen on.
+        public var address: String
+
+        public init(name: String, zone: String, address: String) {
+            self.name = name
+            self.zone = zone
+            self.address = address
+        }
+    }
+
+    /// A service: one instance on each node it is placed on.
+    public struct Service: Sendable, Hashable {
+        /// What the supervisor runs for each instance.
+        public enum Kind: Sendable, Hashable {
+            /// The built-in sample application backend (`zonal app`).
+            case app
+            /// Any program; `{address}`, `{port}`, `{admin_port}`, `{node}`, `{zone}`, `{region}`
+            /// and `{service}` in the arguments are replaced per instance.
+            case process(command: [String])
+
+            /// The name used in topology files.
+            public var name: String {
+                switch self {
+                case .app: "app"
+                case .process: "process"
+                }
+            }
+        }
+
+        public var name: String
+        public var kind: Kind
+        /// The node names carrying one instance each, after expanding zone placements.
+        public var nodes: [String]
+        public var port: Int
+        /// A second port for metrics, health and operator endpoints; nil when the service has none.
+        public var adminPort: Int?
+        /// The zone that takes traffic while it has a healthy instance.
+        public var primaryZone: String?
+        /// The zone that takes traffic only while the primary zone has no healthy instance.
+        public var secondaryZone: String?
+        public var health: HealthCheckSpec
+
+        public init(
+            name: String,
+            kind: Kind,
+            nodes: [String],
+            port: Int,
+            adminPort: Int? = nil,
+            primaryZone: String? = nil,
+            secondaryZone: String? = nil,
+            health: HealthCheckSpec
+        ) {
+            self.name = name
+            self.kind = kind
+            self.nodes = nodes
+            self.port = port
+            self.adminPort = adminPort
+            self.primaryZone = primaryZone
+            self.secondaryZone = secondaryZone
+            self.health = health
+        }
+    }
+}
+
+/// Which coordinator holds leadership and cluster state.
+public struct CoordinatorSettings: Sendable, Hashable {
+    public enum Backend: String, Sendable, Hashable, CaseIterable {
+        /// A single-process coordinator run by `zonal up`; the default on one machine.
+        case embedded
+        /// An external etcd v3 cluster, for deployments across machines.
+        case etcd
+    }
+
+    public var backend: Backend
+    /// etcd client endpoints (`http://host:port`); empty for the embedded backend.
+    public var endpoints: [String]
+
+    public init(backend: Backend = .embedded, endpoints: [String] = []) {
+        self.backend = backend
+        self.endpoints = endpoints
+    }
+}
+
+/// How `zonal up` runs the topology on one machine.
+public struct SupervisorSettings: Sendable, Hashable {
+    /// Loopback host of the control API that `zonal status`, `fail` and `recover` talk to.
+    public var controlHost: String
+    /// Port of the control API. Default 7300.
+    public var controlPort: Int
+    /// Where logs, events and process state go; relative paths are relative to the working
+    /// directory of `zonal up`. Default `.zonal/<topology name>`.
+    public var stateDirectory: String?
+    /// Restart delays for crashed processes.
+    public var restart: RestartSettings
+
+    public init(
+        controlHost: String = "127.0.0.1",
+        controlPort: Int = 7300,
+        stateDirectory: String? = nil,
+        restart: RestartSettings = .init()
+    ) {
+        self.controlHost = controlHost
+        self.controlPort = controlPort
+        self.stateDirectory = stateDirectory
+        self.restart = restart
+    }
+}
+
+/// Exponential restart backoff, as in systemd's and Kubernetes' crash loops.
+public struct RestartSettings: Sendable, Hashable {
+    /// Delay before the first restart of a crashed process. Default 200 ms.
+    public var initialBackoff: Duration
+    /// The delay doubles on each crash in a row up to this cap. Default 30 s.
+    public var maxBackoff: Duration
+    /// A process that ran this long is considered stable and its backoff resets. Default 10 s.
+    public var stableAfter: Duration
+
+    public init(
+        initialBackoff: Duration = .milliseconds(200),
+        maxBackoff: Duration = .seconds(30),
+        stableAfter: Duration = .seconds(10)
+    ) {
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+        self.stableAfter = stableAfter
+    }
+}
+
+extension Topology {
+    /// One running copy of a service on one node, with everything needed to start and probe it.
+    public struct Instance: Sendable, Hashable, Identifiable {
+        public var id: String { "\(service.name)@\(node.name)" }
+        public var service: Service
+        public var node: Node
+        public var region: String
+    }
+
+    /// Every service instance, in file order (services, then their nodes).
+    public var instances: [Instance] {
+        services.flatMap { service in
+            service.nodes.compactMap { nodeName -> Instance? in
+                guard let node = node(named: nodeName) else { return nil }
+                return Instance(service: service, node: node, region: region(ofZone: node.zone) ?? "")
+            }
+        }
+    }
+
+    public func node(named name: String) -> Node? {
+        nodes.first { $0.name == name }
+    }
+
+    /// The region a zone belongs to.
+    public func region(ofZone zone: String) -> String? {
+        regions.first { $0.zones.contains(zone) }?.name
+    }
+
+    public var zoneNames: [String] {
+        regions.flatMap(\.zones)
+    }
+}
+
+extension Topology.Instance {
+    /// Fills the per-instance placeholders of a command template: `{address}`, `{port}`,
+    /// `{admin_port}`, `{node}`, `{zone}`, `{region}`, `{service}`.
+    public func expand(_ template: String) -> String {
+        var values: [(String, String)] = [
+            ("{address}", node.address), ("{port}", String(service.port)), ("{node}", node.name),
+            ("{zone}", node.zone), ("{region}", region), ("{service}", service.name),
+        ]
+        if let admin = service.adminPort { values.append(("{admin_port}", String(admin))) }
+        return values.reduce(template) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+    }
+
+    /// The address and port that clients use, as `host:port` (IPv6 in brackets).
+    public var endpoint: String {
+        node.address.contains(":") ? "[\(node.address)]:\(service.port)" : "\(node.address):\(service.port)"
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+
+/// Renders a ``StatusReport`` as the table `zonal status` prints.
+public struct StatusTable: Sendable {
+    public var colored: Bool
+
+    public init(colored: Bool) {
+        self.colored = colored
+    }
+
+    /// Whether standard output is a terminal that wants colour (honours `NO_COLOR` and `TERM=dumb`).
+    public static var terminalWantsColor: Bool {
+        let environment = ProcessInfo.processInfo.environment
+        return isatty(STDOUT_FILENO) == 1 && environment["NO_COLOR"] == nil && environment["TERM"] != "dumb"
+    }
+
+    public func render(_ report: StatusReport) -> String {
+        let header = ["REGION", "ZONE", "NODE", "SERVICE", "ROLE", "HEALTH", "PROCESS", "ADDRESS"]
+        let rows = report.instances.map { instance in
+            [instance.region, instance.zone, instance.node, instance.service, instance.role, instance.health,
+             instance.process + (instance.pid.map { " (pid \($0))" } ?? ""), instance.address]
+        }
+        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String], colorHealth: Bool) -> String {
+            cells.enumerated().map { column, cell in
+                let padded = cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+                return colorHealth && column == 5 ? paint(padded, for: cell) : padded
+            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }
+        let healthy = report.instances.filter(\.isHealthy).count
+        let title = "topology \(report.topology): \(healthy)/\(report.instances.count) healthy, coordinator \(report.coordinator), control \(report.control)"
+        return ([title, line(header, colorHealth: false)] + rows.map { line($0, colorHealth: true) }).joined(separator: "\n")
+    }
+
+    private func paint(_ text: String, for health: String) -> String {
+        guard colored else { return text }
+        let code = switch health {
+        case "healthy": "32"
+        case "unhealthy": "31"
+        default: "33"
+        }
+        return "\u{1B}[\(code)m\(text)\u{1B}[0m"
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import ZonalCore
+
+/// Turns a topology instance into the command line that runs it.
+public struct InstanceLauncher: Sendable {
+    /// The `zonal` binary, which runs built-in services such as `zonal app`.
+    public var zonalExecutable: String
+    /// Where each instance's output goes, one file per instance.
+    public var logDirectory: String
+
+    public init(zonalExecutable: String, logDirectory: String) {
+        self.zonalExecutable = zonalExecutable
+        self.logDirectory = logDirectory
+    }
+
+    public func spec(for instance: Topology.Instance) throws -> ProcessSpec {
+        let logFile = "\(logDirectory)/\(instance.id).log"
+        let environment = [ParentDeathSignal.environmentKey: String(getpid())]
+        switch instance.service.kind {
+        case .app:
+            var arguments = [
+                "app", "--service", instance.service.name, "--node", instance.node.name, "--zone", instance.node.zone,
+                "--region", instance.region, "--host", instance.node.address, "--port", String(instance.service.port),
+            ]
+            if let admin = instance.service.adminPort { arguments += ["--admin-port", String(admin)] }
+            return ProcessSpec(executable: zonalExecutable, arguments: arguments, environment: environment, logFile: logFile)
+        case .process(let command):
+            let expanded = command.map(instance.expand)
+            return ProcessSpec(executable: try Self.resolve(expanded[0]), arguments: Array(expanded.dropFirst()),
+                               environment: environment, logFile: logFile)
+        }
+    }
+
+    /// Finds a program the way a shell would: a path as given, a bare name in `PATH`.
+    static func resolve(_ program: String) throws -> String {
+        if program.contains("/") { return program }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(program)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw ChildProcessError.notStarted(program, reason: "not found in PATH (\(path))")
+    }
+
+    /// The path of the running `zonal` binary.
+    public static var currentExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}

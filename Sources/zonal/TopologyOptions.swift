@@ -1,0 +1,48 @@
+import ArgumentParser
+import ZonalCore
+import ZonalSupervisor
+
+/// Which topology a command works on: a file, or the built-in quickstart.
+struct TopologyOptions: ParsableArguments {
+    @Option(name: [.customShort("f"), .long], help: "Topology file (default: the built-in quickstart topology).")
+    var topology: String?
+
+    func load() throws -> Topology {
+        try loadTopology(path: topology)
+    }
+
+    /// A client for the control API of the supervisor running this topology.
+    func controlClient() throws -> ControlClient {
+        let settings = try load().supervisor
+        return ControlClient(host: settings.controlHost, port: settings.controlPort)
+    }
+}
+
+/// Loads the topology at `path`, or the built-in quickstart; problems become a readable error.
+func loadTopology(path: String?) throws -> Topology {
+    do {
+        if let path { return try TopologyLoader.load(path: path) }
+        return try BuiltinTopology.quickstart()
+    } catch let error as TopologyError {
+        throw CommandFailure(error.description)
+    }
+}
+
+/// A failure to report as one clear message and exit status 1 (without the usage text that
+/// ArgumentParser prints for `ValidationError`, which is for wrong arguments).
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// Turns client errors into a one-line message and a non-zero exit, without a stack of noise.
+func reportingControlErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as ControlClientError {
+        throw CommandFailure(error.description)
+    }
+}
