@@ -105,12 +105,15 @@ let package = Package(
         .testTarget(
             name: "ZonalCoreTests",
             dependencies: ["ZonalCore", "ZonalTesting"],
-            resources: [.copy("Fixtures")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ZonalHealthTests",
-            dependencies: ["ZonalHealth", "ZonalTesting"],
+            dependencies: [
+                "ZonalHealth", "ZonalTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

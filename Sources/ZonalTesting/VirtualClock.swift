@@ -55,6 +55,36 @@ public final class VirtualClock: ZonalClock {
         try Task.checkCancellation()
     }
 
+    /// The earliest deadline anyone sleeps until.
+    public var nextDeadline: MonotonicInstant? {
+        state.withLock { $0.sleepers.map(\.deadline).min() }
+    }
+
+    /// Runs a system of tasks that all wait on this clock: whenever they are idle (every task
+    /// asleep, the set of sleepers unchanged for a few real milliseconds) time jumps to the
+    /// earliest deadline. Stops when `done` holds or after `maxSteps` jumps; returns whether `done` held.
+    public func run(maxSteps: Int = 10_000, until done: @Sendable () async -> Bool) async -> Bool {
+        for _ in 0..<maxSteps {
+            if await done() { return true }
+            await waitUntilIdle()
+            if await done() { return true }
+            guard let deadline = nextDeadline else { continue }
+            advance(to: deadline)
+        }
+        return await done()
+    }
+
+    private func waitUntilIdle() async {
+        var stableRounds = 0
+        var last: [UInt64] = []
+        while stableRounds < 3 {
+            try? await Task.sleep(for: .milliseconds(2))
+            let current = state.withLock { $0.sleepers.map(\.id).sorted() }
+            stableRounds = (current == last && !current.isEmpty) ? stableRounds + 1 : 0
+            last = current
+        }
+    }
+
     /// Moves time forward and wakes every sleeper whose deadline has come, earliest first.
     public func advance(by duration: Duration) {
         advance(to: now + duration)

@@ -15,7 +15,7 @@ struct TopologyReader {
         guard let fields = YAMLFields(root, subject: "the topology", problems: problems,
                                       allowedKeys: ["name", "coordinator", "supervisor", "regions", "nodes", "services"]) else { return nil }
         let name = fields.string("name", required: true)
-        let coordinator = fields["coordinator"].flatMap(readCoordinator) ?? CoordinatorSettings()
+        let coordinator = fields["coordinator"].flatMap { readCoordinator($0) } ?? CoordinatorSettings()
         let supervisor = fields["supervisor"].flatMap { readSupervisor($0) } ?? SupervisorSettings()
         let regions = (fields.sequence("regions", required: true) ?? []).compactMap { readRegion($0) }
         let nodes = (fields.sequence("nodes", required: true) ?? []).compactMap { readNode($0) }
@@ -25,8 +25,9 @@ struct TopologyReader {
                         regions: regions, nodes: nodes, services: services)
     }
 
-    private func readCoordinator(_ node: Yams.Node) -> CoordinatorSettings? {
+    private mutating func readCoordinator(_ node: Yams.Node) -> CoordinatorSettings? {
         guard let fields = YAMLFields(node, subject: "`coordinator`", problems: problems, allowedKeys: ["backend", "endpoints"]) else { return nil }
+        record("coordinator", fields.line)
         var settings = CoordinatorSettings()
         if let backendName = fields.string("backend") {
             if let backend = CoordinatorSettings.Backend(rawValue: backendName) {
@@ -59,8 +60,9 @@ struct TopologyReader {
     }
 
     private mutating func readRegion(_ node: Yams.Node) -> Topology.Region? {
-        guard let fields = YAMLFields(node, subject: "a region", problems: problems, allowedKeys: ["name", "zones"]) else { return nil }
-        guard let name = fields.string("name", required: true) else { return nil }
+        guard let unnamed = YAMLFields(node, subject: "a region", problems: problems, allowedKeys: ["name", "zones"]) else { return nil }
+        guard let name = unnamed.string("name", required: true) else { return nil }
+        let fields = unnamed.named("region \(name)")
         let zones = fields.stringList("zones", required: true) ?? []
         record("regions.\(name)", fields.line)
         for zone in zones {
@@ -71,8 +73,9 @@ struct TopologyReader {
     }
 
     private mutating func readNode(_ node: Yams.Node) -> Topology.Node? {
-        guard let fields = YAMLFields(node, subject: "a node", problems: problems, allowedKeys: ["name", "zone", "address"]) else { return nil }
-        let name = fields.string("name", required: true)
+        guard let unnamed = YAMLFields(node, subject: "a node", problems: problems, allowedKeys: ["name", "zone", "address"]) else { return nil }
+        let name = unnamed.string("name", required: true)
+        let fields = unnamed.named(name.map { "node \($0)" } ?? "a node")
         let zone = fields.string("zone", required: true)
         let address = fields.string("address", required: true)
         guard let name, let zone, let address else { return nil }
@@ -83,11 +86,12 @@ struct TopologyReader {
     }
 
     private mutating func readService(_ node: Yams.Node, nodes: [Topology.Node]) -> Topology.Service? {
-        guard let fields = YAMLFields(node, subject: "a service", problems: problems, allowedKeys: [
+        guard let unnamed = YAMLFields(node, subject: "a service", problems: problems, allowedKeys: [
             "name", "kind", "command", "nodes", "zones", "port", "admin_port", "primary_zone", "secondary_zone", "health",
         ]) else { return nil }
-        guard let name = fields.string("name", required: true) else { return nil }
+        guard let name = unnamed.string("name", required: true) else { return nil }
         let subject = "service \(name)"
+        let fields = unnamed.named(subject)
         let kind = readServiceKind(fields, subject: subject)
         let port = fields.int("port", in: 1...65535, required: true)
         let adminPort = fields.int("admin_port", in: 1...65535)
@@ -134,7 +138,7 @@ struct TopologyReader {
     private mutating func readPlacement(_ fields: YAMLFields, service: String, nodes: [Topology.Node]) -> [String] {
         let byNode = fields.stringList("nodes")
         let byZone = fields.stringList("zones")
-        if byNode == nil && byZone == nil {
+        if !fields.has("nodes") && !fields.has("zones") {
             problems.report(line: fields.line, "service \(service) is placed nowhere: give `nodes` (a list of node names) or `zones` (a list of zone names)")
         }
         var placement: [String] = []

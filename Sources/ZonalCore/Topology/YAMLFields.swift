@@ -33,6 +33,17 @@ struct YAMLFields {
         reportUnknownKeys(allowed: allowedKeys)
     }
 
+    private init(mapping: Yams.Node.Mapping, subject: String, problems: ProblemCollector) {
+        self.mapping = mapping
+        self.subject = subject
+        self.problems = problems
+    }
+
+    /// The same fields under a more specific name, once the mapping's own `name` is known.
+    func named(_ subject: String) -> YAMLFields {
+        YAMLFields(mapping: mapping, subject: subject, problems: problems)
+    }
+
     var line: Int? { mapping.mark?.line }
 
     subscript(key: String) -> Yams.Node? {

@@ -1,0 +1,61 @@
+import Foundation
+
+/// A child process started by a test, tracked by PID and always stopped by that PID.
+public final class ProcessFixture: @unchecked Sendable {
+    private let process = Process()
+    public let outputPath: String
+
+    /// Starts `executable` with `arguments`; its output goes to `outputPath`.
+    public init(executable: String, arguments: [String], outputPath: String, environment: [String: String] = [:]) throws {
+        self.outputPath = outputPath
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        try process.run()
+    }
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+    public var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    public func signal(_ signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    /// Waits for the process to end, up to `timeout`; returns its exit status, or nil if it still runs.
+    public func waitForExit(timeout: Duration) async -> Int32? {
+        await poll(timeout: timeout) { !process.isRunning } != nil ? process.terminationStatus : nil
+    }
+
+    /// Stops the process: SIGTERM, then SIGKILL if it has not ended after `grace`.
+    public func stop(grace: Duration = .seconds(5)) async {
+        signal(SIGTERM)
+        if await waitForExit(timeout: grace) == nil {
+            signal(SIGKILL)
+            _ = await waitForExit(timeout: .seconds(5))
+        }
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// Finds the `zonal` binary built by `swift build`: `ZONAL_BINARY` if set, else next to the test bundle.
+public enum ZonalBinary {
+    public static var path: String {
+        if let explicit = ProcessInfo.processInfo.environment["ZONAL_BINARY"] { return explicit }
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("zonal").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return ".build/debug/zonal"
+    }
+}
