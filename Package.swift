@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(
             name: "ZonalAppTests",
             dependencies: [
-                "ZonalApp",
+                "ZonalApp", "ZonalHealth", "ZonalTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: strict

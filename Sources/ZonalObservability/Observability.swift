@@ -43,6 +43,11 @@ extension Router {
             let healthy = await isHealthy()
             return Response.json(status: healthy ? .ok : .serviceUnavailable, ["status": healthy ? "ok" : "unhealthy"])
         }
+        addMetricsRoute()
+    }
+
+    /// Adds only `GET /metrics`, for routers whose `/health` has a meaning of its own.
+    public func addMetricsRoute() {
         get("/metrics") { _, _ -> Response in
             Response(status: .ok,
                      headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

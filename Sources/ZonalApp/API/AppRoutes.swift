@@ -30,7 +30,7 @@ public struct AppRoutes: Sendable {
         router.get("/health") { _, _ in
             try await applyFault { Response.json(["status": "ok", "node": configuration.node, "zone": configuration.zone]) }
         }
-        router.get("/**") { request, _ in
+        let identify: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
             requests.increment()
             return try await applyFault {
                 Response.json(Identity(service: configuration.service, node: configuration.node, zone: configuration.zone,
@@ -38,17 +38,25 @@ public struct AppRoutes: Sendable {
                                        pid: ProcessInfo.processInfo.processIdentifier, path: request.uri.path))
             }
         }
+        router.get("/", use: identify)
+        router.get("/**", use: identify)
     }
 
-    /// Routes operators use: metrics, health and the fault switch.
-    public func addAdminRoutes(to router: Router<BasicRequestContext>) {
+    /// Routes operators use: metrics, health and the fault switch. With `sharingServiceRoutes`
+    /// the router already has the service's own `/health`, which is kept.
+    public func addAdminRoutes(to router: Router<BasicRequestContext>, sharingServiceRoutes: Bool = false) {
         let faults = self.faults
-        router.addAdminRoutes { if case .failing = faults.fault { false } else { true } }
+        if sharingServiceRoutes {
+            router.addMetricsRoute()
+        } else {
+            router.addAdminRoutes { if case .failing = faults.fault { false } else { true } }
+        }
         router.get("/fault") { _, _ in Response.json(faults.fault) }
         router.put("/fault") { request, context -> Response in
             let fault: Fault
             do {
-                fault = try await request.decode(as: Fault.self, context: context)
+                let body = try await request.body.collect(upTo: 4096)
+                fault = try JSONDecoder().decode(Fault.self, from: Data(buffer: body))
             } catch {
                 return Response.json(status: .badRequest, ["error": "invalid fault: \(Self.explain(error))"])
             }

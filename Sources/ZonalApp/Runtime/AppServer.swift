@@ -20,7 +20,7 @@ public struct AppServer: Sendable {
         let serviceRouter = Router()
         routes.addServiceRoutes(to: serviceRouter)
         guard let adminPort = configuration.adminPort else {
-            routes.addAdminRoutes(to: serviceRouter)
+            routes.addAdminRoutes(to: serviceRouter, sharingServiceRoutes: true)
             return [application(serviceRouter, port: configuration.port)]
         }
         let adminRouter = Router()

@@ -21,6 +21,10 @@ public struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConv
         MonotonicInstant(nanoseconds: lhs.nanoseconds + rhs.nanoseconds)
     }
 
+    public static func - (lhs: MonotonicInstant, rhs: Duration) -> MonotonicInstant {
+        MonotonicInstant(nanoseconds: lhs.nanoseconds - rhs.nanoseconds)
+    }
+
     public static func - (lhs: MonotonicInstant, rhs: MonotonicInstant) -> Duration {
         .nanoseconds(lhs.nanoseconds - rhs.nanoseconds)
     }

@@ -26,8 +26,8 @@ public actor Supervisor {
         var wakeup: Task<Void, Never>?
     }
 
-    public let topology: Topology
-    public let events: EventLog
+    public nonisolated let topology: Topology
+    public nonisolated let events: EventLog
     private let launcher: InstanceLauncher
     private let clock: any ZonalClock
     private let logger: Logger
