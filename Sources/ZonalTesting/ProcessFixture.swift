@@ -59,3 +59,30 @@ public enum ZonalBinary {
         return ".build/debug/zonal"
     }
 }
+
+extension ZonalBinary {
+    /// Runs `zonal` with `arguments` to completion and returns its exit status and combined output.
+    public static func run(_ arguments: [String], directory: TemporaryDirectory) async throws -> (status: Int32, output: String) {
+        let fixture = try ProcessFixture(executable: path, arguments: arguments, outputPath: directory.file("cli-\(UUID().uuidString.prefix(8)).out"))
+        guard let status = await fixture.waitForExit(timeout: .seconds(30)) else {
+            await fixture.stop()
+            throw CommandTimedOut(arguments: arguments)
+        }
+        return (status, fixture.output)
+    }
+
+    public struct CommandTimedOut: Error, CustomStringConvertible {
+        public var arguments: [String]
+        public var description: String { "zonal \(arguments.joined(separator: " ")) did not finish within 30 s" }
+    }
+}
+
+/// Processes whose command line contains `marker`, read from /proc: how tests find orphans.
+public func processesMentioning(_ marker: String) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+        guard pid != getpid(), let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let commandLine = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+        return commandLine.contains(marker)
+    }
+}

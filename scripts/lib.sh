@@ -1,0 +1,25 @@
+# Shared helpers for the project's scripts. Sourced, not run.
+
+# Installs the Debian packages named, if any of their commands is missing.
+# Usage: ensure_packages "command:package" ...
+ensure_packages() {
+  local missing=()
+  for pair in "$@"; do
+    local command=${pair%%:*} package=${pair#*:}
+    command -v "$command" >/dev/null 2>&1 || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing Debian packages: ${missing[*]}" >&2
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "need root to install ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
+    return 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The packages every part of Zonal needs at build and test time.
+ensure_build_dependencies() {
+  command -v swift >/dev/null 2>&1 || { echo "Swift 6.3 is required (swift not found in PATH)" >&2; return 1; }
+  ensure_packages "python3:python3" "curl:curl" "pkg-config:pkg-config"
+}
