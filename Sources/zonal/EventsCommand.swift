@@ -13,7 +13,7 @@ struct EventsCommand: AsyncParsableCommand {
     func run() async throws {
         let events = try await reportingControlErrors { try await options.controlClient().events() }
         if json {
-            print(String(decoding: try JSONEncoder.zonal(pretty: true).encode(events), as: UTF8.self))
+            try printJSON(events)
         } else {
             events.forEach { print($0) }
         }

@@ -10,16 +10,10 @@ struct FailCommand: AsyncParsableCommand {
         discussion: "Example: zonal fail zone east-a. Bring it back with `zonal recover zone east-a`."
     )
 
-    @Argument(help: "zone or node")
-    var scope: Supervisor.Scope
-
-    @Argument(help: "The zone or node name.")
-    var name: String
-
-    @OptionGroup var options: TopologyOptions
+    @OptionGroup var target: FailureTarget
 
     func run() async throws {
-        let result = try await reportingControlErrors { try await options.controlClient().fail(scope, name) }
+        let result = try await reportingControlErrors { try await target.options.controlClient().fail(target.scope, target.name) }
         print(OperatorActionText.render(result))
     }
 }
@@ -27,6 +21,16 @@ struct FailCommand: AsyncParsableCommand {
 struct RecoverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "recover", abstract: "Start again every process of a zone or node that `zonal fail` stopped.")
 
+    @OptionGroup var target: FailureTarget
+
+    func run() async throws {
+        let result = try await reportingControlErrors { try await target.options.controlClient().recover(target.scope, target.name) }
+        print(OperatorActionText.render(result))
+    }
+}
+
+/// What `fail` and `recover` act on: a zone or a node of a running topology.
+struct FailureTarget: ParsableArguments {
     @Argument(help: "zone or node")
     var scope: Supervisor.Scope
 
@@ -34,11 +38,6 @@ struct RecoverCommand: AsyncParsableCommand {
     var name: String
 
     @OptionGroup var options: TopologyOptions
-
-    func run() async throws {
-        let result = try await reportingControlErrors { try await options.controlClient().recover(scope, name) }
-        print(OperatorActionText.render(result))
-    }
 }
 
 /// One line per affected instance, as printed by `fail` and `recover`.

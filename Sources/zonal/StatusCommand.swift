@@ -14,7 +14,7 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         let report = try await reportingControlErrors { try await options.controlClient().status() }
         if json {
-            print(String(decoding: try JSONEncoder.zonal(pretty: true).encode(report), as: UTF8.self))
+            try printJSON(report)
         } else {
             print(StatusTable(colored: StatusTable.terminalWantsColor).render(report))
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ZonalCore
 import ZonalSupervisor
 
@@ -45,4 +46,8 @@ func reportingControlErrors<T>(_ body: () async throws -> T) async throws -> T {
     } catch let error as ControlClientError {
         throw CommandFailure(error.description)
     }
+}
+/// Prints a value in Zonal's JSON dialect, for the `--json` flags.
+func printJSON(_ value: some Encodable) throws {
+    print(String(decoding: try JSONEncoder.zonal(pretty: true).encode(value), as: UTF8.self))
 }
