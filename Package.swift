@@ -84,8 +84,24 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ZonalCoordination",
+            dependencies: [
+                "ZonalCore",
+                "ZonalObservability",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ZonalTesting",
-            dependencies: ["ZonalCore"],
+            dependencies: [
+                "ZonalCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -113,6 +129,15 @@ let package = Package(
                 "ZonalHealth", "ZonalTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ZonalCoordinationTests",
+            dependencies: [
+                "ZonalCoordination", "ZonalTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),

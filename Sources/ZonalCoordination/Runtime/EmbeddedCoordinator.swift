@@ -1,0 +1,189 @@
+import Foundation
+import ZonalCore
+
+/// The coordinator for one machine: the whole ``KeyValueStore`` in this process, each change
+/// journaled and fsync'd before it is acknowledged, leases expired by the injected clock.
+///
+/// Other processes reach it through ``CoordinatorServer`` (`zonal coordinator serve`), which
+/// speaks the subset of etcd's JSON gateway that ``EtcdCoordinator`` uses — so one client talks
+/// to both backends.
+public actor EmbeddedCoordinator: Coordinator {
+    private struct Watcher {
+        var prefix: String
+        var continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation
+    }
+
+    private var store: KeyValueStore
+    private let journal: StoreJournal?
+    private let clock: any ZonalClock
+    private var watchers: [UUID: Watcher] = [:]
+    private var expiryTimer: Task<Void, Never>?
+    /// What `status()` reports as the endpoint.
+    public nonisolated let endpoint: String
+
+    /// A coordinator whose state lives in `directory` (created when missing), or only in
+    /// memory when `directory` is nil. Throws ``CoordinatorError/corruptState(path:reason:)``
+    /// for damaged state, which is never silently replaced by an empty store.
+    public init(directory: String?, clock: any ZonalClock = SystemClock(), endpoint: String = "embedded") throws(CoordinatorError) {
+        self.clock = clock
+        self.endpoint = endpoint
+        if let directory {
+            (journal, store) = try StoreJournal.open(directory: directory, now: clock.now)
+        } else {
+            journal = nil
+            store = KeyValueStore()
+        }
+        // Leases restored from disk must expire even if nobody calls in.
+        Task { await self.expiryTimerFired() }
+    }
+
+    deinit {
+        expiryTimer?.cancel()
+    }
+
+    // MARK: Coordinator
+
+    public func get(_ key: String) -> KeyValue? {
+        expireDueLeases()
+        return store.get(key)
+    }
+
+    public func range(prefix: String) -> RangeResult {
+        expireDueLeases()
+        return store.range(prefix: prefix)
+    }
+
+    @discardableResult
+    public func put(_ key: String, value: [UInt8], lease: LeaseID?) throws(CoordinatorError) -> Int64 {
+        try commit(.put(key: key, value: value, lease: lease))
+        return store.revision
+    }
+
+    @discardableResult
+    public func delete(_ key: String) throws(CoordinatorError) -> Bool {
+        guard store.get(key) != nil else { return false }
+        try commit(.delete(key: key))
+        return true
+    }
+
+    public func transaction(_ transaction: Transaction) throws(CoordinatorError) -> TransactionResult {
+        var preview = store
+        let (result, events) = try preview.apply(transaction)
+        guard !events.isEmpty else { return result }  // nothing changed: nothing to journal
+        try commit(.transaction(transaction))
+        return result
+    }
+
+    public func grantLease(ttl: Duration) throws(CoordinatorError) -> Lease {
+        guard ttl >= .seconds(1) else { throw .rejected("a lease TTL must be at least 1s, got \(ttl.zonalDescription)") }
+        try commit(.grantLease(ttl: ttl))
+        let lease = Lease(id: LeaseID(rawValue: store.snapshot.lastLeaseID), ttl: ttl)
+        scheduleExpiry()
+        return lease
+    }
+
+    public func renewLease(_ id: LeaseID) throws(CoordinatorError) -> Duration {
+        expireDueLeases()
+        let ttl = try store.renewLease(id, now: clock.now)
+        scheduleExpiry()
+        return ttl
+    }
+
+    public func revokeLease(_ id: LeaseID) throws(CoordinatorError) {
+        expireDueLeases()
+        guard store.timeToLive(id, now: clock.now) != nil else { throw .leaseNotFound(id) }
+        try commit(.revokeLease(id))
+    }
+
+    public func timeToLive(_ id: LeaseID) -> Duration? {
+        expireDueLeases()
+        return store.timeToLive(id, now: clock.now)
+    }
+
+    public nonisolated func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<WatchEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
+        let id = UUID()
+        continuation.onTermination = { _ in Task { await self.removeWatcher(id) } }
+        Task { await self.addWatcher(id, prefix: prefix, from: revision, continuation: continuation) }
+        return stream
+    }
+
+    public func compact(through revision: Int64) throws(CoordinatorError) {
+        try commit(.compact(through: revision))
+    }
+
+    public func status() -> CoordinatorStatus {
+        CoordinatorStatus(backend: "embedded", endpoint: endpoint, version: "zonal-embedded", leader: endpoint, revision: store.revision)
+    }
+
+    /// The current revision, for tests and the server's response headers.
+    public var revision: Int64 { store.revision }
+
+    /// Ends every watch stream, as a shutdown or lost connection would; watchers resume by revision.
+    public func disconnectWatchers() {
+        for watcher in watchers.values { watcher.continuation.finish(throwing: CoordinatorError.unreachable(endpoints: [endpoint], reason: "watch disconnected")) }
+        watchers.removeAll()
+    }
+
+    // MARK: Internals
+
+    /// Journals an entry, then applies it and tells the watchers. Nothing changes when the
+    /// journal cannot be written.
+    private func commit(_ entry: StoreJournal.Entry) throws(CoordinatorError) {
+        var next = store
+        let events = try StoreJournal.replay(entry, into: &next, now: clock.now)
+        try journal?.append(entry)
+        store = next
+        publish(events)
+        try journal?.checkpointIfDue(store)
+    }
+
+    private func publish(_ events: [WatchEvent]) {
+        guard !events.isEmpty else { return }
+        for watcher in watchers.values {
+            for event in events where event.keyValue.key.hasPrefix(watcher.prefix) {
+                watcher.continuation.yield(event)
+            }
+        }
+    }
+
+    private func addWatcher(_ id: UUID, prefix: String, from revision: Int64, continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) {
+        do {
+            // History and registration in one actor turn: no event can slip between them.
+            for event in try store.events(prefix: prefix, from: revision) { continuation.yield(event) }
+            watchers[id] = Watcher(prefix: prefix, continuation: continuation)
+        } catch {
+            continuation.finish(throwing: error)
+        }
+    }
+
+    private func removeWatcher(_ id: UUID) {
+        watchers[id] = nil
+    }
+
+    private func expireDueLeases() {
+        for id in store.expiredLeases(now: clock.now) {
+            do {
+                try commit(.revokeLease(id))
+            } catch {
+                // The journal refused; the lease stays and is retried at the next expiry check.
+                return
+            }
+        }
+    }
+
+    private func scheduleExpiry() {
+        expiryTimer?.cancel()
+        guard let next = store.nextLeaseExpiry else { return }
+        let clock = self.clock
+        expiryTimer = Task { [weak self] in
+            guard (try? await clock.sleep(until: next)) != nil else { return }
+            await self?.expiryTimerFired()
+        }
+    }
+
+    private func expiryTimerFired() {
+        expireDueLeases()
+        scheduleExpiry()
+    }
+}

@@ -1,0 +1,216 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import ZonalCore
+
+/// A ``Coordinator`` backed by etcd v3 through its JSON gateway (`/v3/...` on the client port),
+/// or by `zonal coordinator serve`, which speaks the same subset.
+///
+/// Calls go to the last endpoint that answered and fail over to the next on a connection error,
+/// so losing one etcd member costs a retry, not an error. Watches are one streaming request
+/// each; ``Coordinator/resumingWatch(prefix:fromRevision:retryDelay:)`` reconnects them.
+public final class EtcdCoordinator: Coordinator {
+    public let endpoints: [String]
+    /// Deadline of one unary call. Default 2 s.
+    public let requestTimeout: Duration
+    private let preferred = Mutex(0)
+    private let openWatches = Mutex<[UUID: Task<Void, Never>]>([:])
+    private let client: HTTPClient
+
+    /// Validates the endpoints (`http://HOST:PORT`) without connecting.
+    public init(endpoints: [String], requestTimeout: Duration = .seconds(2)) throws(CoordinatorError) {
+        guard !endpoints.isEmpty else { throw .rejected("no etcd endpoints given") }
+        for endpoint in endpoints {
+            guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https", url.host != nil, url.port != nil else {
+                throw .rejected("etcd endpoint \"\(endpoint)\" must look like http://HOST:PORT")
+            }
+        }
+        self.endpoints = endpoints.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        self.requestTimeout = requestTimeout
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = .milliseconds(500)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    deinit {
+        try? client.syncShutdown()
+    }
+
+    // MARK: Coordinator
+
+    public func get(_ key: String) async throws(CoordinatorError) -> KeyValue? {
+        let response: Gateway.RangeResponse = try await call("/v3/kv/range", Gateway.RangeRequest(key: .init(key)))
+        return response.kvs?.first?.model
+    }
+
+    public func range(prefix: String) async throws(CoordinatorError) -> RangeResult {
+        let response: Gateway.RangeResponse = try await call("/v3/kv/range", Gateway.RangeRequest(key: .init(prefix), range_end: .init(prefixRangeEnd(prefix))))
+        return RangeResult(keyValues: (response.kvs ?? []).map(\.model), revision: response.header?.revision?.value ?? 0)
+    }
+
+    @discardableResult
+    public func put(_ key: String, value: [UInt8], lease: LeaseID?) async throws(CoordinatorError) -> Int64 {
+        let response: Gateway.PutResponse = try await call("/v3/kv/put", Gateway.PutRequest(key: .init(key), value: .init(value), lease: lease.map { .init($0.rawValue) }))
+        return response.header?.revision?.value ?? 0
+    }
+
+    @discardableResult
+    public func delete(_ key: String) async throws(CoordinatorError) -> Bool {
+        let response: Gateway.DeleteRangeResponse = try await call("/v3/kv/deleterange", Gateway.DeleteRangeRequest(key: .init(key)))
+        return (response.deleted?.value ?? 0) > 0
+    }
+
+    public func transaction(_ transaction: Transaction) async throws(CoordinatorError) -> TransactionResult {
+        let request = Gateway.TxnRequest(compare: transaction.compares.map(\.gateway), success: transaction.success.map(\.gateway),
+                                         failure: transaction.failure.map(\.gateway))
+        let response: Gateway.TxnResponse = try await call("/v3/kv/txn", request)
+        let succeeded = response.succeeded ?? false
+        let gets = (response.responses ?? []).compactMap { $0.response_range.map { $0.kvs?.first?.model } }
+        return TransactionResult(succeeded: succeeded, revision: response.header?.revision?.value ?? 0, gets: gets)
+    }
+
+    public func grantLease(ttl: Duration) async throws(CoordinatorError) -> Lease {
+        let seconds = max(1, Int64((ttl.seconds).rounded(.up)))
+        let response: Gateway.LeaseGrantResponse = try await call("/v3/lease/grant", Gateway.LeaseGrantRequest(TTL: .init(seconds)))
+        if let error = response.error, !error.isEmpty { throw .rejected(error) }
+        guard let id = response.ID?.value, let granted = response.TTL?.value else { throw .badAnswer("lease grant without ID or TTL") }
+        return Lease(id: LeaseID(rawValue: id), ttl: .seconds(granted))
+    }
+
+    public func renewLease(_ id: LeaseID) async throws(CoordinatorError) -> Duration {
+        let response: Gateway.LeaseKeepAliveResponse = try await call("/v3/lease/keepalive", Gateway.LeaseIDRequest(ID: .init(id.rawValue)))
+        guard let ttl = response.result?.TTL?.value, ttl > 0 else { throw .leaseNotFound(id) }
+        return .seconds(ttl)
+    }
+
+    public func revokeLease(_ id: LeaseID) async throws(CoordinatorError) {
+        let _: Gateway.LeaseRevokeResponse = try await call("/v3/lease/revoke", Gateway.LeaseIDRequest(ID: .init(id.rawValue)))
+    }
+
+    public func timeToLive(_ id: LeaseID) async throws(CoordinatorError) -> Duration? {
+        let response: Gateway.LeaseTimeToLiveResponse = try await call("/v3/lease/timetolive", Gateway.LeaseIDRequest(ID: .init(id.rawValue)))
+        guard let ttl = response.TTL?.value, ttl >= 0 else { return nil }
+        return .seconds(ttl)
+    }
+
+    public func compact(through revision: Int64) async throws(CoordinatorError) {
+        let _: Gateway.PutResponse = try await call("/v3/kv/compaction", Gateway.CompactionRequest(revision: .init(revision)))
+    }
+
+    public func status() async throws(CoordinatorError) -> CoordinatorStatus {
+        let (response, endpoint): (Gateway.StatusResponse, String) = try await callReportingEndpoint("/v3/maintenance/status", [String: String]())
+        let member = response.header?.member_id?.value ?? 0
+        let leader = response.leader?.value ?? 0
+        return CoordinatorStatus(backend: response.version == "zonal-embedded" ? "embedded" : "etcd", endpoint: endpoint, version: response.version ?? "?",
+                                 leader: leader == member ? endpoint : String(UInt64(bitPattern: leader), radix: 16),
+                                 revision: response.header?.revision?.value ?? 0)
+    }
+
+    public func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<WatchEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
+        let id = UUID()
+        let task = Task {
+            do {
+                try await self.streamWatch(prefix: prefix, from: revision, into: continuation)
+                continuation.finish(throwing: CoordinatorError.unreachable(endpoints: self.endpoints, reason: "watch stream ended"))
+            } catch {
+                continuation.finish(throwing: Task.isCancelled ? CoordinatorError.unreachable(endpoints: self.endpoints, reason: "watch interrupted") : error)
+            }
+            _ = self.openWatches.withLock { $0.removeValue(forKey: id) }
+        }
+        openWatches.withLock { $0[id] = task }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    /// Drops every open watch connection, as a network failure would. Plain watches end with an
+    /// error; resuming watches reconnect and continue from their revision.
+    public func interruptWatches() {
+        for task in openWatches.withLock({ Array($0.values) }) { task.cancel() }
+    }
+
+    // MARK: Transport
+
+    private func streamWatch(prefix: String, from revision: Int64, into continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) async throws {
+        let body = try JSONEncoder().encode(Gateway.WatchRequest(create_request: .init(
+            key: .init(prefix), range_end: .init(prefixRangeEnd(prefix)), start_revision: .init(max(revision, 1)))))
+        let response = try await send("/v3/watch", body: body, deadline: .distantFuture).response
+        guard response.status == .ok else {
+            throw CoordinatorError.rejected("watch answered \(response.status.code): \(String(buffer: try await response.body.collect(upTo: 65536)))")
+        }
+        var pending = ByteBuffer()
+        for try await chunk in response.body {
+            pending.writeImmutableBuffer(chunk)
+            while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+                let length = newline - pending.readerIndex
+                guard let line = pending.readSlice(length: length) else { break }
+                pending.moveReaderIndex(forwardBy: 1)
+                guard line.readableBytes > 0 else { continue }
+                let message = try JSONDecoder().decode(Gateway.WatchResponse.self, from: Data(buffer: line))
+                if let error = message.error { throw CoordinatorError.rejected(error.message ?? error.error ?? "watch failed") }
+                guard let result = message.result else { continue }
+                if let compacted = result.compact_revision?.value, compacted > 0 {
+                    throw CoordinatorError.compacted(requested: revision, compactedThrough: compacted - 1)
+                }
+                if result.canceled == true { throw CoordinatorError.rejected("watch canceled: \(result.cancel_reason ?? "no reason given")") }
+                for event in result.events ?? [] {
+                    var keyValue = event.kv.model
+                    if event.type == "DELETE" { keyValue.value = []; keyValue.createRevision = 0; keyValue.version = 0 }
+                    continuation.yield(WatchEvent(kind: event.type == "DELETE" ? .delete : .put, keyValue: keyValue))
+                }
+            }
+        }
+    }
+
+    private func call<Request: Encodable, Answer: Decodable>(_ path: String, _ request: Request) async throws(CoordinatorError) -> Answer {
+        try await callReportingEndpoint(path, request).0
+    }
+
+    /// Sends one unary call, failing over between endpoints on connection errors.
+    private func callReportingEndpoint<Request: Encodable, Answer: Decodable>(_ path: String, _ request: Request) async throws(CoordinatorError) -> (Answer, String) {
+        let body: Data
+        do { body = try JSONEncoder().encode(request) } catch { throw .badAnswer("cannot encode request: \(error)") }
+        let (response, endpoint) = try await send(path, body: body, deadline: .now() + .nanoseconds(requestTimeout.nanoseconds))
+        let bytes: ByteBuffer
+        do { bytes = try await response.body.collect(upTo: 16 << 20) } catch { throw .unreachable(endpoints: [endpoint], reason: "\(error)") }
+        guard response.status == .ok else {
+            let failure = try? JSONDecoder().decode(Gateway.ErrorBody.self, from: Data(buffer: bytes))
+            let message = failure?.message ?? failure?.error ?? String(buffer: bytes)
+            if message.contains("lease not found") { throw .leaseNotFound(Self.leaseID(in: request)) }
+            throw .rejected("\(path) answered \(response.status.code): \(message)")
+        }
+        do {
+            return (try JSONDecoder().decode(Answer.self, from: Data(buffer: bytes)), endpoint)
+        } catch {
+            throw .badAnswer("\(path): \(error)")
+        }
+    }
+
+    private func send(_ path: String, body: Data, deadline: NIODeadline) async throws(CoordinatorError) -> (response: HTTPClientResponse, endpoint: String) {
+        let first = preferred.withLock { $0 }
+        var reasons: [String] = []
+        for offset in 0..<endpoints.count {
+            let index = (first + offset) % endpoints.count
+            var request = HTTPClientRequest(url: endpoints[index] + path)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(data: body))
+            do {
+                let response = try await client.execute(request, deadline: deadline)
+                preferred.withLock { $0 = index }
+                return (response, endpoints[index])
+            } catch {
+                if Task.isCancelled { throw .unreachable(endpoints: endpoints, reason: "cancelled") }
+                reasons.append("\(endpoints[index]): \(error)")
+            }
+        }
+        throw .unreachable(endpoints: endpoints, reason: reasons.joined(separator: "; "))
+    }
+
+    private static func leaseID(in request: some Encodable) -> LeaseID {
+        LeaseID(rawValue: (request as? Gateway.LeaseIDRequest)?.ID.value ?? 0)
+    }
+}
