@@ -24,11 +24,13 @@ public actor EmbeddedCoordinator: Coordinator {
     /// A coordinator whose state lives in `directory` (created when missing), or only in
     /// memory when `directory` is nil. Throws ``CoordinatorError/corruptState(path:reason:)``
     /// for damaged state, which is never silently replaced by an empty store.
-    public init(directory: String?, clock: any ZonalClock = SystemClock(), endpoint: String = "embedded") throws(CoordinatorError) {
+    /// `checkpointInterval`: journal entries after which a snapshot is written and the journal emptied.
+    public init(directory: String?, clock: any ZonalClock = SystemClock(), endpoint: String = "embedded", checkpointInterval: Int = 10_000) throws(CoordinatorError) {
         self.clock = clock
         self.endpoint = endpoint
         if let directory {
             (journal, store) = try StoreJournal.open(directory: directory, now: clock.now)
+            journal?.checkpointInterval = checkpointInterval
         } else {
             journal = nil
             store = KeyValueStore()
