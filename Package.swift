@@ -72,6 +72,7 @@ let package = Package(
             dependencies: [
                 "CZonalSystem",
                 "ZonalCore",
+                "ZonalCoordination",
                 "ZonalHealth",
                 "ZonalObservability",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -110,6 +111,7 @@ let package = Package(
                 "ZonalCore",
                 "ZonalHealth",
                 "ZonalApp",
+                "ZonalCoordination",
                 "ZonalSupervisor",
                 "ZonalObservability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -23,3 +23,8 @@ ensure_build_dependencies() {
   command -v swift >/dev/null 2>&1 || { echo "Swift 6.3 is required (swift not found in PATH)" >&2; return 1; }
   ensure_packages "python3:python3" "curl:curl" "pkg-config:pkg-config"
 }
+
+# What the tests start as real parts: etcd (coordination).
+ensure_test_dependencies() {
+  ensure_packages "etcd:etcd-server" "etcdctl:etcd-client"
+}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import ServiceLifecycle
+import ZonalCoordination
 import ZonalCore
 import ZonalObservability
 import ZonalSupervisor
@@ -39,10 +40,12 @@ struct UpCommand: AsyncParsableCommand {
         try FileManager.default.createDirectory(atPath: "\(directory)/logs", withIntermediateDirectories: true)
 
         let logger = Logger(label: "zonal.supervisor")
+        let (coordinator, coordinatorServices) = try await Self.startCoordinator(topology.coordinator, stateDirectory: directory, logger: logger)
         let supervisor = Supervisor(
             topology: topology,
             launcher: InstanceLauncher(zonalExecutable: InstanceLauncher.currentExecutable, logDirectory: "\(directory)/logs"),
             events: EventLog(path: "\(directory)/events.jsonl", logger: logger),
+            coordinator: coordinator,
             logger: logger
         )
         let service = SupervisorService(supervisor: supervisor, readyTimeout: readyTimeout) { report, allHealthy in
@@ -50,11 +53,35 @@ struct UpCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data((Self.readyMessage(report, allHealthy: allHealthy, stateDirectory: directory) + "\n").utf8))
         }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: ControlAPI(supervisor: supervisor).application(logger: logger)), .init(service: service)],
+            services: coordinatorServices + [.init(service: ControlAPI(supervisor: supervisor).application(logger: logger)), .init(service: service)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
         try await group.run()
+    }
+
+    /// The topology's coordinator: the embedded one, served on its loopback address, or a
+    /// client of the etcd cluster, which must answer before anything starts.
+    static func startCoordinator(_ settings: CoordinatorSettings, stateDirectory: String, logger: Logger) async throws -> (any Coordinator, [ServiceGroupConfiguration.ServiceConfiguration]) {
+        switch settings.backend {
+        case .embedded:
+            let coordinator: EmbeddedCoordinator
+            do {
+                coordinator = try EmbeddedCoordinator(directory: "\(stateDirectory)/coordinator", endpoint: settings.clientEndpoints[0])
+            } catch {
+                throw CommandFailure(error.description)
+            }
+            let server = CoordinatorServer(coordinator: coordinator).application(host: settings.host, port: settings.port, logger: logger)
+            return (coordinator, [.init(service: server)])
+        case .etcd:
+            do {
+                let client = try EtcdCoordinator(endpoints: settings.endpoints)
+                _ = try await client.status()
+                return (client, [])
+            } catch {
+                throw CommandFailure("the topology's etcd cluster does not answer: \(error.description)")
+            }
+        }
     }
 
     static func readyMessage(_ report: StatusReport, allHealthy: Bool, stateDirectory: String) -> String {
@@ -66,6 +93,7 @@ struct UpCommand: AsyncParsableCommand {
             let admin = instance.adminAddress.map { "  admin http://\($0)" } ?? ""
             lines.append("  \(instance.id.padding(toLength: 18, withPad: " ", startingAt: 0)) \(instance.region)/\(instance.zone)  \(instance.health.padding(toLength: 9, withPad: " ", startingAt: 0)) http://\(instance.address)\(admin)")
         }
+        lines.append("coordinator: \(report.coordinator) at \(report.coordinator.endpoints.joined(separator: ", "))")
         lines.append("control API http://\(report.control)  (zonal status, zonal fail zone NAME, zonal recover zone NAME, zonal events)")
         lines.append("logs and events in \(stateDirectory); Ctrl-C stops everything")
         return lines.joined(separator: "\n")

@@ -7,7 +7,7 @@ struct Zonal: AsyncParsableCommand {
         abstract: "Self-hosted multi-zone high availability and disaster recovery.",
         subcommands: [
             UpCommand.self, StatusCommand.self, FailCommand.self, RecoverCommand.self, EventsCommand.self,
-            ValidateCommand.self, AppCommand.self,
+            ValidateCommand.self, AppCommand.self, CoordinatorCommand.self,
         ]
     )
 }

@@ -19,6 +19,7 @@ struct ZonalUpTests {
         let marker = "itest\(UInt32.random(in: 0...UInt32.max))"
         let yaml = """
             name: \(marker)
+            coordinator: { backend: embedded, host: \(LoopbackAddress.random()), port: 7379 }
             supervisor:
               control_host: \(LoopbackAddress.random())
               control_port: 7300

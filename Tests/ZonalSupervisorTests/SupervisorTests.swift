@@ -125,7 +125,8 @@ struct SupervisorTests {
 
     @Test("the status table shows every instance with its health")
     func statusTable() {
-        let report = StatusReport(topology: "t", coordinator: "embedded", control: "127.0.0.1:7300", startedAt: Date(), instances: [
+        let coordinator = CoordinatorHealth(backend: "embedded", endpoints: ["http://127.0.0.1:7379"], healthy: true, leader: "http://127.0.0.1:7379", revision: 12)
+        let report = StatusReport(topology: "t", coordinator: coordinator, control: "127.0.0.1:7300", startedAt: Date(), instances: [
             InstanceStatus(id: "web@a1", service: "web", kind: "app", region: "east", zone: "east-a", node: "a1", role: "primary-zone",
                            health: "healthy", process: "running", pid: 42, restarts: 0, address: "127.0.1.1:8080"),
             InstanceStatus(id: "web@b1", service: "web", kind: "app", region: "east", zone: "east-b", node: "b1", role: "secondary-zone",
@@ -133,7 +134,8 @@ struct SupervisorTests {
         ])
         let plain = StatusTable(colored: false).render(report)
         #expect(plain == """
-            topology t: 1/2 healthy, coordinator embedded, control 127.0.0.1:7300
+            topology t: 1/2 healthy, control 127.0.0.1:7300
+            coordinator: embedded coordinator healthy, leader http://127.0.0.1:7379, revision 12 at http://127.0.0.1:7379
             REGION  ZONE    NODE  SERVICE  ROLE            HEALTH     PROCESS           ADDRESS
             east    east-a  a1    web      primary-zone    healthy    running (pid 42)  127.0.1.1:8080
             east    east-b  b1    web      secondary-zone  unhealthy  failed            127.0.2.1:8080

@@ -120,10 +120,24 @@ public struct CoordinatorSettings: Sendable, Hashable {
     public var backend: Backend
     /// etcd client endpoints (`http://host:port`); empty for the embedded backend.
     public var endpoints: [String]
+    /// Loopback address where `zonal up` serves the embedded coordinator. Default 127.0.0.1.
+    public var host: String
+    /// Port of the embedded coordinator. Default 7379.
+    public var port: Int
 
-    public init(backend: Backend = .embedded, endpoints: [String] = []) {
+    public init(backend: Backend = .embedded, endpoints: [String] = [], host: String = "127.0.0.1", port: Int = 7379) {
         self.backend = backend
         self.endpoints = endpoints
+        self.host = host
+        self.port = port
+    }
+
+    /// The endpoints a client uses: etcd's, or the embedded coordinator's own address.
+    public var clientEndpoints: [String] {
+        switch backend {
+        case .etcd: endpoints
+        case .embedded: ["http://\(host.contains(":") ? "[\(host)]" : host):\(port)"]
+        }
     }
 }
 

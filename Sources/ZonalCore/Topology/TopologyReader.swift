@@ -26,7 +26,7 @@ struct TopologyReader {
     }
 
     private mutating func readCoordinator(_ node: Yams.Node) -> CoordinatorSettings? {
-        guard let fields = YAMLFields(node, subject: "`coordinator`", problems: problems, allowedKeys: ["backend", "endpoints"]) else { return nil }
+        guard let fields = YAMLFields(node, subject: "`coordinator`", problems: problems, allowedKeys: ["backend", "endpoints", "host", "port"]) else { return nil }
         record("coordinator", fields.line)
         var settings = CoordinatorSettings()
         if let backendName = fields.string("backend") {
@@ -37,6 +37,8 @@ struct TopologyReader {
             }
         }
         settings.endpoints = fields.stringList("endpoints")?.map(\.value) ?? []
+        settings.host = fields.string("host") ?? settings.host
+        settings.port = fields.int("port", in: 1...65535) ?? settings.port
         return settings
     }
 

@@ -148,6 +148,9 @@ private struct Checker {
         }
         let supervisor = topology.supervisor
         claim(supervisor.controlHost, supervisor.controlPort, owner: "the supervisor control API", path: "supervisor.control")
+        if topology.coordinator.backend == .embedded {
+            claim(topology.coordinator.host, topology.coordinator.port, owner: "the embedded coordinator", path: "coordinator")
+        }
         for (port, claims) in owners.sorted(by: { Int($0.key)! < Int($1.key)! }) {
             for (index, claim) in claims.enumerated() {
                 guard let earlier = claims[..<index].first(where: { IPAddressText.overlap($0.address, claim.address) }) else { continue }
@@ -161,6 +164,8 @@ private struct Checker {
         switch coordinator.backend {
         case .embedded where !coordinator.endpoints.isEmpty:
             report("coordinator", "the embedded coordinator takes no `endpoints`; set `backend: etcd` to use an etcd cluster")
+        case .embedded where !IPAddressText.isLoopback(coordinator.host):
+            report("coordinator", "the embedded coordinator is served on loopback only (127.0.0.0/8 or ::1), not \(coordinator.host); use etcd across machines")
         case .etcd where coordinator.endpoints.isEmpty:
             report("coordinator", "`backend: etcd` needs `endpoints`, such as [http://127.0.0.1:2379]")
         default:

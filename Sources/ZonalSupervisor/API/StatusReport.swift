@@ -3,18 +3,45 @@ import Foundation
 /// What `zonal status` shows: the topology and every instance's process and health.
 public struct StatusReport: Codable, Sendable {
     public var topology: String
-    public var coordinator: String
+    public var coordinator: CoordinatorHealth
     /// The control API address.
     public var control: String
     public var startedAt: Date
     public var instances: [InstanceStatus]
 
-    public init(topology: String, coordinator: String, control: String, startedAt: Date, instances: [InstanceStatus]) {
+    public init(topology: String, coordinator: CoordinatorHealth, control: String, startedAt: Date, instances: [InstanceStatus]) {
         self.topology = topology
         self.coordinator = coordinator
         self.control = control
         self.startedAt = startedAt
         self.instances = instances
+    }
+}
+
+/// Whether the coordinator answers, and who leads it.
+public struct CoordinatorHealth: Codable, Sendable, Hashable, CustomStringConvertible {
+    /// `embedded` or `etcd`.
+    public var backend: String
+    public var endpoints: [String]
+    public var healthy: Bool
+    /// The endpoint (embedded) or etcd member (hex ID) that leads; nil when unreachable.
+    public var leader: String?
+    public var revision: Int64?
+    /// Why it is unhealthy.
+    public var error: String?
+
+    public init(backend: String, endpoints: [String], healthy: Bool, leader: String? = nil, revision: Int64? = nil, error: String? = nil) {
+        self.backend = backend
+        self.endpoints = endpoints
+        self.healthy = healthy
+        self.leader = leader
+        self.revision = revision
+        self.error = error
+    }
+
+    public var description: String {
+        guard healthy else { return "\(backend) coordinator unreachable (\(error ?? "no answer"))" }
+        return "\(backend) coordinator healthy, leader \(leader ?? "?"), revision \(revision ?? 0)"
     }
 }
 

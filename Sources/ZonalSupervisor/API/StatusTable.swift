@@ -28,8 +28,10 @@ public struct StatusTable: Sendable {
             }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
         }
         let healthy = report.instances.filter(\.isHealthy).count
-        let title = "topology \(report.topology): \(healthy)/\(report.instances.count) healthy, coordinator \(report.coordinator), control \(report.control)"
-        return ([title, line(header, colorHealth: false)] + rows.map { line($0, colorHealth: true) }).joined(separator: "\n")
+        let title = "topology \(report.topology): \(healthy)/\(report.instances.count) healthy, control \(report.control)"
+        let coordinator = "coordinator: " + paint(report.coordinator.description, for: report.coordinator.healthy ? "healthy" : "unhealthy")
+            + " at " + report.coordinator.endpoints.joined(separator: ", ")
+        return ([title, coordinator, line(header, colorHealth: false)] + rows.map { line($0, colorHealth: true) }).joined(separator: "\n")
     }
 
     private func paint(_ text: String, for health: String) -> String {

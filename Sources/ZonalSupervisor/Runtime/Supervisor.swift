@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import ZonalCoordination
 import ZonalCore
 import ZonalHealth
 
@@ -28,6 +29,8 @@ public actor Supervisor {
 
     public nonisolated let topology: Topology
     public nonisolated let events: EventLog
+    /// The topology's coordinator, asked for its health by ``status()``.
+    private let coordinator: (any Coordinator)?
     private let launcher: InstanceLauncher
     private let clock: any ZonalClock
     private let logger: Logger
@@ -37,8 +40,10 @@ public actor Supervisor {
     private var monitors: [Task<Void, Never>] = []
     private var watchers: [Task<Void, Never>] = []
 
-    public init(topology: Topology, launcher: InstanceLauncher, events: EventLog, clock: any ZonalClock = SystemClock(), logger: Logger) {
+    public init(topology: Topology, launcher: InstanceLauncher, events: EventLog, coordinator: (any Coordinator)? = nil,
+                clock: any ZonalClock = SystemClock(), logger: Logger) {
         self.topology = topology
+        self.coordinator = coordinator
         self.launcher = launcher
         self.events = events
         self.clock = clock
@@ -105,15 +110,29 @@ public actor Supervisor {
 
     // MARK: Status
 
-    public func status() -> StatusReport {
+    public func status() async -> StatusReport {
         let supervisor = topology.supervisor
         return StatusReport(
             topology: topology.name,
-            coordinator: topology.coordinator.backend.rawValue,
+            coordinator: await coordinatorHealth(),
             control: "\(supervisor.controlHost):\(supervisor.controlPort)",
             startedAt: startedAt,
             instances: order.compactMap { managed[$0].map(Self.status(of:)) }
         )
+    }
+
+    private func coordinatorHealth() async -> CoordinatorHealth {
+        let settings = topology.coordinator
+        let endpoints = settings.clientEndpoints
+        guard let coordinator else {
+            return CoordinatorHealth(backend: settings.backend.rawValue, endpoints: endpoints, healthy: false, error: "not connected")
+        }
+        do {
+            let status = try await coordinator.status()
+            return CoordinatorHealth(backend: status.backend, endpoints: endpoints, healthy: true, leader: status.leader, revision: status.revision)
+        } catch {
+            return CoordinatorHealth(backend: settings.backend.rawValue, endpoints: endpoints, healthy: false, error: error.description)
+        }
     }
 
     private static func status(of entry: Managed) -> InstanceStatus {
