@@ -10,14 +10,23 @@ public final class ProcessFixture: @unchecked Sendable {
         self.outputPath = outputPath
         FileManager.default.createFile(atPath: outputPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        // `setpriv --pdeathsig KILL` execs the program (same PID) so that it dies with the test
+        // process, even when a crashed test cannot stop it.
+        if FileManager.default.isExecutableFile(atPath: Self.setpriv) {
+            process.executableURL = URL(fileURLWithPath: Self.setpriv)
+            process.arguments = ["--pdeathsig", "KILL", "--", executable] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        }
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         try process.run()
     }
+
+    private static let setpriv = "/usr/bin/setpriv"
 
     public var pid: Int32 { process.processIdentifier }
     public var isRunning: Bool { process.isRunning }

@@ -43,7 +43,7 @@ struct UpCommand: AsyncParsableCommand {
         let (coordinator, coordinatorServices) = try await Self.startCoordinator(topology.coordinator, stateDirectory: directory, logger: logger)
         let supervisor = Supervisor(
             topology: topology,
-            launcher: InstanceLauncher(zonalExecutable: InstanceLauncher.currentExecutable, logDirectory: "\(directory)/logs"),
+            launcher: InstanceLauncher(zonalExecutable: InstanceLauncher.currentExecutable, stateDirectory: directory),
             events: EventLog(path: "\(directory)/events.jsonl", logger: logger),
             coordinator: coordinator,
             logger: logger
@@ -76,7 +76,8 @@ struct UpCommand: AsyncParsableCommand {
         case .etcd:
             do {
                 let client = try EtcdCoordinator(endpoints: settings.endpoints)
-                _ = try await client.status()
+                // A local cluster is started by the supervisor itself; an external one must answer now.
+                if !settings.localCluster { _ = try await client.status() }
                 return (client, [])
             } catch {
                 throw CommandFailure("the topology's etcd cluster does not answer: \(error.description)")

@@ -86,3 +86,47 @@ struct TopologyLoaderTests {
             port: 8080
         """
 }
+
+@Suite("Local etcd cluster")
+struct LocalEtcdClusterTests {
+    @Test("local_cluster adds one etcd member per zone, at most three, and points the endpoints at them")
+    func expansion() throws {
+        let topology = try TopologyLoader.parse("""
+            name: t
+            coordinator: { backend: etcd, local_cluster: true }
+            regions:
+              - { name: east, zones: [a, b, c] }
+              - { name: west, zones: [d] }
+            nodes:
+              - { name: a1, zone: a, address: 127.0.1.1 }
+              - { name: a2, zone: a, address: 127.0.1.2 }
+              - { name: b1, zone: b, address: 127.0.2.1 }
+              - { name: c1, zone: c, address: 127.0.3.1 }
+              - { name: d1, zone: d, address: 127.0.4.1 }
+            services: []
+            """)
+        let etcd = try #require(topology.services.first { $0.name == "etcd" })
+        #expect(etcd.nodes == ["a1", "b1", "c1"])
+        #expect(topology.coordinator.endpoints == ["http://127.0.1.1:2379", "http://127.0.2.1:2379", "http://127.0.3.1:2379"])
+        guard case .process(let command) = etcd.kind else {
+            Issue.record("etcd is not a process service")
+            return
+        }
+        #expect(command.contains("a1=http://127.0.1.1:2380,b1=http://127.0.2.1:2380,c1=http://127.0.3.1:2380"))
+        let instance = try #require(topology.instances.first)
+        #expect(instance.expand("{state_dir}/etcd/{node}", stateDirectory: "/var/z") == "/var/z/etcd/a1")
+    }
+
+    @Test("a service on an etcd member's port is a clash")
+    func clash() {
+        #expect(throws: TopologyError.self) {
+            try TopologyLoader.parse("""
+                name: t
+                coordinator: { backend: etcd, local_cluster: true }
+                regions: [{ name: r, zones: [a] }]
+                nodes: [{ name: a1, zone: a, address: 127.0.1.1 }]
+                services: [{ name: web, kind: app, nodes: [a1], port: 2379 }]
+                """)
+        }
+    }
+}

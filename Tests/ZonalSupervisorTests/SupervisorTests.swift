@@ -34,8 +34,9 @@ struct SupervisorTests {
 
     static func supervisor(_ topology: Topology, directory: TemporaryDirectory) -> Supervisor {
         let logger = Logger(label: "test.supervisor")
+        try? FileManager.default.createDirectory(atPath: directory.file("logs"), withIntermediateDirectories: true)
         return Supervisor(topology: topology,
-                          launcher: InstanceLauncher(zonalExecutable: "/nonexistent", logDirectory: directory.path),
+                          launcher: InstanceLauncher(zonalExecutable: "/nonexistent", stateDirectory: directory.path),
                           events: EventLog(path: directory.file("events.jsonl"), logger: logger), logger: logger)
     }
 

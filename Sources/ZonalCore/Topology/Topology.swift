@@ -124,12 +124,16 @@ public struct CoordinatorSettings: Sendable, Hashable {
     public var host: String
     /// Port of the embedded coordinator. Default 7379.
     public var port: Int
+    /// With `backend: etcd`: `zonal up` runs an etcd member on the first node of each of up to
+    /// three zones (a service named `etcd`), and the endpoints are theirs. Default false.
+    public var localCluster: Bool
 
-    public init(backend: Backend = .embedded, endpoints: [String] = [], host: String = "127.0.0.1", port: Int = 7379) {
+    public init(backend: Backend = .embedded, endpoints: [String] = [], host: String = "127.0.0.1", port: Int = 7379, localCluster: Bool = false) {
         self.backend = backend
         self.endpoints = endpoints
         self.host = host
         self.port = port
+        self.localCluster = localCluster
     }
 
     /// The endpoints a client uses: etcd's, or the embedded coordinator's own address.
@@ -221,13 +225,14 @@ extension Topology {
 
 extension Topology.Instance {
     /// Fills the per-instance placeholders of a command template: `{address}`, `{port}`,
-    /// `{admin_port}`, `{node}`, `{zone}`, `{region}`, `{service}`.
-    public func expand(_ template: String) -> String {
+    /// `{admin_port}`, `{node}`, `{zone}`, `{region}`, `{service}`, and `{state_dir}` when given.
+    public func expand(_ template: String, stateDirectory: String? = nil) -> String {
         var values: [(String, String)] = [
             ("{address}", node.address), ("{port}", String(service.port)), ("{node}", node.name),
             ("{zone}", node.zone), ("{region}", region), ("{service}", service.name),
         ]
         if let admin = service.adminPort { values.append(("{admin_port}", String(admin))) }
+        if let stateDirectory { values.append(("{state_dir}", stateDirectory)) }
         return values.reduce(template) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
     }
 

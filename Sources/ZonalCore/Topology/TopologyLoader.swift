@@ -39,7 +39,12 @@ public enum TopologyLoader {
         guard semanticProblems.isEmpty else {
             throw TopologyError(file: file, problems: semanticProblems)
         }
-        return topology
+        guard topology.coordinator.localCluster else { return topology }
+        // The members join the topology as a service, so their ports are checked like any other.
+        let withCluster = LocalEtcdCluster.expand(topology)
+        let clusterProblems = TopologyValidator.problems(in: withCluster, sourceMap: reader.sourceMap)
+        guard clusterProblems.isEmpty else { throw TopologyError(file: file, problems: clusterProblems) }
+        return withCluster
     }
 
     private static func problem(fromYAMLError error: any Error) -> TopologyProblem {

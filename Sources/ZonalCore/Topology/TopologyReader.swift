@@ -26,7 +26,7 @@ struct TopologyReader {
     }
 
     private mutating func readCoordinator(_ node: Yams.Node) -> CoordinatorSettings? {
-        guard let fields = YAMLFields(node, subject: "`coordinator`", problems: problems, allowedKeys: ["backend", "endpoints", "host", "port"]) else { return nil }
+        guard let fields = YAMLFields(node, subject: "`coordinator`", problems: problems, allowedKeys: ["backend", "endpoints", "host", "port", "local_cluster"]) else { return nil }
         record("coordinator", fields.line)
         var settings = CoordinatorSettings()
         if let backendName = fields.string("backend") {
@@ -39,6 +39,9 @@ struct TopologyReader {
         settings.endpoints = fields.stringList("endpoints")?.map(\.value) ?? []
         settings.host = fields.string("host") ?? settings.host
         settings.port = fields.int("port", in: 1...65535) ?? settings.port
+        if let local = fields["local_cluster"] {
+            if let flag = local.bool { settings.localCluster = flag } else { problems.report(local, "`local_cluster` of `coordinator` must be true or false, got \(local.yamlKind)") }
+        }
         return settings
     }
 

@@ -166,8 +166,12 @@ private struct Checker {
             report("coordinator", "the embedded coordinator takes no `endpoints`; set `backend: etcd` to use an etcd cluster")
         case .embedded where !IPAddressText.isLoopback(coordinator.host):
             report("coordinator", "the embedded coordinator is served on loopback only (127.0.0.0/8 or ::1), not \(coordinator.host); use etcd across machines")
-        case .etcd where coordinator.endpoints.isEmpty:
-            report("coordinator", "`backend: etcd` needs `endpoints`, such as [http://127.0.0.1:2379]")
+        case .embedded where coordinator.localCluster:
+            report("coordinator", "`local_cluster` runs etcd members; it goes with `backend: etcd`")
+        case .etcd where coordinator.localCluster && !coordinator.endpoints.isEmpty && !topology.services.contains(where: { $0.name == LocalEtcdCluster.serviceName }):
+            report("coordinator", "with `local_cluster: true` the endpoints are the local members'; remove `endpoints`")
+        case .etcd where coordinator.endpoints.isEmpty && !coordinator.localCluster:
+            report("coordinator", "`backend: etcd` needs `endpoints`, such as [http://127.0.0.1:2379], or `local_cluster: true`")
         default:
             break
         }

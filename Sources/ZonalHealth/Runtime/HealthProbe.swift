@@ -17,7 +17,7 @@ extension HealthCheckSpec {
             return HTTPProbe(url: "http://\(host):\(port ?? instance.service.port)\(path)",
                              expectedStatus: status, bodyContains: body, timeout: timeout)
         case .command(let command):
-            return CommandProbe(command: command.map(instance.expand))
+            return CommandProbe(command: command.map { instance.expand($0) })
         }
     }
 }

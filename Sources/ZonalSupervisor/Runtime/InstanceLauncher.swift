@@ -5,16 +5,16 @@ import ZonalCore
 public struct InstanceLauncher: Sendable {
     /// The `zonal` binary, which runs built-in services such as `zonal app`.
     public var zonalExecutable: String
-    /// Where each instance's output goes, one file per instance.
-    public var logDirectory: String
+    /// The supervisor's state directory: `{state_dir}` in commands; logs go to its `logs/`.
+    public var stateDirectory: String
 
-    public init(zonalExecutable: String, logDirectory: String) {
+    public init(zonalExecutable: String, stateDirectory: String) {
         self.zonalExecutable = zonalExecutable
-        self.logDirectory = logDirectory
+        self.stateDirectory = stateDirectory
     }
 
     public func spec(for instance: Topology.Instance) throws -> ProcessSpec {
-        let logFile = "\(logDirectory)/\(instance.id).log"
+        let logFile = "\(stateDirectory)/logs/\(instance.id).log"
         let environment = [ParentDeathSignal.environmentKey: String(getpid())]
         switch instance.service.kind {
         case .app:
@@ -25,7 +25,7 @@ public struct InstanceLauncher: Sendable {
             if let admin = instance.service.adminPort { arguments += ["--admin-port", String(admin)] }
             return ProcessSpec(executable: zonalExecutable, arguments: arguments, environment: environment, logFile: logFile)
         case .process(let command):
-            let expanded = command.map(instance.expand)
+            let expanded = command.map { instance.expand($0, stateDirectory: stateDirectory) }
             return ProcessSpec(executable: try Self.resolve(expanded[0]), arguments: Array(expanded.dropFirst()),
                                environment: environment, logFile: logFile)
         }
