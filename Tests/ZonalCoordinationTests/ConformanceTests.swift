@@ -161,7 +161,12 @@ struct ConformanceTests {
             let second = Task {
                 try await LeaderElection(coordinator: fixture.coordinator, name: name, settings: settings, logger: logger).campaign(value: "second")
             }
-            #expect(try await LeaderElection(coordinator: fixture.coordinator, name: name, logger: logger).currentLeader()?.string == "first")
+            let observer = LeaderElection(coordinator: fixture.coordinator, name: name, logger: logger)
+            let seen = try #require(try await observer.currentLeader())
+            #expect(seen.value == "first" && seen.lease == first.lease.id)
+            #expect(try #require(seen.expiresIn) <= settings.ttl)
+            var leaders = observer.observe().makeAsyncIterator()
+            #expect(try await leaders.next()??.value == "first")
             cut.partitioned = true
             let partitionedAt = SystemClock().now
             let reason = await first.waitUntilLost()
@@ -169,6 +174,7 @@ struct ConformanceTests {
             let successor = try await second.value
             let tookOver = SystemClock().now
             #expect(successor.value == "second")
+            #expect(try await leaders.next()??.value == "second")
             // The old leader's own deadline passed before the new one could lead.
             #expect(first.validUntil <= tookOver)
             #expect(!first.isValid(at: tookOver))

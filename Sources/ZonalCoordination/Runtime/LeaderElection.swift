@@ -67,9 +67,41 @@ public struct LeaderElection: Sendable {
         }
     }
 
-    /// The current leader's value and key, if there is one.
-    public func currentLeader() async throws(CoordinatorError) -> KeyValue? {
-        ElectionCore.leader(of: try await coordinator.range(prefix: name).keyValues)
+    /// The current leader, with how long its lease has left, if there is one.
+    public func currentLeader() async throws(CoordinatorError) -> LeaderInfo? {
+        try await leader(among: try await coordinator.range(prefix: name).keyValues)
+    }
+
+    /// The leader now and after every change of candidates: nil while there is none. Survives
+    /// lost connections (``Coordinator/resumingWatch(prefix:fromRevision:retryDelay:)``).
+    public func observe() -> AsyncThrowingStream<LeaderInfo?, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<LeaderInfo?, any Error>.makeStream()
+        let task = Task {
+            do {
+                let start = try await coordinator.range(prefix: name)
+                var current = try await leader(among: start.keyValues)
+                continuation.yield(current)
+                for try await _ in coordinator.resumingWatch(prefix: name, fromRevision: start.revision + 1) {
+                    let next = try await currentLeader()
+                    if next?.key != current?.key || next?.value != current?.value {
+                        current = next
+                        continuation.yield(next)
+                    }
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    private func leader(among candidates: [KeyValue]) async throws(CoordinatorError) -> LeaderInfo? {
+        guard let leader = ElectionCore.leader(of: candidates) else { return nil }
+        var remaining: Duration?
+        if let lease = leader.lease { remaining = try await coordinator.timeToLive(lease) }
+        return LeaderInfo(key: leader.key, value: leader.string, lease: leader.lease, expiresIn: remaining)
     }
 
     /// Waits until `key` is deleted, or throws when our own lease is lost first.
@@ -96,6 +128,17 @@ public struct LeaderElection: Sendable {
             if !deleted { throw CoordinatorError.leaseNotFound(keeper.lease.id) }
         }
     }
+}
+
+/// Who leads an election, as an observer sees it.
+public struct LeaderInfo: Sendable, Hashable {
+    public var key: String
+    /// What the leader campaigned with (who it is).
+    public var value: String
+    public var lease: LeaseID?
+    /// Time left on the leader's lease when it was read; if it stops renewing, a successor can
+    /// take over after this long.
+    public var expiresIn: Duration?
 }
 
 /// Being the leader. Valid until ``validUntil``; a holder must stop acting as leader by then
