@@ -98,6 +98,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ZonalBalancer",
+            dependencies: ["ZonalCore"],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ZonalTesting",
             dependencies: [
                 "ZonalCore",
@@ -141,6 +146,11 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ZonalBalancerTests",
+            dependencies: ["ZonalBalancer", "ZonalTesting"],
             swiftSettings: strict
         ),
         .testTarget(
