@@ -99,7 +99,13 @@ let package = Package(
         ),
         .target(
             name: "ZonalBalancer",
-            dependencies: ["ZonalCore"],
+            dependencies: [
+                "ZonalCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -150,7 +156,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ZonalBalancerTests",
-            dependencies: ["ZonalBalancer", "ZonalTesting"],
+            dependencies: [
+                "ZonalBalancer", "ZonalTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

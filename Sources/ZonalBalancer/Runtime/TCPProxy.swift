@@ -1,0 +1,104 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import ZonalCore
+
+/// A layer-4 listener: each client connection is relayed, bytes both ways, to a server the
+/// pool picks. A server that refuses or does not answer within the connect timeout is skipped
+/// for another (up to the pool's `retries`), so a dead server costs the client nothing; it also
+/// counts towards the server's ejection.
+public struct TCPProxy: Service {
+    public var host: String
+    public var port: Int
+    public let pool: BackendPool
+    public var logger: Logger
+    /// Called once the listener is bound, with its address (port 0 picks a free port).
+    public var onBound: @Sendable (SocketAddress) -> Void
+
+    public init(host: String, port: Int, pool: BackendPool, logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+        self.host = host
+        self.port = port
+        self.pool = pool
+        self.logger = logger
+        self.onBound = onBound
+    }
+
+    public func run() async throws {
+        let pool = self.pool
+        let logger = self.logger
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { client in
+                client.eventLoop.makeCompletedFuture {
+                    try client.pipeline.syncOperations.addHandler(GlueHandler())
+                    Self.relay(client, pool: pool, logger: logger)
+                }
+            }
+            .bind(host: host, port: port).get()
+        if let address = server.localAddress { onBound(address) }
+        logger.info("TCP listener ready", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "?")", "pool": "\(pool.configuration.name)"])
+        try? await gracefulShutdown()
+        try await server.close()
+    }
+
+    /// Connects `client` to a server of the pool and glues the two, or closes it when no server can take it.
+    static func relay(_ client: any Channel, pool: BackendPool, logger: Logger) {
+        let clientAddress = client.remoteAddress?.ipAddress ?? "unknown"
+        connect(for: client, pool: pool, clientAddress: clientAddress, tried: []).whenComplete { result in
+            switch result {
+            case .success(let (server, backend)):
+                pool.connectionOpened(to: backend.id)
+                server.closeFuture.whenComplete { _ in pool.connectionClosed(to: backend.id) }
+                // A client gone while its server was being connected takes the server with it.
+                client.closeFuture.whenComplete { _ in server.close(promise: nil) }
+                do {
+                    let clientGlue = try client.pipeline.syncOperations.handler(type: GlueHandler.self)
+                    let serverGlue = try server.pipeline.syncOperations.handler(type: GlueHandler.self)
+                    clientGlue.pair(with: serverGlue)
+                } catch {
+                    client.close(promise: nil)
+                    server.close(promise: nil)
+                }
+            case .failure(let error):
+                logger.warning("no server for a connection", metadata: ["pool": "\(pool.configuration.name)", "client": "\(clientAddress)", "error": "\(error)"])
+                client.close(promise: nil)
+            }
+        }
+    }
+
+    private static func connect(for client: any Channel, pool: BackendPool, clientAddress: String, tried: Set<String>) -> EventLoopFuture<(any Channel, Backend)> {
+        guard tried.count <= pool.configuration.retries, let backend = pool.choose(client: clientAddress, excluding: tried) else {
+            return client.eventLoop.makeFailedFuture(NoServerAvailable(pool: pool.configuration.name, tried: tried.sorted()))
+        }
+        return ClientBootstrap(group: client.eventLoop)
+            .connectTimeout(.nanoseconds(pool.configuration.connectTimeout.nanoseconds))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { server in
+                server.eventLoop.makeCompletedFuture { try server.pipeline.syncOperations.addHandler(GlueHandler()) }
+            }
+            .connect(host: backend.host, port: backend.port)
+            .map { server in
+                pool.recordSuccess(backend.id)
+                return (server, backend)
+            }
+            .flatMapError { error in
+                pool.recordFailure(backend.id, reason: "connect: \(error)")
+                return connect(for: client, pool: pool, clientAddress: clientAddress, tried: tried.union([backend.id]))
+            }
+    }
+}
+
+/// Every server of a pool refused, or none was eligible.
+public struct NoServerAvailable: Error, CustomStringConvertible {
+    public var pool: String
+    public var tried: [String]
+
+    public var description: String {
+        tried.isEmpty ? "pool \(pool) has no healthy server" : "pool \(pool): no server accepted the connection (tried \(tried.joined(separator: ", ")))"
+    }
+}
