@@ -1,3 +1,5 @@
+import ZonalCore
+
 /// One server of a pool: where it listens, which zone it is in, and how much traffic it takes.
 public struct Backend: Sendable, Hashable, Identifiable, CustomStringConvertible {
     /// Stable name, `host:port` unless configured otherwise; persistence and hashing use it.
@@ -9,7 +11,7 @@ public struct Backend: Sendable, Hashable, Identifiable, CustomStringConvertible
     public var weight: Int
 
     public init(id: String? = nil, host: String, port: Int, zone: String, weight: Int = 1) {
-        self.id = id ?? (host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)")
+        self.id = id ?? IPAddressText.hostPort(host, port)
         self.host = host
         self.port = port
         self.zone = zone

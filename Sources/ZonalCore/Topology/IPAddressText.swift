@@ -22,6 +22,11 @@ public enum IPAddressText {
         a == b || isWildcard(a) || isWildcard(b)
     }
 
+    /// `host:port` as it goes in a URL or an address: an IPv6 host in brackets (`[::1]:80`).
+    public static func hostPort(_ host: String, _ port: Int) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
     private static func isWildcard(_ text: String) -> Bool {
         text == "0.0.0.0" || text == "::"
     }

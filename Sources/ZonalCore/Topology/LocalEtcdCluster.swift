@@ -19,7 +19,7 @@ public enum LocalEtcdCluster {
     public static func expand(_ topology: Topology) -> Topology {
         let members = memberNodes(of: topology)
         guard !members.isEmpty else { return topology }
-        let url = { (node: Topology.Node, port: Int) in "http://\(node.address.contains(":") ? "[\(node.address)]" : node.address):\(port)" }
+        let url = { (node: Topology.Node, port: Int) in "http://\(IPAddressText.hostPort(node.address, port))" }
         let cluster = members.map { "\($0.name)=\(url($0, 2380))" }.joined(separator: ",")
         let command = [
             "etcd", "--name", "{node}", "--data-dir", "{state_dir}/etcd/{node}",

@@ -140,7 +140,7 @@ public struct CoordinatorSettings: Sendable, Hashable {
     public var clientEndpoints: [String] {
         switch backend {
         case .etcd: endpoints
-        case .embedded: ["http://\(host.contains(":") ? "[\(host)]" : host):\(port)"]
+        case .embedded: ["http://\(IPAddressText.hostPort(host, port))"]
         }
     }
 }
@@ -238,6 +238,6 @@ extension Topology.Instance {
 
     /// The address and port that clients use, as `host:port` (IPv6 in brackets).
     public var endpoint: String {
-        node.address.contains(":") ? "[\(node.address)]:\(service.port)" : "\(node.address):\(service.port)"
+        IPAddressText.hostPort(node.address, service.port)
     }
 }

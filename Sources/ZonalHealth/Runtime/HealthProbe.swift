@@ -13,8 +13,7 @@ extension HealthCheckSpec {
         case .tcp(let port):
             return TCPProbe(host: instance.node.address, port: port ?? instance.service.port, timeout: timeout)
         case .http(let path, let port, let status, let body):
-            let host = instance.node.address.contains(":") ? "[\(instance.node.address)]" : instance.node.address
-            return HTTPProbe(url: "http://\(host):\(port ?? instance.service.port)\(path)",
+            return HTTPProbe(url: "http://\(IPAddressText.hostPort(instance.node.address, port ?? instance.service.port))\(path)",
                              expectedStatus: status, bodyContains: body, timeout: timeout)
         case .command(let command):
             return CommandProbe(command: command.map { instance.expand($0) })

@@ -9,8 +9,7 @@ public struct ControlClient: Sendable {
     public var timeout: Duration
 
     public init(host: String, port: Int, timeout: Duration = .seconds(5)) {
-        let host = host.contains(":") ? "[\(host)]" : host
-        self.baseURL = "http://\(host):\(port)"
+        self.baseURL = "http://\(IPAddressText.hostPort(host, port))"
         self.timeout = timeout
     }
 

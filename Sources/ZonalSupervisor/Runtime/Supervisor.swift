@@ -142,13 +142,12 @@ public actor Supervisor {
         case instance.service.secondaryZone: "secondary-zone"
         default: "member"
         }
-        let host = instance.node.address.contains(":") ? "[\(instance.node.address)]" : instance.node.address
         return InstanceStatus(
             id: instance.id, service: instance.service.name, kind: instance.service.kind.name, region: instance.region,
             zone: instance.node.zone, node: instance.node.name, role: role, health: entry.health.rawValue,
             healthDetail: entry.healthDetail, healthSince: entry.healthSince, process: entry.lifecycle.state.description,
             pid: entry.process?.pid, restarts: entry.lifecycle.restarts, address: instance.endpoint,
-            adminAddress: instance.service.adminPort.map { "\(host):\($0)" }
+            adminAddress: instance.service.adminPort.map { IPAddressText.hostPort(instance.node.address, $0) }
         )
     }
 
