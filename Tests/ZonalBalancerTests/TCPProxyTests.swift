@@ -50,17 +50,37 @@ struct EchoServer {
     }
 }
 
-/// Runs a proxy for `pool` and returns its address; stops it when the test's task ends.
-func startProxy(_ pool: BackendPool) async throws -> (host: String, port: Int, group: ServiceGroup, task: Task<Void, any Error>) {
+/// A listener running for a test, stopped by `stop()`.
+struct RunningListener {
+    let host: String
+    let port: Int
+    let group: ServiceGroup
+    let task: Task<Void, any Error>
+
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}
+
+/// Runs the listener `make` builds (given a host and the bound-address callback) on a random
+/// loopback address and returns once it is bound.
+func startListener(_ make: (String, @escaping @Sendable (SocketAddress) -> Void) -> any Service) async throws -> RunningListener {
     let host = LoopbackAddress.random()
     let bound = Mutex<Int?>(nil)
-    let proxy = TCPProxy(host: host, port: 0, pool: pool, logger: Logger(label: "test.proxy")) { address in bound.withLock { $0 = address.port } }
-    let group = ServiceGroup(configuration: .init(services: [proxy], logger: Logger(label: "test.proxy")))
+    let listener = make(host) { address in bound.withLock { $0 = address.port } }
+    let group = ServiceGroup(configuration: .init(services: [listener], logger: Logger(label: "test.proxy")))
     let task = Task { try await group.run() }
     guard await poll(timeout: .seconds(10), until: { bound.withLock { $0 } != nil }) != nil, let port = bound.withLock({ $0 }) else {
-        throw FixtureError("the proxy did not bind")
+        throw FixtureError("the listener did not bind")
     }
-    return (host, port, group, task)
+    return RunningListener(host: host, port: port, group: group, task: task)
+}
+
+func startProxy(_ pool: BackendPool) async throws -> RunningListener {
+    try await startListener { host, onBound in
+        TCPProxy(host: host, port: 0, pool: pool, logger: Logger(label: "test.proxy"), onBound: onBound)
+    }
 }
 
 /// Sends `message`, closes the sending half, and returns everything received until the end.
@@ -96,8 +116,7 @@ struct TCPProxyTests {
             names[lines[0], default: 0] += 1
         }
         #expect(names == ["a": 5, "b": 5])
-        await proxy.group.triggerGracefulShutdown()
-        try await proxy.task.value
+        try await proxy.stop()
     }
 
     @Test("a dead server costs clients nothing: connections retry on another, and it is ejected")
@@ -115,8 +134,7 @@ struct TCPProxyTests {
             #expect(answer == "live\nm\(index)", "connection \(index) got \(answer)")
         }
         #expect(pool.choose(client: "x", excluding: ["live"]) == nil, "the dead server should be ejected")
-        await proxy.group.triggerGracefulShutdown()
-        try await proxy.task.value
+        try await proxy.stop()
     }
 
     @Test("traffic moves to the secondary zone only when the primary zone has no healthy server")
@@ -140,7 +158,6 @@ struct TCPProxyTests {
         // No server: the connection is closed at once (a reset when the client's bytes are unread).
         let refused = try? await exchange(host: proxy.host, port: proxy.port, message: "x")
         #expect(refused == nil || refused == "", "no server, yet the client got \(refused ?? "")")
-        await proxy.group.triggerGracefulShutdown()
-        try await proxy.task.value
+        try await proxy.stop()
     }
 }

@@ -19,4 +19,13 @@ public struct Backend: Sendable, Hashable, Identifiable, CustomStringConvertible
     }
 
     public var description: String { "\(id) (\(zone), weight \(weight))" }
+
+    /// What a persistence cookie carries to name this server: a hash of its id, so the cookie
+    /// tells a client nothing about the network behind the balancer, and every balancer
+    /// instance reads it the same way without sharing any state.
+    public var persistenceToken: String {
+        let hash = ConsistentHashRing.hash("zonal-persistence:\(id)")
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
 }

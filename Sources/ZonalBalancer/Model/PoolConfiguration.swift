@@ -1,4 +1,6 @@
-/// A pool of servers behind a listener, and how the balancer picks among them.
+import ZonalCore
+
+/// A pool of servers behind one or more listeners, and how the balancer picks among them.
 public struct PoolConfiguration: Sendable, Hashable {
     public enum Scheduling: String, Sendable, Hashable, CaseIterable {
         /// Smooth weighted round robin (default).
@@ -9,17 +11,40 @@ public struct PoolConfiguration: Sendable, Hashable {
         case sourceHash = "source_hash"
     }
 
+    /// How a client is kept on the server it was first sent to.
+    public enum Persistence: Sendable, Hashable {
+        /// Every request or connection is balanced on its own (default).
+        case none
+        /// By client address, in a table shared by the pool's balancer instances; an entry
+        /// lapses after `timeout` without use.
+        case sourceAddress(timeout: Duration)
+        /// By a cookie the balancer inserts into HTTP responses (HTTP listeners only).
+        case cookie(PersistenceCookie)
+
+        /// The name used in topology files.
+        public var name: String {
+            switch self {
+            case .none: "none"
+            case .sourceAddress: "source_ip"
+            case .cookie: "cookie"
+            }
+        }
+    }
+
     public var name: String
     public var backends: [Backend]
     public var scheduling: Scheduling
+    public var persistence: Persistence
     /// The zone that takes traffic while it has a healthy server; nil: every zone.
     public var primaryZone: String?
     /// The zone that takes traffic only while the primary has none.
     public var secondaryZone: String?
-    /// Other servers tried when connecting to one fails. Default 2.
+    /// Other servers tried when one fails before answering. Default 2.
     public var retries: Int
     /// Time allowed to connect to a server before trying another. Default 1 s.
     public var connectTimeout: Duration
+    /// Active checks run against every server; nil runs none (servers count as up).
+    public var healthCheck: HealthCheckSpec?
     public var failover: ZoneFailoverPolicy.Settings
     public var outliers: OutlierDetector.Settings
 
@@ -27,21 +52,52 @@ public struct PoolConfiguration: Sendable, Hashable {
         name: String,
         backends: [Backend],
         scheduling: Scheduling = .roundRobin,
+        persistence: Persistence = .none,
         primaryZone: String? = nil,
         secondaryZone: String? = nil,
         retries: Int = 2,
         connectTimeout: Duration = .seconds(1),
+        healthCheck: HealthCheckSpec? = nil,
         failover: ZoneFailoverPolicy.Settings = .init(),
         outliers: OutlierDetector.Settings = .init()
     ) {
         self.name = name
         self.backends = backends
         self.scheduling = scheduling
+        self.persistence = persistence
         self.primaryZone = primaryZone
         self.secondaryZone = secondaryZone
         self.retries = retries
         self.connectTimeout = connectTimeout
+        self.healthCheck = healthCheck
         self.failover = failover
         self.outliers = outliers
+    }
+}
+
+/// How an HTTP listener treats its clients and servers.
+public struct HTTPSettings: Sendable, Hashable {
+    public var limits: RequestLimits
+    /// Time a client has to send a whole request head once it started one (slowloris). Default 10 s.
+    public var headerTimeout: Duration
+    /// Time an idle kept-alive client connection stays open. Default 60 s.
+    public var keepAliveTimeout: Duration
+    /// Time a server may stay silent while a request waits for it. Default 60 s.
+    public var serverTimeout: Duration
+    /// Sent to servers in `X-Forwarded-Proto` and `Forwarded`.
+    public var scheme: String
+
+    public init(
+        limits: RequestLimits = .init(),
+        headerTimeout: Duration = .seconds(10),
+        keepAliveTimeout: Duration = .seconds(60),
+        serverTimeout: Duration = .seconds(60),
+        scheme: String = "http"
+    ) {
+        self.limits = limits
+        self.headerTimeout = headerTimeout
+        self.keepAliveTimeout = keepAliveTimeout
+        self.serverTimeout = serverTimeout
+        self.scheme = scheme
     }
 }

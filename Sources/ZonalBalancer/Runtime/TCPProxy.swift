@@ -27,22 +27,14 @@ public struct TCPProxy: Service {
     public func run() async throws {
         let pool = self.pool
         let logger = self.logger
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
+        let bootstrap = ServerBootstrap.zonalListener()
             .childChannelInitializer { client in
                 client.eventLoop.makeCompletedFuture {
                     try client.pipeline.syncOperations.addHandler(GlueHandler())
                     Self.relay(client, pool: pool, logger: logger)
                 }
             }
-            .bind(host: host, port: port).get()
-        if let address = server.localAddress { onBound(address) }
-        logger.info("TCP listener ready", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "?")", "pool": "\(pool.configuration.name)"])
-        try? await gracefulShutdown()
-        try await server.close()
+        try await bootstrap.serve(host: host, port: port, logger: logger, describing: "TCP listener for pool \(pool.configuration.name)", onBound: onBound)
     }
 
     /// Connects `client` to a server of the pool and glues the two, or closes it when no server can take it.

@@ -1,0 +1,51 @@
+/// Layer-7 session persistence by an inserted cookie: its value is the server's token and the
+/// time it was issued, so a balancer instance that never saw the client still sends it to the
+/// same server, and a cookie older than the persistence timeout is ignored.
+public struct PersistenceCookie: Sendable, Hashable {
+    /// Cookie name. Default `ZONALSRV`.
+    public var name: String
+    /// How long a client stays with its server after it was last sent there. Default 1000 s.
+    public var timeout: Duration
+
+    public init(name: String = "ZONALSRV", timeout: Duration = .seconds(1000)) {
+        self.name = name
+        self.timeout = timeout
+    }
+
+    /// What a cookie said: the server token and when (Unix seconds) it was issued.
+    public struct Value: Sendable, Hashable {
+        public var token: String
+        public var issued: Int
+    }
+
+    /// Finds the cookie in `Cookie` header values.
+    public func find(in headers: [String]) -> Value? {
+        for header in headers {
+            for pair in header.split(separator: ";") {
+                let trimmed = pair.drop { $0 == " " }
+                guard trimmed.hasPrefix(name + "=") else { continue }
+                let value = trimmed.dropFirst(name.count + 1)
+                let parts = value.split(separator: ".", maxSplits: 1)
+                guard parts.count == 2, let issued = Int(parts[1], radix: 36) else { return nil }
+                return Value(token: String(parts[0]), issued: issued)
+            }
+        }
+        return nil
+    }
+
+    /// Whether a cookie still holds at `now` (Unix seconds).
+    public func isValid(_ value: Value, now: Int) -> Bool {
+        value.issued <= now + 60 && now - value.issued < Int(timeout.components.seconds)
+    }
+
+    /// Whether a still-valid cookie should be issued again so its lifetime slides with use:
+    /// once it is older than a quarter of the timeout, so most responses carry no cookie.
+    public func needsRefresh(_ value: Value, now: Int) -> Bool {
+        now - value.issued > Int(timeout.components.seconds) / 4
+    }
+
+    /// The `Set-Cookie` header value naming `token`.
+    public func setCookie(token: String, now: Int) -> String {
+        "\(name)=\(token).\(String(now, radix: 36)); Max-Age=\(timeout.components.seconds); Path=/; HttpOnly; SameSite=Lax"
+    }
+}

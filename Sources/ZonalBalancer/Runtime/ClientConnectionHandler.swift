@@ -1,0 +1,403 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Serves one client connection of an HTTP listener: each request goes to a server the pool
+/// picks, over a kept-alive server connection, with bodies streamed both ways and reads held
+/// back while the other side cannot take more.
+///
+/// A request whose server fails before answering is sent to another server when that cannot
+/// do harm: always when nothing was sent yet (connect refused or timed out), and for idempotent
+/// requests whose body is still held for replay. Everything runs on the client's event loop.
+final class ClientConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    /// Request bodies up to this size are kept until the server answers, so the request can be
+    /// replayed on another server.
+    static let replayLimit = 64 * 1024
+    /// Body bytes held while a server is being connected before the client is read no further.
+    static let connectBufferLimit = 256 * 1024
+
+    struct Environment {
+        let pool: BackendPool
+        let settings: HTTPSettings
+        let caches: ServerConnectionCaches
+        let metrics: ProxyMetrics
+        let logger: Logger
+    }
+
+    /// One request and its answer.
+    private final class Exchange {
+        let request: HTTPRequestHead
+        let forwardedHead: HTTPRequestHead
+        let started = NIODeadline.now()
+        /// Body parts not yet written to a server.
+        var unsent: [ByteBuffer] = []
+        var unsentBytes = 0
+        /// Everything written to servers so far, while a replay is still possible; nil once not.
+        var replay: [ByteBuffer]?
+        var replayBytes = 0
+        var bodyBytes = 0
+        var requestEnded = false
+        var backend: Backend?
+        var server: ServerConnection?
+        /// Whether any part of the request ever reached a server.
+        var sentToServer = false
+        var tried: Set<String> = []
+        var attempts = 0
+        var response: HTTPResponseHead?
+        var clientKeepsAlive: Bool
+        var setCookie: String?
+
+        init(request: HTTPRequestHead, forwardedHead: HTTPRequestHead) {
+            self.request = request
+            self.forwardedHead = forwardedHead
+            self.clientKeepsAlive = request.isKeepAlive
+            self.replay = ForwardedHeaders.isIdempotent(request.method) ? [] : nil
+        }
+    }
+
+    private let environment: Environment
+    private let headTimer: RequestHeadTimer
+    private var context: ChannelHandlerContext?
+    private var cache: ServerConnectionCache?
+    private var clientAddress = "unknown"
+    private var exchange: Exchange?
+    private var pendingRead = false
+
+    init(environment: Environment, headTimer: RequestHeadTimer) {
+        self.environment = environment
+        self.headTimer = headTimer
+    }
+
+    private var pool: BackendPool { environment.pool }
+
+    // MARK: - Client side
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        cache = environment.caches.cache(for: context.eventLoop)
+        clientAddress = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        environment.metrics.clientConnected()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        environment.metrics.clientDisconnected()
+        // A client that leaves early frees its server connection: it is mid-exchange, never reusable.
+        if let exchange { abandon(exchange) }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            headTimer.headReceived()
+            begin(head)
+        case .body(let part):
+            guard let exchange else { return }
+            exchange.bodyBytes += part.readableBytes
+            let limit = environment.settings.limits.maxBodyBytes
+            if limit > 0 && exchange.bodyBytes > limit {
+                fail(exchange, .bodyTooLarge(limit: limit))
+                return
+            }
+            if var replay = exchange.replay {
+                exchange.replayBytes += part.readableBytes
+                if exchange.replayBytes > Self.replayLimit {
+                    exchange.replay = nil
+                } else {
+                    replay.append(part)
+                    exchange.replay = replay
+                }
+            }
+            if let server = exchange.server {
+                server.write(.body(.byteBuffer(part)))
+            } else {
+                exchange.unsent.append(part)
+                exchange.unsentBytes += part.readableBytes
+            }
+        case .end:
+            guard let exchange else { return }
+            exchange.requestEnded = true
+            if let server = exchange.server {
+                server.write(.end(nil))
+                server.flush()
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        exchange?.server?.flush()
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let parseError = error as? HTTPParserError else {
+            context.close(promise: nil)
+            return
+        }
+        let refusal: ProxyError = parseError == .headerOverflow
+            ? .headersTooLarge(size: environment.settings.limits.maxHeaderBytes + 1, limit: environment.settings.limits.maxHeaderBytes)
+            : .badRequest("\(parseError)")
+        if let exchange, exchange.response != nil {
+            context.close(promise: nil)
+            return
+        }
+        if let exchange { abandon(exchange) }
+        environment.logger.debug("malformed request", metadata: ["client": "\(clientAddress)", "error": "\(parseError)"])
+        respond(refusal, version: .http1_1, keepAlive: false)
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if let exchange, (exchange.server.map { !$0.channel.isWritable } ?? (exchange.unsentBytes > Self.connectBufferLimit)) {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { exchange?.server?.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func resumeClientReads() {
+        guard pendingRead else { return }
+        pendingRead = false
+        context?.read()
+    }
+
+    // MARK: - Dispatch
+
+    private func begin(_ head: HTTPRequestHead) {
+        if let refusal = environment.settings.limits.screen(head) {
+            respond(refusal, version: head.version, keepAlive: false)
+            return
+        }
+        let forwarded = ForwardedHeaders.request(head, clientAddress: clientAddress, scheme: environment.settings.scheme)
+        let exchange = Exchange(request: head, forwardedHead: forwarded)
+        self.exchange = exchange
+        if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+            context?.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        }
+        dispatch(exchange)
+    }
+
+    /// Sends `exchange` to a server: its persisted one if it can take it, else the pool's pick.
+    private func dispatch(_ exchange: Exchange) {
+        guard let backend = chooseServer(for: exchange) else {
+            fail(exchange, .noServer(pool: pool.configuration.name))
+            return
+        }
+        exchange.backend = backend
+        exchange.attempts += 1
+        pool.connectionOpened(to: backend.id)
+        if let server = cache?.take(backend.id, idempotent: ForwardedHeaders.isIdempotent(exchange.request.method)) {
+            attach(server, to: exchange)
+            return
+        }
+        let settings = environment.settings
+        guard let eventLoop = context?.eventLoop else { return }
+        ServerConnection.connect(to: backend, on: eventLoop, connectTimeout: pool.configuration.connectTimeout, idleTimeout: settings.serverTimeout)
+            .assumeIsolatedUnsafeUnchecked()
+            .whenComplete { [weak self] result in
+                guard let self, self.exchange === exchange, exchange.backend?.id == backend.id, exchange.server == nil else {
+                    if case .success(let server) = result { server.close() }
+                    return
+                }
+                switch result {
+                case .success(let server):
+                    self.pool.recordSuccess(backend.id)
+                    self.attach(server, to: exchange)
+                case .failure(let error):
+                    self.serverFailed(exchange, blame: true, reason: "connect to \(backend.id): \(error)")
+                }
+            }
+    }
+
+    private func chooseServer(for exchange: Exchange) -> Backend? {
+        if exchange.tried.isEmpty, case .cookie(let cookie) = pool.configuration.persistence {
+            let now = Int(Date().timeIntervalSince1970)
+            let found = cookie.find(in: exchange.request.headers[canonicalForm: "cookie"].map(String.init))
+            if let found, cookie.isValid(found, now: now), let backend = pool.backend(forToken: found.token) {
+                if cookie.needsRefresh(found, now: now) { exchange.setCookie = cookie.setCookie(token: backend.persistenceToken, now: now) }
+                return backend
+            }
+            let chosen = pool.choose(client: clientAddress)
+            exchange.setCookie = chosen.map { cookie.setCookie(token: $0.persistenceToken, now: now) }
+            return chosen
+        }
+        let chosen = pool.choose(client: clientAddress, excluding: exchange.tried)
+        if case .cookie(let cookie) = pool.configuration.persistence, let chosen {
+            exchange.setCookie = cookie.setCookie(token: chosen.persistenceToken, now: Int(Date().timeIntervalSince1970))
+        }
+        return chosen
+    }
+
+    private func attach(_ server: ServerConnection, to exchange: Exchange) {
+        exchange.server = server
+        server.delegate = self
+        server.write(.head(exchange.forwardedHead))
+        // On a retry the replay copy holds everything; otherwise nothing was sent yet.
+        for part in exchange.replay ?? exchange.unsent { server.write(.body(.byteBuffer(part))) }
+        exchange.unsent = []
+        exchange.unsentBytes = 0
+        if exchange.requestEnded { server.write(.end(nil)) }
+        exchange.sentToServer = true
+        server.flush()
+        resumeClientReads()
+    }
+
+    /// The server of `exchange` failed before any response byte: retry elsewhere if that is
+    /// safe and allowed, else answer 502/503.
+    private func serverFailed(_ exchange: Exchange, blame: Bool, reason: String) {
+        guard let backend = exchange.backend else { return }
+        pool.connectionClosed(to: backend.id)
+        if blame {
+            pool.recordFailure(backend.id, reason: reason)
+            exchange.tried.insert(backend.id)
+        }
+        let replayable = !exchange.sentToServer || exchange.replay != nil
+        exchange.server = nil
+        exchange.backend = nil
+        environment.logger.notice("server failed before answering", metadata: [
+            "pool": "\(pool.configuration.name)", "server": "\(backend.id)", "reason": "\(reason)",
+            "retry": "\(replayable && exchange.attempts <= pool.configuration.retries)",
+        ])
+        guard replayable, exchange.attempts <= pool.configuration.retries else {
+            fail(exchange, .serverFailed(reason))
+            return
+        }
+        environment.metrics.retried(from: backend.id)
+        dispatch(exchange)
+    }
+
+    // MARK: - Answers
+
+    /// Answers `exchange` with the balancer's own error, or cuts the client off when a response
+    /// is already under way.
+    private func fail(_ exchange: Exchange, _ error: ProxyError) {
+        let alreadyAnswering = exchange.response != nil
+        abandon(exchange)
+        if alreadyAnswering {
+            context?.close(promise: nil)
+            return
+        }
+        environment.metrics.requestFinished(server: nil, status: Int(error.status.code), nanoseconds: (NIODeadline.now() - exchange.started).nanoseconds)
+        respond(error, version: exchange.request.version, keepAlive: exchange.requestEnded && exchange.request.isKeepAlive)
+    }
+
+    /// Ends `exchange` without reusing its server connection.
+    private func abandon(_ exchange: Exchange) {
+        exchange.server?.close()
+        if let backend = exchange.backend { pool.connectionClosed(to: backend.id) }
+        exchange.server = nil
+        exchange.backend = nil
+        if self.exchange === exchange { self.exchange = nil }
+    }
+
+    private func respond(_ error: ProxyError, version: HTTPVersion, keepAlive: Bool) {
+        guard let context else { return }
+        var head = HTTPResponseHead(version: version, status: error.status)
+        head.headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
+        head.headers.add(name: "Content-Length", value: "\(error.body.utf8.count)")
+        head.headers.add(name: "Cache-Control", value: "no-store")
+        if !keepAlive { head.headers.add(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: error.body)))), promise: nil)
+        finishResponse(keepAlive: keepAlive)
+    }
+
+    private func finishResponse(trailers: HTTPHeaders? = nil, keepAlive: Bool) {
+        guard let context else { return }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
+        if keepAlive {
+            headTimer.awaitNextHead()
+        } else {
+            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+}
+
+// MARK: - Server side
+
+extension ClientConnectionHandler: ServerConnectionDelegate {
+    var clientIsWritable: Bool { context?.channel.isWritable ?? false }
+
+    func server(_ connection: ServerConnection, received part: HTTPClientResponsePart) {
+        guard let exchange, exchange.server === connection, let context else {
+            connection.close()
+            return
+        }
+        switch part {
+        case .head(let head):
+            exchange.response = head
+            exchange.clientKeepsAlive = ForwardedHeaders.clientKeepsAlive(request: exchange.request, response: head)
+            if head.status.code >= 500 {
+                pool.recordFailure(connection.backend.id, reason: "status \(head.status.code)")
+            } else {
+                pool.recordSuccess(connection.backend.id)
+            }
+            var answer = ForwardedHeaders.response(head, version: exchange.request.version, keepAlive: exchange.clientKeepsAlive)
+            if let cookie = exchange.setCookie { answer.headers.add(name: "Set-Cookie", value: cookie) }
+            context.write(wrapOutboundOut(.head(answer)), promise: nil)
+        case .body(let bytes):
+            context.write(wrapOutboundOut(.body(.byteBuffer(bytes))), promise: nil)
+        case .end(let trailers):
+            complete(exchange, connection: connection, trailers: trailers)
+        }
+    }
+
+    private func complete(_ exchange: Exchange, connection: ServerConnection, trailers: HTTPHeaders?) {
+        guard let response = exchange.response else { return }
+        let backend = connection.backend
+        exchange.server = nil
+        exchange.backend = nil
+        self.exchange = nil
+        pool.connectionClosed(to: backend.id)
+        connection.delegate = nil
+        connection.completedRequests += 1
+        if exchange.requestEnded && ForwardedHeaders.serverKeepsAlive(response), let cache {
+            cache.put(connection)
+        } else {
+            connection.close()
+        }
+        environment.metrics.requestFinished(server: backend.id, status: Int(response.status.code), nanoseconds: (NIODeadline.now() - exchange.started).nanoseconds)
+        // A client still sending a body the server did not wait for cannot be read in step: close.
+        finishResponse(trailers: trailers, keepAlive: exchange.clientKeepsAlive && exchange.requestEnded)
+    }
+
+    func serverReadComplete(_ connection: ServerConnection) {
+        if exchange?.server === connection { context?.flush() }
+    }
+
+    func serverClosed(_ connection: ServerConnection, error: (any Error)?) {
+        guard let exchange, exchange.server === connection else { return }
+        if exchange.response != nil {
+            // The answer was cut off mid-way: the client must see it as incomplete, not as whole.
+            abandon(exchange)
+            context?.close(promise: nil)
+            return
+        }
+        // A reused connection the server closed as it idled is not the server's fault.
+        let blame = connection.completedRequests == 0 || error != nil
+        serverFailed(exchange, blame: blame, reason: error.map { "\($0)" } ?? "connection closed before a response")
+    }
+
+    func serverTimedOut(_ connection: ServerConnection) {
+        guard let exchange, exchange.server === connection else { return }
+        pool.recordFailure(connection.backend.id, reason: "no answer within \(environment.settings.serverTimeout.zonalDescription)")
+        fail(exchange, .serverTimeout)
+    }
+
+    func serverWritabilityChanged(_ connection: ServerConnection) {
+        if connection.channel.isWritable, exchange?.server === connection { resumeClientReads() }
+    }
+}
