@@ -43,14 +43,15 @@ struct UpCommand: AsyncParsableCommand {
         let (coordinator, coordinatorServices) = try await Self.startCoordinator(topology.coordinator, stateDirectory: directory, logger: logger)
         let supervisor = Supervisor(
             topology: topology,
-            launcher: InstanceLauncher(zonalExecutable: InstanceLauncher.currentExecutable, stateDirectory: directory),
+            launcher: InstanceLauncher(zonalExecutable: InstanceLauncher.currentExecutable, stateDirectory: directory,
+                                       topologyPath: file.map { URL(fileURLWithPath: $0).standardizedFileURL.path }),
             events: EventLog(path: "\(directory)/events.jsonl", logger: logger),
             coordinator: coordinator,
             logger: logger
         )
         let service = SupervisorService(supervisor: supervisor, readyTimeout: readyTimeout) { report, allHealthy in
             // Unbuffered, so that a reader of a redirected output sees it at once.
-            FileHandle.standardOutput.write(Data((Self.readyMessage(report, allHealthy: allHealthy, stateDirectory: directory) + "\n").utf8))
+            FileHandle.standardOutput.write(Data((Self.readyMessage(report, topology: topology, allHealthy: allHealthy, stateDirectory: directory) + "\n").utf8))
         }
         let group = ServiceGroup(configuration: .init(
             services: coordinatorServices + [.init(service: ControlAPI(supervisor: supervisor).application(logger: logger)), .init(service: service)],
@@ -85,7 +86,7 @@ struct UpCommand: AsyncParsableCommand {
         }
     }
 
-    static func readyMessage(_ report: StatusReport, allHealthy: Bool, stateDirectory: String) -> String {
+    static func readyMessage(_ report: StatusReport, topology: Topology, allHealthy: Bool, stateDirectory: String) -> String {
         let healthy = report.instances.filter(\.isHealthy).count
         var lines = [allHealthy
             ? "topology \(report.topology) is up: \(healthy)/\(report.instances.count) instances healthy"
@@ -94,9 +95,25 @@ struct UpCommand: AsyncParsableCommand {
             let admin = instance.adminAddress.map { "  admin http://\($0)" } ?? ""
             lines.append("  \(instance.id.padding(toLength: 18, withPad: " ", startingAt: 0)) \(instance.region)/\(instance.zone)  \(instance.health.padding(toLength: 9, withPad: " ", startingAt: 0)) http://\(instance.address)\(admin)")
         }
+        lines += balancerLines(topology)
         lines.append("coordinator: \(report.coordinator) at \(report.coordinator.endpoints.joined(separator: ", "))")
         lines.append("control API http://\(report.control)  (zonal status, zonal fail zone NAME, zonal recover zone NAME, zonal events)")
         lines.append("logs and events in \(stateDirectory); Ctrl-C stops everything")
         return lines.joined(separator: "\n")
+    }
+
+    /// Where clients reach each balancer, and which servers stand behind it.
+    static func balancerLines(_ topology: Topology) -> [String] {
+        topology.instances.flatMap { instance -> [String] in
+            guard case .balancer(let spec) = instance.service.kind else { return [] }
+            return spec.listeners.map { listener in
+                let scheme = listener.mode == .http ? "http://" : "tcp "
+                let pool = spec.pools.first { $0.name == listener.pool }
+                let backing = pool?.service.flatMap { name in topology.services.first { $0.name == name } }
+                let primary = pool?.primaryZone ?? backing?.primaryZone, secondary = pool?.secondaryZone ?? backing?.secondaryZone
+                let zones = primary.map { "primary zone \($0)" + (secondary.map { ", secondary zone \($0)" } ?? "") } ?? "all zones"
+                return "balancer \(instance.service.name) \(listener.name): \(scheme)\(IPAddressText.hostPort(instance.node.address, listener.port))  -> pool \(listener.pool) (\(zones))"
+            }
+        }
     }
 }

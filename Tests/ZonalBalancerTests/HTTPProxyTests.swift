@@ -71,6 +71,8 @@ struct HTTPProxyTests {
         let pipelined = try await rawExchange(host: proxy.host, port: proxy.port,
                                               "GET /name HTTP/1.1\r\nHost: x\r\n\r\nGET /bytes?n=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         #expect(pipelined.components(separatedBy: "HTTP/1.1 200").count == 3 && pipelined.hasSuffix("zzz"), "\(pipelined)")
+        let halfClosed = try await rawExchange(host: proxy.host, port: proxy.port, "GET /bytes?n=4 HTTP/1.1\r\nHost: x\r\n\r\n", closeOutput: true)
+        #expect(halfClosed.hasPrefix("HTTP/1.1 200") && halfClosed.hasSuffix("zzzz"), "a client that shut its sending half still gets its answer: \(halfClosed)")
         let old = try await rawExchange(host: proxy.host, port: proxy.port, "GET /bytes?n=5 HTTP/1.0\r\n\r\n")
         #expect(old.hasPrefix("HTTP/1.0 200") && old.hasSuffix("zzzzz"), "\(old)")
         try await proxy.stop(); try await a.stop()

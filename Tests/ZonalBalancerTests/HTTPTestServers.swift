@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import ZonalCore
 import ZonalTesting
 @testable import ZonalBalancer
 

@@ -4,6 +4,8 @@ import Testing
 /// Each kind of bad topology gets its own specific message, pointing at the right line.
 @Suite("Bad topology files")
 struct TopologyErrorTests {
+    init() {}
+
     /// Parses `yaml`, expecting failure, and returns the problems.
     func problems(_ yaml: String) -> [TopologyProblem] {
         do {

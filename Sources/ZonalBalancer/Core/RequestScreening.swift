@@ -1,19 +1,7 @@
 import NIOHTTP1
+import ZonalCore
 
-/// Limits on what a client may send, checked on the request head before any server is
-/// involved, so an oversized request costs the servers nothing.
-public struct RequestLimits: Sendable, Hashable {
-    /// Largest request head (request line and headers), in bytes. Default 16 KiB, like HAProxy's
-    /// buffer; larger heads get 431.
-    public var maxHeaderBytes: Int
-    /// Largest request body, in bytes; 0 means no limit. Default 0. Larger bodies get 413.
-    public var maxBodyBytes: Int
-
-    public init(maxHeaderBytes: Int = 16 * 1024, maxBodyBytes: Int = 0) {
-        self.maxHeaderBytes = maxHeaderBytes
-        self.maxBodyBytes = maxBodyBytes
-    }
-
+extension RequestLimits {
     /// The refusal for a request head, or nil when it may go on.
     public func screen(_ head: HTTPRequestHead) -> ProxyError? {
         var size = head.method.rawValue.utf8.count + head.uri.utf8.count + 12

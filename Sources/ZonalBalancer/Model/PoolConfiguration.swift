@@ -2,14 +2,7 @@ import ZonalCore
 
 /// A pool of servers behind one or more listeners, and how the balancer picks among them.
 public struct PoolConfiguration: Sendable, Hashable {
-    public enum Scheduling: String, Sendable, Hashable, CaseIterable {
-        /// Smooth weighted round robin (default).
-        case roundRobin = "round_robin"
-        /// Fewest active connections per unit of weight.
-        case leastConnections = "least_connections"
-        /// Consistent hashing of the client address: a client keeps its server.
-        case sourceHash = "source_hash"
-    }
+    public typealias Scheduling = BalancerScheduling
 
     /// How a client is kept on the server it was first sent to.
     public enum Persistence: Sendable, Hashable {
@@ -72,32 +65,5 @@ public struct PoolConfiguration: Sendable, Hashable {
         self.healthCheck = healthCheck
         self.failover = failover
         self.outliers = outliers
-    }
-}
-
-/// How an HTTP listener treats its clients and servers.
-public struct HTTPSettings: Sendable, Hashable {
-    public var limits: RequestLimits
-    /// Time a client has to send a whole request head once it started one (slowloris). Default 10 s.
-    public var headerTimeout: Duration
-    /// Time an idle kept-alive client connection stays open. Default 60 s.
-    public var keepAliveTimeout: Duration
-    /// Time a server may stay silent while a request waits for it. Default 60 s.
-    public var serverTimeout: Duration
-    /// Sent to servers in `X-Forwarded-Proto` and `Forwarded`.
-    public var scheme: String
-
-    public init(
-        limits: RequestLimits = .init(),
-        headerTimeout: Duration = .seconds(10),
-        keepAliveTimeout: Duration = .seconds(60),
-        serverTimeout: Duration = .seconds(60),
-        scheme: String = "http"
-    ) {
-        self.limits = limits
-        self.headerTimeout = headerTimeout
-        self.keepAliveTimeout = keepAliveTimeout
-        self.serverTimeout = serverTimeout
-        self.scheme = scheme
     }
 }

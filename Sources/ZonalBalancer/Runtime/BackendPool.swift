@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import ZonalCore
 
@@ -25,7 +26,8 @@ public final class BackendPool: Sendable {
         var tokens: [String: String]
         var zones: ZoneFailoverPolicy?
         var outliers: OutlierDetector
-        var switches: [ZoneFailoverPolicy.Switch] = []
+        /// Every change of serving zone, with the wall-clock time it happened.
+        var switches: [(change: ZoneFailoverPolicy.Switch, at: Date)] = []
         /// Source-address persistence: client address to server id and last use.
         var affinity: [String: Affinity] = [:]
         var affinityWrites = 0
@@ -45,6 +47,9 @@ public final class BackendPool: Sendable {
     struct Affinity: Sendable {
         var server: String
         var lastUsed: MonotonicInstant
+        /// When other instances last heard of this entry; shared again after a quarter of the
+        /// timeout, so its shared copy does not lapse while the client is active.
+        var lastShared: MonotonicInstant
     }
 
     private let clock: any ZonalClock
@@ -109,7 +114,9 @@ public final class BackendPool: Sendable {
             if excluding.isEmpty, let affinity = state.affinity[client], now - affinity.lastUsed < timeout,
                let kept = Self.eligibleServer(state, id: affinity.server, now: now) {
                 state.affinity[client]?.lastUsed = now
-                return (kept, change, false)
+                let share = now - affinity.lastShared > timeout / 4
+                if share { state.affinity[client]?.lastShared = now }
+                return (kept, change, share)
             }
             let chosen = Self.pickInZones(&state, client: client, excluding: excluding, now: now)
             if let chosen { Self.remember(&state, client: client, server: chosen.id, now: now, timeout: timeout) }
@@ -203,7 +210,7 @@ public final class BackendPool: Sendable {
 
     /// Every zone switch so far, with its cause and time.
     public var zoneSwitches: [ZoneFailoverPolicy.Switch] {
-        state.withLock { $0.switches }
+        state.withLock { $0.switches.map(\.change) }
     }
 
     public func activeConnections(_ backend: String) -> Int {
@@ -227,7 +234,7 @@ public final class BackendPool: Sendable {
                                         ejected: state.outliers.isEjected(backend.id, now: now),
                                         active: state.active[backend.id, default: 0])
                 },
-                zoneSwitches: state.switches.map { PoolSnapshot.ZoneSwitch(from: $0.from.rawValue, to: $0.to.rawValue, cause: $0.cause) }
+                zoneSwitches: state.switches.map { PoolSnapshot.ZoneSwitch(at: $0.at, from: $0.change.from.rawValue, to: $0.change.to.rawValue, cause: $0.change.cause) }
             )
         }
     }
@@ -245,7 +252,7 @@ public final class BackendPool: Sendable {
     }
 
     private static func remember(_ state: inout State, client: String, server: String, now: MonotonicInstant, timeout: Duration) {
-        state.affinity[client] = Affinity(server: server, lastUsed: now)
+        state.affinity[client] = Affinity(server: server, lastUsed: now, lastShared: now)
         state.affinityWrites += 1
         // Sweep lapsed entries now and then, so the table stays as large as its live clients.
         if state.affinityWrites % 4096 == 0 {
@@ -297,7 +304,7 @@ public final class BackendPool: Sendable {
         let primary = healthyCount(state, zone: zones.primaryZone, now: now)
         let secondary = zones.secondaryZone.map { healthyCount(state, zone: $0, now: now) } ?? 0
         let change = zones.update(healthyInPrimary: primary, healthyInSecondary: secondary, now: now)
-        if let change { state.switches.append(change) }
+        if let change { state.switches.append((change, Date())) }
         state.zones = zones
         return change
     }
@@ -325,6 +332,7 @@ public struct PoolSnapshot: Sendable, Codable, Hashable {
     }
 
     public struct ZoneSwitch: Sendable, Codable, Hashable {
+        public var at: Date
         public var from: String
         public var to: String
         public var cause: String

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import ZonalCore
 
 /// Serves one client connection of an HTTP listener: each request goes to a server the pool
 /// picks, over a kept-alive server connection, with bodies streamed both ways and reads held
@@ -67,6 +68,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private var clientAddress = "unknown"
     private var exchange: Exchange?
     private var pendingRead = false
+    /// The client shut its sending half: answer what it asked, then close.
+    private var inputClosed = false
 
     init(environment: Environment, headTimer: RequestHeadTimer) {
         self.environment = environment
@@ -153,6 +156,15 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         if let exchange { abandon(exchange) }
         environment.logger.debug("malformed request", metadata: ["client": "\(clientAddress)", "error": "\(parseError)"])
         respond(refusal, version: .http1_1, keepAlive: false)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ChannelEvent, case .inputClosed = event else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        inputClosed = true
+        if exchange == nil { context.close(promise: nil) }
     }
 
     func read(context: ChannelHandlerContext) {
@@ -318,7 +330,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private func finishResponse(trailers: HTTPHeaders? = nil, keepAlive: Bool) {
         guard let context else { return }
         let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
-        if keepAlive {
+        if keepAlive && !inputClosed {
             headTimer.awaitNextHead()
         } else {
             written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }

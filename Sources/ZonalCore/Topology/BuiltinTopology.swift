@@ -45,6 +45,19 @@ services:
       timeout: 800ms
       rise: 2
       fall: 2
+
+  # The load balancer clients use: HTTP on port 8000 in front of `web`, one instance in each
+  # zone of the east region, so losing a zone loses one entry point, not the service. Requests
+  # go to the primary zone's servers and move to the secondary zone only when none is healthy.
+  - name: lb
+    kind: balancer
+    zones: [east-a, east-b, east-c]
+    port: 8000
+    admin_port: 9000
+    balancer:
+      pools:
+        - name: web
+          service: web
 """
 
     /// The parsed quickstart topology.

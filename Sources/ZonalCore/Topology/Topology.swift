@@ -63,12 +63,15 @@ extension Topology {
             /// Any program; `{address}`, `{port}`, `{admin_port}`, `{node}`, `{zone}`, `{region}`
             /// and `{service}` in the arguments are replaced per instance.
             case process(command: [String])
+            /// A Zonal load balancer (`zonal balancer`) in front of other services.
+            case balancer(BalancerSpec)
 
             /// The name used in topology files.
             public var name: String {
                 switch self {
                 case .app: "app"
                 case .process: "process"
+                case .balancer: "balancer"
                 }
             }
         }

@@ -92,13 +92,13 @@ struct TopologyReader {
 
     private mutating func readService(_ node: Yams.Node, nodes: [Topology.Node]) -> Topology.Service? {
         guard let unnamed = YAMLFields(node, subject: "a service", problems: problems, allowedKeys: [
-            "name", "kind", "command", "nodes", "zones", "port", "admin_port", "primary_zone", "secondary_zone", "health",
+            "name", "kind", "command", "nodes", "zones", "port", "admin_port", "primary_zone", "secondary_zone", "health", "balancer",
         ]) else { return nil }
         guard let name = unnamed.string("name", required: true) else { return nil }
         let subject = "service \(name)"
         let fields = unnamed.named(subject)
-        let kind = readServiceKind(fields, subject: subject)
         let port = fields.int("port", in: 1...65535, required: true)
+        let kind = readServiceKind(fields, subject: subject, port: port)
         let adminPort = fields.int("admin_port", in: 1...65535)
         record("services.\(name)", fields.line)
         record("services.\(name).port", fields.line(of: "port"))
@@ -118,10 +118,15 @@ struct TopologyReader {
                                 health: health)
     }
 
-    private func readServiceKind(_ fields: YAMLFields, subject: String) -> Topology.Service.Kind? {
+    private mutating func readServiceKind(_ fields: YAMLFields, subject: String, port: Int?) -> Topology.Service.Kind? {
         let kindName = fields.string("kind", required: true)
         let command = fields.stringList("command")?.map(\.value)
+        if kindName != "balancer", fields.has("balancer") {
+            problems.report(line: fields.line(of: "balancer"), "`balancer` settings are only for services of kind `balancer`; \(subject) is of kind `\(kindName ?? "?")`")
+        }
         switch kindName {
+        case "balancer":
+            return readBalancer(fields["balancer"], subject: subject, port: port).map { .balancer($0) }
         case "app":
             if command != nil { problems.report(line: fields.line(of: "command"), "`command` is only for services of kind `process`; \(subject) is of kind `app`") }
             return .app
@@ -132,7 +137,7 @@ struct TopologyReader {
             }
             return .process(command: command)
         case let other?:
-            problems.report(fields["kind"], "unknown service kind `\(other)` in \(subject); this version runs: app, process")
+            problems.report(fields["kind"], "unknown service kind `\(other)` in \(subject); this version runs: app, process, balancer")
             return nil
         case nil:
             return nil
@@ -161,7 +166,7 @@ struct TopologyReader {
         return placement
     }
 
-    private func readHealth(_ node: Yams.Node, subject: String, defaultProbe: HealthCheckSpec.Probe) -> HealthCheckSpec? {
+    func readHealth(_ node: Yams.Node, subject: String, defaultProbe: HealthCheckSpec.Probe) -> HealthCheckSpec? {
         guard let fields = YAMLFields(node, subject: subject, problems: problems,
                                       allowedKeys: ["tcp", "http", "command", "interval", "timeout", "rise", "fall"]) else { return nil }
         let probeKeys = ["tcp", "http", "command"].filter(fields.has)
@@ -194,7 +199,7 @@ struct TopologyReader {
         return spec
     }
 
-    private mutating func record(_ path: String, _ line: Int?) {
+    mutating func record(_ path: String, _ line: Int?) {
         sourceMap.record(path, line: line)
     }
 }

@@ -22,7 +22,7 @@ public enum TopologyValidator {
     }
 }
 
-private struct Checker {
+struct Checker {
     let topology: Topology
     let sourceMap: TopologySourceMap
     var problems: [TopologyProblem] = []
@@ -98,6 +98,7 @@ private struct Checker {
             }
             failoverZones(of: service, knownZones: zones)
             healthCheck(of: service)
+            if case .balancer(let spec) = service.kind { balancer(spec, of: service, knownZones: zones) }
         }
     }
 
@@ -142,6 +143,12 @@ private struct Checker {
         for instance in topology.instances {
             let service = instance.service
             claim(instance.node.address, service.port, owner: "\(service.name)@\(instance.node.name) (port)", path: "services.\(service.name).port")
+            if case .balancer(let spec) = service.kind {
+                for listener in spec.listeners where listener.port != service.port {
+                    claim(instance.node.address, listener.port, owner: "\(service.name)@\(instance.node.name) (listener \(listener.name))",
+                          path: "services.\(service.name).balancer.listeners.\(listener.name)")
+                }
+            }
             if let admin = service.adminPort {
                 claim(instance.node.address, admin, owner: "\(service.name)@\(instance.node.name) (admin_port)", path: "services.\(service.name).admin_port")
             }
@@ -194,7 +201,7 @@ private struct Checker {
         }
     }
 
-    private func suggestion(_ name: String, among names: Set<String>) -> String {
+    func suggestion(_ name: String, among names: Set<String>) -> String {
         guard let closest = names.min(by: { editDistance($0, name) < editDistance($1, name) }),
               editDistance(closest, name) <= 2 else {
             return names.isEmpty ? "" : "; declared: \(names.sorted().joined(separator: ", "))"

@@ -7,10 +7,14 @@ public struct InstanceLauncher: Sendable {
     public var zonalExecutable: String
     /// The supervisor's state directory: `{state_dir}` in commands; logs go to its `logs/`.
     public var stateDirectory: String
+    /// The topology file, passed to built-in services that read it (balancers); nil for the
+    /// built-in quickstart topology.
+    public var topologyPath: String?
 
-    public init(zonalExecutable: String, stateDirectory: String) {
+    public init(zonalExecutable: String, stateDirectory: String, topologyPath: String? = nil) {
         self.zonalExecutable = zonalExecutable
         self.stateDirectory = stateDirectory
+        self.topologyPath = topologyPath
     }
 
     public func spec(for instance: Topology.Instance) throws -> ProcessSpec {
@@ -23,6 +27,10 @@ public struct InstanceLauncher: Sendable {
                 "--region", instance.region, "--host", instance.node.address, "--port", String(instance.service.port),
             ]
             if let admin = instance.service.adminPort { arguments += ["--admin-port", String(admin)] }
+            return ProcessSpec(executable: zonalExecutable, arguments: arguments, environment: environment, logFile: logFile)
+        case .balancer:
+            var arguments = ["balancer", "--service", instance.service.name, "--node", instance.node.name]
+            if let topologyPath { arguments += ["--topology", topologyPath] }
             return ProcessSpec(executable: zonalExecutable, arguments: arguments, environment: environment, logFile: logFile)
         case .process(let command):
             let expanded = command.map { instance.expand($0, stateDirectory: stateDirectory) }

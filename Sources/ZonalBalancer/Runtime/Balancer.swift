@@ -1,0 +1,197 @@
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+import ZonalCoordination
+import ZonalCore
+
+/// One running balancer instance: its pools, listeners, health checks, persistence sharing and
+/// admin operations. Pools are made once; a reload or an admin change reconfigures them in
+/// place, so established connections and in-flight requests are untouched.
+public final class Balancer: Sendable {
+    public let pools: [String: BackendPool]
+    private let plan: Mutex<BalancerPlan>
+    private let checks: [String: PoolHealthChecks]
+    private let sharing: [AffinitySharing]
+    private let reloadPlan: @Sendable () throws -> BalancerPlan
+    private let logger: Logger
+
+    /// `coordinator`, when given, shares source-address persistence between instances;
+    /// `reloadPlan` reads the topology again for a reload.
+    public init(plan: BalancerPlan, coordinator: (any Coordinator)?, logger: Logger, reloadPlan: @escaping @Sendable () throws -> BalancerPlan) {
+        self.plan = Mutex(plan)
+        self.reloadPlan = reloadPlan
+        self.logger = logger
+        let shares = Mutex<[String: AffinitySharing]>([:])
+        var pools: [String: BackendPool] = [:]
+        for configuration in plan.pools {
+            pools[configuration.name] = BackendPool(
+                configuration: configuration,
+                onZoneSwitch: { pool, change in
+                    logger.notice("zone switch", metadata: ["pool": "\(pool)", "from": "\(change.from)", "to": "\(change.to)", "cause": "\(change.cause)"])
+                },
+                onAffinity: { pool, client, server in
+                    shares.withLock { $0[pool] }?.publish(client: client, server: server)
+                }
+            )
+        }
+        self.pools = pools
+        checks = pools.mapValues { PoolHealthChecks(pool: $0, logger: logger) }
+        var sharing: [AffinitySharing] = []
+        if let coordinator {
+            for configuration in plan.pools {
+                guard case .sourceAddress(let timeout) = configuration.persistence, let pool = pools[configuration.name] else { continue }
+                let share = AffinitySharing(coordinator: coordinator, prefix: "/zonal/\(plan.topology)/balancer/\(plan.service)/\(configuration.name)/affinity/",
+                                            pool: pool, timeout: timeout, logger: logger)
+                sharing.append(share)
+            }
+        }
+        shares.withLock { table in for share in sharing { table[share.pool.configuration.name] = share } }
+        self.sharing = sharing
+    }
+
+    public var currentPlan: BalancerPlan { plan.withLock { $0 } }
+
+    /// The listeners as services, then the upkeep (checks, sharing, SIGHUP). `onListening` is
+    /// told each listener's bound address.
+    public func services(onListening: @escaping @Sendable (BalancerPlan.Listener, SocketAddress) -> Void = { _, _ in }) -> [any Service] {
+        var services: [any Service] = []
+        let plan = currentPlan
+        for listener in plan.listeners {
+            guard let pool = pools[listener.pool] else { continue }
+            switch listener.mode {
+            case .http:
+                services.append(HTTPProxy(name: listener.name, host: listener.host, port: listener.port, pool: pool, settings: plan.http,
+                                          logger: logger, onBound: { onListening(listener, $0) }))
+            case .tcp:
+                services.append(TCPProxy(host: listener.host, port: listener.port, pool: pool, logger: logger, onBound: { onListening(listener, $0) }))
+            }
+        }
+        services.append(Upkeep(balancer: self))
+        return services
+    }
+
+    public func snapshots() -> [PoolSnapshot] {
+        pools.values.map { $0.snapshot() }.sorted { $0.name < $1.name }
+    }
+
+    /// Reads the topology again and applies pool changes. Listener changes need a restart and
+    /// are reported, not applied.
+    @discardableResult
+    public func reload() throws -> ReloadReport {
+        let next = try reloadPlan()
+        var report = ReloadReport()
+        let current = currentPlan
+        if next.listeners != current.listeners {
+            report.notApplied.append("listener changes take effect at the next restart")
+        }
+        for configuration in next.pools {
+            guard let pool = pools[configuration.name] else {
+                report.notApplied.append("new pool \(configuration.name) takes effect at the next restart")
+                continue
+            }
+            if pool.configuration != configuration {
+                pool.reconfigure(configuration)
+                checks[configuration.name]?.sync()
+                report.reconfigured.append(configuration.name)
+            }
+        }
+        plan.withLock { $0 = next }
+        logger.notice("reloaded", metadata: ["reconfigured": "\(report.reconfigured)", "not_applied": "\(report.notApplied)"])
+        return report
+    }
+
+    /// Sets a server's weight; 0 drains it. Lasts until the next reload.
+    public func setWeight(pool name: String, server: String, weight: Int) throws(BalancerAdminError) {
+        guard (0...1000).contains(weight) else { throw .invalid("weight must be between 0 and 1000, got \(weight)") }
+        try change(pool: name) { configuration throws(BalancerAdminError) in
+            guard let index = configuration.backends.firstIndex(where: { $0.id == server }) else {
+                throw .notFound("pool \(name) has no server \(server)")
+            }
+            configuration.backends[index].weight = weight
+        }
+    }
+
+    /// Adds a server to a pool. Lasts until the next reload.
+    public func addServer(pool name: String, _ backend: Backend) throws(BalancerAdminError) {
+        guard IPAddressText.isValid(backend.host) else { throw .invalid("address \(backend.host) is not an IPv4 or IPv6 address") }
+        guard (1...65535).contains(backend.port) else { throw .invalid("port must be between 1 and 65535, got \(backend.port)") }
+        try change(pool: name) { configuration throws(BalancerAdminError) in
+            guard !configuration.backends.contains(where: { $0.id == backend.id }) else {
+                throw .conflict("pool \(name) already has a server \(backend.id)")
+            }
+            configuration.backends.append(backend)
+        }
+    }
+
+    /// Removes a server from a pool; its in-flight requests finish. Lasts until the next reload.
+    public func removeServer(pool name: String, server: String) throws(BalancerAdminError) {
+        try change(pool: name) { configuration throws(BalancerAdminError) in
+            guard configuration.backends.contains(where: { $0.id == server }) else { throw .notFound("pool \(name) has no server \(server)") }
+            configuration.backends.removeAll { $0.id == server }
+        }
+    }
+
+    private func change(pool name: String, _ edit: (inout PoolConfiguration) throws(BalancerAdminError) -> Void) throws(BalancerAdminError) {
+        guard let pool = pools[name] else { throw .notFound("no pool named \(name); pools: \(pools.keys.sorted().joined(separator: ", "))") }
+        var configuration = pool.configuration
+        try edit(&configuration)
+        pool.reconfigure(configuration)
+        checks[name]?.sync()
+        logger.notice("pool changed by the admin API", metadata: ["pool": "\(name)"])
+    }
+
+    /// Health checks, persistence sharing, failback timing and SIGHUP reloads, for as long as
+    /// the balancer runs.
+    struct Upkeep: Service {
+        let balancer: Balancer
+
+        func run() async throws {
+            balancer.checks.values.forEach { $0.sync() }
+            defer { balancer.checks.values.forEach { $0.stop() } }
+            await withDiscardingTaskGroup { group in
+                for share in balancer.sharing { group.addTask { await share.run() } }
+                group.addTask { await reloadOnHangUp() }
+                group.addTask { await tickZones() }
+                try? await gracefulShutdown()
+                group.cancelAll()
+            }
+        }
+
+        private func reloadOnHangUp() async {
+            for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                do { try balancer.reload() } catch {
+                    balancer.logger.error("reload failed; the running configuration stays", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+
+        /// Lets a pending failback happen on time even when no request arrives to trigger it.
+        private func tickZones() async {
+            while !Task.isCancelled {
+                for pool in balancer.pools.values { _ = pool.servingZone }
+                try? await Task.sleep(for: .milliseconds(250))
+            }
+        }
+    }
+}
+
+/// What a reload did.
+public struct ReloadReport: Sendable, Codable, Hashable {
+    public var reconfigured: [String] = []
+    public var notApplied: [String] = []
+}
+
+/// Why an admin operation was refused.
+public enum BalancerAdminError: Error, CustomStringConvertible {
+    case notFound(String)
+    case invalid(String)
+    case conflict(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let reason), .invalid(let reason), .conflict(let reason): reason
+        }
+    }
+}

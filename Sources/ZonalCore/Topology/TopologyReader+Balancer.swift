@@ -1,0 +1,127 @@
+import Yams
+
+/// Reading the `balancer` section of a service of kind `balancer`.
+extension TopologyReader {
+    mutating func readBalancer(_ node: Yams.Node?, subject: String, port: Int?) -> BalancerSpec? {
+        let service = String(subject.dropFirst("service ".count))
+        let path = "services.\(service).balancer"
+        guard let node else {
+            problems.report(line: nil, "\(subject) is of kind `balancer` and needs a `balancer` section with at least one pool")
+            return nil
+        }
+        guard let fields = YAMLFields(node, subject: "`balancer` of \(subject)", problems: problems,
+                                      allowedKeys: ["listeners", "pools", "http", "admin_token"]) else { return nil }
+        record(path, fields.line)
+        let pools = (fields.sequence("pools", required: true) ?? []).compactMap { readPool($0, path: path, subject: subject) }
+        var listeners = (fields.sequence("listeners") ?? []).compactMap { readListener($0, path: path, subject: subject) }
+        if !fields.has("listeners"), let port, let first = pools.first {
+            listeners = [BalancerSpec.Listener(name: "http", port: port, mode: .http, pool: first.name)]
+            record("\(path).listeners.http", fields.line)
+        }
+        var http = HTTPSettings()
+        if let httpNode = fields["http"], let httpFields = YAMLFields(httpNode, subject: "`http` of \(subject)", problems: problems, allowedKeys: [
+            "header_timeout", "keep_alive_timeout", "server_timeout", "max_header_size", "max_body_size",
+        ]) {
+            http.headerTimeout = httpFields.duration("header_timeout") ?? http.headerTimeout
+            http.keepAliveTimeout = httpFields.duration("keep_alive_timeout") ?? http.keepAliveTimeout
+            http.serverTimeout = httpFields.duration("server_timeout") ?? http.serverTimeout
+            http.limits.maxHeaderBytes = httpFields.int("max_header_size", in: 1024...(1 << 20)) ?? http.limits.maxHeaderBytes
+            http.limits.maxBodyBytes = httpFields.int("max_body_size", in: 0...Int.max) ?? http.limits.maxBodyBytes
+        }
+        record("\(path).admin_token", fields.line(of: "admin_token"))
+        return BalancerSpec(listeners: listeners, pools: pools, http: http, adminToken: fields.string("admin_token"))
+    }
+
+    private mutating func readListener(_ node: Yams.Node, path: String, subject: String) -> BalancerSpec.Listener? {
+        guard let unnamed = YAMLFields(node, subject: "a listener of \(subject)", problems: problems, allowedKeys: ["name", "port", "mode", "pool"]) else { return nil }
+        guard let name = unnamed.string("name", required: true) else { return nil }
+        let fields = unnamed.named("listener \(name) of \(subject)")
+        record("\(path).listeners.\(name)", fields.line)
+        let port = fields.int("port", in: 1...65535, required: true)
+        let pool = fields.string("pool", required: true)
+        var mode = BalancerSpec.Mode.http
+        if let text = fields.string("mode") {
+            if let parsed = BalancerSpec.Mode(rawValue: text) { mode = parsed } else {
+                problems.report(fields["mode"], "unknown mode `\(text)` of listener \(name) of \(subject); use one of: http, tcp")
+            }
+        }
+        guard let port, let pool else { return nil }
+        return BalancerSpec.Listener(name: name, port: port, mode: mode, pool: pool)
+    }
+
+    private mutating func readPool(_ node: Yams.Node, path: String, subject: String) -> BalancerSpec.Pool? {
+        guard let unnamed = YAMLFields(node, subject: "a pool of \(subject)", problems: problems, allowedKeys: [
+            "name", "service", "servers", "scheduling", "persistence", "primary_zone", "secondary_zone", "retries",
+            "connect_timeout", "failback_hold_down", "outlier", "health",
+        ]) else { return nil }
+        guard let name = unnamed.string("name", required: true) else { return nil }
+        let poolSubject = "pool \(name) of \(subject)"
+        let fields = unnamed.named(poolSubject)
+        let poolPath = "\(path).pools.\(name)"
+        record(poolPath, fields.line)
+        var pool = BalancerSpec.Pool(name: name, service: fields.string("service"))
+        record("\(poolPath).service", fields.line(of: "service"))
+        pool.servers = (fields.sequence("servers") ?? []).compactMap { readServer($0, subject: poolSubject) }
+        if pool.service != nil && fields.has("servers") || pool.service == nil && !fields.has("servers") {
+            problems.report(line: fields.line, "\(poolSubject) needs exactly one of `service` (a service whose instances are the servers) or `servers` (a list of address, port, zone)")
+        }
+        if let text = fields.string("scheduling") {
+            if let scheduling = BalancerScheduling(rawValue: text) { pool.scheduling = scheduling } else {
+                problems.report(fields["scheduling"], "unknown scheduling `\(text)` of \(poolSubject); use one of: \(BalancerScheduling.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+        if let persistence = fields["persistence"] { pool.persistence = readPersistence(persistence, subject: poolSubject) }
+        record("\(poolPath).persistence", fields.line(of: "persistence"))
+        pool.primaryZone = fields.string("primary_zone")
+        pool.secondaryZone = fields.string("secondary_zone")
+        record("\(poolPath).primary_zone", fields.line(of: "primary_zone"))
+        record("\(poolPath).secondary_zone", fields.line(of: "secondary_zone"))
+        pool.retries = fields.int("retries", in: 0...10) ?? pool.retries
+        pool.connectTimeout = fields.duration("connect_timeout") ?? pool.connectTimeout
+        pool.failbackHoldDown = fields.duration("failback_hold_down") ?? pool.failbackHoldDown
+        if let outlier = fields["outlier"], let outlierFields = YAMLFields(outlier, subject: "`outlier` of \(poolSubject)", problems: problems,
+                                                                            allowedKeys: ["consecutive_failures", "base_ejection", "max_ejection"]) {
+            pool.outliers.consecutiveFailures = outlierFields.int("consecutive_failures", in: 1...1000) ?? pool.outliers.consecutiveFailures
+            pool.outliers.baseEjection = outlierFields.duration("base_ejection") ?? pool.outliers.baseEjection
+            pool.outliers.maxEjection = outlierFields.duration("max_ejection") ?? pool.outliers.maxEjection
+        }
+        pool.health = fields["health"].flatMap { readHealth($0, subject: "`health` of \(poolSubject)", defaultProbe: .tcp(port: nil)) }
+        return pool
+    }
+
+    private func readServer(_ node: Yams.Node, subject: String) -> BalancerSpec.Server? {
+        guard let fields = YAMLFields(node, subject: "a server of \(subject)", problems: problems,
+                                      allowedKeys: ["name", "address", "port", "zone", "weight"]) else { return nil }
+        let address = fields.string("address", required: true)
+        let port = fields.int("port", in: 1...65535, required: true)
+        let zone = fields.string("zone", required: true)
+        let weight = fields.int("weight", in: 0...1000) ?? 1
+        guard let address, let port, let zone else { return nil }
+        return BalancerSpec.Server(name: fields.string("name"), address: address, port: port, zone: zone, weight: weight)
+    }
+
+    private func readPersistence(_ node: Yams.Node, subject: String) -> BalancerSpec.Persistence {
+        var persistence = BalancerSpec.Persistence()
+        func parseKind(_ text: String, at node: Yams.Node?) {
+            if let parsed = BalancerSpec.Persistence.Kind(rawValue: text) { persistence.kind = parsed } else {
+                problems.report(node, "unknown persistence `\(text)` of \(subject); use one of: \(BalancerSpec.Persistence.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+        if let kind = node.scalar?.string {
+            // The short form: `persistence: cookie`.
+            parseKind(kind, at: node)
+            return persistence
+        }
+        guard let fields = YAMLFields(node, subject: "`persistence` of \(subject)", problems: problems, allowedKeys: ["kind", "cookie", "timeout"]) else {
+            return persistence
+        }
+        if let kind = fields.string("kind", required: true) { parseKind(kind, at: fields["kind"]) }
+        if let cookie = fields.string("cookie") {
+            if cookie.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-".contains($0)) }) { persistence.cookie = cookie } else {
+                problems.report(fields["cookie"], "cookie name \"\(cookie)\" of \(subject) may hold only letters, digits, _ and -")
+            }
+        }
+        persistence.timeout = fields.duration("timeout") ?? persistence.timeout
+        return persistence
+    }
+}
