@@ -50,8 +50,8 @@ struct BalancerTopologyTests {
 
     @Test func unknownPoolService() {
         errors.expectProblem(Self.topology("""
-                  pools: [{ name: web, service: wbe }]
-            """), line: 23, "pool web of service lb uses service wbe, which is not declared", "did you mean web?")
+                  pools: [{ name: web, service: webb }]
+            """), line: 23, "pool web of service lb uses service webb, which is not declared", "did you mean web?")
     }
 
     @Test func poolWithBothServiceAndServers() {

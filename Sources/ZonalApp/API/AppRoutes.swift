@@ -38,6 +38,9 @@ public struct AppRoutes: Sendable {
                                        pid: ProcessInfo.processInfo.processIdentifier, path: request.uri.path))
             }
         }
+        router.get("/download") { request, _ -> Response in
+            try Self.download(request)
+        }
         router.get("/", use: identify)
         router.get("/**", use: identify)
     }
@@ -76,6 +79,31 @@ public struct AppRoutes: Sendable {
         case .failing(let status):
             return Response.json(status: .init(code: status), ["status": "failing", "node": configuration.node])
         }
+    }
+
+    /// `GET /download?bytes=N&rate=R`: N bytes (default 1 MiB, at most 1 GiB), paced to about R
+    /// bytes per second when given, so drills have a long-running transfer to keep alive.
+    private static func download(_ request: Request) throws -> Response {
+        let size = request.uri.queryParameters.get("bytes", as: Int.self) ?? 1 << 20
+        let rate = request.uri.queryParameters.get("rate", as: Int.self)
+        guard (0...(1 << 30)).contains(size), rate.map({ $0 > 0 }) ?? true else {
+            return Response.json(status: .badRequest, ["error": "bytes must be 0 to 1073741824 and rate above 0"])
+        }
+        let chunk = 64 * 1024
+        let body = ResponseBody { writer in
+            var sent = 0
+            while sent < size {
+                let count = min(chunk, size - sent)
+                try await writer.write(ByteBuffer(repeating: UInt8(ascii: "d"), count: count))
+                sent += count
+                if let rate, sent < size { try await Task.sleep(for: .seconds(Double(count) / Double(rate))) }
+            }
+            try await writer.finish(nil)
+        }
+        var headers = HTTPFields()
+        headers[.contentLength] = String(size)
+        headers[.contentType] = "application/octet-stream"
+        return Response(status: .ok, headers: headers, body: body)
     }
 
     private static func explain(_ error: any Error) -> String {

@@ -49,6 +49,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         var sentToServer = false
         var tried: Set<String> = []
         var attempts = 0
+        /// Set after a reused connection failed: the next attempt connects afresh, since the
+        /// other idle connections to that server may be just as stale.
+        var freshConnection = false
         var response: HTTPResponseHead?
         var clientKeepsAlive: Bool
         var setCookie: String?
@@ -211,7 +214,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         exchange.backend = backend
         exchange.attempts += 1
         pool.connectionOpened(to: backend.id)
-        if let server = cache?.take(backend.id, idempotent: ForwardedHeaders.isIdempotent(exchange.request.method)) {
+        if !exchange.freshConnection, let server = cache?.take(backend.id, idempotent: ForwardedHeaders.isIdempotent(exchange.request.method)) {
             attach(server, to: exchange)
             return
         }
@@ -398,9 +401,14 @@ extension ClientConnectionHandler: ServerConnectionDelegate {
             context?.close(promise: nil)
             return
         }
-        // A reused connection the server closed as it idled is not the server's fault.
-        let blame = connection.completedRequests == 0 || error != nil
-        serverFailed(exchange, blame: blame, reason: error.map { "\($0)" } ?? "connection closed before a response")
+        // A reused connection may have been closed by the server as it idled, or gone stale: not
+        // the server's fault, and worth one attempt on a fresh connection that counts for nothing.
+        let reused = connection.completedRequests > 0
+        if reused && !exchange.freshConnection {
+            exchange.freshConnection = true
+            exchange.attempts -= 1
+        }
+        serverFailed(exchange, blame: !reused, reason: error.map { "\($0)" } ?? "connection closed before a response")
     }
 
     func serverTimedOut(_ connection: ServerConnection) {
