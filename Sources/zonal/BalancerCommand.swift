@@ -34,8 +34,13 @@ struct BalancerCommand: AsyncParsableCommand {
         do { plan = try BalancerPlan(topology: topology, service: service, node: node) } catch { throw CommandFailure(error.description) }
         let options = topologyOptions, service = self.service
         let coordinator = try plan.pools.contains(where: \.sharesPersistence) ? EtcdCoordinator(endpoints: topology.coordinator.clientEndpoints) : nil
-        let balancer = Balancer(plan: plan, coordinator: coordinator, logger: logger) {
-            try BalancerPlan(topology: try options.load(), service: service, node: node)
+        let balancer: Balancer
+        do {
+            balancer = try Balancer(plan: plan, coordinator: coordinator, logger: logger) {
+                try BalancerPlan(topology: try options.load(), service: service, node: node)
+            }
+        } catch {
+            throw CommandFailure(error.description)
         }
         var services = balancer.services { listener, address in
             print("listener \(listener.name) (\(listener.mode.rawValue), pool \(listener.pool)) on \(address)")

@@ -107,7 +107,7 @@ struct UpCommand: AsyncParsableCommand {
         topology.instances.flatMap { instance -> [String] in
             guard case .balancer(let spec) = instance.service.kind else { return [] }
             return spec.listeners.map { listener in
-                let scheme = listener.mode == .http ? "http://" : "tcp "
+                let scheme = listener.mode == .tcp ? "tcp " : "\(listener.mode.rawValue)://"
                 let pool = spec.pools.first { $0.name == listener.pool }
                 let backing = pool?.service.flatMap { name in topology.services.first { $0.name == name } }
                 let primary = pool?.primaryZone ?? backing?.primaryZone, secondary = pool?.secondaryZone ?? backing?.secondaryZone

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Logging
 import NIOCore
 import NIOHTTP1
 import Testing
@@ -166,5 +167,71 @@ struct HTTPProxyTests {
         let finished = try await slow.value
         #expect(finished.status == 200 && finished.server == busy)
         try await proxy.stop(); try await a.stop(); try await b.stop()
+    }
+}
+
+/// A client that accepts the tests' self-signed certificates.
+let tlsClient: HTTPClient = {
+    var configuration = HTTPClient.Configuration()
+    configuration.tlsConfiguration = .makeClientConfiguration()
+    configuration.tlsConfiguration?.certificateVerification = .none
+    return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+}()
+
+/// Runs a program and returns its standard output (standard input is empty).
+func run(_ executable: String, _ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}
+
+/// Writes a fresh self-signed certificate for `name` and its key into `directory`.
+func makeCertificate(_ name: String, in directory: TemporaryDirectory) throws -> BalancerSpec.TLSFiles {
+    let files = BalancerSpec.TLSFiles(certificate: directory.file("cert.pem"), key: directory.file("key.pem"))
+    _ = try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                                     "-subj", "/CN=\(name)", "-keyout", files.key, "-out", files.certificate])
+    return files
+}
+
+@Suite("HTTPS listener")
+struct HTTPSListenerTests {
+    @Test("terminates TLS, tells servers the scheme, and serves a renewed certificate without a restart")
+    func renewedCertificate() async throws {
+        let directory = try TemporaryDirectory(prefix: "zonal-tls")
+        defer { directory.remove() }
+        let source = try TLSContextSource(files: try makeCertificate("first.example", in: directory))
+        let a = try await startHTTPServer(name: "a")
+        let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [backend("a", a)]))
+        let proxy = try await startListener { host, onBound in
+            HTTPProxy(name: "tls", host: host, port: 0, pool: pool, settings: .init(), tls: source, logger: Logger(label: "test.tls"), onBound: onBound)
+        }
+        func servedSubject() throws -> String {
+            try run("/usr/bin/openssl", ["s_client", "-connect", "\(proxy.host):\(proxy.port)"])
+                .split(separator: "\n").first { $0.hasPrefix("subject=") }.map(String.init) ?? "none"
+        }
+        var request = HTTPClientRequest(url: "https://\(proxy.host):\(proxy.port)/name")
+        request.method = .GET
+        let response = try await tlsClient.execute(request, timeout: .seconds(10))
+        #expect(response.status == .ok && response.headers.first(name: "x-saw-forwarded")?.contains("proto=https") == true)
+        #expect(try servedSubject().contains("first.example"))
+
+        try await Task.sleep(for: .milliseconds(1100)) // a new modification time
+        _ = try makeCertificate("second.example", in: directory)
+        #expect(try source.refresh())
+        #expect(try servedSubject().contains("second.example"))
+
+        try await Task.sleep(for: .milliseconds(1100))
+        _ = try directory.write("cert.pem", "not a certificate")
+        #expect(throws: TLSLoadError.self) { try source.refresh() }
+        #expect(try servedSubject().contains("second.example"), "a bad renewal must leave the old certificate serving")
+        try await proxy.stop(); try await a.stop()
     }
 }

@@ -79,7 +79,7 @@ struct BalancerTopologyTests {
                   listeners: [{ name: main, port: 8000, mode: udp, pool: web }]
                   pools: [{ name: web, service: web, scheduling: random }]
             """))
-        #expect(found.map(\.message).contains { $0.contains("unknown mode `udp`") && $0.contains("http, tcp") })
+        #expect(found.map(\.message).contains { $0.contains("unknown mode `udp`") && $0.contains("http, https, tcp") })
         #expect(found.map(\.message).contains { $0.contains("unknown scheduling `random`") && $0.contains("round_robin, least_connections, source_hash") })
     }
 
@@ -99,5 +99,12 @@ struct BalancerTopologyTests {
     @Test func balancerWithoutSection() {
         let yaml = Self.topology("").replacingOccurrences(of: "    balancer:\n", with: "")
         #expect(errors.problems(yaml).map(\.message).contains { $0.contains("needs a `balancer` section") })
+    }
+
+    @Test func httpsWithoutCertificate() {
+        errors.expectProblem(Self.topology("""
+                  listeners: [{ name: secure, port: 8000, mode: https, pool: web }]
+                  pools: [{ name: web, service: web }]
+            """), line: 23, "listener secure of service lb is `https` and needs `tls: { certificate: FILE, key: FILE }`")
     }
 }

@@ -5,7 +5,7 @@ import NIOHTTP1
 /// (`X-Forwarded-For`, `X-Forwarded-Proto`, `Forwarded`), and keep-alive is negotiated per hop.
 public enum ForwardedHeaders {
     /// Headers that describe one connection, never forwarded.
-    static let hopByHop: Set<String> = [
+    static let hopByHop: [String] = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-authorization",
     ]
 
@@ -22,7 +22,7 @@ public enum ForwardedHeaders {
         }
         forwarded.headers.replaceOrAdd(name: "X-Forwarded-Proto", value: scheme)
         var element = "for=\(forwardedNode(clientAddress));proto=\(scheme)"
-        if let host = head.headers.first(name: "host"), host.allSatisfy({ $0.isLetter || $0.isNumber || ".-:[]".contains($0) }) {
+        if let host = head.headers.first(name: "host"), host.utf8.allSatisfy(isHostByte) {
             element += ";host=\"\(host)\""
         }
         if let earlier = head.headers.first(name: "forwarded") {
@@ -70,14 +70,21 @@ public enum ForwardedHeaders {
         }
     }
 
-    private static func withoutHopByHop(_ headers: HTTPHeaders) -> HTTPHeaders {
-        var named = hopByHop
-        for value in headers[canonicalForm: "connection"] { named.insert(value.lowercased()) }
-        var kept = HTTPHeaders()
-        kept.reserveCapacity(headers.count)
-        for (name, value) in headers where !named.contains(name.lowercased()) {
-            kept.add(name: name, value: value)
+    /// Letters, digits and `.-:[]`: a host that can go into `Forwarded` without escaping.
+    private static func isHostByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"):
+            true
+        default:
+            false
         }
+    }
+
+    private static func withoutHopByHop(_ headers: HTTPHeaders) -> HTTPHeaders {
+        var kept = headers
+        for name in headers[canonicalForm: "connection"] { kept.remove(name: String(name)) }
+        for name in hopByHop { kept.remove(name: name) }
         return kept
     }
 

@@ -10,6 +10,7 @@ public struct BalancerPlan: Sendable, Hashable {
         public var port: Int
         public var mode: BalancerSpec.Mode
         public var pool: String
+        public var tls: BalancerSpec.TLSFiles?
     }
 
     public var topology: String
@@ -36,7 +37,7 @@ public struct BalancerPlan: Sendable, Hashable {
         self.topology = topology.name
         self.service = serviceName
         self.node = nodeName
-        listeners = spec.listeners.map { Listener(name: $0.name, host: node.address, port: $0.port, mode: $0.mode, pool: $0.pool) }
+        listeners = spec.listeners.map { Listener(name: $0.name, host: node.address, port: $0.port, mode: $0.mode, pool: $0.pool, tls: $0.tls) }
         pools = try spec.pools.map { pool throws(BalancerPlanError) in try Self.configuration(of: pool, in: topology) }
         http = spec.http
         adminHost = node.address

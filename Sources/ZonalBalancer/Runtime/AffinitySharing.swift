@@ -58,7 +58,7 @@ public struct AffinitySharing: Sendable {
             do {
                 _ = try await coordinator.put(prefix + client, value: Array(value), lease: nil)
             } catch {
-                logger.warning("could not share a persistence entry", metadata: ["pool": "\(pool.configuration.name)", "error": "\(error)"])
+                logger.warning("could not share a persistence entry", metadata: ["pool": "\(pool.name)", "error": "\(error)"])
             }
         }
     }
@@ -75,7 +75,7 @@ public struct AffinitySharing: Sendable {
                     }
                 }
             } catch {
-                logger.warning("persistence sharing lost the coordinator; retrying", metadata: ["pool": "\(pool.configuration.name)", "error": "\(error)"])
+                logger.warning("persistence sharing lost the coordinator; retrying", metadata: ["pool": "\(pool.name)", "error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
             }
         }

@@ -66,19 +66,35 @@ public final class BackendPool: Sendable {
         onZoneSwitch: @escaping @Sendable (String, ZoneFailoverPolicy.Switch) -> Void = { _, _ in },
         onAffinity: @escaping @Sendable (String, String, String) -> Void = { _, _, _ in }
     ) {
+        self.name = configuration.name
         self.clock = clock
         self.onZoneSwitch = onZoneSwitch
         self.onAffinity = onAffinity
         self.state = Mutex(State(configuration: configuration))
     }
 
+    /// The pool's name; fixed for its life, so reading it takes no lock.
+    public let name: String
+
     public var configuration: PoolConfiguration {
         state.withLock { $0.configuration }
     }
 
-    /// Replaces the pool's servers and settings. Kept servers keep their health and ejections;
-    /// a changed zone layout restarts the failover policy from the current health.
+    /// What each request needs of the configuration, without copying the server list.
+    public struct RequestPolicy: Sendable {
+        public var persistence: PoolConfiguration.Persistence
+        public var retries: Int
+        public var connectTimeout: Duration
+    }
+
+    public var requestPolicy: RequestPolicy {
+        state.withLock { RequestPolicy(persistence: $0.configuration.persistence, retries: $0.configuration.retries, connectTimeout: $0.configuration.connectTimeout) }
+    }
+
+    /// Replaces the pool's servers and settings (the name stays). Kept servers keep their health
+    /// and ejections; a changed zone layout restarts the failover policy from the current health.
     public func reconfigure(_ configuration: PoolConfiguration) {
+        precondition(configuration.name == name, "a pool keeps its name")
         let now = clock.now
         let change: ZoneFailoverPolicy.Switch? = state.withLock { state in
             var next = State(configuration: configuration)
@@ -97,7 +113,7 @@ public final class BackendPool: Sendable {
             state = next
             return Self.reevaluateZones(&state, now: now)
         }
-        if let change { onZoneSwitch(configuration.name, change) }
+        if let change { onZoneSwitch(name, change) }
     }
 
     /// Picks a server for a new connection or request; nil when none can take it.
@@ -122,8 +138,8 @@ public final class BackendPool: Sendable {
             if let chosen { Self.remember(&state, client: client, server: chosen.id, now: now, timeout: timeout) }
             return (chosen, change, chosen != nil)
         }
-        if let change { onZoneSwitch(configuration.name, change) }
-        if remembered, let backend { onAffinity(configuration.name, client, backend.id) }
+        if let change { onZoneSwitch(name, change) }
+        if remembered, let backend { onAffinity(name, client, backend.id) }
         return backend
     }
 
@@ -164,7 +180,7 @@ public final class BackendPool: Sendable {
             state.health[backend] = health
             return Self.reevaluateZones(&state, now: now)
         }
-        if let change { onZoneSwitch(configuration.name, change) }
+        if let change { onZoneSwitch(name, change) }
     }
 
     public func connectionOpened(to backend: String) {
@@ -183,7 +199,7 @@ public final class BackendPool: Sendable {
             let ejection = state.outliers.recordFailure(backend, reason: reason, now: now)
             return (ejection, ejection == nil ? nil : Self.reevaluateZones(&state, now: now))
         }
-        if let change { onZoneSwitch(configuration.name, change) }
+        if let change { onZoneSwitch(name, change) }
         return ejection
     }
 
@@ -199,7 +215,7 @@ public final class BackendPool: Sendable {
             let change = Self.reevaluateZones(&state, now: now)
             return (state.zones?.servingZone, change)
         }
-        if let change { onZoneSwitch(configuration.name, change) }
+        if let change { onZoneSwitch(name, change) }
         return zone
     }
 

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import NIOCore
 import ServiceLifecycle
 import Synchronization
@@ -14,12 +15,20 @@ public final class Balancer: Sendable {
     private let plan: Mutex<BalancerPlan>
     private let checks: [String: PoolHealthChecks]
     private let sharing: [AffinitySharing]
+    /// Certificates of the HTTPS listeners, by listener name.
+    private let certificates: [String: TLSContextSource]
     private let reloadPlan: @Sendable () throws -> BalancerPlan
     private let logger: Logger
 
     /// `coordinator`, when given, shares source-address persistence between instances;
-    /// `reloadPlan` reads the topology again for a reload.
-    public init(plan: BalancerPlan, coordinator: (any Coordinator)?, logger: Logger, reloadPlan: @escaping @Sendable () throws -> BalancerPlan) {
+    /// `reloadPlan` reads the topology again for a reload. Throws when an HTTPS listener's
+    /// certificate or key cannot be loaded.
+    public init(plan: BalancerPlan, coordinator: (any Coordinator)?, logger: Logger, reloadPlan: @escaping @Sendable () throws -> BalancerPlan) throws(TLSLoadError) {
+        var certificates: [String: TLSContextSource] = [:]
+        for listener in plan.listeners {
+            if let files = listener.tls { certificates[listener.name] = try TLSContextSource(files: files) }
+        }
+        self.certificates = certificates
         self.plan = Mutex(plan)
         self.reloadPlan = reloadPlan
         self.logger = logger
@@ -29,6 +38,7 @@ public final class Balancer: Sendable {
             pools[configuration.name] = BackendPool(
                 configuration: configuration,
                 onZoneSwitch: { pool, change in
+                    Counter(label: "zonal_balancer_zone_switches_total", dimensions: [("pool", pool), ("to", change.to.rawValue)]).increment()
                     logger.notice("zone switch", metadata: ["pool": "\(pool)", "from": "\(change.from)", "to": "\(change.to)", "cause": "\(change.cause)"])
                 },
                 onAffinity: { pool, client, server in
@@ -47,7 +57,7 @@ public final class Balancer: Sendable {
                 sharing.append(share)
             }
         }
-        shares.withLock { table in for share in sharing { table[share.pool.configuration.name] = share } }
+        shares.withLock { table in for share in sharing { table[share.pool.name] = share } }
         self.sharing = sharing
     }
 
@@ -61,11 +71,11 @@ public final class Balancer: Sendable {
         for listener in plan.listeners {
             guard let pool = pools[listener.pool] else { continue }
             switch listener.mode {
-            case .http:
+            case .http, .https:
                 services.append(HTTPProxy(name: listener.name, host: listener.host, port: listener.port, pool: pool, settings: plan.http,
-                                          logger: logger, onBound: { onListening(listener, $0) }))
+                                          tls: certificates[listener.name], logger: logger, onBound: { onListening(listener, $0) }))
             case .tcp:
-                services.append(TCPProxy(host: listener.host, port: listener.port, pool: pool, logger: logger, onBound: { onListening(listener, $0) }))
+                services.append(TCPProxy(name: listener.name, host: listener.host, port: listener.port, pool: pool, logger: logger, onBound: { onListening(listener, $0) }))
             }
         }
         services.append(Upkeep(balancer: self))
@@ -82,6 +92,7 @@ public final class Balancer: Sendable {
     public func reload() throws -> ReloadReport {
         let next = try reloadPlan()
         var report = ReloadReport()
+        refreshCertificates(&report)
         let current = currentPlan
         if next.listeners != current.listeners {
             report.notApplied.append("listener changes take effect at the next restart")
@@ -100,6 +111,21 @@ public final class Balancer: Sendable {
         plan.withLock { $0 = next }
         logger.notice("reloaded", metadata: ["reconfigured": "\(report.reconfigured)", "not_applied": "\(report.notApplied)"])
         return report
+    }
+
+    /// Serves renewed certificates; a renewal that does not load is reported and the old one stays.
+    private func refreshCertificates(_ report: inout ReloadReport) {
+        for (listener, source) in certificates.sorted(by: { $0.key < $1.key }) {
+            do {
+                if try source.refresh() {
+                    report.reconfigured.append("certificate of \(listener)")
+                    logger.notice("serving a renewed certificate", metadata: ["listener": "\(listener)", "file": "\(source.files.certificate)"])
+                }
+            } catch {
+                report.notApplied.append("certificate of \(listener): \(error.description)")
+                logger.error("a renewed certificate does not load; the old one stays", metadata: ["listener": "\(listener)", "error": "\(error)"])
+            }
+        }
     }
 
     /// Sets a server's weight; 0 drains it. Lasts until the next reload.
@@ -154,6 +180,7 @@ public final class Balancer: Sendable {
                 for share in balancer.sharing { group.addTask { await share.run() } }
                 group.addTask { await reloadOnHangUp() }
                 group.addTask { await tickZones() }
+                group.addTask { await watchCertificates() }
                 try? await gracefulShutdown()
                 group.cancelAll()
             }
@@ -164,6 +191,16 @@ public final class Balancer: Sendable {
                 do { try balancer.reload() } catch {
                     balancer.logger.error("reload failed; the running configuration stays", metadata: ["error": "\(error)"])
                 }
+            }
+        }
+
+        /// Picks up renewed certificate files within a few seconds, without a reload.
+        private func watchCertificates() async {
+            guard !balancer.certificates.isEmpty else { return }
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(5))
+                var report = ReloadReport()
+                balancer.refreshCertificates(&report)
             }
         }
 

@@ -208,19 +208,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// Sends `exchange` to a server: its persisted one if it can take it, else the pool's pick.
     private func dispatch(_ exchange: Exchange) {
         guard let backend = chooseServer(for: exchange) else {
-            fail(exchange, .noServer(pool: pool.configuration.name))
+            fail(exchange, .noServer(pool: pool.name))
             return
         }
         exchange.backend = backend
         exchange.attempts += 1
-        pool.connectionOpened(to: backend.id)
+        claim(backend.id)
         if !exchange.freshConnection, let server = cache?.take(backend.id, idempotent: ForwardedHeaders.isIdempotent(exchange.request.method)) {
             attach(server, to: exchange)
             return
         }
         let settings = environment.settings
         guard let eventLoop = context?.eventLoop else { return }
-        ServerConnection.connect(to: backend, on: eventLoop, connectTimeout: pool.configuration.connectTimeout, idleTimeout: settings.serverTimeout)
+        ServerConnection.connect(to: backend, on: eventLoop, connectTimeout: pool.requestPolicy.connectTimeout, idleTimeout: settings.serverTimeout)
             .assumeIsolatedUnsafeUnchecked()
             .whenComplete { [weak self] result in
                 guard let self, self.exchange === exchange, exchange.backend?.id == backend.id, exchange.server == nil else {
@@ -238,7 +238,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     private func chooseServer(for exchange: Exchange) -> Backend? {
-        if exchange.tried.isEmpty, case .cookie(let cookie) = pool.configuration.persistence {
+        if exchange.tried.isEmpty, case .cookie(let cookie) = pool.requestPolicy.persistence {
             let now = Int(Date().timeIntervalSince1970)
             let found = cookie.find(in: exchange.request.headers[canonicalForm: "cookie"].map(String.init))
             if let found, cookie.isValid(found, now: now), let backend = pool.backend(forToken: found.token) {
@@ -250,7 +250,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             return chosen
         }
         let chosen = pool.choose(client: clientAddress, excluding: exchange.tried)
-        if case .cookie(let cookie) = pool.configuration.persistence, let chosen {
+        if case .cookie(let cookie) = pool.requestPolicy.persistence, let chosen {
             exchange.setCookie = cookie.setCookie(token: chosen.persistenceToken, now: Int(Date().timeIntervalSince1970))
         }
         return chosen
@@ -274,7 +274,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// safe and allowed, else answer 502/503.
     private func serverFailed(_ exchange: Exchange, blame: Bool, reason: String) {
         guard let backend = exchange.backend else { return }
-        pool.connectionClosed(to: backend.id)
+        release(backend.id)
         if blame {
             pool.recordFailure(backend.id, reason: reason)
             exchange.tried.insert(backend.id)
@@ -283,15 +283,26 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         exchange.server = nil
         exchange.backend = nil
         environment.logger.notice("server failed before answering", metadata: [
-            "pool": "\(pool.configuration.name)", "server": "\(backend.id)", "reason": "\(reason)",
-            "retry": "\(replayable && exchange.attempts <= pool.configuration.retries)",
+            "pool": "\(pool.name)", "server": "\(backend.id)", "reason": "\(reason)",
+            "retry": "\(replayable && exchange.attempts <= pool.requestPolicy.retries)",
         ])
-        guard replayable, exchange.attempts <= pool.configuration.retries else {
+        guard replayable, exchange.attempts <= pool.requestPolicy.retries else {
             fail(exchange, .serverFailed(reason))
             return
         }
         environment.metrics.retried(from: backend.id)
         dispatch(exchange)
+    }
+
+    /// A request is in flight to `server` (least-connections scheduling and the active gauge count it).
+    private func claim(_ server: String) {
+        pool.connectionOpened(to: server)
+        environment.metrics.server(server).active.increment()
+    }
+
+    private func release(_ server: String) {
+        pool.connectionClosed(to: server)
+        environment.metrics.server(server).active.decrement()
     }
 
     // MARK: - Answers
@@ -312,7 +323,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     /// Ends `exchange` without reusing its server connection.
     private func abandon(_ exchange: Exchange) {
         exchange.server?.close()
-        if let backend = exchange.backend { pool.connectionClosed(to: backend.id) }
+        if let backend = exchange.backend { release(backend.id) }
         exchange.server = nil
         exchange.backend = nil
         if self.exchange === exchange { self.exchange = nil }
@@ -332,12 +343,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     private func finishResponse(trailers: HTTPHeaders? = nil, keepAlive: Bool) {
         guard let context else { return }
+        let keep = keepAlive && !inputClosed
+        // Before the write: writing the end may hand over a pipelined request at once.
+        if keep { headTimer.awaitNextHead() }
         let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
-        if keepAlive && !inputClosed {
-            headTimer.awaitNextHead()
-        } else {
-            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-        }
+        if !keep { written.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
     }
 }
 
@@ -376,7 +386,7 @@ extension ClientConnectionHandler: ServerConnectionDelegate {
         exchange.server = nil
         exchange.backend = nil
         self.exchange = nil
-        pool.connectionClosed(to: backend.id)
+        release(backend.id)
         connection.delegate = nil
         connection.completedRequests += 1
         if exchange.requestEnded && ForwardedHeaders.serverKeepsAlive(response), let cache {

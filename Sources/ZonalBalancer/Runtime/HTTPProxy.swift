@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 import ZonalCore
 
@@ -13,6 +14,8 @@ public struct HTTPProxy: Service {
     public var port: Int
     public let pool: BackendPool
     public var settings: HTTPSettings
+    /// Set for an HTTPS listener: TLS is terminated here with the source's current certificate.
+    let tls: TLSContextSource?
     public var logger: Logger
     /// Called once the listener is bound, with its address (port 0 picks a free port).
     public var onBound: @Sendable (SocketAddress) -> Void
@@ -21,6 +24,14 @@ public struct HTTPProxy: Service {
         name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSettings = .init(),
         logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
+        self.init(name: name, host: host, port: port, pool: pool, settings: settings, tls: nil, logger: logger, onBound: onBound)
+    }
+
+    init(
+        name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSettings, tls: TLSContextSource?,
+        logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void
+    ) {
+        self.tls = tls
         self.name = name
         self.host = host
         self.port = port
@@ -31,21 +42,32 @@ public struct HTTPProxy: Service {
     }
 
     public func run() async throws {
+        var settings = self.settings
+        if tls != nil { settings.scheme = "https" }
+        let tls = self.tls
         let environment = ClientConnectionHandler.Environment(
             pool: pool, settings: settings, caches: ServerConnectionCaches(),
-            metrics: ProxyMetrics(listener: name, pool: pool.configuration.name), logger: logger
+            metrics: ProxyMetrics(listener: name, pool: pool.name), logger: logger
         )
-        let settings = self.settings
         let bootstrap = ServerBootstrap.zonalListener()
             .childChannelInitializer { client in
                 client.eventLoop.makeCompletedFuture {
-                    let timer = RequestHeadTimer(headerTimeout: settings.headerTimeout, keepAliveTimeout: settings.keepAliveTimeout)
-                    try client.pipeline.syncOperations.addHandler(timer)
-                    try client.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
-                    try client.pipeline.syncOperations.addHandler(ClientConnectionHandler(environment: environment, headTimer: timer))
+                    if let tls { try client.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current)) }
+                    try Self.configureClient(client, environment: environment)
                 }
             }
-        try await bootstrap.serve(host: host, port: port, logger: logger, describing: "HTTP listener \(name) for pool \(pool.configuration.name)", onBound: onBound)
+        try await bootstrap.serve(host: host, port: port, logger: logger, describing: "\(tls == nil ? "HTTP" : "HTTPS") listener \(name) for pool \(pool.name)", onBound: onBound)
+    }
+}
+
+extension HTTPProxy {
+    /// The pipeline of one client connection: head timer on raw bytes, HTTP/1.1 codec with
+    /// pipelining, then the proxying handler.
+    static func configureClient(_ client: any Channel, environment: ClientConnectionHandler.Environment) throws {
+        let timer = RequestHeadTimer(headerTimeout: environment.settings.headerTimeout, keepAliveTimeout: environment.settings.keepAliveTimeout)
+        try client.pipeline.syncOperations.addHandler(timer)
+        try client.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+        try client.pipeline.syncOperations.addHandler(ClientConnectionHandler(environment: environment, headTimer: timer))
     }
 }
 

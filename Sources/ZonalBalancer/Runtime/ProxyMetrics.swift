@@ -66,4 +66,21 @@ final class ProxyMetrics: Sendable {
     func retried(from server: String) {
         self.server(server).retries.increment()
     }
+
+    /// A TCP connection to `server` opened (counted as a request) or failed to open.
+    func serverConnected(_ server: String) {
+        let series = self.server(server)
+        series.requests.increment()
+        series.active.increment()
+    }
+
+    func serverDisconnected(_ server: String) {
+        self.server(server).active.decrement()
+    }
+
+    func serverConnectFailed(_ server: String) {
+        let series = self.server(server)
+        series.errors.increment()
+        series.retries.increment()
+    }
 }

@@ -9,6 +9,7 @@ import ZonalCore
 /// for another (up to the pool's `retries`), so a dead server costs the client nothing; it also
 /// counts towards the server's ejection.
 public struct TCPProxy: Service {
+    public var name: String
     public var host: String
     public var port: Int
     public let pool: BackendPool
@@ -16,7 +17,8 @@ public struct TCPProxy: Service {
     /// Called once the listener is bound, with its address (port 0 picks a free port).
     public var onBound: @Sendable (SocketAddress) -> Void
 
-    public init(host: String, port: Int, pool: BackendPool, logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+    public init(name: String = "tcp", host: String, port: Int, pool: BackendPool, logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+        self.name = name
         self.host = host
         self.port = port
         self.pool = pool
@@ -27,24 +29,31 @@ public struct TCPProxy: Service {
     public func run() async throws {
         let pool = self.pool
         let logger = self.logger
+        let metrics = ProxyMetrics(listener: name, pool: pool.name)
         let bootstrap = ServerBootstrap.zonalListener()
             .childChannelInitializer { client in
                 client.eventLoop.makeCompletedFuture {
                     try client.pipeline.syncOperations.addHandler(GlueHandler())
-                    Self.relay(client, pool: pool, logger: logger)
+                    Self.relay(client, pool: pool, metrics: metrics, logger: logger)
                 }
             }
-        try await bootstrap.serve(host: host, port: port, logger: logger, describing: "TCP listener for pool \(pool.configuration.name)", onBound: onBound)
+        try await bootstrap.serve(host: host, port: port, logger: logger, describing: "TCP listener for pool \(pool.name)", onBound: onBound)
     }
 
     /// Connects `client` to a server of the pool and glues the two, or closes it when no server can take it.
-    static func relay(_ client: any Channel, pool: BackendPool, logger: Logger) {
+    static func relay(_ client: any Channel, pool: BackendPool, metrics: ProxyMetrics, logger: Logger) {
         let clientAddress = client.remoteAddress?.ipAddress ?? "unknown"
-        connect(for: client, pool: pool, clientAddress: clientAddress, tried: []).whenComplete { result in
+        metrics.clientConnected()
+        client.closeFuture.whenComplete { _ in metrics.clientDisconnected() }
+        connect(for: client, pool: pool, metrics: metrics, clientAddress: clientAddress, tried: []).whenComplete { result in
             switch result {
             case .success(let (server, backend)):
                 pool.connectionOpened(to: backend.id)
-                server.closeFuture.whenComplete { _ in pool.connectionClosed(to: backend.id) }
+                metrics.serverConnected(backend.id)
+                server.closeFuture.whenComplete { _ in
+                    pool.connectionClosed(to: backend.id)
+                    metrics.serverDisconnected(backend.id)
+                }
                 // A client gone while its server was being connected takes the server with it.
                 client.closeFuture.whenComplete { _ in server.close(promise: nil) }
                 do {
@@ -56,18 +65,18 @@ public struct TCPProxy: Service {
                     server.close(promise: nil)
                 }
             case .failure(let error):
-                logger.warning("no server for a connection", metadata: ["pool": "\(pool.configuration.name)", "client": "\(clientAddress)", "error": "\(error)"])
+                logger.warning("no server for a connection", metadata: ["pool": "\(pool.name)", "client": "\(clientAddress)", "error": "\(error)"])
                 client.close(promise: nil)
             }
         }
     }
 
-    private static func connect(for client: any Channel, pool: BackendPool, clientAddress: String, tried: Set<String>) -> EventLoopFuture<(any Channel, Backend)> {
-        guard tried.count <= pool.configuration.retries, let backend = pool.choose(client: clientAddress, excluding: tried) else {
-            return client.eventLoop.makeFailedFuture(NoServerAvailable(pool: pool.configuration.name, tried: tried.sorted()))
+    private static func connect(for client: any Channel, pool: BackendPool, metrics: ProxyMetrics, clientAddress: String, tried: Set<String>) -> EventLoopFuture<(any Channel, Backend)> {
+        guard tried.count <= pool.requestPolicy.retries, let backend = pool.choose(client: clientAddress, excluding: tried) else {
+            return client.eventLoop.makeFailedFuture(NoServerAvailable(pool: pool.name, tried: tried.sorted()))
         }
         return ClientBootstrap(group: client.eventLoop)
-            .connectTimeout(.nanoseconds(pool.configuration.connectTimeout.nanoseconds))
+            .connectTimeout(.nanoseconds(pool.requestPolicy.connectTimeout.nanoseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { server in
@@ -80,7 +89,8 @@ public struct TCPProxy: Service {
             }
             .flatMapError { error in
                 pool.recordFailure(backend.id, reason: "connect: \(error)")
-                return connect(for: client, pool: pool, clientAddress: clientAddress, tried: tried.union([backend.id]))
+                metrics.serverConnectFailed(backend.id)
+                return connect(for: client, pool: pool, metrics: metrics, clientAddress: clientAddress, tried: tried.union([backend.id]))
             }
     }
 }

@@ -3,6 +3,8 @@ public struct BalancerSpec: Sendable, Hashable {
     public enum Mode: String, Sendable, Hashable, CaseIterable {
         /// Layer 7: HTTP/1.1 requests balanced one by one.
         case http
+        /// Layer 7 behind TLS, terminated by the balancer with the listener's certificate.
+        case https
         /// Layer 4: TCP connections relayed byte for byte.
         case tcp
     }
@@ -13,12 +15,27 @@ public struct BalancerSpec: Sendable, Hashable {
         public var port: Int
         public var mode: Mode
         public var pool: String
+        /// Certificate and key of an `https` listener.
+        public var tls: TLSFiles?
 
-        public init(name: String, port: Int, mode: Mode = .http, pool: String) {
+        public init(name: String, port: Int, mode: Mode = .http, pool: String, tls: TLSFiles? = nil) {
             self.name = name
             self.port = port
             self.mode = mode
             self.pool = pool
+            self.tls = tls
+        }
+    }
+
+    /// PEM files of a TLS listener, read at start and again when they change or on reload.
+    public struct TLSFiles: Sendable, Hashable {
+        /// The certificate chain, leaf first.
+        public var certificate: String
+        public var key: String
+
+        public init(certificate: String, key: String) {
+            self.certificate = certificate
+            self.key = key
         }
     }
 

@@ -33,7 +33,7 @@ extension TopologyReader {
     }
 
     private mutating func readListener(_ node: Yams.Node, path: String, subject: String) -> BalancerSpec.Listener? {
-        guard let unnamed = YAMLFields(node, subject: "a listener of \(subject)", problems: problems, allowedKeys: ["name", "port", "mode", "pool"]) else { return nil }
+        guard let unnamed = YAMLFields(node, subject: "a listener of \(subject)", problems: problems, allowedKeys: ["name", "port", "mode", "pool", "tls"]) else { return nil }
         guard let name = unnamed.string("name", required: true) else { return nil }
         let fields = unnamed.named("listener \(name) of \(subject)")
         record("\(path).listeners.\(name)", fields.line)
@@ -42,11 +42,17 @@ extension TopologyReader {
         var mode = BalancerSpec.Mode.http
         if let text = fields.string("mode") {
             if let parsed = BalancerSpec.Mode(rawValue: text) { mode = parsed } else {
-                problems.report(fields["mode"], "unknown mode `\(text)` of listener \(name) of \(subject); use one of: http, tcp")
+                problems.report(fields["mode"], "unknown mode `\(text)` of listener \(name) of \(subject); use one of: http, https, tcp")
             }
         }
+        var tls: BalancerSpec.TLSFiles?
+        if let tlsNode = fields["tls"], let tlsFields = YAMLFields(tlsNode, subject: "`tls` of listener \(name) of \(subject)", problems: problems,
+                                                                    allowedKeys: ["certificate", "key"]) {
+            let certificate = tlsFields.string("certificate", required: true), key = tlsFields.string("key", required: true)
+            if let certificate, let key { tls = BalancerSpec.TLSFiles(certificate: certificate, key: key) }
+        }
         guard let port, let pool else { return nil }
-        return BalancerSpec.Listener(name: name, port: port, mode: mode, pool: pool)
+        return BalancerSpec.Listener(name: name, port: port, mode: mode, pool: pool, tls: tls)
     }
 
     private mutating func readPool(_ node: Yams.Node, path: String, subject: String) -> BalancerSpec.Pool? {

@@ -13,6 +13,12 @@ extension Checker {
             if !pools.contains(listener.pool) {
                 report(listenerPath, "listener \(listener.name) of \(subject) uses pool \(listener.pool), which is not declared\(suggestion(listener.pool, among: pools))")
             }
+            if listener.mode == .https && listener.tls == nil {
+                report(listenerPath, "listener \(listener.name) of \(subject) is `https` and needs `tls: { certificate: FILE, key: FILE }` (PEM)")
+            }
+            if listener.mode != .https && listener.tls != nil {
+                report(listenerPath, "listener \(listener.name) of \(subject) has `tls` but is `\(listener.mode.rawValue)`; set `mode: https`")
+            }
             if let other = ports[listener.port] {
                 report(listenerPath, "listeners \(other) and \(listener.name) of \(subject) both use port \(listener.port)")
             }

@@ -1,0 +1,25 @@
+"""Reads wrk --latency output on stdin; prints one tab-separated row:
+name, mode, payload, requests/s, p50 ms, p99 ms, errors."""
+import re
+import sys
+
+name, mode, payload = sys.argv[1:4]
+text = sys.stdin.read()
+
+
+def milliseconds(value):
+    number, unit = re.match(r"([\d.]+)(us|ms|s)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+p50 = milliseconds(re.search(r"50%\s+(\S+)", text).group(1))
+p99 = milliseconds(re.search(r"99%\s+(\S+)", text).group(1))
+errors = 0
+socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+if socket_errors:
+    errors += sum(int(n) for n in socket_errors.groups())
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+if non2xx:
+    errors += int(non2xx.group(1))
+print(f"{name}\t{mode}\t{payload}\t{rate:.0f}\t{p50:.2f}\t{p99:.2f}\t{errors}")
