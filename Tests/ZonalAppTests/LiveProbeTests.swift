@@ -20,12 +20,12 @@ struct LiveProbeTests {
         let group = ServiceGroup(configuration: .init(services: server.applications(), logger: Logger(label: "test.app")))
         let running = Task { try await group.run() }
         defer { running.cancel() }
-        let probe = HTTPProbe(url: "http://\(host):\(port)/health", expectedStatus: 200, bodyContains: "\"zone\"", timeout: .milliseconds(300))
+        let probe = HTTPProbe(url: "http://\(host):\(port)/health", expectedStatus: 200, bodyContains: "\"zone\"", timeout: .milliseconds(1500))
 
         #expect(await poll(timeout: .seconds(10)) { await probe.check().isSuccess } != nil)
         faults.fault = .failing(status: 503)
         #expect(await probe.check() == .failure(reason: "GET http://\(host):\(port)/health answered 503, expected 200"))
-        faults.fault = .slow(.seconds(2))
+        faults.fault = .slow(.seconds(4))
         let slow = await probe.check()
         #expect(!slow.isSuccess, "\(slow)")
         faults.fault = .none

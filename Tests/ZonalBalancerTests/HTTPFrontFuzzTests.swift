@@ -29,9 +29,11 @@ struct HTTPFrontFuzzTests {
     }
 
     @Test("damaged requests get only well-formed answers of the balancer's own", arguments: 0..<8)
-    func damaged(batch: UInt64) {
+    func damaged(batch: UInt64) async {
         var random = SeededRandom(seed: 0xF0_22 &+ batch)
-        for round in 0..<150 {
+        for round in 0..<120 {
+            // The harness runs synchronously; let other tests' tasks (lease keep-alives) run too.
+            await Task.yield()
             var bytes = Array(Self.corpus[Int.random(in: 0..<Self.corpus.count, using: &random)].utf8)
             for _ in 0..<Int.random(in: 1...4, using: &random) { damage(&bytes, &random) }
             let chunks = split(bytes, &random)

@@ -156,7 +156,7 @@ struct HTTPProxyTests {
         let pool = BackendPool(configuration: configuration)
         let proxy = try await startHTTPProxy(pool)
         let slow = Task { try await client.send("http://\(proxy.host):\(proxy.port)/slow?ms=800") }
-        try await Task.sleep(for: .milliseconds(200))
+        _ = await poll(timeout: .seconds(5)) { pool.snapshot().servers.contains { $0.active == 1 } }
         let busy = try #require(pool.snapshot().servers.first { $0.active == 1 }?.id)
         var drained = configuration
         drained.backends = drained.backends.map { var server = $0; if server.id == busy { server.weight = 0 }; return server }
@@ -178,8 +178,15 @@ let tlsClient: HTTPClient = {
     return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
 }()
 
-/// Runs a program and returns its standard output (standard input is empty).
-func run(_ executable: String, _ arguments: [String]) throws -> String {
+/// Runs a program and returns its standard output (standard input is empty), waiting on a
+/// thread of its own so that the tasks of other tests keep running meanwhile.
+func run(_ executable: String, _ arguments: [String]) async throws -> String {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try runBlocking(executable, arguments) }) }.start()
+    }
+}
+
+private func runBlocking(_ executable: String, _ arguments: [String]) throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -194,9 +201,9 @@ func run(_ executable: String, _ arguments: [String]) throws -> String {
 }
 
 /// Writes a fresh self-signed certificate for `name` and its key into `directory`.
-func makeCertificate(_ name: String, in directory: TemporaryDirectory) throws -> BalancerSpec.TLSFiles {
+func makeCertificate(_ name: String, in directory: TemporaryDirectory) async throws -> BalancerSpec.TLSFiles {
     let files = BalancerSpec.TLSFiles(certificate: directory.file("cert.pem"), key: directory.file("key.pem"))
-    _ = try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+    _ = try await run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
                                      "-subj", "/CN=\(name)", "-keyout", files.key, "-out", files.certificate])
     return files
 }
@@ -207,31 +214,31 @@ struct HTTPSListenerTests {
     func renewedCertificate() async throws {
         let directory = try TemporaryDirectory(prefix: "zonal-tls")
         defer { directory.remove() }
-        let source = try TLSContextSource(files: try makeCertificate("first.example", in: directory))
+        let source = try TLSContextSource(files: try await makeCertificate("first.example", in: directory))
         let a = try await startHTTPServer(name: "a")
         let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [backend("a", a)]))
         let proxy = try await startListener { host, onBound in
             HTTPProxy(name: "tls", host: host, port: 0, pool: pool, settings: .init(), tls: source, logger: Logger(label: "test.tls"), onBound: onBound)
         }
-        func servedSubject() throws -> String {
-            try run("/usr/bin/openssl", ["s_client", "-connect", "\(proxy.host):\(proxy.port)"])
+        func servedSubject() async throws -> String {
+            try await run("/usr/bin/openssl", ["s_client", "-connect", "\(proxy.host):\(proxy.port)"])
                 .split(separator: "\n").first { $0.hasPrefix("subject=") }.map(String.init) ?? "none"
         }
         var request = HTTPClientRequest(url: "https://\(proxy.host):\(proxy.port)/name")
         request.method = .GET
         let response = try await tlsClient.execute(request, timeout: .seconds(10))
         #expect(response.status == .ok && response.headers.first(name: "x-saw-forwarded")?.contains("proto=https") == true)
-        #expect(try servedSubject().contains("first.example"))
+        #expect(try await servedSubject().contains("first.example"))
 
         try await Task.sleep(for: .milliseconds(1100)) // a new modification time
-        _ = try makeCertificate("second.example", in: directory)
+        _ = try await makeCertificate("second.example", in: directory)
         #expect(try source.refresh())
-        #expect(try servedSubject().contains("second.example"))
+        #expect(try await servedSubject().contains("second.example"))
 
         try await Task.sleep(for: .milliseconds(1100))
         _ = try directory.write("cert.pem", "not a certificate")
         #expect(throws: TLSLoadError.self) { try source.refresh() }
-        #expect(try servedSubject().contains("second.example"), "a bad renewal must leave the old certificate serving")
+        #expect(try await servedSubject().contains("second.example"), "a bad renewal must leave the old certificate serving")
         try await proxy.stop(); try await a.stop()
     }
 }

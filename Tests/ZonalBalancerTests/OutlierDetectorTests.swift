@@ -36,4 +36,13 @@ struct OutlierDetectorTests {
         detector.recordSuccess("a", now: t0 + .seconds(46))  // the same time is not forgiven again
         #expect(detector.recordFailure("a", reason: "x", now: t0 + .seconds(47))?.until == t0 + .seconds(67))
     }
+
+    @Test("a readmitted server takes traffic at once, but its next ejection is still the longer one")
+    func readmission() {
+        var detector = OutlierDetector(settings: .init(consecutiveFailures: 1, baseEjection: .seconds(10), maxEjection: .seconds(300)))
+        _ = detector.recordFailure("a", reason: "x", now: t0)
+        detector.readmit("a", now: t0 + .seconds(2))
+        #expect(!detector.isEjected("a", now: t0 + .seconds(2)))
+        #expect(detector.recordFailure("a", reason: "x", now: t0 + .seconds(3))?.until == t0 + .seconds(23))
+    }
 }

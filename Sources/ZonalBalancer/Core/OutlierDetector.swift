@@ -57,6 +57,16 @@ public struct OutlierDetector: Sendable {
         records[backend] = record
     }
 
+    /// An active check found the server healthy again (it was restarted, say): its current
+    /// ejection ends now, while the count of ejections in a row stays, so a server that fails
+    /// again at once is ejected for longer.
+    public mutating func readmit(_ backend: String, now: MonotonicInstant) {
+        guard var record = records[backend], let until = record.ejectedUntil, now < until else { return }
+        record.ejectedUntil = now
+        record.failures = 0
+        records[backend] = record
+    }
+
     /// Records a failed request; returns the ejection it causes, if any.
     public mutating func recordFailure(_ backend: String, reason: String, now: MonotonicInstant) -> Ejection? {
         var record = records[backend, default: Record()]

@@ -152,6 +152,11 @@ public final class BackendPool: Sendable {
         }
     }
 
+    /// The server a client is persisted to under source-address persistence, if any.
+    public func persistedServer(for client: String) -> String? {
+        state.withLock { $0.affinity[client]?.server }
+    }
+
     /// Forgets a client's server (its shared entry expired or was removed).
     public func forgetAffinity(client: String) {
         state.withLock { _ = $0.affinity.removeValue(forKey: client) }
@@ -173,10 +178,13 @@ public final class BackendPool: Sendable {
         return state.withLock { Self.eligibleServer($0, id: id, now: now) }
     }
 
-    /// Records an active health-check verdict for a server.
+    /// Records an active health-check verdict for a server. A server found healthy after
+    /// being unhealthy is readmitted even if passive checks had ejected it, as HAProxy's
+    /// `observe` does: the check that brings it back is the better witness.
     public func setHealth(_ backend: String, _ health: Health) {
         let now = clock.now
         let change = state.withLock { state -> ZoneFailoverPolicy.Switch? in
+            if health == .healthy && state.health[backend] == .unhealthy { state.outliers.readmit(backend, now: now) }
             state.health[backend] = health
             return Self.reevaluateZones(&state, now: now)
         }

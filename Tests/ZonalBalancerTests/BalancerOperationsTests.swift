@@ -1,0 +1,139 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Synchronization
+import NIOCore
+import Testing
+import ZonalCoordination
+import ZonalCore
+import ZonalTesting
+@testable import ZonalBalancer
+
+@Suite("Balancer operations")
+struct BalancerOperationsTests {
+    static let yaml = """
+        name: ops
+        regions: [{ name: east, zones: [east-a, east-b] }]
+        nodes:
+          - { name: a1, zone: east-a, address: 127.0.0.1 }
+          - { name: b1, zone: east-b, address: 127.0.0.2 }
+        services:
+          - { name: web, kind: app, zones: [east-a, east-b], port: 8080, primary_zone: east-a, secondary_zone: east-b }
+          - name: lb
+            kind: balancer
+            nodes: [a1]
+            port: 8000
+            admin_port: 9000
+            balancer:
+              pools: [{ name: web, service: web, retries: 1 }]
+        """
+
+    func balancer(token: String? = nil, reloaded: @escaping @Sendable () throws -> BalancerPlan = { throw BalancerPlanError("no file") }) throws -> Balancer {
+        let plan = try BalancerPlan(topology: try TopologyLoader.parse(Self.yaml), service: "lb", node: "a1")
+        #expect(plan.pools[0].backends.map(\.id) == ["web@a1", "web@b1"])
+        #expect(plan.pools[0].primaryZone == "east-a" && plan.pools[0].secondaryZone == "east-b", "zones come from the service")
+        return try Balancer(plan: plan, coordinator: nil, logger: Logger(label: "test.ops"), reloadPlan: reloaded)
+    }
+
+    @Test("the admin API lists pools, sets weights, adds and removes servers, and refuses bad input specifically")
+    func adminAPI() async throws {
+        let balancer = try balancer()
+        let app = Application(router: BalancerAdminAPI(balancer: balancer, token: nil).router())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/pools", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains(#""id" : "web@a1""#))
+            }
+            try await client.execute(uri: "/pools/web/servers/web@b1/weight", method: .put, body: ByteBuffer(string: #"{"weight": 0}"#)) {
+                #expect($0.status == .ok)
+            }
+            #expect(balancer.pools["web"]?.configuration.backends.first { $0.id == "web@b1" }?.weight == 0)
+            try await client.execute(uri: "/pools/web/servers", method: .post,
+                                     body: ByteBuffer(string: #"{"name": "extra", "address": "127.0.0.9", "port": 8081, "zone": "east-a", "weight": 3}"#)) {
+                #expect($0.status == .ok)
+            }
+            #expect(balancer.pools["web"]?.configuration.backends.last == Backend(id: "extra", host: "127.0.0.9", port: 8081, zone: "east-a", weight: 3))
+            try await client.execute(uri: "/pools/web/servers", method: .post,
+                                     body: ByteBuffer(string: #"{"name": "extra", "address": "127.0.0.9", "port": 8081, "zone": "east-a"}"#)) {
+                #expect($0.status == .conflict)
+            }
+            try await client.execute(uri: "/pools/web/servers/extra", method: .delete) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/pools/web/servers/extra", method: .delete) { response in
+                #expect(response.status == .notFound && String(buffer: response.body).contains("pool web has no server extra"))
+            }
+            try await client.execute(uri: "/pools/web/servers/web@a1/weight", method: .put, body: ByteBuffer(string: #"{"weight": -1}"#)) { response in
+                #expect(response.status == .badRequest && String(buffer: response.body).contains("weight must be between 0 and 1000"))
+            }
+            try await client.execute(uri: "/pools/web/servers/web@a1/weight", method: .put, body: ByteBuffer(string: "heavy")) { response in
+                #expect(response.status == .badRequest && String(buffer: response.body).contains("invalid JSON body"))
+            }
+            try await client.execute(uri: "/pools/nope", method: .get) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/reload", method: .post) { response in
+                #expect(response.status == .unprocessableContent && String(buffer: response.body).contains("the running configuration stays"))
+            }
+        }
+    }
+
+    @Test("with a token, pool operations need it")
+    func token() async throws {
+        let app = Application(router: BalancerAdminAPI(balancer: try balancer(), token: "s3cret").router())
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/pools", method: .get) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/pools", method: .get, headers: [.authorization: "Bearer wrong"]) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/pools", method: .get, headers: [.authorization: "Bearer s3cret"]) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+        }
+    }
+
+    @Test("a reload applies pool changes in place and keeps what servers that stay have learned")
+    func reload() throws {
+        let edited = Self.yaml.replacingOccurrences(of: "retries: 1", with: "retries: 1, scheduling: least_connections")
+        let balancer = try balancer { try BalancerPlan(topology: try TopologyLoader.parse(edited), service: "lb", node: "a1") }
+        let pool = try #require(balancer.pools["web"])
+        pool.setHealth("web@a1", .unhealthy)
+        let report = try balancer.reload()
+        #expect(report.reconfigured == ["web"] && report.notApplied.isEmpty)
+        #expect(pool.configuration.scheduling == .leastConnections)
+        #expect(pool.snapshot().servers.first { $0.id == "web@a1" }?.health == .unhealthy, "health survives a reload")
+        #expect(pool.servingZone == "east-b")
+    }
+
+    @Test("source-address persistence is shared through the coordinator: another instance sends the client to the same server")
+    func sharedAffinity() async throws {
+        let coordinator = try EmbeddedCoordinator(directory: nil)
+        let configuration = PoolConfiguration(name: "p", backends: (1...6).map { Backend(id: "s\($0)", host: "127.0.0.\($0)", port: 80, zone: "z") },
+                                              persistence: .sourceAddress(timeout: .seconds(1000)))
+        let prefix = "/zonal/t/balancer/lb/p/affinity/"
+        let (first, firstSharing) = sharingPool(configuration, coordinator: coordinator, prefix: prefix)
+        let (second, secondSharing) = sharingPool(configuration, coordinator: coordinator, prefix: prefix)
+        let tasks = [Task { await firstSharing.run() }, Task { await secondSharing.run() }]
+        defer { tasks.forEach { $0.cancel() } }
+        var placed: [String: String] = [:]
+        for client in (1...12).map({ "10.0.0.\($0)" }) {
+            placed[client] = first.choose(client: client)?.id
+        }
+        let learned = await poll(timeout: .seconds(5)) {
+            placed.allSatisfy { client, server in second.persistedServer(for: client) == server }
+        }
+        #expect(learned != nil, "the second instance did not adopt the first one's placements")
+        for (client, server) in placed { #expect(second.choose(client: client)?.id == server) }
+        #expect(Set(placed.values).count > 1, "round robin spreads new clients")
+        #expect(try await coordinator.range(prefix: prefix).keyValues.count == 12)
+    }
+
+    func sharingPool(_ configuration: PoolConfiguration, coordinator: any Coordinator, prefix: String) -> (BackendPool, AffinitySharing) {
+        let holder = SharingHolder()
+        let pool = BackendPool(configuration: configuration, onAffinity: { _, client, server in
+            holder.sharing.withLock { $0 }?.publish(client: client, server: server)
+        })
+        let sharing = AffinitySharing(coordinator: coordinator, prefix: prefix, pool: pool, timeout: .seconds(1000), logger: Logger(label: "test.share"))
+        holder.sharing.withLock { $0 = sharing }
+        return (pool, sharing)
+    }
+}
+
+/// Lets a pool's callback reach the sharing made after it.
+final class SharingHolder: Sendable {
+    let sharing = Mutex<AffinitySharing?>(nil)
+}
