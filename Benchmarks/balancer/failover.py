@@ -7,6 +7,9 @@ import pathlib
 import statistics
 import subprocess
 import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from results_doc import replace_section  # noqa: E402
 import tempfile
 import threading
 import time
@@ -156,14 +159,7 @@ section = "\n".join([
     f"| Recover command to first answer from the primary zone again (restart, `rise`, hold-down) | {describe([r['failback'] for r in results])} | fails back |",
     "<!-- failover:end -->",
 ])
-doc = pathlib.Path("docs/benchmarks.md")
-text = doc.read_text()
-begin, end = "<!-- failover:begin -->", "<!-- failover:end -->"
-if begin in text:
-    text = text[: text.index(begin)] + section + text[text.index(end) + len(end):]
-else:
-    text = text.rstrip() + "\n\n" + section + "\n"
-doc.write_text(text)
+replace_section("failover", section)
 print(section)
 if failed:
     print("failures:", [r["reasons"] for r in results], file=sys.stderr)

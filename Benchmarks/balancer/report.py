@@ -4,6 +4,9 @@ import datetime
 import pathlib
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from results_doc import replace_section  # noqa: E402
+
 results, duration, connections, haproxy_version = sys.argv[1:5]
 rows = [line.split("\t") for line in pathlib.Path(results).read_text().splitlines() if line]
 by_key = {(r[0], r[1], r[2]): r for r in rows}
@@ -41,12 +44,5 @@ lines += [
 ]
 section = "\n".join(lines)
 
-doc = pathlib.Path("docs/benchmarks.md")
-text = doc.read_text()
-begin, end = "<!-- balancer:begin -->", "<!-- balancer:end -->"
-if begin in text:
-    text = text[: text.index(begin)] + section + text[text.index(end) + len(end):]
-else:
-    text = text.rstrip() + "\n\n" + section + "\n"
-doc.write_text(text)
+replace_section("balancer", section)
 print(section)

@@ -107,4 +107,10 @@ struct BalancerTopologyTests {
                   pools: [{ name: web, service: web }]
             """), line: 23, "listener secure of service lb is `https` and needs `tls: { certificate: FILE, key: FILE }`")
     }
+
+    @Test func applicationCookieWithoutName() {
+        errors.expectProblem(Self.topology("""
+                  pools: [{ name: web, service: web, persistence: app_cookie }]
+            """), line: 23, "persists by `app_cookie` and needs `cookie`", "JSESSIONID")
+    }
 }

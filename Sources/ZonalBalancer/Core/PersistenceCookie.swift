@@ -20,14 +20,18 @@ public struct PersistenceCookie: Sendable, Hashable {
 
     /// Finds the cookie in `Cookie` header values.
     public func find(in headers: [String]) -> Value? {
+        guard let value = Self.value(of: name, in: headers) else { return nil }
+        let parts = value.split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let issued = Int(parts[1], radix: 36) else { return nil }
+        return Value(token: String(parts[0]), issued: issued)
+    }
+
+    /// The value of cookie `name` in `Cookie` header values, if the client sent it.
+    public static func value(of name: String, in headers: [String]) -> Substring? {
         for header in headers {
             for pair in header.split(separator: ";") {
                 let trimmed = pair.drop { $0 == " " }
-                guard trimmed.hasPrefix(name + "=") else { continue }
-                let value = trimmed.dropFirst(name.count + 1)
-                let parts = value.split(separator: ".", maxSplits: 1)
-                guard parts.count == 2, let issued = Int(parts[1], radix: 36) else { return nil }
-                return Value(token: String(parts[0]), issued: issued)
+                if trimmed.hasPrefix(name + "=") { return trimmed.dropFirst(name.count + 1) }
             }
         }
         return nil

@@ -63,7 +63,8 @@ public struct BalancerPlan: Sendable, Hashable {
         let persistence: PoolConfiguration.Persistence = switch pool.persistence.kind {
         case .none: .none
         case .sourceIP: .sourceAddress(timeout: pool.persistence.timeout)
-        case .cookie: .cookie(PersistenceCookie(name: pool.persistence.cookie, timeout: pool.persistence.timeout))
+        case .cookie: .cookie(PersistenceCookie(name: pool.persistence.cookie ?? "ZONALSRV", timeout: pool.persistence.timeout))
+        case .appCookie: .applicationCookie(name: pool.persistence.cookie ?? "")
         }
         return PoolConfiguration(
             name: pool.name, backends: backends, scheduling: pool.scheduling, persistence: persistence,

@@ -13,6 +13,9 @@ public struct PoolConfiguration: Sendable, Hashable {
         case sourceAddress(timeout: Duration)
         /// By a cookie the balancer inserts into HTTP responses (HTTP listeners only).
         case cookie(PersistenceCookie)
+        /// By consistent hashing of an application cookie's value (HTTP listeners only); a
+        /// request without it is balanced as usual.
+        case applicationCookie(name: String)
 
         /// The name used in topology files.
         public var name: String {
@@ -20,6 +23,7 @@ public struct PoolConfiguration: Sendable, Hashable {
             case .none: "none"
             case .sourceAddress: "source_ip"
             case .cookie: "cookie"
+            case .applicationCookie: "app_cookie"
             }
         }
     }

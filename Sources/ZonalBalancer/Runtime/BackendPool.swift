@@ -143,6 +143,19 @@ public final class BackendPool: Sendable {
         return backend
     }
 
+    /// Picks a server by consistent hashing of `key` (an application's session id), whatever
+    /// the pool's scheduling: one key, one server, on every balancer instance; a server leaving
+    /// moves only its keys.
+    public func choose(hashing key: String, excluding: Set<String> = []) -> Backend? {
+        let now = clock.now
+        let (backend, change) = state.withLock { state -> (Backend?, ZoneFailoverPolicy.Switch?) in
+            let change = Self.reevaluateZones(&state, now: now)
+            return (Self.pickInZones(&state, client: key, excluding: excluding, now: now, scheduling: .sourceHash), change)
+        }
+        if let change { onZoneSwitch(name, change) }
+        return backend
+    }
+
     /// Adopts a client's server chosen by another balancer instance of this pool.
     public func importAffinity(client: String, server: String) {
         let now = clock.now
@@ -265,12 +278,15 @@ public final class BackendPool: Sendable {
 
     // MARK: - Decisions under the lock
 
-    private static func pickInZones(_ state: inout State, client: String, excluding: Set<String>, now: MonotonicInstant) -> Backend? {
+    private static func pickInZones(_ state: inout State, client: String, excluding: Set<String>, now: MonotonicInstant,
+                                    scheduling: PoolConfiguration.Scheduling? = nil) -> Backend? {
+        let scheduling = scheduling ?? state.configuration.scheduling
         guard let zones = state.zones else {
-            return pick(&state, client: client, from: candidates(state, zone: nil, excluding: excluding, now: now))
+            return pick(&state, client: client, from: candidates(state, zone: nil, excluding: excluding, now: now), scheduling: scheduling)
         }
         for zone in zoneOrder(zones, retrying: !excluding.isEmpty) {
-            if let chosen = pick(&state, client: client, from: candidates(state, zone: zone, excluding: excluding, now: now)) { return chosen }
+            let found = candidates(state, zone: zone, excluding: excluding, now: now)
+            if let chosen = pick(&state, client: client, from: found, scheduling: scheduling) { return chosen }
         }
         return nil
     }
@@ -307,8 +323,8 @@ public final class BackendPool: Sendable {
         return backend
     }
 
-    private static func pick(_ state: inout State, client: String, from candidates: [Backend]) -> Backend? {
-        switch state.configuration.scheduling {
+    private static func pick(_ state: inout State, client: String, from candidates: [Backend], scheduling: PoolConfiguration.Scheduling) -> Backend? {
+        switch scheduling {
         case .roundRobin:
             return state.roundRobin.pick(from: candidates)
         case .leastConnections:

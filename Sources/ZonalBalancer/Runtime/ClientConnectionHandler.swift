@@ -71,8 +71,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private var clientAddress = "unknown"
     private var exchange: Exchange?
     private var pendingRead = false
-    /// The client shut its sending half: answer what it asked, then close.
-    private var inputClosed = false
 
     init(environment: Environment, headTimer: RequestHeadTimer) {
         self.environment = environment
@@ -166,8 +164,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             context.fireUserInboundEventTriggered(event)
             return
         }
-        inputClosed = true
-        if exchange == nil { context.close(promise: nil) }
+        // A client that closes while its request is under way has left, as far as HTTP can tell
+        // (as in nginx): its server connection is freed at once rather than kept busy.
+        if let exchange { abandon(exchange) }
+        context.close(promise: nil)
     }
 
     func read(context: ChannelHandlerContext) {
@@ -249,8 +249,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             exchange.setCookie = chosen.map { cookie.setCookie(token: $0.persistenceToken, now: now) }
             return chosen
         }
+        let persistence = pool.requestPolicy.persistence
+        if case .applicationCookie(let name) = persistence,
+           let session = PersistenceCookie.value(of: name, in: exchange.request.headers[canonicalForm: "cookie"].map(String.init)) {
+            return pool.choose(hashing: "\(name)=\(session)", excluding: exchange.tried)
+        }
         let chosen = pool.choose(client: clientAddress, excluding: exchange.tried)
-        if case .cookie(let cookie) = pool.requestPolicy.persistence, let chosen {
+        if case .cookie(let cookie) = persistence, let chosen {
             exchange.setCookie = cookie.setCookie(token: chosen.persistenceToken, now: Int(Date().timeIntervalSince1970))
         }
         return chosen
@@ -343,11 +348,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     private func finishResponse(trailers: HTTPHeaders? = nil, keepAlive: Bool) {
         guard let context else { return }
-        let keep = keepAlive && !inputClosed
         // Before the write: writing the end may hand over a pipelined request at once.
-        if keep { headTimer.awaitNextHead() }
+        if keepAlive { headTimer.awaitNextHead() }
         let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
-        if !keep { written.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
+        if !keepAlive { written.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
     }
 }
 

@@ -61,15 +61,19 @@ public struct BalancerSpec: Sendable, Hashable {
             case none
             case sourceIP = "source_ip"
             case cookie
+            /// By an existing application cookie (a session id): its value is hashed onto the
+            /// servers, so every instance sends one session to one server without shared state.
+            case appCookie = "app_cookie"
         }
 
         public var kind: Kind
-        /// Name of the inserted cookie. Default `ZONALSRV`.
-        public var cookie: String
+        /// Name of the inserted cookie (default `ZONALSRV`), or of the application's cookie for
+        /// `app_cookie` (required there).
+        public var cookie: String?
         /// How long a client keeps its server without a request. Default 1000 s.
         public var timeout: Duration
 
-        public init(kind: Kind = .none, cookie: String = "ZONALSRV", timeout: Duration = .seconds(1000)) {
+        public init(kind: Kind = .none, cookie: String? = nil, timeout: Duration = .seconds(1000)) {
             self.kind = kind
             self.cookie = cookie
             self.timeout = timeout

@@ -68,10 +68,13 @@ extension Checker {
         if let primary = pool.primaryZone, primary == pool.secondaryZone {
             report("\(path).secondary_zone", "\(subject) names \(primary) as both primary and secondary zone; failover needs two different zones")
         }
-        if pool.persistence.kind == .cookie {
+        if pool.persistence.kind == .cookie || pool.persistence.kind == .appCookie {
             for listener in spec.listeners where listener.pool == pool.name && listener.mode == .tcp {
                 report("\(path).persistence", "\(subject) persists by cookie, but its listener \(listener.name) is TCP, where there are no cookies; use `source_ip`")
             }
+        }
+        if pool.persistence.kind == .appCookie && pool.persistence.cookie == nil {
+            report("\(path).persistence", "\(subject) persists by `app_cookie` and needs `cookie`: the name of the application's session cookie, such as JSESSIONID")
         }
         if pool.outliers.maxEjection < pool.outliers.baseEjection {
             report(path, "`max_ejection` of \(subject) is shorter than `base_ejection`")
