@@ -10,8 +10,7 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "HTTPFrontFuzz",
-            dependencies: [.product(name: "ZonalBalancer", package: "zonal")],
-            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+            dependencies: [.product(name: "ZonalBalancer", package: "zonal")]
         ),
     ]
 )

@@ -8,20 +8,37 @@ ensure_packages() {
     local command=${pair%%:*} package=${pair#*:}
     command -v "$command" >/dev/null 2>&1 || missing+=("$package")
   done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  echo "installing Debian packages: ${missing[*]}" >&2
+  install_packages "${missing[@]}"
+}
+
+# Installs the Debian packages given (none: nothing to do).
+install_packages() {
+  [ $# -eq 0 ] && return 0
+  echo "installing Debian packages: $*" >&2
   if [ "$(id -u)" -ne 0 ]; then
-    echo "need root to install ${missing[*]}; run: sudo apt-get install -y ${missing[*]}" >&2
+    echo "need root to install $*; run: sudo apt-get install -y $*" >&2
     return 1
   fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# Installs the Debian packages named, if any of their files is missing.
+# Usage: ensure_files "path:package" ...
+ensure_files() {
+  local missing=()
+  for pair in "$@"; do
+    local path=${pair%%:*} package=${pair#*:}
+    [ -e "$path" ] || missing+=("$package")
+  done
+  install_packages "${missing[@]}"
 }
 
 # The packages every part of Zonal needs at build and test time.
 ensure_build_dependencies() {
   command -v swift >/dev/null 2>&1 || { echo "Swift 6.3 is required (swift not found in PATH)" >&2; return 1; }
   ensure_packages "python3:python3" "curl:curl" "pkg-config:pkg-config"
+  ensure_files "/usr/include/zstd.h:libzstd-dev"
 }
 
 # What the tests start as real parts: etcd (coordination).

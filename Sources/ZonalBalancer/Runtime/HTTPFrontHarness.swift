@@ -43,6 +43,9 @@ public enum HTTPFrontHarness {
         if channel.isActive { channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
         collect()
         _ = try? channel.finish()
+        // Let the loop drop the timers the handlers cancelled, so nothing outlives the call.
+        channel.embeddedEventLoop.run()
+        try? channel.embeddedEventLoop.syncShutdownGracefully()
         return written
     }
 }

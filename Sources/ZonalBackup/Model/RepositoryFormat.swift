@@ -1,0 +1,103 @@
+import Foundation
+
+/// What a repository holds, besides packs: its settings, the index of blobs in packs, the
+/// snapshots and the trees they point to. Every one of these is stored sealed (see
+/// docs/backup-format.md), as JSON inside.
+public struct RepositoryConfig: Codable, Sendable, Hashable {
+    public var version = 1
+    public var id: String
+    public var chunker: FastCDC.Settings
+    /// zstd level for new blobs.
+    public var compressionLevel: Int32
+    /// Packs are closed once they reach this size. Default 16 MiB.
+    public var packSize: Int
+
+    public init(id: String, chunker: FastCDC.Settings = .init(), compressionLevel: Int32 = 3, packSize: Int = 16 << 20) {
+        self.id = id
+        self.chunker = chunker
+        self.compressionLevel = compressionLevel
+        self.packSize = packSize
+    }
+}
+
+/// A blob inside a pack.
+public struct PackedBlob: Codable, Sendable, Hashable {
+    public enum Kind: String, Codable, Sendable {
+        /// A chunk of file content.
+        case data
+        /// A directory listing (``Tree``).
+        case tree
+    }
+
+    public var id: BlobID
+    public var kind: Kind
+    public var offset: Int
+    /// Stored (sealed) length.
+    public var length: Int
+    /// Plain length.
+    public var plainLength: Int
+}
+
+/// One index file: which blobs each pack holds.
+public struct IndexFile: Codable, Sendable {
+    public struct Pack: Codable, Sendable {
+        public var pack: String
+        public var blobs: [PackedBlob]
+    }
+
+    public var packs: [Pack]
+}
+
+/// A directory listing: the nodes of one directory, by name.
+public struct Tree: Codable, Sendable, Hashable {
+    public var nodes: [Node]
+
+    public init(nodes: [Node]) {
+        self.nodes = nodes
+    }
+}
+
+/// One entry of a directory, with the metadata restore puts back.
+public struct Node: Codable, Sendable, Hashable {
+    public enum Kind: String, Codable, Sendable {
+        case file, directory, symlink
+    }
+
+    public var name: String
+    public var kind: Kind
+    /// Permission bits (and setuid/setgid/sticky).
+    public var mode: UInt32
+    public var uid: UInt32
+    public var gid: UInt32
+    /// Modification time, nanoseconds since 1970.
+    public var mtime: Int64
+    public var size: Int64
+    /// File content, in order.
+    public var content: [BlobID]?
+    /// A directory's own listing.
+    public var subtree: BlobID?
+    public var linkTarget: String?
+    /// Device and inode of a file with several hard links; equal keys are restored as links.
+    public var hardlink: String?
+}
+
+/// A backup of one moment: the paths given, and the tree holding them.
+public struct Snapshot: Codable, Sendable, Hashable {
+    public struct Summary: Codable, Sendable, Hashable {
+        public var files = 0
+        public var directories = 0
+        public var bytes: Int64 = 0
+        /// Plain bytes of blobs this snapshot added to the repository.
+        public var newBytes: Int64 = 0
+        /// Stored bytes of those blobs (compressed and sealed).
+        public var storedBytes: Int64 = 0
+        public var newBlobs = 0
+    }
+
+    public var id: String
+    public var time: Date
+    public var hostname: String
+    public var paths: [String]
+    public var tree: BlobID
+    public var summary: Summary
+}

@@ -1,0 +1,204 @@
+import Foundation
+import Synchronization
+
+/// Makes a snapshot of paths: walks them, cuts files into chunks, stores the chunks the
+/// repository does not have yet, then the directory trees, then the snapshot. Files are read
+/// by several tasks at once (one per core), each holding at most one read buffer and one
+/// chunk, so memory stays bounded however large the tree.
+public struct BackupRunner: Sendable {
+    public let repository: Repository
+    /// Paths (relative to a backed-up directory, or their last component) to leave out.
+    public var excludes: [String]
+    /// Entries backed up at once. Default: one per core.
+    public var parallelism: Int
+    /// Called with progress now and then (files, bytes read so far).
+    public var onProgress: @Sendable (Progress) -> Void
+
+    public struct Progress: Sendable {
+        public var files: Int
+        public var bytes: Int64
+        public var currentPath: String
+    }
+
+    public init(
+        repository: Repository, excludes: [String] = [], parallelism: Int = max(ProcessInfo.processInfo.activeProcessorCount, 2),
+        onProgress: @escaping @Sendable (Progress) -> Void = { _ in }
+    ) {
+        self.repository = repository
+        self.excludes = excludes
+        self.parallelism = max(parallelism, 1)
+        self.onProgress = onProgress
+    }
+
+    /// Problems with single files (unreadable, vanished) do not stop the backup; they are
+    /// reported and the snapshot records what could be read.
+    public struct Result: Sendable {
+        public var snapshot: Snapshot
+        public var warnings: [String]
+    }
+
+    public func run(paths: [String]) async throws(BackupError) -> Result {
+        guard !paths.isEmpty else { throw .invalid("give at least one path to back up") }
+        let absolute = paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        let names = absolute.map { ($0 as NSString).lastPathComponent }
+        if Set(names).count != names.count { throw .invalid("the paths given end in the same name twice (\(names.joined(separator: ", "))); back them up separately") }
+        let writer = PackWriter(repository: repository)
+        let state = RunState()
+        var nodes: [Node] = []
+        for path in absolute {
+            guard let node = try await backUp(path: path, name: (path as NSString).lastPathComponent, writer: writer, state: state, top: true) else {
+                throw .notFound("\(path) does not exist or cannot be read")
+            }
+            nodes.append(node)
+        }
+        let root = try await store(tree: Tree(nodes: nodes.sorted { $0.name < $1.name }), writer: writer, state: state)
+        try await writer.finish()
+        var summary = state.summary
+        summary.storedBytes = await writer.storedBytes
+        let snapshot = Snapshot(id: Repository.randomName(), time: Date(), hostname: ProcessInfo.processInfo.hostName,
+                                paths: absolute, tree: root, summary: summary)
+        try repository.save(snapshot)
+        return Result(snapshot: snapshot, warnings: state.warnings)
+    }
+
+    private func backUp(path: String, name: String, writer: PackWriter, state: RunState, top: Bool) async throws(BackupError) -> Node? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if !top { state.warn("\(path): \(String(cString: strerror(errno)))") }
+            return nil
+        }
+        var node = Node(name: name, kind: .file, mode: UInt32(info.st_mode) & 0o7777, uid: info.st_uid, gid: info.st_gid,
+                        mtime: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec), size: 0)
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
+            node.kind = .directory
+            node.subtree = try await backUpDirectory(path, writer: writer, state: state)
+            state.countDirectory()
+        case S_IFLNK:
+            node.kind = .symlink
+            node.linkTarget = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? ""
+        case S_IFREG:
+            node.size = Int64(info.st_size)
+            if info.st_nlink > 1 { node.hardlink = "\(info.st_dev):\(info.st_ino)" }
+            guard let content = try await backUpFile(path, writer: writer, state: state) else { return nil }
+            node.content = content
+            state.countFile(bytes: node.size, path: path, report: onProgress)
+        default:
+            state.warn("\(path): skipped (not a file, directory or symbolic link)")
+            return nil
+        }
+        return node
+    }
+
+    private func backUpDirectory(_ path: String, writer: PackWriter, state: RunState) async throws(BackupError) -> BlobID {
+        let entries: [String]
+        do { entries = try FileManager.default.contentsOfDirectory(atPath: path).sorted() } catch {
+            state.warn("\(path): cannot list: \(error.localizedDescription)")
+            return try await store(tree: Tree(nodes: []), writer: writer, state: state)
+        }
+        let kept = entries.filter { !isExcluded("\(path)/\($0)", name: $0) }
+        // Entries are backed up by several tasks at once, a few at a time.
+        let width = parallelism
+        var nodes: [Node] = []
+        var failure: BackupError?
+        await withTaskGroup(of: Swift.Result<Node?, BackupError>.self) { group in
+            var next = 0
+            func startNext() {
+                guard next < kept.count else { return }
+                let name = kept[next]
+                next += 1
+                group.addTask {
+                    do throws(BackupError) {
+                        return .success(try await backUp(path: "\(path)/\(name)", name: name, writer: writer, state: state, top: false))
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+            }
+            for _ in 0..<width { startNext() }
+            for await result in group {
+                switch result {
+                case .success(let node): if let node { nodes.append(node) }
+                case .failure(let error): failure = failure ?? error
+                }
+                startNext()
+            }
+        }
+        if let failure { throw failure }
+        return try await store(tree: Tree(nodes: nodes.sorted { $0.name < $1.name }), writer: writer, state: state)
+    }
+
+    /// Chunks of one file, stored when new; nil (with a warning) when it cannot be read.
+    private func backUpFile(_ path: String, writer: PackWriter, state: RunState) async throws(BackupError) -> [BlobID]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            state.warn("\(path): cannot read: \(String(cString: strerror(errno)))")
+            return nil
+        }
+        defer { close(descriptor) }
+        var stream = ChunkStream(chunker: FastCDC(settings: repository.config.chunker))
+        var ids: [BlobID] = []
+        var buffer = [UInt8](repeating: 0, count: 4 << 20)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                state.warn("\(path): read failed: \(String(cString: strerror(errno)))")
+                return nil
+            }
+            let chunks = count == 0 ? stream.finish() : stream.feed(buffer[0..<count])
+            for chunk in chunks { ids.append(try await store(chunk, kind: .data, writer: writer, state: state)) }
+            if count == 0 { return ids }
+        }
+    }
+
+    private func store(tree: Tree, writer: PackWriter, state: RunState) async throws(BackupError) -> BlobID {
+        try await store(Array(try Repository.json(tree)), kind: .tree, writer: writer, state: state)
+    }
+
+    private func store(_ plain: [UInt8], kind: PackedBlob.Kind, writer: PackWriter, state: RunState) async throws(BackupError) -> BlobID {
+        let id = repository.key.blobID(of: plain)
+        guard await writer.reserve(id) else { return id }
+        // Compression and encryption run here, in the calling task, in parallel with others.
+        let stored = repository.codec.encode(plain)
+        try await writer.add(id, kind: kind, stored: stored, plainLength: plain.count)
+        state.countNew(plainBytes: plain.count)
+        return id
+    }
+
+    private func isExcluded(_ path: String, name: String) -> Bool {
+        excludes.contains { $0 == name || $0 == path || (path.hasSuffix("/" + $0)) }
+    }
+}
+
+/// Counters and warnings shared by the tasks of one backup.
+final class RunState: Sendable {
+    private struct Counts {
+        var summary = Snapshot.Summary()
+        var warnings: [String] = []
+    }
+
+    private let counts = Mutex(Counts())
+
+    var summary: Snapshot.Summary { counts.withLock { $0.summary } }
+    var warnings: [String] { counts.withLock { $0.warnings } }
+
+    func warn(_ warning: String) { counts.withLock { $0.warnings.append(warning) } }
+    func countDirectory() { counts.withLock { $0.summary.directories += 1 } }
+
+    func countNew(plainBytes: Int) {
+        counts.withLock {
+            $0.summary.newBytes += Int64(plainBytes)
+            $0.summary.newBlobs += 1
+        }
+    }
+
+    func countFile(bytes: Int64, path: String, report: (BackupRunner.Progress) -> Void) {
+        let progress = counts.withLock { counts -> BackupRunner.Progress in
+            counts.summary.files += 1
+            counts.summary.bytes += bytes
+            return BackupRunner.Progress(files: counts.summary.files, bytes: counts.summary.bytes, currentPath: path)
+        }
+        report(progress)
+    }
+}

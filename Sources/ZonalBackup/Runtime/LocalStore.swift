@@ -1,0 +1,95 @@
+import Foundation
+
+/// A repository directory: immutable files written whole (temporary name, fsync, rename, fsync
+/// of the directory), so a crash leaves either the complete file or none, and reads by offset.
+public struct LocalStore: Sendable {
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    public func path(_ name: String) -> String { "\(root)/\(name)" }
+
+    public func exists(_ name: String) -> Bool {
+        FileManager.default.fileExists(atPath: path(name))
+    }
+
+    /// Writes `bytes` as `name` (for example `data/ab/ab12…`), durably and all at once.
+    public func write(_ name: String, _ bytes: [UInt8]) throws(BackupError) {
+        let target = path(name)
+        let directory = (target as NSString).deletingLastPathComponent
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .io("cannot create \(directory): \(error.localizedDescription)")
+        }
+        let temporary = "\(directory)/.tmp-\(UInt64.random(in: 0...UInt64.max))"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
+        guard descriptor >= 0 else { throw .io("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        var written = 0
+        let failure: String? = bytes.withUnsafeBytes { buffer in
+            while written < buffer.count {
+                let result = Foundation.write(descriptor, buffer.baseAddress! + written, buffer.count - written)
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    return "cannot write \(target): \(String(cString: strerror(errno)))"
+                }
+                written += result
+            }
+            return fsync(descriptor) == 0 ? nil : "cannot sync \(target): \(String(cString: strerror(errno)))"
+        }
+        close(descriptor)
+        if let failure {
+            unlink(temporary)
+            throw .io(failure)
+        }
+        guard rename(temporary, target) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw .io("cannot move \(temporary) to \(target): \(reason)")
+        }
+        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryDescriptor >= 0 {
+            fsync(directoryDescriptor)
+            close(directoryDescriptor)
+        }
+    }
+
+    public func read(_ name: String) throws(BackupError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path(name)) else {
+            throw .io("cannot read \(path(name))")
+        }
+        return Array(data)
+    }
+
+    /// `length` bytes of `name` from `offset`.
+    public func read(_ name: String, offset: Int, length: Int) throws(BackupError) -> [UInt8] {
+        let descriptor = open(path(name), O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .io("cannot open \(path(name)): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: length)
+        var done = 0
+        while done < length {
+            let result = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress! + done, length - done, off_t(offset + done)) }
+            if result < 0 && errno == EINTR { continue }
+            guard result > 0 else { throw .corrupt("\(path(name)) ends before byte \(offset + length)") }
+            done += result
+        }
+        return bytes
+    }
+
+    /// Names of the files in directory `name` (recursively for `data`), relative to it.
+    public func list(_ name: String) -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: path(name)) else { return [] }
+        return enumerator.compactMap { $0 as? String }.filter { entry in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: "\(path(name))/\(entry)", isDirectory: &isDirectory) && !isDirectory.boolValue
+                && !(entry as NSString).lastPathComponent.hasPrefix(".tmp-")
+        }.sorted()
+    }
+
+    public func remove(_ name: String) throws(BackupError) {
+        guard unlink(path(name)) == 0 || errno == ENOENT else { throw .io("cannot remove \(path(name)): \(String(cString: strerror(errno)))") }
+    }
+}

@@ -1,0 +1,180 @@
+import Crypto
+import Foundation
+import Synchronization
+
+/// An opened repository: its key, settings and the index of every blob, loaded once. Packs,
+/// index files and snapshots are only ever added (prune, later, rewrites whole files), so what
+/// a crashed backup left is still a valid repository.
+public final class Repository: Sendable {
+    /// Where a blob is stored.
+    public struct Location: Sendable, Hashable {
+        public var pack: String
+        public var blob: PackedBlob
+    }
+
+    public let store: LocalStore
+    public let config: RepositoryConfig
+    public let codec: BlobCodec
+    private let index: Mutex<[BlobID: Location]>
+
+    /// Creates a repository in `path` (an empty or missing directory) with `password`.
+    /// `scryptRounds` is scrypt's N for the password's key file (default 2^15).
+    @discardableResult
+    public static func initialize(at path: String, password: String, config: RepositoryConfig? = nil, scryptRounds: Int = 1 << 15) throws(BackupError) -> Repository {
+        let store = LocalStore(root: path)
+        if store.exists("config") { throw .alreadyExists(path) }
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: path), !entries.isEmpty {
+            throw .invalid("\(path) is not empty; a repository needs a directory of its own")
+        }
+        guard !password.isEmpty else { throw .invalid("the password is empty") }
+        let key = MasterKey.random()
+        let config = config ?? RepositoryConfig(id: SHA256.hash(data: Array(UUID().uuidString.utf8)).hex)
+        if let problem = config.chunker.problem { throw .invalid(problem) }
+        let keyFile = KeyFile.make(for: key, password: password, rounds: scryptRounds)
+        try store.write("keys/\(SHA256.hash(data: Array(keyFile.salt.utf8)).hex)", Array(try Self.json(keyFile)))
+        try store.write("config", key.seal(Array(try Self.json(config))))
+        return Repository(store: store, config: config, key: key, index: [:])
+    }
+
+    /// Opens the repository at `path` with `password` and loads its index.
+    public static func open(at path: String, password: String) throws(BackupError) -> Repository {
+        let store = LocalStore(root: path)
+        guard store.exists("config") else { throw .notARepository(path) }
+        var key: MasterKey?
+        for name in store.list("keys") {
+            guard let file = try? JSONDecoder.backup.decode(KeyFile.self, from: Data(try store.read("keys/\(name)"))) else { continue }
+            if let unlocked = try? file.unlock(password: password) {
+                key = unlocked
+                break
+            }
+        }
+        guard let key else { throw .wrongPassword }
+        let config: RepositoryConfig = try decode(key.open(try store.read("config"), what: "the config file"), what: "the config file")
+        let repository = Repository(store: store, config: config, key: key, index: [:])
+        try repository.loadIndex()
+        return repository
+    }
+
+    private init(store: LocalStore, config: RepositoryConfig, key: MasterKey, index: [BlobID: Location]) {
+        self.store = store
+        self.config = config
+        self.codec = BlobCodec(key: key, level: config.compressionLevel)
+        self.index = Mutex(index)
+    }
+
+    public var key: MasterKey { codec.key }
+
+    private func loadIndex() throws(BackupError) {
+        var loaded: [BlobID: Location] = [:]
+        for name in store.list("index") {
+            let file: IndexFile = try readSealed("index/\(name)", what: "index file \(name)")
+            for pack in file.packs {
+                for blob in pack.blobs { loaded[blob.id] = Location(pack: pack.pack, blob: blob) }
+            }
+        }
+        index.withLock { $0 = loaded }
+    }
+
+    public func location(of id: BlobID) -> Location? {
+        index.withLock { $0[id] }
+    }
+
+    public var blobCount: Int { index.withLock { $0.count } }
+
+    /// The blobs the index places in each pack.
+    public func blobsByPack() -> [String: [BlobID]] {
+        index.withLock { index in Dictionary(grouping: index.keys) { index[$0]!.pack } }
+    }
+
+    /// Every pack the index names.
+    public var indexedPacks: Set<String> { index.withLock { Set($0.values.map(\.pack)) } }
+
+    /// Records the blobs of packs just written, in memory and in a new index file.
+    func addToIndex(_ packs: [IndexFile.Pack]) throws(BackupError) {
+        guard !packs.isEmpty else { return }
+        try writeSealed(IndexFile(packs: packs), as: "index/\(Self.randomName())")
+        index.withLock { index in
+            for pack in packs { for blob in pack.blobs { index[blob.id] = Location(pack: pack.pack, blob: blob) } }
+        }
+    }
+
+    /// The plain content of a blob.
+    public func load(_ id: BlobID) throws(BackupError) -> [UInt8] {
+        guard let location = location(of: id) else { throw .corrupt("blob \(id) is in no index") }
+        let stored = try store.read(Self.packName(location.pack), offset: location.blob.offset, length: location.blob.length)
+        let plain = try codec.decode(stored, length: location.blob.plainLength, what: "blob \(id) in pack \(location.pack.prefix(12))")
+        guard key.blobID(of: plain) == id else { throw .corrupt("blob \(id) in pack \(location.pack.prefix(12)) does not match its id") }
+        return plain
+    }
+
+    public func loadTree(_ id: BlobID) throws(BackupError) -> Tree {
+        try Self.decode(try load(id), what: "tree \(id)")
+    }
+
+    public func snapshots() throws(BackupError) -> [Snapshot] {
+        var found: [Snapshot] = []
+        for name in store.list("snapshots") {
+            found.append(try readSealed("snapshots/\(name)", what: "snapshot \(name)"))
+        }
+        return found.sorted { $0.time < $1.time }
+    }
+
+    /// The snapshot whose id starts with `prefix` (or the newest for `latest`).
+    public func snapshot(_ prefix: String) throws(BackupError) -> Snapshot {
+        let all = try snapshots()
+        if prefix == "latest", let newest = all.last { return newest }
+        let matching = all.filter { $0.id.hasPrefix(prefix) }
+        guard matching.count == 1 else {
+            throw matching.isEmpty ? .notFound("no snapshot \(prefix); `zonal backup snapshots` lists them")
+                : .invalid("\(prefix) names \(matching.count) snapshots; give more of the id")
+        }
+        return matching[0]
+    }
+
+    func save(_ snapshot: Snapshot) throws(BackupError) {
+        try writeSealed(snapshot, as: "snapshots/\(snapshot.id)")
+    }
+
+    static func packName(_ pack: String) -> String { "data/\(pack.prefix(2))/\(pack)" }
+
+    static func randomName() -> String {
+        SHA256.hash(data: (0..<32).map { _ in UInt8.random(in: 0...255) }).hex
+    }
+
+    func readSealed<T: Decodable>(_ name: String, what: String) throws(BackupError) -> T {
+        try Self.decode(try key.open(try store.read(name), what: what), what: what)
+    }
+
+    func writeSealed(_ value: some Encodable, as name: String) throws(BackupError) {
+        try store.write(name, key.seal(Array(try Self.json(value))))
+    }
+
+    static func json(_ value: some Encodable) throws(BackupError) -> Data {
+        do { return try JSONEncoder.backup.encode(value) } catch { throw .invalid("cannot encode: \(error)") }
+    }
+
+    static func decode<T: Decodable>(_ bytes: [UInt8], what: String) throws(BackupError) -> T {
+        do { return try JSONDecoder.backup.decode(T.self, from: Data(bytes)) } catch { throw .corrupt("\(what) does not decode: \(error)") }
+    }
+}
+
+extension JSONEncoder {
+    static var backup: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    static var backup: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
+
+extension Digest {
+    var hex: String { map { String(format: "%02x", $0) }.joined() }
+}

@@ -1,0 +1,189 @@
+import ArgumentParser
+import Foundation
+import ZonalBackup
+
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Deduplicated, compressed, encrypted backups of directories.",
+        discussion: """
+            The repository comes from --repo or ZONAL_BACKUP_REPOSITORY; the password from \
+            ZONAL_BACKUP_PASSWORD, --password-file, or a prompt on a terminal. A lost password \
+            cannot be recovered: the data stays encrypted.
+            """,
+        subcommands: [BackupInit.self, BackupCreate.self, BackupSnapshots.self, BackupList.self, BackupRestore.self, BackupCheck.self],
+        defaultSubcommand: BackupCreate.self
+    )
+}
+
+/// Where the repository is and how to open it.
+struct RepositoryOptions: ParsableArguments {
+    @Option(help: "Repository directory (default: $ZONAL_BACKUP_REPOSITORY).")
+    var repo: String?
+
+    @Option(help: "A file whose first line is the password (default: $ZONAL_BACKUP_PASSWORD, or a prompt).")
+    var passwordFile: String?
+
+    var path: String {
+        get throws {
+            guard let path = repo ?? ProcessInfo.processInfo.environment["ZONAL_BACKUP_REPOSITORY"] else {
+                throw ValidationError("give the repository with --repo PATH or ZONAL_BACKUP_REPOSITORY")
+            }
+            return path
+        }
+    }
+
+    func password(confirm: Bool = false) throws -> String {
+        if let passwordFile {
+            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else { throw CommandFailure("cannot read the password file \(passwordFile)") }
+            return String(text.prefix { $0 != "\n" && $0 != "\r" })
+        }
+        if let password = ProcessInfo.processInfo.environment["ZONAL_BACKUP_PASSWORD"] { return password }
+        guard isatty(STDIN_FILENO) != 0, let typed = getpass("repository password: ") else {
+            throw CommandFailure("no password: set ZONAL_BACKUP_PASSWORD or give --password-file (there is no terminal to ask on)")
+        }
+        let password = String(cString: typed)
+        if confirm, let again = getpass("again: "), String(cString: again) != password {
+            throw CommandFailure("the passwords differ")
+        }
+        return password
+    }
+
+    func open() throws -> Repository {
+        try reportingBackupErrors { try Repository.open(at: try path, password: try password()) }
+    }
+}
+
+/// Turns repository errors into one clear line and exit status 1.
+func reportingBackupErrors<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let error as BackupError { throw CommandFailure(error.description) }
+}
+
+func reportingBackupErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch let error as BackupError { throw CommandFailure(error.description) }
+}
+
+struct BackupInit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a repository in an empty directory.")
+    @OptionGroup var repository: RepositoryOptions
+
+    func run() throws {
+        let path = try repository.path
+        let created = try reportingBackupErrors { try Repository.initialize(at: path, password: try repository.password(confirm: true)) }
+        print("created repository \(created.config.id.prefix(12)) at \(path)")
+        print("keep the password safe: without it the backups cannot be read by anyone, you included")
+    }
+}
+
+struct BackupCreate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Back up paths as a new snapshot (the default: `zonal backup PATH...`).")
+    @OptionGroup var repository: RepositoryOptions
+    @Option(name: .customLong("exclude"), help: "A name or path to leave out (repeatable).") var excludes: [String] = []
+    @Argument(help: "Files or directories to back up.") var paths: [String]
+
+    func run() async throws {
+        let opened = try repository.open()
+        let terminal = isatty(STDERR_FILENO) != 0
+        let started = ContinuousClock.now
+        let runner = BackupRunner(repository: opened, excludes: excludes) { progress in
+            guard terminal else { return }
+            let elapsed = max((ContinuousClock.now - started).seconds, 0.001)
+            let line = "\(progress.files) files, \(ByteText.format(progress.bytes)), \(ByteText.format(Int64(Double(progress.bytes) / elapsed)))/s  \(progress.currentPath.suffix(40))"
+            FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
+        }
+        let result = try await reportingBackupErrors { try await runner.run(paths: paths) }
+        if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        for warning in result.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+        let summary = result.snapshot.summary
+        let seconds = (ContinuousClock.now - started).seconds
+        print("snapshot \(result.snapshot.id.prefix(12)) saved: \(summary.files) files, \(summary.directories) directories, \(ByteText.format(summary.bytes))")
+        print("added \(ByteText.format(summary.newBytes)) of new data (\(ByteText.format(summary.storedBytes)) stored) in \(String(format: "%.1f", seconds)) s, \(ByteText.format(Int64(Double(summary.bytes) / max(seconds, 0.001))))/s")
+        if !result.warnings.isEmpty { throw CommandFailure("\(result.warnings.count) file(s) could not be read (listed above); the snapshot holds everything else") }
+    }
+}
+
+struct BackupSnapshots: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "snapshots", abstract: "List snapshots, oldest first.")
+    @OptionGroup var repository: RepositoryOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let snapshots = try reportingBackupErrors { try repository.open().snapshots() }
+        if json { return try printJSON(snapshots) }
+        for snapshot in snapshots {
+            print("\(snapshot.id.prefix(12))  \(snapshot.time.formatted(.iso8601))  \(snapshot.hostname)  \(ByteText.format(snapshot.summary.bytes))  \(snapshot.paths.joined(separator: " "))")
+        }
+    }
+}
+
+struct BackupList: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the files of a snapshot.")
+    @OptionGroup var repository: RepositoryOptions
+    @Argument(help: "Snapshot id (a prefix is enough) or `latest`.") var snapshot: String
+
+    func run() throws {
+        let opened = try repository.open()
+        try reportingBackupErrors {
+            let chosen = try opened.snapshot(snapshot)
+            try list(opened, tree: chosen.tree, path: "")
+        }
+    }
+
+    private func list(_ repository: Repository, tree id: BlobID, path: String) throws {
+        for node in try repository.loadTree(id).nodes {
+            let nodePath = "\(path)/\(node.name)"
+            let kind = switch node.kind { case .directory: "d"; case .symlink: "l"; case .file: "-" }
+            print("\(kind) \(String(node.mode, radix: 8))  \(String(node.size).padding(toLength: 12, withPad: " ", startingAt: 0)) \(nodePath)\(node.linkTarget.map { " -> \($0)" } ?? "")")
+            if let subtree = node.subtree { try list(repository, tree: subtree, path: nodePath) }
+        }
+    }
+}
+
+struct BackupRestore: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "restore", abstract: "Restore a snapshot into a new or empty directory.")
+    @OptionGroup var repository: RepositoryOptions
+    @Argument(help: "Snapshot id (a prefix is enough) or `latest`.") var snapshot: String
+    @Option(help: "Directory to restore into (must not exist or be empty).") var target: String
+
+    func run() async throws {
+        let opened = try repository.open()
+        let started = ContinuousClock.now
+        let result = try await reportingBackupErrors {
+            try await Restorer(repository: opened).restore(try opened.snapshot(snapshot), into: target)
+        }
+        let seconds = (ContinuousClock.now - started).seconds
+        print("restored \(result.files) files, \(result.directories) directories, \(ByteText.format(result.bytes)) into \(target) in \(String(format: "%.1f", seconds)) s")
+    }
+}
+
+struct BackupCheck: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "check", abstract: "Verify the repository's structure, and with --read-data every byte.")
+    @OptionGroup var repository: RepositoryOptions
+    @Flag(help: "Read every pack and verify every blob.") var readData = false
+
+    func run() throws {
+        let report = try reportingBackupErrors { try Checker(repository: try repository.open()).check(readData: readData) }
+        for note in report.notes { print("note: \(note)") }
+        for error in report.errors { print("error: \(error)") }
+        print("\(report.snapshots) snapshot(s), \(report.packs) pack(s)\(readData ? ", \(report.blobsRead) blob(s) read" : ""): \(report.isClean ? "no errors" : "\(report.errors.count) error(s); \(report.intactSnapshots.count) snapshot(s) still restore in full")")
+        if !report.isClean { throw ExitCode(1) }
+    }
+}
+
+/// Sizes for people: 1.5 MiB, 3.2 GiB.
+enum ByteText {
+    static func format(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024 && unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

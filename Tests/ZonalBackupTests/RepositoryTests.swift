@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+import ZonalTesting
+@testable import ZonalBackup
+
+/// A repository with small chunks (fast tests, many chunks) in a temporary directory.
+struct TestRepository {
+    let directory: TemporaryDirectory
+    let path: String
+    static let password = "correct horse battery staple"
+
+    init() throws {
+        directory = try TemporaryDirectory(prefix: "zonal-backup")
+        path = directory.file("repo")
+        try Repository.initialize(at: path, password: Self.password,
+                                  config: RepositoryConfig(id: "test", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
+                                  scryptRounds: 1 << 10)
+    }
+
+    func open() throws -> Repository { try Repository.open(at: path, password: Self.password) }
+
+    /// One task at a time: tests of other targets need the other cooperative thread on time.
+    func backUp(_ paths: String...) async throws -> Snapshot {
+        try await BackupRunner(repository: try open(), parallelism: 1).run(paths: paths).snapshot
+    }
+
+    func restorer() throws -> Restorer { Restorer(repository: try open(), parallelism: 1) }
+}
+
+func write(_ bytes: [UInt8], to path: String) throws {
+    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+}
+
+func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
+    var random = SeededRandom(seed: seed)
+    return (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
+}
+
+func fileInfo(_ path: String) -> stat {
+    var info = stat()
+    lstat(path, &info)
+    return info
+}
+
+/// Serialized: backups are CPU-heavy, and tests of other targets need the cooperative threads
+/// on time (lease keep-alives).
+@Suite("Backup repository", .serialized)
+struct RepositoryTests {
+    @Test("a tree with every kind of file comes back byte for byte with its metadata")
+    func roundTrip() async throws {
+        let repo = try TestRepository()
+        defer { repo.directory.remove() }
+        let source = repo.directory.file("source")
+        try write([], to: "\(source)/empty")
+        try write(Array("hello\n".utf8), to: "\(source)/docs/héllo wörld ✓.txt")
+        try write(randomBytes(3 << 20, seed: 7), to: "\(source)/big.bin")
+        try write(Array(repeating: UInt8(ascii: "a"), count: 500_000), to: "\(source)/compressible.txt")
+        // Sparse: 8 MiB with 4 KiB of data in the middle.
+        let sparse = "\(source)/sparse.img"
+        FileManager.default.createFile(atPath: sparse, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: sparse))
+        try handle.truncate(atOffset: 8 << 20)
+        try handle.seek(toOffset: 4 << 20)
+        try handle.write(contentsOf: Data(randomBytes(4096, seed: 8)))
+        try handle.close()
+        try FileManager.default.createSymbolicLink(atPath: "\(source)/link", withDestinationPath: "docs/héllo wörld ✓.txt")
+        #expect(link("\(source)/big.bin", "\(source)/docs/big-again.bin") == 0)
+        chmod("\(source)/docs", 0o750)
+        chmod("\(source)/empty", 0o640)
+        var past = [timespec(tv_sec: 1_000_000_000, tv_nsec: 123_456_789), timespec(tv_sec: 1_000_000_000, tv_nsec: 123_456_789)]
+        utimensat(AT_FDCWD, "\(source)/empty", &past, 0)
+
+        let snapshot = try await repo.backUp(source)
+        #expect(snapshot.summary.files == 6)
+        let target = repo.directory.file("restored")
+        let result = try await repo.restorer().restore(snapshot, into: target)
+        #expect(result.files == 5, "the second hard link is a link, not a file")
+        let restored = "\(target)/source"
+        for file in ["empty", "docs/héllo wörld ✓.txt", "big.bin", "compressible.txt", "sparse.img", "docs/big-again.bin"] {
+            #expect(FileManager.default.contentsEqual(atPath: "\(source)/\(file)", andPath: "\(restored)/\(file)"), "\(file) differs")
+        }
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(restored)/link") == "docs/héllo wörld ✓.txt")
+        #expect(fileInfo("\(restored)/big.bin").st_ino == fileInfo("\(restored)/docs/big-again.bin").st_ino, "hard links stay linked")
+        #expect(fileInfo("\(restored)/docs").st_mode & 0o7777 == 0o750)
+        #expect(fileInfo("\(restored)/empty").st_mode & 0o7777 == 0o640)
+        #expect(fileInfo("\(restored)/empty").st_mtim.tv_sec == 1_000_000_000 && fileInfo("\(restored)/empty").st_mtim.tv_nsec == 123_456_789)
+        let sparseInfo = fileInfo("\(restored)/sparse.img")
+        #expect(sparseInfo.st_size == 8 << 20 && Int(sparseInfo.st_blocks) * 512 < 1 << 20, "the sparse file takes \(sparseInfo.st_blocks * 512) bytes")
+        await #expect(throws: BackupError.self) { _ = try await repo.restorer().restore(snapshot, into: target) }
+    }
+
+    @Test("bytes inserted in the middle of a large file add little to the repository")
+    func deduplication() async throws {
+        let repo = try TestRepository()
+        defer { repo.directory.remove() }
+        let file = repo.directory.file("data/large.bin")
+        var content = randomBytes(4 << 20, seed: 9)
+        try write(content, to: file)
+        let first = try await repo.backUp(repo.directory.file("data"))
+        #expect(first.summary.newBytes >= 4 << 20)
+        let again = try await repo.backUp(repo.directory.file("data"))
+        #expect(again.summary.newBlobs == 0, "an unchanged tree stores nothing new")
+        content.insert(contentsOf: randomBytes(1000, seed: 10), at: 2 << 20)
+        try write(content, to: file)
+        let third = try await repo.backUp(repo.directory.file("data"))
+        #expect(third.summary.newBytes < 512 << 10, "an insertion of 1000 bytes stored \(third.summary.newBytes) new bytes")
+        #expect(try repo.open().snapshots().count == 3)
+    }
+
+    @Test("a wrong password is refused clearly and reads nothing")
+    func wrongPassword() throws {
+        let repo = try TestRepository()
+        defer { repo.directory.remove() }
+        #expect(throws: BackupError.wrongPassword) { try Repository.open(at: repo.path, password: "guess") }
+        #expect(BackupError.wrongPassword.description.contains("cannot be recovered"))
+        #expect(throws: BackupError.notARepository(repo.directory.path)) { try Repository.open(at: repo.directory.path, password: "x") }
+        #expect(throws: BackupError.alreadyExists(repo.path)) { try Repository.initialize(at: repo.path, password: "x") }
+    }
+
+    @Test("a flipped byte in a pack is found by check --read-data; snapshots in other packs still restore")
+    func corruptPack() async throws {
+        let repo = try TestRepository()
+        defer { repo.directory.remove() }
+        try write(randomBytes(600_000, seed: 11), to: repo.directory.file("one/a.bin"))
+        let kept = try await repo.backUp(repo.directory.file("one"))
+        let packsBefore = Set(try repo.open().indexedPacks)
+        try write(randomBytes(600_000, seed: 12), to: repo.directory.file("two/b.bin"))
+        let damagedSnapshot = try await repo.backUp(repo.directory.file("two"))
+        let newPack = try #require(try repo.open().indexedPacks.subtracting(packsBefore).first)
+        #expect(try Checker(repository: try repo.open()).check(readData: true).isClean)
+
+        let packPath = "\(repo.path)/\(Repository.packName(newPack))"
+        chmod(packPath, 0o644)
+        var bytes = Array(try Data(contentsOf: URL(fileURLWithPath: packPath)))
+        bytes[1000] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: packPath))
+
+        let structural = try Checker(repository: try repo.open()).check(readData: false)
+        #expect(structural.isClean, "without reading data the damage cannot be seen: \(structural.errors)")
+        let report = try Checker(repository: try repo.open()).check(readData: true)
+        #expect(report.errors.contains { $0.contains("does not match its name") })
+        #expect(report.errors.contains { $0.contains("snapshot \(damagedSnapshot.id.prefix(12))") && $0.contains("b.bin") })
+        #expect(report.intactSnapshots == [kept.id])
+        let target = repo.directory.file("restored")
+        _ = try await repo.restorer().restore(kept, into: target)
+        #expect(FileManager.default.contentsEqual(atPath: repo.directory.file("one/a.bin"), andPath: "\(target)/one/a.bin"))
+        await #expect(throws: BackupError.self) {
+            _ = try await repo.restorer().restore(damagedSnapshot, into: repo.directory.file("restored-2"))
+        }
+    }
+
+    @Test("packs a crashed backup wrote without an index leave the repository valid; the next backup completes")
+    func interruptedBackup() async throws {
+        let repo = try TestRepository()
+        defer { repo.directory.remove() }
+        let repository = try repo.open()
+        let writer = PackWriter(repository: repository)
+        let chunk = randomBytes(2 << 20, seed: 13)
+        let id = repository.key.blobID(of: chunk)
+        #expect(await writer.reserve(id))
+        try await writer.add(id, kind: .data, stored: repository.codec.encode(chunk), plainLength: chunk.count)
+        // The pack is written (it reached the pack size), the index never is: as after kill -9.
+        let report = try Checker(repository: try repo.open()).check(readData: true)
+        #expect(report.isClean && report.notes.contains { $0.contains("in no index") }, "\(report)")
+        try write(chunk, to: repo.directory.file("after/file.bin"))
+        let snapshot = try await repo.backUp(repo.directory.file("after"))
+        #expect(try Checker(repository: try repo.open()).check(readData: true).intactSnapshots == [snapshot.id])
+    }
+}
