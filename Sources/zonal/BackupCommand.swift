@@ -11,7 +11,10 @@ struct BackupCommand: AsyncParsableCommand {
             ZONAL_BACKUP_PASSWORD, --password-file, or a prompt on a terminal. A lost password \
             cannot be recovered: the data stays encrypted.
             """,
-        subcommands: [BackupInit.self, BackupCreate.self, BackupSnapshots.self, BackupList.self, BackupRestore.self, BackupCheck.self],
+        subcommands: [
+            BackupInit.self, BackupCreate.self, BackupSnapshots.self, BackupList.self, BackupDiff.self, BackupRestore.self,
+            BackupRollback.self, BackupForget.self, BackupPrune.self, BackupCheck.self, BackupCopy.self,
+        ],
         defaultSubcommand: BackupCreate.self
     )
 }

@@ -100,4 +100,6 @@ public struct Snapshot: Codable, Sendable, Hashable {
     public var paths: [String]
     public var tree: BlobID
     public var summary: Summary
+    /// For a copy made by `copy`, the id of the snapshot it was copied from.
+    public var original: String?
 }

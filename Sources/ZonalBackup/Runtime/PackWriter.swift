@@ -37,6 +37,13 @@ actor PackWriter {
         written = []
     }
 
+    /// Writes the last pack and returns what all the packs hold, for an index written by the caller.
+    func finishWithoutIndex() throws(BackupError) -> [IndexFile.Pack] {
+        try flush()
+        defer { written = [] }
+        return written
+    }
+
     /// A pack: the blobs, then their list sealed, then that list's length (4 bytes, little
     /// endian). Its name is the SHA-256 of its bytes, so a damaged pack is recognisable.
     private func flush() throws(BackupError) {

@@ -98,6 +98,21 @@ public final class Repository: Sendable {
         }
     }
 
+    /// Makes `packs` the whole index: one new index file, then the in-memory index. The caller
+    /// removes the old index files afterwards.
+    func replaceIndex(with packs: [IndexFile.Pack]) throws(BackupError) {
+        try writeSealed(IndexFile(packs: packs), as: "index/\(Self.randomName())")
+        index.withLock { index in
+            index = [:]
+            for pack in packs { for blob in pack.blobs { index[blob.id] = Location(pack: pack.pack, blob: blob) } }
+        }
+    }
+
+    /// Removes a snapshot (its data stays until a prune).
+    public func forget(_ snapshot: String) throws(BackupError) {
+        try store.remove("snapshots/\(snapshot)")
+    }
+
     /// The plain content of a blob.
     public func load(_ id: BlobID) throws(BackupError) -> [UInt8] {
         guard let location = location(of: id) else { throw .corrupt("blob \(id) is in no index") }

@@ -1,0 +1,44 @@
+import Foundation
+
+/// Keeps a pruning process away from everything else: a backup holds a shared lock, prune an
+/// exclusive one; each is a file in `locks/` naming its host and process, so a lock left by a
+/// dead process on this host is recognised and removed.
+public final class RepositoryLock: Sendable {
+    struct Holder: Codable {
+        var host: String
+        var pid: Int32
+        var exclusive: Bool
+        var time: Date
+    }
+
+    private let store: LocalStore
+    private let name: String
+
+    private init(store: LocalStore, name: String) {
+        self.store = store
+        self.name = name
+    }
+
+    /// Takes the lock, or throws naming who holds a conflicting one.
+    public static func acquire(_ store: LocalStore, exclusive: Bool) throws(BackupError) -> RepositoryLock {
+        for existing in store.list("locks") {
+            guard let data = try? store.read("locks/\(existing)"), let holder = try? JSONDecoder.backup.decode(Holder.self, from: Data(data)) else { continue }
+            if holder.host == ProcessInfo.processInfo.hostName && kill(holder.pid, 0) != 0 && errno == ESRCH {
+                try? store.remove("locks/\(existing)")
+                continue
+            }
+            if exclusive || holder.exclusive {
+                throw .invalid("the repository is locked by \(holder.exclusive ? "a prune" : "a backup") (process \(holder.pid) on \(holder.host) since \(holder.time)); try again when it ends")
+            }
+        }
+        let holder = Holder(host: ProcessInfo.processInfo.hostName, pid: getpid(), exclusive: exclusive, time: Date())
+        let name = "locks/\(exclusive ? "exclusive" : Repository.randomName())"
+        if exclusive && store.exists(name) { throw .invalid("the repository is being pruned by another process") }
+        try store.write(name, Array(try Repository.json(holder)))
+        return RepositoryLock(store: store, name: name)
+    }
+
+    public func release() {
+        try? store.remove(name)
+    }
+}
