@@ -108,6 +108,26 @@ struct RepositoryTests {
         #expect(try repo.open().snapshots().count == 3)
     }
 
+    @Test("a file rewritten with the same size and modification time is still read again (its change time moved)")
+    func sneakyChange() async throws {
+        let repo = try TestRepository()
+        defer { repo.directory.remove() }
+        let file = repo.directory.file("data/config.txt")
+        try write(Array("mode=safe\n".utf8), to: file)
+        var fixed = [timespec(tv_sec: 1_600_000_000, tv_nsec: 0), timespec(tv_sec: 1_600_000_000, tv_nsec: 0)]
+        utimensat(AT_FDCWD, file, &fixed, 0)
+        let first = try await repo.backUp(repo.directory.file("data"))
+        let unchanged = try await repo.backUp(repo.directory.file("data"))
+        #expect(unchanged.summary.newBlobs == 0)
+        try write(Array("mode=evil\n".utf8), to: file)
+        utimensat(AT_FDCWD, file, &fixed, 0)
+        let changed = try await repo.backUp(repo.directory.file("data"))
+        let target = repo.directory.file("restored")
+        _ = try await repo.restorer().restore(changed, into: target)
+        #expect(try String(contentsOfFile: "\(target)/data/config.txt", encoding: .utf8) == "mode=evil\n")
+        #expect(first.tree != changed.tree)
+    }
+
     @Test("a wrong password is refused clearly and reads nothing")
     func wrongPassword() throws {
         let repo = try TestRepository()

@@ -79,6 +79,10 @@ public struct Node: Codable, Sendable, Hashable {
     public var linkTarget: String?
     /// Device and inode of a file with several hard links; equal keys are restored as links.
     public var hardlink: String?
+    /// Change time (ns) and inode of a file when it was read: with size and mtime they tell the
+    /// next backup it may take the content over without reading the file.
+    public var ctime: Int64?
+    public var inode: UInt64?
 }
 
 /// A backup of one moment: the paths given, and the tree holding them.

@@ -46,9 +46,11 @@ public struct BackupRunner: Sendable {
         defer { lock.release() }
         let writer = PackWriter(repository: repository)
         let state = RunState()
+        let parent = try parentListing(for: absolute)
         var nodes: [Node] = []
         for path in absolute {
-            guard let node = try await backUp(path: path, name: (path as NSString).lastPathComponent, writer: writer, state: state, top: true) else {
+            let name = (path as NSString).lastPathComponent
+            guard let node = try await backUp(path: path, name: name, parent: parent[name], writer: writer, state: state, top: true) else {
                 throw .notFound("\(path) does not exist or cannot be read")
             }
             nodes.append(node)
@@ -63,18 +65,45 @@ public struct BackupRunner: Sendable {
         return Result(snapshot: snapshot, warnings: state.warnings)
     }
 
-    private func backUp(path: String, name: String, writer: PackWriter, state: RunState, top: Bool) async throws(BackupError) -> Node? {
+    /// The root listing of the newest snapshot of the same paths, whose unchanged files are
+    /// taken over without being read again.
+    private func parentListing(for paths: [String]) throws(BackupError) -> [String: Node] {
+        guard let parent = try repository.snapshots().last(where: { $0.paths == paths }) else { return [:] }
+        return Self.byName(try repository.loadTree(parent.tree))
+    }
+
+    private static func byName(_ tree: Tree) -> [String: Node] {
+        Dictionary(tree.nodes.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// A file is unchanged when its size, modification time, change time and inode are those the
+    /// parent snapshot recorded and every chunk it listed is still in the repository.
+    private func unchangedContent(_ parent: Node?, _ info: stat) -> [BlobID]? {
+        guard let parent, parent.kind == .file, let content = parent.content, parent.size == Int64(info.st_size),
+              parent.mtime == Self.nanoseconds(info.st_mtim), parent.ctime == Self.nanoseconds(info.st_ctim),
+              parent.inode == UInt64(info.st_ino), content.allSatisfy({ repository.location(of: $0) != nil }) else { return nil }
+        return content
+    }
+
+    private static func nanoseconds(_ time: timespec) -> Int64 {
+        Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
+    }
+
+    private func backUp(path: String, name: String, parent: Node?, writer: PackWriter, state: RunState, top: Bool) async throws(BackupError) -> Node? {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             if !top { state.warn("\(path): \(String(cString: strerror(errno)))") }
             return nil
         }
         var node = Node(name: name, kind: .file, mode: UInt32(info.st_mode) & 0o7777, uid: info.st_uid, gid: info.st_gid,
-                        mtime: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec), size: 0)
+                        mtime: Self.nanoseconds(info.st_mtim), size: 0)
         switch info.st_mode & S_IFMT {
         case S_IFDIR:
             node.kind = .directory
-            node.subtree = try await backUpDirectory(path, writer: writer, state: state)
+            let parentListing = try parent.flatMap { node throws(BackupError) in
+                try node.kind == .directory ? node.subtree.map { id throws(BackupError) in Self.byName(try repository.loadTree(id)) } : nil
+            } ?? [:]
+            node.subtree = try await backUpDirectory(path, parent: parentListing, writer: writer, state: state)
             state.countDirectory()
         case S_IFLNK:
             node.kind = .symlink
@@ -82,8 +111,14 @@ public struct BackupRunner: Sendable {
         case S_IFREG:
             node.size = Int64(info.st_size)
             if info.st_nlink > 1 { node.hardlink = "\(info.st_dev):\(info.st_ino)" }
-            guard let content = try await backUpFile(path, writer: writer, state: state) else { return nil }
-            node.content = content
+            node.ctime = Self.nanoseconds(info.st_ctim)
+            node.inode = UInt64(info.st_ino)
+            if let unchanged = unchangedContent(parent, info) {
+                node.content = unchanged
+            } else {
+                guard let read = try await backUpFile(path, writer: writer, state: state) else { return nil }
+                node.content = read
+            }
             state.countFile(bytes: node.size, path: path, report: onProgress)
         default:
             state.warn("\(path): skipped (not a file, directory or symbolic link)")
@@ -92,7 +127,7 @@ public struct BackupRunner: Sendable {
         return node
     }
 
-    private func backUpDirectory(_ path: String, writer: PackWriter, state: RunState) async throws(BackupError) -> BlobID {
+    private func backUpDirectory(_ path: String, parent: [String: Node], writer: PackWriter, state: RunState) async throws(BackupError) -> BlobID {
         let entries: [String]
         do { entries = try FileManager.default.contentsOfDirectory(atPath: path).sorted() } catch {
             state.warn("\(path): cannot list: \(error.localizedDescription)")
@@ -111,7 +146,7 @@ public struct BackupRunner: Sendable {
                 next += 1
                 group.addTask {
                     do throws(BackupError) {
-                        return .success(try await backUp(path: "\(path)/\(name)", name: name, writer: writer, state: state, top: false))
+                        return .success(try await backUp(path: "\(path)/\(name)", name: name, parent: parent[name], writer: writer, state: state, top: false))
                     } catch {
                         return .failure(error)
                     }
