@@ -166,6 +166,8 @@ public struct BackupRunner: Sendable {
     }
 
     /// Chunks of one file, stored when new; nil (with a warning) when it cannot be read.
+    /// Chunks are hashed, compressed and sealed by up to `parallelism` tasks at once while the
+    /// file is read on, so one large file uses every core; their ids keep the file's order.
     private func backUpFile(_ path: String, writer: PackWriter, state: RunState) async throws(BackupError) -> [BlobID]? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else {
@@ -173,20 +175,48 @@ public struct BackupRunner: Sendable {
             return nil
         }
         defer { close(descriptor) }
-        var stream = ChunkStream(chunker: FastCDC(settings: repository.config.chunker))
-        var ids: [BlobID] = []
-        var buffer = [UInt8](repeating: 0, count: 4 << 20)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                state.warn("\(path): read failed: \(String(cString: strerror(errno)))")
-                return nil
+        let outcome = await withTaskGroup(of: Swift.Result<(Int, BlobID), BackupError>.self) { group -> Swift.Result<[BlobID]?, BackupError> in
+            var stream = ChunkStream(chunker: FastCDC(settings: repository.config.chunker))
+            var ids: [BlobID?] = []
+            var inFlight = 0
+            var failure: BackupError?
+            func collect(_ result: Swift.Result<(Int, BlobID), BackupError>?) {
+                inFlight -= 1
+                switch result {
+                case .success(let (index, id)): ids[index] = id
+                case .failure(let error): failure = failure ?? error
+                case nil: break
+                }
             }
-            let chunks = count == 0 ? stream.finish() : stream.feed(buffer[0..<count])
-            for chunk in chunks { ids.append(try await store(chunk, kind: .data, writer: writer, state: state)) }
-            if count == 0 { return ids }
+            var buffer = [UInt8](repeating: 0, count: 4 << 20)
+            while failure == nil {
+                let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    state.warn("\(path): read failed: \(String(cString: strerror(errno)))")
+                    while inFlight > 0 { collect(await group.next()) }
+                    return .success(nil)
+                }
+                for chunk in count == 0 ? stream.finish() : stream.feed(buffer[0..<count]) {
+                    if inFlight >= parallelism { collect(await group.next()) }
+                    let index = ids.count
+                    ids.append(nil)
+                    inFlight += 1
+                    group.addTask {
+                        do throws(BackupError) {
+                            return .success((index, try await store(chunk, kind: .data, writer: writer, state: state)))
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                if count == 0 { break }
+            }
+            while inFlight > 0 { collect(await group.next()) }
+            if let failure { return .failure(failure) }
+            return .success(ids.map { $0! })
         }
+        return try outcome.get()
     }
 
     private func store(tree: Tree, writer: PackWriter, state: RunState) async throws(BackupError) -> BlobID {
