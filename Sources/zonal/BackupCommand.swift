@@ -37,10 +37,7 @@ struct RepositoryOptions: ParsableArguments {
     }
 
     func password(confirm: Bool = false) throws -> String {
-        if let passwordFile {
-            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else { throw CommandFailure("cannot read the password file \(passwordFile)") }
-            return String(text.prefix { $0 != "\n" && $0 != "\r" })
-        }
+        if let passwordFile { return try readPassword(from: passwordFile) }
         if let password = ProcessInfo.processInfo.environment["ZONAL_BACKUP_PASSWORD"] { return password }
         guard isatty(STDIN_FILENO) != 0, let typed = getpass("repository password: ") else {
             throw CommandFailure("no password: set ZONAL_BACKUP_PASSWORD or give --password-file (there is no terminal to ask on)")
@@ -55,6 +52,12 @@ struct RepositoryOptions: ParsableArguments {
     func open() throws -> Repository {
         try reportingBackupErrors { try Repository.open(at: try path, password: try password()) }
     }
+}
+
+/// The first line of a password file.
+func readPassword(from path: String) throws -> String {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("cannot read the password file \(path)") }
+    return String(text.prefix { $0 != "\n" && $0 != "\r" })
 }
 
 /// Turns repository errors into one clear line and exit status 1.

@@ -104,7 +104,7 @@ struct BackupCopy: AsyncParsableCommand {
         let source = try repository.open()
         let targetPassword: String
         if let toPasswordFile {
-            targetPassword = String((try String(contentsOfFile: toPasswordFile, encoding: .utf8)).prefix { $0 != "\n" })
+            targetPassword = try readPassword(from: toPasswordFile)
         } else if let password = ProcessInfo.processInfo.environment["ZONAL_BACKUP_TO_PASSWORD"] {
             targetPassword = password
         } else {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Synchronization
+import ZonalCore
 
 /// An opened repository: its key, settings and the index of every blob, loaded once. Packs,
 /// index files and snapshots are only ever added (prune, later, rewrites whole files), so what
@@ -42,7 +43,7 @@ public final class Repository: Sendable {
         guard store.exists("config") else { throw .notARepository(path) }
         var key: MasterKey?
         for name in store.list("keys") {
-            guard let file = try? JSONDecoder.backup.decode(KeyFile.self, from: Data(try store.read("keys/\(name)"))) else { continue }
+            guard let file = try? JSONDecoder.zonal().decode(KeyFile.self, from: Data(try store.read("keys/\(name)"))) else { continue }
             if let unlocked = try? file.unlock(password: password) {
                 key = unlocked
                 break
@@ -165,28 +166,11 @@ public final class Repository: Sendable {
     }
 
     static func json(_ value: some Encodable) throws(BackupError) -> Data {
-        do { return try JSONEncoder.backup.encode(value) } catch { throw .invalid("cannot encode: \(error)") }
+        do { return try JSONEncoder.zonal().encode(value) } catch { throw .invalid("cannot encode: \(error)") }
     }
 
     static func decode<T: Decodable>(_ bytes: [UInt8], what: String) throws(BackupError) -> T {
-        do { return try JSONDecoder.backup.decode(T.self, from: Data(bytes)) } catch { throw .corrupt("\(what) does not decode: \(error)") }
-    }
-}
-
-extension JSONEncoder {
-    static var backup: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        encoder.outputFormatting = [.sortedKeys]
-        return encoder
-    }
-}
-
-extension JSONDecoder {
-    static var backup: JSONDecoder {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
+        do { return try JSONDecoder.zonal().decode(T.self, from: Data(bytes)) } catch { throw .corrupt("\(what) does not decode: \(error)") }
     }
 }
 

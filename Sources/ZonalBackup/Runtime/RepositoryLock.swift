@@ -1,4 +1,5 @@
 import Foundation
+import ZonalCore
 
 /// Keeps a pruning process away from everything else: a backup holds a shared lock, prune an
 /// exclusive one; each is a file in `locks/` naming its host and process, so a lock left by a
@@ -22,7 +23,7 @@ public final class RepositoryLock: Sendable {
     /// Takes the lock, or throws naming who holds a conflicting one.
     public static func acquire(_ store: LocalStore, exclusive: Bool) throws(BackupError) -> RepositoryLock {
         for existing in store.list("locks") {
-            guard let data = try? store.read("locks/\(existing)"), let holder = try? JSONDecoder.backup.decode(Holder.self, from: Data(data)) else { continue }
+            guard let data = try? store.read("locks/\(existing)"), let holder = try? JSONDecoder.zonal().decode(Holder.self, from: Data(data)) else { continue }
             if holder.host == ProcessInfo.processInfo.hostName && kill(holder.pid, 0) != 0 && errno == ESRCH {
                 try? store.remove("locks/\(existing)")
                 continue
