@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .target(name: "CZonalSystem"),
@@ -38,6 +39,23 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ZonalDatabase",
+            dependencies: [
+                "ZonalCore",
+                "ZonalCoordination",
+                "ZonalSupervisor",
+                "ZonalObservability",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -137,6 +155,8 @@ let package = Package(
             name: "ZonalTesting",
             dependencies: [
                 "ZonalCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
@@ -152,6 +172,7 @@ let package = Package(
                 "ZonalObservability",
                 "ZonalBalancer",
                 "ZonalBackup",
+                "ZonalDatabase",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -199,6 +220,11 @@ let package = Package(
         .testTarget(
             name: "ZonalBackupTests",
             dependencies: ["ZonalBackup", "ZonalTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ZonalDatabaseTests",
+            dependencies: ["ZonalDatabase", "ZonalTesting"],
             swiftSettings: strict
         ),
         .testTarget(

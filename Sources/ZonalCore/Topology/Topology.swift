@@ -65,6 +65,8 @@ extension Topology {
             case process(command: [String])
             /// A Zonal load balancer (`zonal balancer`) in front of other services.
             case balancer(BalancerSpec)
+            /// A highly available PostgreSQL cluster: a server and its agent (`zonal db agent`) per node.
+            case postgres(DatabaseSpec)
 
             /// The name used in topology files.
             public var name: String {
@@ -72,6 +74,7 @@ extension Topology {
                 case .app: "app"
                 case .process: "process"
                 case .balancer: "balancer"
+                case .postgres: "postgres"
                 }
             }
         }

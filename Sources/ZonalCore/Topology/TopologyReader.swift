@@ -92,7 +92,7 @@ struct TopologyReader {
 
     private mutating func readService(_ node: Yams.Node, nodes: [Topology.Node]) -> Topology.Service? {
         guard let unnamed = YAMLFields(node, subject: "a service", problems: problems, allowedKeys: [
-            "name", "kind", "command", "nodes", "zones", "port", "admin_port", "primary_zone", "secondary_zone", "health", "balancer",
+            "name", "kind", "command", "nodes", "zones", "port", "admin_port", "primary_zone", "secondary_zone", "health", "balancer", "database",
         ]) else { return nil }
         guard let name = unnamed.string("name", required: true) else { return nil }
         let subject = "service \(name)"
@@ -124,7 +124,12 @@ struct TopologyReader {
         if kindName != "balancer", fields.has("balancer") {
             problems.report(line: fields.line(of: "balancer"), "`balancer` settings are only for services of kind `balancer`; \(subject) is of kind `\(kindName ?? "?")`")
         }
+        if kindName != "postgres", fields.has("database") {
+            problems.report(line: fields.line(of: "database"), "`database` settings are only for services of kind `postgres`; \(subject) is of kind `\(kindName ?? "?")`")
+        }
         switch kindName {
+        case "postgres":
+            return readDatabase(fields["database"], subject: subject).map { .postgres($0) }
         case "balancer":
             return readBalancer(fields["balancer"], subject: subject, port: port).map { .balancer($0) }
         case "app":
@@ -137,7 +142,7 @@ struct TopologyReader {
             }
             return .process(command: command)
         case let other?:
-            problems.report(fields["kind"], "unknown service kind `\(other)` in \(subject); this version runs: app, process, balancer")
+            problems.report(fields["kind"], "unknown service kind `\(other)` in \(subject); this version runs: app, process, balancer, postgres")
             return nil
         case nil:
             return nil

@@ -99,6 +99,7 @@ struct Checker {
             failoverZones(of: service, knownZones: zones)
             healthCheck(of: service)
             if case .balancer(let spec) = service.kind { balancer(spec, of: service, knownZones: zones) }
+            if case .postgres(let spec) = service.kind { database(spec, of: service) }
         }
     }
 

@@ -29,14 +29,21 @@ public struct InstanceLauncher: Sendable {
             if let admin = instance.service.adminPort { arguments += ["--admin-port", String(admin)] }
             return ProcessSpec(executable: zonalExecutable, arguments: arguments, environment: environment, logFile: logFile)
         case .balancer:
-            var arguments = ["balancer", "--service", instance.service.name, "--node", instance.node.name]
-            if let topologyPath { arguments += ["--topology", topologyPath] }
-            return ProcessSpec(executable: zonalExecutable, arguments: arguments, environment: environment, logFile: logFile)
+            return topologyReader(["balancer"], instance, environment: environment, logFile: logFile)
+        case .postgres:
+            return topologyReader(["db", "agent", "--state-dir", stateDirectory], instance, environment: environment, logFile: logFile)
         case .process(let command):
             let expanded = command.map { instance.expand($0, stateDirectory: stateDirectory) }
             return ProcessSpec(executable: try Self.resolve(expanded[0]), arguments: Array(expanded.dropFirst()),
                                environment: environment, logFile: logFile)
         }
+    }
+
+    /// A built-in service that reads its settings from the topology itself.
+    private func topologyReader(_ command: [String], _ instance: Topology.Instance, environment: [String: String], logFile: String) -> ProcessSpec {
+        var arguments = command + ["--service", instance.service.name, "--node", instance.node.name]
+        if let topologyPath { arguments += ["--topology", topologyPath] }
+        return ProcessSpec(executable: zonalExecutable, arguments: arguments, environment: environment, logFile: logFile)
     }
 
     /// Finds a program the way a shell would: a path as given, a bare name in `PATH`.

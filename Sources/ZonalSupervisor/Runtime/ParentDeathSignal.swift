@@ -12,9 +12,15 @@ public enum ParentDeathSignal {
     /// Arranges SIGKILL on the supervisor's death; exits at once if it is already gone.
     public static func armIfSupervised() {
         guard let text = ProcessInfo.processInfo.environment[environmentKey], let supervisor = pid_t(text) else { return }
-        _ = czonal_set_parent_death_signal(SIGKILL)
-        // The supervisor may have died between fork and prctl; then we were re-parented.
-        if getppid() != supervisor { exit(1) }
+        if !arm(SIGKILL, parent: supervisor) { exit(1) }
+    }
+
+    /// Asks for `signal` when the parent dies; false when `parent` is already gone (we were
+    /// re-parented between fork and now). The kernel forgets the request when the process later
+    /// execs under other credentials, so it only holds for processes that do not exec.
+    public static func arm(_ signal: Int32, parent: pid_t) -> Bool {
+        _ = czonal_set_parent_death_signal(signal)
+        return getppid() == parent
     }
 }
 #endif

@@ -1,0 +1,88 @@
+/// What a service of kind `postgres` runs: one PostgreSQL server and its agent per node, kept
+/// highly available by the agents through the coordinator.
+public struct DatabaseSpec: Sendable, Hashable {
+    /// The shapes a cluster comes in; each sets the defaults of the settings below.
+    public enum Edition: String, Sendable, Hashable, CaseIterable {
+        /// One node and its backups; no failover.
+        case basic
+        /// A primary and a standby in another zone; asynchronous unless `synchronous_mode` says otherwise.
+        case ha
+        /// `ha` plus read-only replicas, possibly in other zones.
+        case cluster
+        /// A primary and two synchronous standbys in three zones, quorum commit `ANY 1`: RPO 0.
+        case enterprise
+    }
+
+    /// Whether commits wait for standbys.
+    public enum SynchronousMode: String, Sendable, Hashable, CaseIterable {
+        /// Commits are acknowledged by the primary alone (RPO up to `maximum_lag_on_failover`).
+        case off
+        /// Commits wait for a standby while one is healthy; with none left the primary goes on
+        /// alone and no node may then be promoted automatically.
+        case on
+        /// Commits always wait for a standby: writes stop rather than run unprotected.
+        case strict
+    }
+
+    /// How the agents detect a lost primary and choose a successor.
+    public struct Failover: Sendable, Hashable {
+        /// Lifetime of an agent's lease (its member key and, on the primary, the leader key).
+        /// A dead primary is replaced after at most this long. Default 3 s.
+        public var ttl: Duration = .seconds(3)
+        /// How often each agent observes its server and decides. Default 1 s.
+        public var loopWait: Duration = .seconds(1)
+        /// A primary that cannot renew its lease stops PostgreSQL this long before the lease can
+        /// expire on the coordinator (fencing). Default 0.5 s.
+        public var fenceMargin: Duration = .milliseconds(500)
+        /// An asynchronous standby further behind the last known primary position is never
+        /// promoted automatically. Default 1 MiB.
+        public var maximumLagOnFailover: UInt64 = 1 << 20
+        public var synchronousMode: SynchronousMode = .off
+        /// How many standbys PostgreSQL waits for (`ANY 1` of this many). Default 1; 2 in `enterprise`.
+        public var synchronousStandbys: Int = 1
+
+        public init() {}
+    }
+
+    public var edition: Edition
+    public var failover: Failover
+    /// Where each node keeps its data directory: `{node}` and `{service}` are replaced. Default
+    /// `<state directory>/{service}/{node}/data`.
+    public var dataDirectory: String?
+    /// Where PostgreSQL's programs are. Default `/usr/lib/postgresql/15/bin`.
+    public var binDirectory: String?
+    /// Extra `postgresql.conf` settings for every node, written as given.
+    public var parameters: [String: String]
+    /// Nodes that never become primary.
+    public var noFailover: Set<String>
+
+    public init(edition: Edition = .ha, failover: Failover? = nil, dataDirectory: String? = nil, binDirectory: String? = nil,
+                parameters: [String: String] = [:], noFailover: Set<String> = []) {
+        self.edition = edition
+        self.failover = failover ?? Self.defaults(for: edition)
+        self.dataDirectory = dataDirectory
+        self.binDirectory = binDirectory
+        self.parameters = parameters
+        self.noFailover = noFailover
+    }
+
+    /// The settings an edition starts from.
+    public static func defaults(for edition: Edition) -> Failover {
+        var failover = Failover()
+        if edition == .enterprise {
+            failover.synchronousMode = .strict
+            failover.synchronousStandbys = 2
+        }
+        return failover
+    }
+
+    /// How many nodes the edition needs at least.
+    public var minimumNodes: Int {
+        switch edition {
+        case .basic: 1
+        case .ha: 2
+        case .cluster: 3
+        case .enterprise: 3
+        }
+    }
+}

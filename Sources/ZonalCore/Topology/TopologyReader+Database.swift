@@ -1,0 +1,52 @@
+import Yams
+
+/// Reading the `database` section of a service of kind `postgres`.
+extension TopologyReader {
+    mutating func readDatabase(_ node: Yams.Node?, subject: String) -> DatabaseSpec? {
+        let service = String(subject.dropFirst("service ".count))
+        let path = "services.\(service).database"
+        guard let node else { return DatabaseSpec() }
+        guard let fields = YAMLFields(node, subject: "`database` of \(subject)", problems: problems, allowedKeys: [
+            "edition", "synchronous_mode", "synchronous_standbys", "ttl", "loop_wait", "fence_margin", "maximum_lag_on_failover",
+            "data_directory", "bin_directory", "parameters", "nofailover",
+        ]) else { return nil }
+        record(path, fields.line)
+        var edition = DatabaseSpec.Edition.ha
+        if let text = fields.string("edition") {
+            if let parsed = DatabaseSpec.Edition(rawValue: text) { edition = parsed } else {
+                problems.report(fields["edition"], "unknown edition `\(text)` of \(subject); use one of: \(DatabaseSpec.Edition.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
+        var failover = DatabaseSpec.defaults(for: edition)
+        if let text = fields.string("synchronous_mode") {
+            if let parsed = DatabaseSpec.SynchronousMode(rawValue: text) { failover.synchronousMode = parsed } else {
+                problems.report(fields["synchronous_mode"], "unknown synchronous_mode `\(text)` of \(subject); use one of: off, on, strict")
+            }
+        }
+        failover.synchronousStandbys = fields.int("synchronous_standbys", in: 1...16) ?? failover.synchronousStandbys
+        failover.ttl = fields.duration("ttl") ?? failover.ttl
+        failover.loopWait = fields.duration("loop_wait") ?? failover.loopWait
+        failover.fenceMargin = fields.duration("fence_margin") ?? failover.fenceMargin
+        failover.maximumLagOnFailover = fields.int("maximum_lag_on_failover", in: 0...Int.max).map(UInt64.init) ?? failover.maximumLagOnFailover
+        for key in ["edition", "synchronous_mode", "synchronous_standbys", "ttl", "loop_wait", "fence_margin", "nofailover"] {
+            record("\(path).\(key)", fields.line(of: key))
+        }
+        var parameters: [String: String] = [:]
+        if let parametersNode = fields["parameters"] {
+            if case .mapping(let mapping) = parametersNode {
+                for (key, value) in mapping {
+                    guard let name = key.string, let text = value.string else {
+                        problems.report(key, "each entry of `parameters` in \(subject) must be a PostgreSQL setting name and a value")
+                        continue
+                    }
+                    parameters[name] = text
+                }
+            } else {
+                problems.report(parametersNode, "`parameters` of \(subject) must be a mapping of PostgreSQL settings to values, got \(parametersNode.yamlKind)")
+            }
+        }
+        let noFailover = Set((fields.stringList("nofailover") ?? []).map(\.value))
+        return DatabaseSpec(edition: edition, failover: failover, dataDirectory: fields.string("data_directory"),
+                            binDirectory: fields.string("bin_directory"), parameters: parameters, noFailover: noFailover)
+    }
+}

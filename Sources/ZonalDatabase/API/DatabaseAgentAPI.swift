@@ -1,0 +1,77 @@
+import Foundation
+import Hummingbird
+import Logging
+import ZonalObservability
+
+/// The agent's HTTP API, the way any balancer or health checker finds the primary and the
+/// replicas (the same convention as Patroni's): `GET /primary` answers 200 only on the node
+/// that runs as primary and holds the leader key; `GET /replica` only on a streaming standby,
+/// within `?lag=BYTES` and `?lag_seconds=S` when given; `GET /health` while PostgreSQL runs;
+/// `GET /status` the member, the leader and the last decision; `GET /metrics`.
+public struct DatabaseAgentAPI: Sendable {
+    public let agent: DatabaseAgent
+
+    public init(agent: DatabaseAgent) {
+        self.agent = agent
+    }
+
+    public func application(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
+        Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "zonal-db-agent"), logger: logger)
+    }
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.addMetricsRoute()
+        let agent = self.agent
+        router.get("/status") { _, _ in Response.json(await agent.report()) }
+        router.get("/health") { _, _ in
+            let report = await agent.report()
+            let running = report.member.role == .primary || report.member.role == .standby
+            return Response.json(status: running ? .ok : .serviceUnavailable, report)
+        }
+        router.get("/primary") { _, _ in
+            let report = await agent.report()
+            return Response.json(status: report.isWritablePrimary ? .ok : .serviceUnavailable, report)
+        }
+        router.get("/replica") { request, _ in
+            let report = await agent.report()
+            let maximumBytes = request.uri.queryParameters.get("lag").flatMap { UInt64($0) }
+            let maximumSeconds = request.uri.queryParameters.get("lag_seconds").flatMap { Double($0) }
+            return Response.json(status: report.isReplica(maximumLagBytes: maximumBytes, maximumLagSeconds: maximumSeconds) ? .ok : .serviceUnavailable, report)
+        }
+        return router
+    }
+}
+
+/// What `GET /status` answers, and what `zonal db status` shows per node.
+public struct AgentReport: Codable, Sendable, Hashable {
+    public var member: MemberStatus
+    public var leader: String?
+    /// Bytes of WAL this node is behind the primary's last published position.
+    public var lagBytes: UInt64?
+    public var synchronous: SynchronousSet?
+    public var decision: String?
+
+    public var isWritablePrimary: Bool {
+        member.role == .primary && leader == member.name
+    }
+
+    public func isReplica(maximumLagBytes: UInt64?, maximumLagSeconds: Double?) -> Bool {
+        guard member.role == .standby, member.upstream != nil else { return false }
+        if let maximumLagBytes, (lagBytes ?? .max) > maximumLagBytes { return false }
+        // An idle primary sends nothing to replay, so time since the last replayed commit only counts while behind.
+        if let maximumLagSeconds, (lagBytes ?? 1) > 0, let seconds = member.replayLagSeconds, seconds > maximumLagSeconds { return false }
+        return true
+    }
+}
+
+extension DatabaseAgent {
+    public func report() -> AgentReport {
+        let cluster = lastCluster
+        var lag: UInt64?
+        if let leaderPosition = cluster?.leaderPosition, let mine = status.replayed ?? status.position?.lsn {
+            lag = leaderPosition.position.lsn.bytes(after: mine)
+        }
+        return AgentReport(member: status, leader: cluster?.leader, lagBytes: lag, synchronous: cluster?.synchronous, decision: lastDecision?.description)
+    }
+}

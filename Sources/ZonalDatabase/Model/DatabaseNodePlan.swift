@@ -1,0 +1,66 @@
+import ZonalCore
+
+/// Everything one node's agent needs, resolved from the topology: who it is, its peers, where
+/// its data lives and how failover behaves.
+public struct DatabaseNodePlan: Sendable, Hashable {
+    /// One node of the cluster as the others reach it.
+    public struct Endpoint: Sendable, Hashable {
+        public var name: String
+        public var zone: String
+        public var host: String
+        /// PostgreSQL's port.
+        public var port: Int
+        /// The agent's HTTP API port.
+        public var apiPort: Int
+        public var promotable: Bool
+
+        public init(name: String, zone: String, host: String, port: Int, apiPort: Int, promotable: Bool = true) {
+            self.name = name
+            self.zone = zone
+            self.host = host
+            self.port = port
+            self.apiPort = apiPort
+            self.promotable = promotable
+        }
+
+        public var postgresAddress: String { IPAddressText.hostPort(host, port) }
+        public var apiAddress: String { IPAddressText.hostPort(host, apiPort) }
+    }
+
+    public var service: String
+    public var me: Endpoint
+    /// The other nodes of the cluster.
+    public var peers: [Endpoint]
+    public var settings: DatabaseHA.Settings
+    public var dataDirectory: String
+    public var serverLogFile: String
+    /// Where PostgreSQL's programs are. Default `/usr/lib/postgresql/15/bin`.
+    public var binDirectory: String
+    public var archiveCommand: String?
+    public var parameters: [String: String]
+
+    public init(service: String, me: Endpoint, peers: [Endpoint], settings: DatabaseHA.Settings, dataDirectory: String, serverLogFile: String,
+                binDirectory: String = DatabaseNodePlan.defaultBinDirectory, archiveCommand: String? = nil, parameters: [String: String] = [:]) {
+        self.service = service
+        self.me = me
+        self.peers = peers
+        self.settings = settings
+        self.dataDirectory = dataDirectory
+        self.serverLogFile = serverLogFile
+        self.binDirectory = binDirectory
+        self.archiveCommand = archiveCommand
+        self.parameters = parameters
+    }
+
+    public static let defaultBinDirectory = "/usr/lib/postgresql/15/bin"
+
+    /// Every node, this one included.
+    public var members: [Endpoint] { ([me] + peers).sorted { $0.name < $1.name } }
+
+    func peer(_ name: String) throws -> Endpoint {
+        guard let peer = peers.first(where: { $0.name == name }) else {
+            throw DatabaseError.query("\(name) is not a node of database service \(service)")
+        }
+        return peer
+    }
+}

@@ -1,0 +1,365 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import ZonalCoordination
+import ZonalCore
+import ZonalSupervisor
+
+/// One node's agent: owns its PostgreSQL server's lifecycle and, through the coordinator, its
+/// part in the cluster. Each cycle it observes the server and the cluster, asks ``DatabaseHA``
+/// what to do, and does it; a separate fence watch stops a primary whose lease is about to lapse
+/// even while a cycle is stuck on slow I/O.
+public actor DatabaseAgent: Service {
+    public nonisolated let plan: DatabaseNodePlan
+    let controller: PostgresController
+    let session: PostgresSession
+    let store: ClusterStore
+    let clock: any ZonalClock
+    let logger: Logger
+    private let core: DatabaseHA
+
+    private var keeper: LeaseKeeper?
+    private var keeperTask: Task<Void, Never>?
+    /// Whom the server was last configured to stream from.
+    private var following: String?
+    private var configuration: ServerConfiguration
+    private var server: ChildProcess?
+    /// Set while the server runs as primary; the fence watch reads it.
+    private var runningAsPrimary = false
+    /// When this agent first saw the cluster without a leader, for event durations.
+    private var leaderlessSince: (at: ContinuousClock.Instant, previous: String?)?
+    private var lastLeader: String?
+    public private(set) var lastDecision: DatabaseHA.Decision?
+    public private(set) var lastCluster: DatabaseHA.ClusterView?
+    public private(set) var status: MemberStatus
+    private var wakeRequested = false
+
+    public init(plan: DatabaseNodePlan, coordinator: any Coordinator, clock: any ZonalClock = SystemClock(), logger: Logger) throws {
+        self.plan = plan
+        self.controller = try PostgresController(binDirectory: plan.binDirectory, dataDirectory: plan.dataDirectory, logFile: plan.serverLogFile, logger: logger)
+        self.session = PostgresSession(host: plan.me.host, port: plan.me.port, logger: logger)
+        self.store = ClusterStore(coordinator: coordinator, service: plan.service)
+        self.clock = clock
+        self.logger = logger
+        self.core = DatabaseHA(node: plan.me.name, settings: plan.settings)
+        self.configuration = ServerConfiguration(listenAddress: plan.me.host, port: plan.me.port, strictSynchronous: plan.settings.synchronousMode == .strict,
+                                                 archiveCommand: plan.archiveCommand, parameters: plan.parameters)
+        self.status = MemberStatus(name: plan.me.name, zone: plan.me.zone, role: .stopped, position: nil,
+                                   postgresAddress: plan.me.postgresAddress, apiAddress: plan.me.apiAddress, promotable: plan.me.promotable)
+    }
+
+    public func run() async throws {
+        _ = try await controller.inspect()  // wrong owner, wrong version: say so before anything else
+        let watch = Task { await self.wakeOnLeaderChange() }
+        let fencing = Task { await self.watchLease() }
+        defer {
+            watch.cancel()
+            fencing.cancel()
+        }
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled {
+                let next = await cycle()
+                await sleep(until: next)
+            }
+        } onGracefulShutdown: {
+            Task { await self.shutdown() }
+        }
+        await shutdown()
+    }
+
+    /// Stops the server cleanly and gives up the leader key, so a standby takes over at once
+    /// instead of waiting for the lease.
+    private func shutdown() async {
+        guard server != nil else { return }
+        try? await controller.stop(.fast)
+        runningAsPrimary = false
+        server = nil
+        try? await store.releaseLeadership(node: plan.me.name)
+        if let keeper { try? await store.coordinator.revokeLease(keeper.lease.id) }
+        keeperTask?.cancel()
+    }
+
+    // MARK: the cycle
+
+    /// One observe-decide-act round; returns when the next must start at the latest.
+    func cycle() async -> MonotonicInstant {
+        await ensureLease()
+        let local = await observeLocal()
+        let cluster = await readCluster()
+        if let cluster { await publish(local, cluster: cluster) }
+        trackLeadership(cluster)
+        lastCluster = cluster
+        let decision = core.decide(.init(postgres: local, leaseValidUntil: keeper?.validUntil, cluster: cluster), now: clock.now)
+        if decision.description != lastDecision?.description || !decision.actions.isEmpty {
+            logger.info("\(decision)")
+        }
+        lastDecision = decision
+        for action in decision.actions {
+            do {
+                try await perform(action, cluster: cluster)
+            } catch {
+                logger.error("could not \(action): \(error)")
+                return decision.decideAgainBy
+            }
+        }
+        return decision.actions.isEmpty ? decision.decideAgainBy : clock.now
+    }
+
+    /// The cluster, with a leader key left by this node's previous run moved onto this run's lease.
+    private func readCluster() async -> DatabaseHA.ClusterView? {
+        guard let reading = try? await store.read() else { return nil }
+        if reading.view.leader == plan.me.name, let keeper, let held = reading.leaderLease, held != keeper.lease.id {
+            if (try? await store.rebindLeadership(node: plan.me.name, lease: keeper.lease.id)) == true {
+                logger.notice("took over the leader key held by this node's previous run (lease \(held))")
+                return reading.view
+            }
+            return nil
+        }
+        return reading.view
+    }
+
+    private func ensureLease() async {
+        guard keeper == nil else { return }
+        let requestedAt = clock.now
+        guard let lease = try? await store.coordinator.grantLease(ttl: plan.settings.ttl) else { return }
+        let keeper = LeaseKeeper(coordinator: store.coordinator, lease: lease, grantRequestedAt: requestedAt, clock: clock, logger: logger)
+        self.keeper = keeper
+        keeperTask = Task {
+            let why = await keeper.run()
+            self.leaseEnded(keeper, why)
+        }
+    }
+
+    private func leaseEnded(_ ended: LeaseKeeper, _ why: String) {
+        guard keeper === ended else { return }
+        logger.warning("lost the lease: \(why)")
+        keeper = nil
+    }
+
+    private func observeLocal() async -> DatabaseHA.LocalServer {
+        let state: PostgresController.DataDirectoryState
+        do {
+            state = try await controller.inspect()
+        } catch {
+            logger.error("\(error)")
+            return .starting  // nothing to decide on until an operator fixes it
+        }
+        guard case .present(let isStandby) = state else {
+            runningAsPrimary = false
+            return .absent
+        }
+        if serverIsRunning {
+            do {
+                let observed = try await session.observe()
+                runningAsPrimary = !observed.inRecovery
+                if observed.inRecovery {
+                    return .standby(observed.position, upstream: observed.streaming ? following : nil)
+                }
+                return .primary(observed.position, synchronous: observed.synchronous)
+            } catch {
+                return .starting
+            }
+        }
+        runningAsPrimary = false
+        let control = try? await controller.controlData()
+        return .stopped(control?.position, wasPrimary: !isStandby)
+    }
+
+    private var serverIsRunning: Bool {
+        guard let pid = PostgresController.postmasterPID(at: plan.dataDirectory + "/postmaster.pid") else { return false }
+        return kill(pid, 0) == 0
+    }
+
+    private func publish(_ local: DatabaseHA.LocalServer, cluster: DatabaseHA.ClusterView) async {
+        var status = self.status
+        status.updatedAt = Date()
+        status.upstream = nil
+        status.replayed = nil
+        switch local {
+        case .absent: status.role = .uninitialized; status.position = nil
+        case .starting: status.role = .stopped
+        case .stopped(let position, _): status.role = .stopped; status.position = position
+        case .primary(let position, _): status.role = .primary; status.position = position
+        case .standby(let position, let upstream): status.role = .standby; status.position = position; status.upstream = upstream
+        }
+        self.status = status
+        guard let keeper else { return }
+        try? await store.publish(status, lease: keeper.lease.id)
+        if cluster.leader == plan.me.name, case .primary(let position, _) = local {
+            try? await store.publishPosition(LeaderPosition(name: plan.me.name, position: position, history: controller.history(ofTimeline: position.timeline)))
+            do {
+                try await session.keepReplicationSlots(Set(plan.peers.map { ServerConfiguration.slotName(for: $0.name) }))
+            } catch {
+                logger.warning("could not keep replication slots: \(error)")
+            }
+        }
+    }
+
+    private func trackLeadership(_ cluster: DatabaseHA.ClusterView?) {
+        guard let cluster else { return }
+        switch cluster.leader {
+        case nil:
+            if leaderlessSince == nil { leaderlessSince = (ContinuousClock.now, lastLeader) }
+        case plan.me.name:
+            break  // measured until the promotion ends
+        case let other?:
+            leaderlessSince = nil
+            lastLeader = other
+        }
+    }
+
+    // MARK: actions
+
+    private func perform(_ action: DatabaseHA.Action, cluster: DatabaseHA.ClusterView?) async throws {
+        let me = plan.me.name
+        switch action {
+        case .bootstrap:
+            guard let keeper, try await store.claimBootstrap(node: me, lease: keeper.lease.id) else { return }
+            try await controller.initialize()
+            try await startServer(following: nil)
+            try await store.record(DatabaseEvent(kind: .bootstrap, from: nil, to: me, cause: "new cluster", duration: .zero))
+        case .clone(let leader):
+            let peer = try plan.peer(leader)
+            try await controller.cloneFrom(host: peer.host, port: peer.port)
+            try await startServer(following: leader)
+        case .startStandby(let leader):
+            try await startServer(following: leader)
+        case .startPrimary:
+            configuration.synchronous = SynchronousSet(members: (cluster?.synchronous.members ?? []).filter { $0 != me })
+            try await startServer(following: nil)
+        case .rejoin(let leader):
+            try await rejoin(leader)
+        case .follow(let leader):
+            following = leader
+            configuration.upstream = upstream(leader)
+            try controller.write(configuration, standby: true)
+            try await controller.reload()
+        case .acquireLeadership:
+            guard let keeper else { return }
+            _ = try await store.acquireLeadership(node: me, lease: keeper.lease.id)
+        case .promote(let synchronous):
+            try await promote(synchronous: synchronous, cluster: cluster)
+        case .fence(let why):
+            try await fence(why)
+        case .stepDown(let target):
+            try await controller.stop(.fast)
+            runningAsPrimary = false
+            await session.disconnect()
+            if let position = try await controller.controlData().position {
+                try await store.publishPosition(LeaderPosition(name: me, position: position, history: controller.history(ofTimeline: position.timeline), final: true))
+            }
+            try await store.releaseLeadership(node: me)
+            logger.notice("stepped down for \(target)")
+        case .configureSynchronousStandbys(let set):
+            configuration.synchronous = set
+            try controller.write(configuration, standby: false)
+            try await controller.reload()
+        case .publishSynchronousSet(let set):
+            _ = try await store.publishSynchronous(set, leader: me)
+        }
+    }
+
+    private func startServer(following leader: String?) async throws {
+        following = leader
+        configuration.upstream = leader.map(upstream)
+        try controller.write(configuration, standby: leader != nil || isRecovering)
+        server = try await controller.start()
+    }
+
+    /// A stopped data directory that was a standby stays one until promoted.
+    private var isRecovering: Bool {
+        FileManager.default.fileExists(atPath: plan.dataDirectory + "/standby.signal")
+    }
+
+    private func upstream(_ leader: String) -> ServerConfiguration.Upstream {
+        let peer = plan.peers.first { $0.name == leader }
+        return .init(host: peer?.host ?? leader, port: peer?.port ?? 5432, slot: ServerConfiguration.slotName(for: plan.me.name), applicationName: plan.me.name)
+    }
+
+    private func rejoin(_ leader: String) async throws {
+        let peer = try plan.peer(leader)
+        if serverIsRunning {
+            try await controller.stop(.fast)
+            await session.disconnect()
+        }
+        runningAsPrimary = false
+        do {
+            try await controller.rewind(fromHost: peer.host, port: peer.port)
+        } catch {
+            let aside = try controller.setAside()
+            logger.error("pg_rewind failed (\(error)); moved the data directory to \(aside) and cloning from \(leader) afresh")
+            try await controller.cloneFrom(host: peer.host, port: peer.port)
+        }
+        try await startServer(following: leader)
+    }
+
+    private func promote(synchronous: SynchronousSet?, cluster: DatabaseHA.ClusterView?) async throws {
+        let me = plan.me.name
+        if let synchronous {
+            configuration.synchronous = synchronous
+            try controller.write(configuration, standby: true)
+            try await controller.reload()
+        }
+        try await controller.promote()
+        if let synchronous { _ = try await store.publishSynchronous(synchronous, leader: me) }
+        following = nil
+        let switchover = cluster?.switchover?.target == me
+        let since = leaderlessSince
+        let duration = since.map { ContinuousClock.now - $0.at } ?? .zero
+        let previous = since?.previous
+        let cause = switchover ? "switchover requested" : "the leader key of \(previous ?? "the primary") expired"
+        let event = DatabaseEvent(kind: switchover ? .switchover : .failover, from: previous, to: me, cause: cause, duration: duration)
+        logger.notice("\(event)")
+        leaderlessSince = nil
+        lastLeader = me
+        try? await store.record(event)
+        if switchover { try? await store.clearSwitchover() }
+    }
+
+    private func fence(_ why: String) async throws {
+        logger.critical("fencing: stopping PostgreSQL at once: \(why)")
+        try await controller.stop(.immediate)
+        runningAsPrimary = false
+        await session.disconnect()
+    }
+
+    // MARK: background watches
+
+    /// Stops a primary before its lease can expire, independently of the cycle.
+    private func watchLease() async {
+        while !Task.isCancelled {
+            let deadline = (keeper?.validUntil ?? clock.now + plan.settings.loopWait) - plan.settings.fenceMargin
+            if runningAsPrimary, clock.now >= deadline {
+                try? await fence("lease not renewed; it may expire at \(keeper?.validUntil.description ?? "?")")
+            }
+            let nextCheck = min(max(deadline, clock.now + .milliseconds(50)), clock.now + .milliseconds(250))
+            guard (try? await clock.sleep(until: nextCheck)) != nil else { return }
+        }
+    }
+
+    /// Wakes the cycle as soon as the leader key changes (a lost primary is noticed at once).
+    private func wakeOnLeaderChange() async {
+        while !Task.isCancelled {
+            do {
+                let start = try await store.coordinator.range(prefix: store.leaderKey)
+                for try await event in store.coordinator.resumingWatch(prefix: store.leaderKey, fromRevision: start.revision + 1) where event.keyValue.key == store.leaderKey {
+                    requestWake()
+                }
+            } catch {
+                try? await clock.sleep(for: .milliseconds(500))
+            }
+        }
+    }
+
+    private func requestWake() {
+        wakeRequested = true
+    }
+
+    /// Sleeps until `deadline`, or until the leader key changes.
+    private func sleep(until deadline: MonotonicInstant) async {
+        while !wakeRequested, clock.now < deadline, !Task.isCancelled {
+            guard (try? await clock.sleep(until: min(deadline, clock.now + .milliseconds(50)))) != nil else { return }
+        }
+        wakeRequested = false
+    }
+}

@@ -1,0 +1,206 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import ZonalCoordination
+import ZonalCore
+import ZonalDatabase
+import ZonalObservability
+import ZonalSupervisor
+
+struct DatabaseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "db",
+        abstract: "Highly available PostgreSQL: node agents, status, switchover.",
+        subcommands: [DatabaseAgentCommand.self, DatabaseStatusCommand.self, DatabaseSwitchoverCommand.self, DatabaseGuardCommand.self]
+    )
+}
+
+/// Which database service of the topology a command is about.
+struct DatabaseServiceOptions: ParsableArguments {
+    @OptionGroup var topologyOptions: TopologyOptions
+    @Option(help: "The database service (default: the topology's only service of kind postgres).") var service: String?
+
+    func resolve() throws -> (topology: Topology, service: Topology.Service) {
+        let topology = try topologyOptions.load()
+        let databases = topology.services.filter { if case .postgres = $0.kind { true } else { false } }
+        if let service {
+            guard let found = databases.first(where: { $0.name == service }) else {
+                throw CommandFailure("the topology has no service of kind postgres named \(service); it has: \(databases.map(\.name).joined(separator: ", "))")
+            }
+            return (topology, found)
+        }
+        guard databases.count == 1, let only = databases.first else {
+            throw CommandFailure(databases.isEmpty ? "the topology has no service of kind postgres" : "name one with --service: \(databases.map(\.name).joined(separator: ", "))")
+        }
+        return (topology, only)
+    }
+
+    func store() throws -> (ClusterStore, Topology.Service) {
+        let (topology, service) = try resolve()
+        let coordinator = try EtcdCoordinator(endpoints: topology.coordinator.clientEndpoints)
+        return (ClusterStore(coordinator: coordinator, service: service.name), service)
+    }
+}
+
+struct DatabaseAgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run the agent of one node: its PostgreSQL server and its part in failover.",
+        discussion: "`zonal up` starts one per node of each postgres service; run it by hand on machines of your own."
+    )
+
+    @OptionGroup var database: DatabaseServiceOptions
+    @Option(help: "The node this agent runs on.") var node: String
+    @Option(help: "Where data directories go unless the topology says otherwise.") var stateDir: String = ".zonal"
+    @Option(help: "Coordinator endpoint to use instead of the topology's (e.g. a node-local etcd proxy); repeatable.")
+    var coordinator: [String] = []
+
+    func run() async throws {
+        ParentDeathSignal.armIfSupervised()
+        Observability.bootstrap(logLevel: Observability.logLevelFromEnvironment)
+        let (topology, service) = try database.resolve()
+        var logger = Logger(label: "zonal.db")
+        logger[metadataKey: "service"] = "\(service.name)"
+        logger[metadataKey: "node"] = "\(node)"
+        let agent: DatabaseAgent
+        do {
+            let plan = try DatabaseNodePlan(topology: topology, service: service.name, node: node, stateDirectory: stateDir)
+            let endpoints = self.coordinator.isEmpty ? topology.coordinator.clientEndpoints : self.coordinator
+            let coordinator = try EtcdCoordinator(endpoints: endpoints, requestTimeout: .seconds(1))
+            agent = try DatabaseAgent(plan: plan, coordinator: coordinator, logger: logger)
+        } catch let error as DatabaseError {
+            throw CommandFailure(error.description)
+        }
+        let plan = agent.plan
+        print("agent of \(plan.me.name) for \(service.name): PostgreSQL on \(plan.me.postgresAddress), API on \(plan.me.apiAddress), data in \(plan.dataDirectory)")
+        let api = DatabaseAgentAPI(agent: agent).application(host: plan.me.host, port: plan.me.apiPort, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [agent, api], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch let error as DatabaseError {
+            throw CommandFailure(error.description)
+        }
+    }
+}
+
+struct DatabaseStatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Role, timeline, WAL lag and synchronous state of every node, and recent failovers."
+    )
+
+    @OptionGroup var database: DatabaseServiceOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let (store, service) = try database.store()
+        let view = try await store.read().view
+        let events = try await store.events()
+        if json {
+            try printJSON(DatabaseStatusReport(service: service.name, leader: view.leader, members: view.members, synchronous: view.synchronous, events: events))
+            return
+        }
+        print(DatabaseStatusTable(service: service, view: view, events: events).render())
+    }
+}
+
+struct DatabaseStatusReport: Encodable {
+    var service: String
+    var leader: String?
+    var members: [MemberStatus]
+    var synchronous: SynchronousSet
+    var events: [DatabaseEvent]
+}
+
+struct DatabaseSwitchoverCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "switchover",
+        abstract: "Hand the primary role to another node without losing an acknowledged commit.",
+        discussion: "The primary stops cleanly once the target streams from it, so the target has every commit; the target then takes the leader key and is promoted, and the old primary rejoins as a standby."
+    )
+
+    @OptionGroup var database: DatabaseServiceOptions
+    @Option(help: "The node to become primary.") var to: String
+    @Option(help: "How long to wait for the switchover, e.g. 30s.") var timeout: String = "30s"
+
+    func run() async throws {
+        let (store, service) = try database.store()
+        guard service.nodes.contains(to) else {
+            throw CommandFailure("\(to) is not a node of \(service.name); its nodes: \(service.nodes.joined(separator: ", "))")
+        }
+        guard let limit = Duration(configText: timeout) else { throw CommandFailure("--timeout must be a duration such as 30s, got \(timeout)") }
+        let view = try await store.read().view
+        guard let leader = view.leader else { throw CommandFailure("\(service.name) has no primary now; nothing to switch over") }
+        guard leader != to else { throw CommandFailure("\(to) is already the primary") }
+        guard let target = view.members.first(where: { $0.name == to }), target.isStreaming(from: leader) else {
+            throw CommandFailure("\(to) does not stream from \(leader) now; a switchover to it could lose commits")
+        }
+        // The request lives on a lease: an abandoned switchover ends by itself.
+        let lease = try await store.coordinator.grantLease(ttl: limit)
+        try await store.requestSwitchover(SwitchoverRequest(from: leader, target: to), lease: lease.id)
+        let started = ContinuousClock.now
+        while ContinuousClock.now - started < limit {
+            try await Task.sleep(for: .milliseconds(100))
+            let now = try await store.read().view
+            if now.leader == to, now.members.first(where: { $0.name == to })?.role == .primary {
+                try? await store.coordinator.revokeLease(lease.id)
+                print("switchover: \(to) is the primary (was \(leader)) after \((ContinuousClock.now - started).zonalDescription)")
+                return
+            }
+        }
+        try? await store.coordinator.revokeLease(lease.id)
+        throw CommandFailure("switchover to \(to) did not finish within \(limit.zonalDescription); \(leader) stays the primary unless it stepped down (see `zonal db status`)")
+    }
+}
+
+/// The table `zonal db status` prints.
+struct DatabaseStatusTable {
+    var service: Topology.Service
+    var view: DatabaseHA.ClusterView
+    var events: [DatabaseEvent]
+
+    func render() -> String {
+        var lines = ["\(service.name): leader \(view.leader ?? "none"); synchronous standbys \(view.synchronous)"]
+        lines.append("NODE        ZONE        ROLE        TIMELINE  WAL           LAG BYTES  LAG S   UPSTREAM  SYNC")
+        let leaderLSN = view.leaderPosition?.position.lsn
+        for name in service.nodes {
+            guard let member = view.members.first(where: { $0.name == name }) else {
+                lines.append(pad(name, 12) + "(no agent)")
+                continue
+            }
+            let lag = member.role == .standby ? leaderLSN.map { String($0.bytes(after: member.position?.lsn ?? .zero)) } ?? "?" : "-"
+            let seconds = member.replayLagSeconds.map { String(format: "%.1f", $0) } ?? "-"
+            let sync = view.synchronous.members.contains(name) ? "sync" : (member.role == .standby ? "async" : "-")
+            lines.append(pad(name, 12) + pad(member.zone, 12) + pad(member.role.rawValue, 12) + pad(member.position.map { "\($0.timeline)" } ?? "-", 10)
+                         + pad(member.position.map { "\($0.lsn)" } ?? "-", 14) + pad(lag, 11) + pad(seconds, 8) + pad(member.upstream ?? "-", 10) + sync)
+        }
+        if !events.isEmpty {
+            lines.append("recent changes of primary:")
+            let formatter = ISO8601DateFormatter()
+            for event in events.suffix(5) { lines.append("  \(formatter.string(from: event.at)) \(event)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func pad(_ text: String, _ width: Int) -> String {
+        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
+    }
+}
+
+/// Started by an agent in front of its PostgreSQL server; see ``ServerGuard``.
+struct DatabaseGuardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "guard",
+        abstract: "Run a PostgreSQL server that stops at once when its agent dies (started by the agent).",
+        shouldDisplay: false
+    )
+
+    @Option(help: "The agent's PID.") var parent: Int32
+    @Argument(parsing: .postTerminator, help: "The server's command line.") var command: [String]
+
+    func run() throws {
+        guard !command.isEmpty else { throw ValidationError("give the server's command after --") }
+        ServerGuard.run(command, parent: parent)
+    }
+}

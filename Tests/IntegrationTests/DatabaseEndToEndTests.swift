@@ -1,0 +1,121 @@
+import Foundation
+import Testing
+import ZonalCore
+import ZonalTesting
+
+/// Real PostgreSQL servers run by real agents: failover after kill -9, rejoin, switchover,
+/// fencing of a partitioned primary, and the clear refusals of bad data directories.
+@Suite("Database HA end to end", .serialized)
+struct DatabaseEndToEndTests {
+    @Test("kill -9 of the primary: the standby takes over with every row, the old primary rejoins, a switchover hands back")
+    func failoverRejoinSwitchover() async throws {
+        let cluster = try await DatabaseCluster(nodes: ["a1", "b1"])
+        defer { Task { await cluster.stop() } }
+        let first = try #require(await cluster.waitForPrimary(), "no primary came up")
+        let second = first == "a1" ? "b1" : "a1"
+        #expect(await cluster.waitForReplica(second))
+        #expect(await cluster.sql(first, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)") != nil)
+        #expect(await poll(timeout: .seconds(10)) { await cluster.sql(second, "SELECT count(*) FROM t") == "1" } != nil)
+
+        let killedAt = ContinuousClock.now
+        cluster.kill9(first)
+        let successor = await cluster.waitForPrimary(among: [second], timeout: .seconds(30))
+        let recovery = ContinuousClock.now - killedAt
+        #expect(successor == second, "no failover: \(cluster.agentOutput(second).suffix(2000))")
+        #expect(recovery < .seconds(10), "failover took \(recovery)")
+        #expect(await cluster.sql(second, "SELECT count(*) FROM t") == "1")
+        #expect(await cluster.sql(second, "INSERT INTO t VALUES (2)") != nil)
+
+        try cluster.startAgent(first)
+        #expect(await cluster.waitForReplica(first), "the old primary did not rejoin: \(cluster.agentOutput(first).suffix(3000))")
+        #expect(await poll(timeout: .seconds(10)) { await cluster.sql(first, "SELECT count(*) FROM t") == "2" } != nil)
+        #expect(await cluster.sql(first, "INSERT INTO t VALUES (99)") == nil, "a standby accepted a write")
+
+        let switchover = try await ZonalBinary.run(["db", "switchover", "--topology", cluster.file, "--to", first], directory: cluster.directory)
+        #expect(switchover.status == 0, "\(switchover.output)")
+        #expect(await cluster.waitForPrimary(among: [first], timeout: .seconds(15)) == first)
+        #expect(await cluster.sql(first, "INSERT INTO t VALUES (3)") != nil)
+        #expect(await cluster.waitForReplica(second), "the old primary did not follow after the switchover: \(cluster.agentOutput(second).suffix(3000))")
+        #expect(await poll(timeout: .seconds(10)) { await cluster.sql(second, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t") == "1,2,3" } != nil)
+
+        let status = try await ZonalBinary.run(["db", "status", "--topology", cluster.file], directory: cluster.directory)
+        #expect(status.output.contains("failover \(first) → \(second)"), "\(status.output)")
+        #expect(status.output.contains("switchover \(second) → \(first)"), "\(status.output)")
+    }
+
+    @Test("a primary cut from the coordinator stops taking writes before the standby is promoted; it rejoins when the link returns")
+    func partitionedPrimaryFences() async throws {
+        let cluster = try await DatabaseCluster(nodes: ["a1", "b1"], relayed: true)
+        defer { Task { await cluster.stop() } }
+        let first = try #require(await cluster.waitForPrimary())
+        let second = first == "a1" ? "b1" : "a1"
+        #expect(await cluster.waitForReplica(second))
+        #expect(await cluster.sql(first, "CREATE TABLE t (id int)") != nil)
+
+        let cutAt = ContinuousClock.now
+        cluster.relays[first]!.cut()
+        // The old primary refuses writes (its server is stopped) …
+        let fenced = await poll(timeout: .seconds(10)) { await cluster.sql(first, "INSERT INTO t VALUES (1)") == nil }
+        #expect(fenced != nil, "the partitioned primary still takes writes")
+        let fencedAfter = ContinuousClock.now - cutAt
+        // … before the standby can be promoted (lease TTL 3 s from the last renewal).
+        let promoted = await cluster.waitForPrimary(among: [second], timeout: .seconds(20))
+        #expect(promoted == second)
+        #expect(fencedAfter < .seconds(3), "fenced only after \(fencedAfter)")
+        #expect(cluster.agentOutput(first).contains("fencing: stopping PostgreSQL at once"))
+
+        cluster.relays[first]!.restore()
+        #expect(await cluster.waitForReplica(first), "the fenced primary did not rejoin: \(cluster.agentOutput(first).suffix(3000))")
+    }
+
+    @Test("bad data directories and a missing PostgreSQL are refused with a clear error, and nothing in them changes")
+    func badInput() async throws {
+        let directory = try TemporaryDirectory(prefix: "zonal-db-bad")
+        defer { directory.remove() }
+        func topology(_ extra: String) throws -> String {
+            try directory.write("t-\(UUID().uuidString.prefix(4)).yaml", """
+                name: bad
+                coordinator: { backend: embedded, host: \(LoopbackAddress.random()), port: 7379 }
+                regions: [{ name: r, zones: [z1, z2] }]
+                nodes:
+                  - { name: n1, zone: z1, address: \(LoopbackAddress.random()) }
+                  - { name: n2, zone: z2, address: \(LoopbackAddress.random()) }
+                services:
+                  - { name: db, kind: postgres, nodes: [n1, n2], port: 5432, admin_port: 8008, database: { \(extra) } }
+                """)
+        }
+        // A data directory of another PostgreSQL version.
+        let old = directory.file("old")
+        try FileManager.default.createDirectory(atPath: old, withIntermediateDirectories: true)
+        _ = try directory.write("old/PG_VERSION", "14\n")
+        try FileManager.default.setAttributes([.ownerAccountID: postgresUID], ofItemAtPath: old)
+        var result = try await ZonalBinary.run(["db", "agent", "--topology", try topology("data_directory: \(old)"), "--node", "n1"], directory: directory)
+        #expect(result.status != 0)
+        #expect(result.output.contains("was created by PostgreSQL 14; these binaries are PostgreSQL 15"), "\(result.output)")
+        #expect(try String(contentsOfFile: old + "/PG_VERSION", encoding: .utf8) == "14\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: old) == ["PG_VERSION"])
+
+        // A data directory owned by someone else.
+        let foreign = directory.file("foreign")
+        try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
+        _ = try directory.write("foreign/PG_VERSION", "15\n")
+        result = try await ZonalBinary.run(["db", "agent", "--topology", try topology("data_directory: \(foreign)"), "--node", "n1"], directory: directory)
+        #expect(result.status != 0)
+        #expect(result.output.contains("belongs to uid 0, but PostgreSQL runs as uid \(postgresUID)"), "\(result.output)")
+
+        // Not a data directory at all.
+        let other = directory.file("other")
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        _ = try directory.write("other/notes.txt", "mine")
+        result = try await ZonalBinary.run(["db", "agent", "--topology", try topology("data_directory: \(other)"), "--node", "n1"], directory: directory)
+        #expect(result.output.contains("is not a PostgreSQL data directory"), "\(result.output)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: other) == ["notes.txt"])
+
+        // No PostgreSQL where the topology says.
+        result = try await ZonalBinary.run(["db", "agent", "--topology", try topology("bin_directory: /nonexistent/bin"), "--node", "n1"], directory: directory)
+        #expect(result.status != 0)
+        #expect(result.output.contains("PostgreSQL's postgres is not in /nonexistent/bin; install the postgresql package"), "\(result.output)")
+    }
+
+    private var postgresUID: UInt32 { getpwnam("postgres").map { $0.pointee.pw_uid } ?? 0 }
+}
