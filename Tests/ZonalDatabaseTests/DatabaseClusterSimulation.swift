@@ -40,6 +40,8 @@ struct DatabaseClusterSimulation {
         var isolated = false
         var nextDecision = MonotonicInstant.zero
         var promotable = true
+        /// Whom the server is configured to stream from.
+        var following: String?
 
         var reachesCoordinator: Bool { running && !partitioned && !isolated }
     }
@@ -103,6 +105,9 @@ struct DatabaseClusterSimulation {
 
     private mutating func replicate() {
         for index in nodes.indices where nodes[index].running && !nodes[index].isolated {
+            if case .standby(let mine, nil) = nodes[index].server, let following = nodes[index].following {
+                nodes[index].server = .standby(mine, upstream: following)
+            }
             guard case .standby(let mine, let upstream?) = nodes[index].server,
                   let source = nodes.firstIndex(where: { $0.name == upstream }),
                   nodes[source].running, !nodes[source].isolated,
@@ -171,7 +176,8 @@ struct DatabaseClusterSimulation {
             cluster = nil
         }
         let core = DatabaseHA(node: name, settings: settings)
-        let decision = core.decide(.init(postgres: nodes[index].server, leaseValidUntil: nodes[index].lease?.validUntil, cluster: cluster), now: now)
+        let decision = core.decide(.init(postgres: nodes[index].server, leaseValidUntil: nodes[index].lease?.validUntil, cluster: cluster,
+                                         following: nodes[index].following), now: now)
         if !decision.actions.isEmpty { log.append("\(now) \(name): \(decision)") }
         for action in decision.actions {
             perform(action, at: index)
@@ -195,6 +201,14 @@ struct DatabaseClusterSimulation {
     private mutating func perform(_ action: DatabaseHA.Action, at index: Int) {
         let name = nodes[index].name
         let reachable = nodes[index].reachesCoordinator
+        switch action {
+        case .clone(let leader), .startStandby(let leader?), .rejoin(let leader), .follow(let leader):
+            nodes[index].following = leader
+        case .promote, .startPrimary, .bootstrap:
+            nodes[index].following = nil
+        default:
+            break
+        }
         switch action {
         case .bootstrap:
             guard reachable, !coordinator.initialized, coordinator.leader == nil, let lease = nodes[index].lease else { return }

@@ -29,11 +29,14 @@ public struct DatabaseHA: Sendable {
         public var leaseValidUntil: MonotonicInstant?
         /// The coordinator's view; nil when it could not be read this cycle.
         public var cluster: ClusterView?
+        /// Whom a standby is configured to stream from (it may not be connected yet).
+        public var following: String?
 
-        public init(postgres: LocalServer, leaseValidUntil: MonotonicInstant?, cluster: ClusterView?) {
+        public init(postgres: LocalServer, leaseValidUntil: MonotonicInstant?, cluster: ClusterView?, following: String? = nil) {
             self.postgres = postgres
             self.leaseValidUntil = leaseValidUntil
             self.cluster = cluster
+            self.following = following
         }
     }
 
@@ -179,7 +182,7 @@ public struct DatabaseHA: Sendable {
         case node?:
             return decideAsLeader(snapshot.postgres, cluster: cluster, decision: decision)
         case let leader?:
-            return decideAsFollower(of: leader, snapshot.postgres, cluster: cluster, decision: decision)
+            return decideAsFollower(of: leader, snapshot.postgres, following: snapshot.following, cluster: cluster, decision: decision)
         case nil:
             return decideWithoutLeader(snapshot.postgres, cluster: cluster, decision: decision)
         }
@@ -210,7 +213,7 @@ public struct DatabaseHA: Sendable {
         }
     }
 
-    private func decideAsFollower(of leader: String, _ server: LocalServer, cluster: ClusterView, decision: ([Action], String) -> Decision) -> Decision {
+    private func decideAsFollower(of leader: String, _ server: LocalServer, following: String?, cluster: ClusterView, decision: ([Action], String) -> Decision) -> Decision {
         switch server {
         case .absent:
             return decision([.clone(from: leader)], "\(leader) leads and \(node) has no data")
@@ -225,11 +228,12 @@ public struct DatabaseHA: Sendable {
             }
             return decision([.startStandby(following: leader)], "\(leader) leads")
         case .standby(let position, let upstream):
-            if upstream != leader, let history = cluster.leaderPosition, history.name == leader, history.hasDiverged(position) {
+            if upstream == leader { return decision([], "\(node) streams from \(leader), the leader") }
+            if let history = cluster.leaderPosition, history.name == leader, history.hasDiverged(position) {
                 return decision([.rejoin(following: leader)], "\(node) at \(position) has diverged from \(leader)'s history")
             }
-            if upstream != leader { return decision([.follow(leader)], "\(leader) leads; streaming from \(upstream ?? "nobody")") }
-            return decision([], "\(node) streams from \(leader), the leader")
+            if following != leader { return decision([.follow(leader)], "\(leader) leads; streaming from \(upstream ?? "nobody")") }
+            return decision([], "\(node) waits to stream from \(leader), the leader")
         }
     }
 

@@ -89,7 +89,7 @@ public actor DatabaseAgent: Service {
         if let cluster { await publish(local, cluster: cluster) }
         trackLeadership(cluster)
         lastCluster = cluster
-        let decision = core.decide(.init(postgres: local, leaseValidUntil: keeper?.validUntil, cluster: cluster), now: clock.now)
+        let decision = core.decide(.init(postgres: local, leaseValidUntil: keeper?.validUntil, cluster: cluster, following: following), now: clock.now)
         if decision.description != lastDecision?.description || !decision.actions.isEmpty {
             logger.info("\(decision)")
         }
@@ -150,7 +150,7 @@ public actor DatabaseAgent: Service {
         }
         if serverIsRunning {
             do {
-                let observed = try await session.observe()
+                let observed = try await session.observe(walTimeline: controller.walTimeline())
                 runningAsPrimary = !observed.inRecovery
                 if observed.inRecovery {
                     return .standby(observed.position, upstream: observed.streaming ? following : nil)
@@ -161,11 +161,14 @@ public actor DatabaseAgent: Service {
             }
         }
         runningAsPrimary = false
-        let control = try? await controller.controlData()
-        return .stopped(control?.position, wasPrimary: !isStandby)
+        server = nil
+        return .stopped(await controller.stoppedPosition(), wasPrimary: !isStandby)
     }
 
+    /// The server runs, or is starting: its guard is alive (before the postmaster writes its PID
+    /// file) or the PID file names a live process.
     private var serverIsRunning: Bool {
+        if let server, kill(server.pid, 0) == 0 { return true }
         guard let pid = PostgresController.postmasterPID(at: plan.dataDirectory + "/postmaster.pid") else { return false }
         return kill(pid, 0) == 0
     }
@@ -283,7 +286,10 @@ public actor DatabaseAgent: Service {
             await session.disconnect()
         }
         runningAsPrimary = false
+        server = nil
         do {
+            // pg_rewind first finishes crash recovery in single-user mode, which refuses standby.signal.
+            try controller.write(configuration, standby: false)
             try await controller.rewind(fromHost: peer.host, port: peer.port)
         } catch {
             let aside = try controller.setAside()
@@ -301,6 +307,9 @@ public actor DatabaseAgent: Service {
             try await controller.reload()
         }
         try await controller.promote()
+        // A checkpoint writes the new timeline into the control file, which pg_rewind reads when
+        // the old primary rejoins; without it pg_rewind would see one timeline and do nothing.
+        try? await session.checkpoint()
         if let synchronous { _ = try await store.publishSynchronous(synchronous, leader: me) }
         following = nil
         let switchover = cluster?.switchover?.target == me

@@ -169,6 +169,25 @@ public struct PostgresController: Sendable {
         return ControlData(parsing: output)
     }
 
+    /// Where a stopped server's WAL reaches: the control file's checkpoint or minimum recovery
+    /// point, on the newest timeline its WAL directory holds (the control file still names the
+    /// old timeline after a promotion until the next checkpoint).
+    public func stoppedPosition() async -> WALPosition? {
+        guard let position = try? await controlData().position else { return nil }
+        return WALPosition(timeline: max(position.timeline, walTimeline() ?? 0), lsn: position.lsn)
+    }
+
+    /// The newest timeline among the WAL segments and history files in `pg_wal`.
+    public func walTimeline() -> Int? {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dataDirectory + "/pg_wal") else { return nil }
+        return names.compactMap { name -> Int? in
+            let isSegment = name.count == 24 && name.allSatisfy(\.isHexDigit)
+            let isHistory = name.hasSuffix(".history") && name.count == 16
+            guard isSegment || isHistory else { return nil }
+            return Int(name.prefix(8), radix: 16)
+        }.max()
+    }
+
     /// The timeline switches of `timeline`'s history (its `.history` file in `pg_wal`).
     public func history(ofTimeline timeline: Int) -> [TimelineSwitch] {
         let file = dataDirectory + "/pg_wal/" + String(format: "%08X", timeline) + ".history"

@@ -28,7 +28,9 @@ actor PostgresSession {
         var replayLagSeconds: Double?
     }
 
-    func observe() async throws -> Observation {
+    /// `walTimeline`: the newest timeline in the data directory's `pg_wal`, which a standby that is
+    /// not streaming cannot report itself.
+    func observe(walTimeline: Int?) async throws -> Observation {
         let rows = try await run("""
             SELECT pg_is_in_recovery(),
                    CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END,
@@ -54,7 +56,7 @@ actor PostgresSession {
             let replayedLSN = replayed.flatMap { LogSequenceNumber($0) }
             let receivedLSN = received.flatMap { LogSequenceNumber($0) }
             let lsn = max(receivedLSN ?? .zero, replayedLSN ?? .zero)
-            let timeline = Int(receivedTimeline ?? checkpointTimeline)
+            let timeline = max(Int(receivedTimeline ?? 0), Int(checkpointTimeline), walTimeline ?? 0)
             return Observation(inRecovery: true, position: WALPosition(timeline: timeline, lsn: lsn), replayed: replayedLSN,
                                streaming: receiverStatus == "streaming", synchronous: synchronous, replayLagSeconds: replayLag)
         }
@@ -74,6 +76,10 @@ actor PostgresSession {
         for slot in existing.subtracting(wanted).sorted() where slot.hasPrefix("zonal_") {
             try await run(PostgresQuery(unsafeSQL: "SELECT pg_drop_replication_slot('\(slot)') FROM pg_replication_slots WHERE slot_name = '\(slot)' AND NOT active"))
         }
+    }
+
+    func checkpoint() async throws {
+        try await run("CHECKPOINT")
     }
 
     /// Closes the connection (the server is being stopped or restarted).
