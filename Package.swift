@@ -136,6 +136,7 @@ let package = Package(
             dependencies: [
                 "ZonalCore",
                 "ZonalCoordination",
+                "ZonalDatabase",
                 "ZonalHealth",
                 "ZonalObservability",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -41,7 +41,13 @@ ensure_build_dependencies() {
   ensure_files "/usr/include/zstd.h:libzstd-dev"
 }
 
-# What the tests start as real parts: etcd (coordination).
+# PostgreSQL 15 for `zonal db` (Debian's package; Zonal runs its own servers, not the package's).
+ensure_database_dependencies() {
+  ensure_files "/usr/lib/postgresql/15/bin/postgres:postgresql" "/usr/bin/psql:postgresql-client"
+}
+
+# What the tests start as real parts: etcd (coordination) and PostgreSQL.
 ensure_test_dependencies() {
   ensure_packages "etcd:etcd-server" "etcdctl:etcd-client"
+  ensure_database_dependencies
 }

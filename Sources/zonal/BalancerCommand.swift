@@ -33,7 +33,8 @@ struct BalancerCommand: AsyncParsableCommand {
         let plan: BalancerPlan
         do { plan = try BalancerPlan(topology: topology, service: service, node: node) } catch { throw CommandFailure(error.description) }
         let options = topologyOptions, service = self.service
-        let coordinator = try plan.pools.contains(where: \.sharesPersistence) ? EtcdCoordinator(endpoints: topology.coordinator.clientEndpoints) : nil
+        let needsCoordinator = plan.pools.contains { $0.sharesPersistence || $0.databaseRouting != nil }
+        let coordinator = try needsCoordinator ? EtcdCoordinator(endpoints: topology.coordinator.clientEndpoints) : nil
         let balancer: Balancer
         do {
             balancer = try Balancer(plan: plan, coordinator: coordinator, logger: logger) {

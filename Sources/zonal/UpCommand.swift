@@ -111,7 +111,8 @@ struct UpCommand: AsyncParsableCommand {
                 let pool = spec.pools.first { $0.name == listener.pool }
                 let backing = pool?.service.flatMap { name in topology.services.first { $0.name == name } }
                 let primary = pool?.primaryZone ?? backing?.primaryZone, secondary = pool?.secondaryZone ?? backing?.secondaryZone
-                let zones = primary.map { "primary zone \($0)" + (secondary.map { ", secondary zone \($0)" } ?? "") } ?? "all zones"
+                var zones = primary.map { "primary zone \($0)" + (secondary.map { ", secondary zone \($0)" } ?? "") } ?? "all zones"
+                if let role = pool?.role, let service = pool?.service { zones = role == .primary ? "PostgreSQL primary of \(service)" : "PostgreSQL replicas of \(service)" }
                 return "balancer \(instance.service.name) \(listener.name): \(scheme)\(IPAddressText.hostPort(instance.node.address, listener.port))  -> pool \(listener.pool) (\(zones))"
             }
         }

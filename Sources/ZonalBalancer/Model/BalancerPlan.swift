@@ -66,11 +66,14 @@ public struct BalancerPlan: Sendable, Hashable {
         case .cookie: .cookie(PersistenceCookie(name: pool.persistence.cookie ?? "ZONALSRV", timeout: pool.persistence.timeout))
         case .appCookie: .applicationCookie(name: pool.persistence.cookie ?? "")
         }
+        var routing: PoolConfiguration.DatabaseRouting?
+        if let service = pool.service, let role = pool.role { routing = .init(service: service, role: role) }
         return PoolConfiguration(
             name: pool.name, backends: backends, scheduling: pool.scheduling, persistence: persistence,
             primaryZone: primaryZone, secondaryZone: secondaryZone, retries: pool.retries, connectTimeout: pool.connectTimeout,
-            healthCheck: health, failover: .init(failbackHoldDown: pool.failbackHoldDown),
-            outliers: .init(consecutiveFailures: pool.outliers.consecutiveFailures, baseEjection: pool.outliers.baseEjection, maxEjection: pool.outliers.maxEjection)
+            healthCheck: routing == nil ? health : nil, failover: .init(failbackHoldDown: pool.failbackHoldDown),
+            outliers: .init(consecutiveFailures: pool.outliers.consecutiveFailures, baseEjection: pool.outliers.baseEjection, maxEjection: pool.outliers.maxEjection),
+            databaseRouting: routing
         )
     }
 }

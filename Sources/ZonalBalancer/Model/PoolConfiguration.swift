@@ -44,6 +44,20 @@ public struct PoolConfiguration: Sendable, Hashable {
     public var healthCheck: HealthCheckSpec?
     public var failover: ZoneFailoverPolicy.Settings
     public var outliers: OutlierDetector.Settings
+    /// For a PostgreSQL pool: which role's servers take connections, learned from the
+    /// coordinator instead of health checks.
+    public var databaseRouting: DatabaseRouting?
+
+    public struct DatabaseRouting: Sendable, Hashable {
+        /// The `postgres` service whose agents publish the roles.
+        public var service: String
+        public var role: DatabaseSpec.Role
+
+        public init(service: String, role: DatabaseSpec.Role) {
+            self.service = service
+            self.role = role
+        }
+    }
 
     public init(
         name: String,
@@ -56,8 +70,10 @@ public struct PoolConfiguration: Sendable, Hashable {
         connectTimeout: Duration = .seconds(1),
         healthCheck: HealthCheckSpec? = nil,
         failover: ZoneFailoverPolicy.Settings = .init(),
-        outliers: OutlierDetector.Settings = .init()
+        outliers: OutlierDetector.Settings = .init(),
+        databaseRouting: DatabaseRouting? = nil
     ) {
+        self.databaseRouting = databaseRouting
         self.name = name
         self.backends = backends
         self.scheduling = scheduling

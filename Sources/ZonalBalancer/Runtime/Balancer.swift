@@ -6,6 +6,7 @@ import Synchronization
 import UnixSignals
 import ZonalCoordination
 import ZonalCore
+import ZonalDatabase
 
 /// One running balancer instance: its pools, listeners, health checks, persistence sharing and
 /// admin operations. Pools are made once; a reload or an admin change reconfigures them in
@@ -15,12 +16,14 @@ public final class Balancer: Sendable {
     private let plan: Mutex<BalancerPlan>
     private let checks: [String: PoolHealthChecks]
     private let sharing: [AffinitySharing]
+    private let roleRouting: [DatabaseRoleRouting]
     /// Certificates of the HTTPS listeners, by listener name.
     private let certificates: [String: TLSContextSource]
     private let reloadPlan: @Sendable () throws -> BalancerPlan
     private let logger: Logger
 
-    /// `coordinator`, when given, shares source-address persistence between instances;
+    /// `coordinator`, when given, shares source-address persistence between instances and tells
+    /// PostgreSQL pools which servers are primary and replicas;
     /// `reloadPlan` reads the topology again for a reload. Throws when an HTTPS listener's
     /// certificate or key cannot be loaded.
     public init(plan: BalancerPlan, coordinator: (any Coordinator)?, logger: Logger, reloadPlan: @escaping @Sendable () throws -> BalancerPlan) throws(TLSLoadError) {
@@ -59,6 +62,10 @@ public final class Balancer: Sendable {
         }
         shares.withLock { table in for share in sharing { table[share.pool.name] = share } }
         self.sharing = sharing
+        roleRouting = plan.pools.compactMap { configuration -> DatabaseRoleRouting? in
+            guard let routing = configuration.databaseRouting, let coordinator, let pool = pools[configuration.name] else { return nil }
+            return DatabaseRoleRouting(pool: pool, store: ClusterStore(coordinator: coordinator, service: routing.service), role: routing.role, logger: logger)
+        }
     }
 
     public var currentPlan: BalancerPlan { plan.withLock { $0 } }
@@ -178,6 +185,7 @@ public final class Balancer: Sendable {
             defer { balancer.checks.values.forEach { $0.stop() } }
             await withDiscardingTaskGroup { group in
                 for share in balancer.sharing { group.addTask { await share.run() } }
+                for routing in balancer.roleRouting { group.addTask { await routing.run() } }
                 group.addTask { await reloadOnHangUp() }
                 group.addTask { await tickZones() }
                 group.addTask { await watchCertificates() }

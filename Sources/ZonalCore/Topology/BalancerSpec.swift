@@ -114,6 +114,9 @@ public struct BalancerSpec: Sendable, Hashable {
         public var outliers: Outliers
         /// Default: the service's health check; for `servers`, a TCP connect every second.
         public var health: HealthCheckSpec?
+        /// For a pool of a `postgres` service: send connections to the primary or to the
+        /// replicas, as the database agents publish them in the coordinator (no health checks).
+        public var role: DatabaseSpec.Role?
 
         public init(
             name: String, service: String? = nil, servers: [Server] = [], scheduling: BalancerScheduling = .roundRobin,

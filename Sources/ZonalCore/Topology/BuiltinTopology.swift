@@ -46,18 +46,35 @@ services:
       rise: 2
       fall: 2
 
-  # The load balancer clients use: HTTP on port 8000 in front of `web`, one instance in each
-  # zone of the east region, so losing a zone loses one entry point, not the service. Requests
+  # The load balancer clients use, one instance in each zone of the east region, so losing a
+  # zone loses one entry point, not the service. HTTP on port 8000 in front of `web`: requests
   # go to the primary zone's servers and move to the secondary zone only when none is healthy.
+  # PostgreSQL on 5000 (writes: always the current primary) and 5001 (reads: the replicas).
   - name: lb
     kind: balancer
     zones: [east-a, east-b, east-c]
     port: 8000
     admin_port: 9000
     balancer:
+      listeners:
+        - { name: http, port: 8000, pool: web }
+        - { name: db-write, port: 5000, mode: tcp, pool: db-primary }
+        - { name: db-read, port: 5001, mode: tcp, pool: db-replicas }
       pools:
         - name: web
           service: web
+        - { name: db-primary, service: db, role: primary }
+        - { name: db-replicas, service: db, role: replica }
+
+  # PostgreSQL 15, edition `ha`: a primary and a standby in two zones. The agents fail over in
+  # seconds when the primary is lost and rejoin the old primary as a standby when it returns.
+  - name: db
+    kind: postgres
+    zones: [east-a, east-b]
+    port: 5432
+    admin_port: 8008
+    database:
+      edition: ha
 """
 
     /// The parsed quickstart topology.

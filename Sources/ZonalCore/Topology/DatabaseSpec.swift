@@ -13,6 +13,14 @@ public struct DatabaseSpec: Sendable, Hashable {
         case enterprise
     }
 
+    /// Which servers of a PostgreSQL cluster a balancer pool sends connections to.
+    public enum Role: String, Sendable, Hashable, CaseIterable {
+        /// The node that runs as primary and holds the leader key: the address for writes.
+        case primary
+        /// Streaming standbys (the primary when none streams): the address for reads.
+        case replica
+    }
+
     /// Whether commits wait for standbys.
     public enum SynchronousMode: String, Sendable, Hashable, CaseIterable {
         /// Commits are acknowledged by the primary alone (RPO up to `maximum_lag_on_failover`).

@@ -58,7 +58,7 @@ extension TopologyReader {
     private mutating func readPool(_ node: Yams.Node, path: String, subject: String) -> BalancerSpec.Pool? {
         guard let unnamed = YAMLFields(node, subject: "a pool of \(subject)", problems: problems, allowedKeys: [
             "name", "service", "servers", "scheduling", "persistence", "primary_zone", "secondary_zone", "retries",
-            "connect_timeout", "failback_hold_down", "outlier", "health",
+            "connect_timeout", "failback_hold_down", "outlier", "health", "role",
         ]) else { return nil }
         guard let name = unnamed.string("name", required: true) else { return nil }
         let poolSubject = "pool \(name) of \(subject)"
@@ -92,6 +92,12 @@ extension TopologyReader {
             pool.outliers.maxEjection = outlierFields.duration("max_ejection") ?? pool.outliers.maxEjection
         }
         pool.health = fields["health"].flatMap { readHealth($0, subject: "`health` of \(poolSubject)", defaultProbe: .tcp(port: nil)) }
+        if let text = fields.string("role") {
+            if let role = DatabaseSpec.Role(rawValue: text) { pool.role = role } else {
+                problems.report(fields["role"], "unknown role `\(text)` of \(poolSubject); use primary (writes) or replica (reads)")
+            }
+        }
+        record("\(poolPath).role", fields.line(of: "role"))
         return pool
     }
 

@@ -50,6 +50,15 @@ extension Checker {
                 report("\(path).service", "\(subject) uses service \(target), which is not declared\(suggestion(target, among: names))")
             }
         }
+        if pool.role != nil {
+            let backing = pool.service.flatMap { name in topology.services.first { $0.name == name } }
+            if case .postgres = backing?.kind {} else {
+                report("\(path).role", "`role` of \(subject) is for pools whose `service` is of kind postgres")
+            }
+            for listener in spec.listeners where listener.pool == pool.name && listener.mode != .tcp {
+                report("services.\(service.name).balancer.listeners.\(listener.name)", "listener \(listener.name) of service \(service.name) carries PostgreSQL connections (pool \(pool.name) has a `role`) and needs `mode: tcp`")
+            }
+        }
         for server in pool.servers {
             serverZones.insert(server.zone)
             if !knownZones.contains(server.zone) {

@@ -5,6 +5,7 @@ public enum DatabaseError: Error, Sendable, Hashable, CustomStringConvertible {
     case wrongOwner(dataDirectory: String, owner: UInt32, expected: UInt32)
     case incompatibleVersion(dataDirectory: String, found: String, expected: String)
     case notADataDirectory(String)
+    case unreachableDirectory(path: String, blockedAt: String, account: String)
     case commandFailed(program: String, status: String, output: String)
     case query(String)
     case corruptWAL(segment: String, reason: String)
@@ -21,6 +22,8 @@ public enum DatabaseError: Error, Sendable, Hashable, CustomStringConvertible {
             "data directory \(directory) was created by PostgreSQL \(found); these binaries are PostgreSQL \(expected). Upgrade it with pg_upgrade or point the node at another directory — Zonal leaves it as it is"
         case .notADataDirectory(let directory):
             "\(directory) exists but is not a PostgreSQL data directory (no PG_VERSION); Zonal will not write into it"
+        case .unreachableDirectory(let path, let blockedAt, let account):
+            "PostgreSQL runs as \(account), which cannot enter \(blockedAt) to reach its data directory \(path); run from a directory it can reach or set database.data_directory (e.g. under /var/lib/zonal)"
         case .commandFailed(let program, let status, let output):
             "\(program) \(status)" + (output.isEmpty ? "" : ": \(output)")
         case .query(let message):

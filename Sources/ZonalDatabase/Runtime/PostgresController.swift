@@ -207,6 +207,7 @@ public struct PostgresController: Sendable {
     // MARK: helpers
 
     private func prepareEmptyDataDirectory() throws {
+        try account.checkCanReach(dataDirectory)
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         try account.own(dataDirectory)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: dataDirectory)

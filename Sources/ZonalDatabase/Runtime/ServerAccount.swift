@@ -21,6 +21,22 @@ struct ServerAccount: Sendable, Hashable {
         geteuid() == uid ? [] : ["--reuid=\(uid)", "--regid=\(gid)", "--init-groups"]
     }
 
+    /// Throws when this account cannot walk down to `path` (a parent directory without search
+    /// permission for it, such as a home directory of mode 0700).
+    func checkCanReach(_ path: String) throws(DatabaseError) {
+        var current = ""
+        for component in (path as NSString).deletingLastPathComponent.split(separator: "/") {
+            current += "/" + component
+            var info = stat()
+            guard stat(current, &info) == 0 else { return }  // created later, by us
+            let mode = info.st_mode
+            let searchable = info.st_uid == uid ? mode & S_IXUSR != 0 : info.st_gid == gid ? mode & S_IXGRP != 0 : mode & S_IXOTH != 0
+            if !searchable {
+                throw .unreachableDirectory(path: path, blockedAt: current, account: name)
+            }
+        }
+    }
+
     /// Gives `path` to this account (as root; otherwise it is ours already).
     func own(_ path: String) throws {
         guard geteuid() == 0 else { return }
