@@ -184,7 +184,7 @@ struct TopologyErrorTests {
         let found = problems(withServices("""
               - { name: web, kind: app, nodes: [zz], port: 80 }
               - { name: api, kind: app, nodes: [a1], port: 0 }
-              - { name: db, kind: postgres, nodes: [a1], port: 5432 }
+              - { name: cache, kind: redis, nodes: [a1], port: 6379 }
             """))
         #expect(found.count == 2, "\(found)")
         #expect(found.map(\.line) == [12, 13])
