@@ -100,6 +100,12 @@ final class DatabaseCluster: @unchecked Sendable {
         return found
     }
 
+    /// The standbys `primary`'s agent says are published as synchronous.
+    func synchronousStandbys(of primary: String) async -> [String] {
+        let synchronous = await apiJSON(primary, "/status")?["synchronous"] as? [String: Any]
+        return synchronous?["members"] as? [String] ?? []
+    }
+
     func waitForReplica(_ name: String, timeout: Duration = .seconds(60)) async -> Bool {
         await poll(timeout: timeout) { await self.api(name, "/replica") == 200 } != nil
     }

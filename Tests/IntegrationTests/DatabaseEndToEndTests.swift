@@ -68,6 +68,35 @@ struct DatabaseEndToEndTests {
         #expect(await cluster.waitForReplica(first), "the fenced primary did not rejoin: \(cluster.agentOutput(first).suffix(3000))")
     }
 
+    @Test("synchronous mode: across 20 seeded kill points of the primary no acknowledged commit is lost")
+    func synchronousKillPoints() async throws {
+        let cluster = try await DatabaseCluster(nodes: ["a1", "b1"], settings: "synchronous_mode: on")
+        defer { Task { await cluster.stop() } }
+        var primary = try #require(await cluster.waitForPrimary())
+        #expect(await cluster.sql(primary, "CREATE TABLE t (id int PRIMARY KEY)") != nil)
+        var random = SeededRandom(seed: 20_261_126)
+        let acknowledged = AcknowledgedIDs()
+        for round in 0..<20 {
+            let standby = primary == "a1" ? "b1" : "a1"
+            let protected = await poll(timeout: .seconds(60)) { await cluster.synchronousStandbys(of: primary).contains(standby) }
+            try #require(protected != nil, "round \(round): \(standby) never became a synchronous standby of \(primary)")
+            let target = primary
+            let writer = Task { await acknowledged.write(to: target, in: cluster) }
+            try await Task.sleep(for: .milliseconds(Int64.random(in: 20...600, using: &random)))
+            cluster.kill9(primary)
+            writer.cancel()
+            await writer.value
+            let promoted = await cluster.waitForPrimary(among: [standby], timeout: .seconds(30))
+            try #require(promoted == standby, "round \(round): no failover to \(standby)")
+            let present = Set((await cluster.sql(standby, "SELECT id FROM t") ?? "").split(separator: "\n").compactMap { Int($0) })
+            let lost = acknowledged.all.filter { !present.contains($0) }
+            #expect(lost.isEmpty, "round \(round): acknowledged ids missing on \(standby): \(lost.prefix(10))")
+            try cluster.startAgent(primary)
+            primary = standby
+        }
+        #expect(acknowledged.all.count > 20, "too few writes to mean anything: \(acknowledged.all.count)")
+    }
+
     @Test("bad data directories and a missing PostgreSQL are refused with a clear error, and nothing in them changes")
     func badInput() async throws {
         let directory = try TemporaryDirectory(prefix: "zonal-db-bad")
@@ -118,4 +147,23 @@ struct DatabaseEndToEndTests {
     }
 
     private var postgresUID: UInt32 { getpwnam("postgres").map { $0.pointee.pw_uid } ?? 0 }
+}
+
+/// The ids a writer was told were committed.
+final class AcknowledgedIDs: @unchecked Sendable {
+    private let lock = NSLock()
+    private var ids: [Int] = []
+    private var next = 1
+
+    var all: [Int] { lock.withLock { ids } }
+
+    /// Inserts increasing ids on `node` one by one until cancelled; keeps those acknowledged.
+    func write(to node: String, in cluster: DatabaseCluster) async {
+        while !Task.isCancelled {
+            let id = lock.withLock { () -> Int in next += 1; return next }
+            if await cluster.sql(node, "INSERT INTO t VALUES (\(id))") != nil {
+                lock.withLock { ids.append(id) }
+            }
+        }
+    }
 }
