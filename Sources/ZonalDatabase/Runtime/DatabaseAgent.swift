@@ -32,6 +32,8 @@ public actor DatabaseAgent: Service {
     public private(set) var lastDecision: DatabaseHA.Decision?
     public private(set) var lastCluster: DatabaseHA.ClusterView?
     public private(set) var status: MemberStatus
+    /// The last look at the running server from inside (replay position and lag of a standby).
+    private var lastObservation: PostgresSession.Observation?
     private var wakeRequested = false
 
     public init(plan: DatabaseNodePlan, coordinator: any Coordinator, clock: any ZonalClock = SystemClock(), logger: Logger) throws {
@@ -56,13 +58,12 @@ public actor DatabaseAgent: Service {
             watch.cancel()
             fencing.cancel()
         }
-        await withGracefulShutdownHandler {
+        // SIGTERM ends the cycles; then the server stops cleanly and the leader key is given up.
+        await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                let next = await cycle()
-                await sleep(until: next)
+                let next = await self.cycle()
+                await self.sleep(until: next)
             }
-        } onGracefulShutdown: {
-            Task { await self.shutdown() }
         }
         await shutdown()
     }
@@ -151,6 +152,7 @@ public actor DatabaseAgent: Service {
         if serverIsRunning {
             do {
                 let observed = try await session.observe(walTimeline: controller.walTimeline())
+                lastObservation = observed
                 runningAsPrimary = !observed.inRecovery
                 if observed.inRecovery {
                     return .standby(observed.position, upstream: observed.streaming ? following : nil)
@@ -178,12 +180,18 @@ public actor DatabaseAgent: Service {
         status.updatedAt = Date()
         status.upstream = nil
         status.replayed = nil
+        status.replayLagSeconds = nil
         switch local {
         case .absent: status.role = .uninitialized; status.position = nil
         case .starting: status.role = .stopped
         case .stopped(let position, _): status.role = .stopped; status.position = position
         case .primary(let position, _): status.role = .primary; status.position = position
-        case .standby(let position, let upstream): status.role = .standby; status.position = position; status.upstream = upstream
+        case .standby(let position, let upstream):
+            status.role = .standby
+            status.position = position
+            status.upstream = upstream
+            status.replayed = lastObservation?.replayed
+            status.replayLagSeconds = lastObservation?.replayLagSeconds
         }
         self.status = status
         guard let keeper else { return }
