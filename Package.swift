@@ -206,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "ZonalBalancerTests",
             dependencies: [
-                "ZonalBalancer", "ZonalTesting",
+                "ZonalBalancer", "ZonalTesting", "ZonalDatabase",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -19,7 +19,7 @@ import psycopg2
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 from results_doc import replace_section  # noqa: E402
 
-zonal, runs = sys.argv[1], int(sys.argv[2])
+zonal, runs = (sys.argv[1], int(sys.argv[2])) if len(sys.argv) > 2 else ("zonal", 1)
 POSTGRES = pwd.getpwnam("postgres")
 NODES = {"n1": "127.0.51.1", "n2": "127.0.52.1"}
 COORDINATOR = "127.0.50.1"
@@ -95,8 +95,19 @@ class Writer:
         self.thread.join(timeout=30)
 
 
+def table_replicated(node):
+    try:
+        with psycopg2.connect(host=NODES[node], port=5432, user="postgres", dbname="postgres", connect_timeout=1) as connection:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT to_regclass('bench') IS NOT NULL")
+                return cursor.fetchone()[0]
+    except psycopg2.Error:
+        return False
+
+
 def measure(cluster, primary, standby):
     """Runs the writer, kills the primary after 2 s, returns RTO and RPO."""
+    wait_for(lambda: table_replicated(standby), 60, "the table on the standby")
     writer = Writer()
     wait_for(lambda: len(writer.acknowledged) > 20, 60, "the first writes")
     time.sleep(2)
@@ -120,6 +131,17 @@ def create_table(node):
         connection.autocommit = True
         with connection.cursor() as cursor:
             cursor.execute("CREATE TABLE bench (id bigint PRIMARY KEY)")
+
+
+def wait_until_ready(synchronous, system, is_synchronous):
+    """Waits for a primary and a streaming replica (both systems answer /primary and /replica
+    on port 8008), and in synchronous mode for the replica to be synchronous."""
+    primary = wait_for(lambda: next((n for n, a in NODES.items() if http_status(f"http://{a}:8008/primary")[0] == 200), None), 120, f"a {system} primary")
+    standby = next(n for n in NODES if n != primary)
+    wait_for(lambda: http_status(f"http://{NODES[standby]}:8008/replica")[0] == 200, 120, f"a {system} replica")
+    if synchronous:
+        wait_for(lambda: is_synchronous(primary, standby), 60, f"a {system} synchronous standby")
+    return primary, standby
 
 
 class ZonalCluster:
@@ -149,12 +171,12 @@ services:
             log = open(f"{directory}/agent-{name}.log", "w")
             self.agents[name] = subprocess.Popen([zonal, "db", "agent", "--topology", str(topology), "--node", name, "--state-dir", f"{directory}/state"],
                                                  stdout=log, stderr=log)
-        self.primary = wait_for(lambda: next((n for n, a in NODES.items() if http_status(f"http://{a}:8008/primary")[0] == 200), None), 120, "a Zonal primary")
-        self.standby = next(n for n in NODES if n != self.primary)
-        wait_for(lambda: http_status(f"http://{NODES[self.standby]}:8008/replica")[0] == 200, 120, "a Zonal replica")
-        if synchronous:
-            wait_for(lambda: self.standby in (http_status(f"http://{NODES[self.primary]}:8008/status")[1].get("synchronous") or {}).get("members", []),
-                     60, "a synchronous standby")
+        try:
+            self.primary, self.standby = wait_until_ready(synchronous, "Zonal", lambda primary, standby: standby in (
+                http_status(f"http://{NODES[primary]}:8008/status")[1].get("synchronous") or {}).get("members", []))
+        except Exception:
+            self.stop()
+            raise
 
     def kill(self, name):
         kill(postmaster_pid(f"{self.directory}/state/db/{name}/data"))
@@ -199,17 +221,20 @@ postgresql:
   data_dir: {directory}/{name}
   bin_dir: /usr/lib/postgresql/15/bin
   authentication: {{ superuser: {{ username: postgres, password: bench }}, replication: {{ username: postgres, password: bench }} }}
-  parameters: {{ unix_socket_directories: "{directory}" }}
+  parameters: {{ unix_socket_directories: "{directory}/{name}-socket" }}
 """)
+            os.makedirs(f"{directory}/{name}-socket")
+            os.chown(f"{directory}/{name}-socket", POSTGRES.pw_uid, POSTGRES.pw_gid)
             os.chown(config, POSTGRES.pw_uid, POSTGRES.pw_gid)
             log = open(f"{directory}/patroni-{name}.log", "w")
             self.patronis[name] = subprocess.Popen(["setpriv", f"--reuid={POSTGRES.pw_uid}", f"--regid={POSTGRES.pw_gid}", "--init-groups",
                                                     "/usr/bin/patroni", str(config)], stdout=log, stderr=log, env={**os.environ, "HOME": directory})
-        self.primary = wait_for(lambda: next((n for n, a in NODES.items() if http_status(f"http://{a}:8008/primary")[0] == 200), None), 120, "a Patroni primary")
-        self.standby = next(n for n in NODES if n != self.primary)
-        wait_for(lambda: http_status(f"http://{NODES[self.standby]}:8008/replica")[0] == 200, 120, "a Patroni replica")
-        if synchronous:
-            wait_for(lambda: http_status(f"http://{NODES[self.standby]}:8008/sync")[0] == 200, 60, "a Patroni synchronous standby")
+        try:
+            self.primary, self.standby = wait_until_ready(synchronous, "Patroni",
+                                                          lambda primary, standby: http_status(f"http://{NODES[standby]}:8008/sync")[0] == 200)
+        except Exception:
+            self.stop()
+            raise
 
     def kill(self, name):
         kill(postmaster_pid(f"{self.directory}/{name}"))
@@ -247,44 +272,49 @@ def run_case(label, make):
     return results
 
 
-cases = [
-    ("Zonal, asynchronous (defaults: ttl 3 s, loop 1 s)", lambda d: ZonalCluster(d, synchronous=False)),
-    ("Zonal, synchronous_mode: on (defaults)", lambda d: ZonalCluster(d, synchronous=True)),
-    ("Patroni 3.0, asynchronous, defaults (ttl 30 s, loop_wait 10 s, retry_timeout 10 s)", lambda d: PatroniCluster(d, synchronous=False, tuned=False)),
-    ("Patroni 3.0, asynchronous, tuned (ttl 5 s, loop_wait 1 s, retry_timeout 2 s)", lambda d: PatroniCluster(d, synchronous=False, tuned=True)),
-    ("Patroni 3.0, synchronous_mode, tuned", lambda d: PatroniCluster(d, synchronous=True, tuned=True)),
-]
-measured = [(label, run_case(label, make)) for label, make in cases]
+def main():
+    cases = [
+        ("Zonal, asynchronous (defaults: ttl 3 s, loop 1 s)", lambda d: ZonalCluster(d, synchronous=False)),
+        ("Zonal, synchronous_mode: on (defaults)", lambda d: ZonalCluster(d, synchronous=True)),
+        ("Patroni 3.0, asynchronous, defaults (ttl 30 s, loop_wait 10 s, retry_timeout 10 s)", lambda d: PatroniCluster(d, synchronous=False, tuned=False)),
+        ("Patroni 3.0, asynchronous, tuned (ttl 5 s, loop_wait 1 s, retry_timeout 2 s)", lambda d: PatroniCluster(d, synchronous=False, tuned=True)),
+        ("Patroni 3.0, synchronous_mode, tuned", lambda d: PatroniCluster(d, synchronous=True, tuned=True)),
+    ]
+    measured = [(label, run_case(label, make)) for label, make in cases]
 
 
-def median_rto(results):
-    return statistics.median(r["rto"] for r in results)
+    def median_rto(results):
+        return statistics.median(r["rto"] for r in results)
 
 
-zonal_default = median_rto(measured[0][1])
-rows = []
-for label, results in measured:
-    rtos = [r["rto"] for r in results]
-    lost = sum(r["lost"] for r in results)
-    writes = sum(r["writes"] for r in results)
-    ratio = median_rto(results) / zonal_default
-    rows.append(f"| {label} | {statistics.median(rtos):.2f} s (max {max(rtos):.2f} s) | {ratio:.1f}x | {lost} of {writes} |")
+    zonal_default = median_rto(measured[0][1])
+    rows = []
+    for label, results in measured:
+        rtos = [r["rto"] for r in results]
+        lost = sum(r["lost"] for r in results)
+        writes = sum(r["writes"] for r in results)
+        ratio = median_rto(results) / zonal_default
+        rows.append(f"| {label} | {statistics.median(rtos):.2f} s (max {max(rtos):.2f} s) | {ratio:.1f}x | {lost} of {writes} |")
 
-section = "\n".join([
-    "<!-- database:begin -->",
-    "## PostgreSQL: failover after kill -9 of the primary",
-    "",
-    f"`Benchmarks/database/failover`, {datetime.date.today()}, {runs} runs per row: two nodes (PostgreSQL 15), one writer inserting "
-    "increasing ids through libpq's multi-host read-write connection (the same client for both systems), kill -9 of the "
-    "primary's postmaster and of its manager (Zonal's agent; Patroni) after 2 s of writes. RTO: kill to the first acknowledged "
-    "write on the new primary. RPO: acknowledged ids missing on the new primary. Patroni runs with etcd 3.4 (v2 API) and no watchdog.",
-    "",
-    "| System and settings | RTO median (max) | RTO vs Zonal defaults | Acknowledged writes lost |",
-    "|---|---|---|---|",
-    *rows,
-    "",
-    "Targets: RTO at most 5 s with default settings; RPO 0 in synchronous mode.",
-    "<!-- database:end -->",
-])
-replace_section("database", section)
-print(section)
+    section = "\n".join([
+        "<!-- database:begin -->",
+        "## PostgreSQL: failover after kill -9 of the primary",
+        "",
+        f"`Benchmarks/database/failover`, {datetime.date.today()}, {runs} runs per row: two nodes (PostgreSQL 15), one writer inserting "
+        "increasing ids through libpq's multi-host read-write connection (the same client for both systems), kill -9 of the "
+        "primary's postmaster and of its manager (Zonal's agent; Patroni) after 2 s of writes. RTO: kill to the first acknowledged "
+        "write on the new primary. RPO: acknowledged ids missing on the new primary. Patroni runs with etcd 3.4 (v2 API) and no watchdog.",
+        "",
+        "| System and settings | RTO median (max) | RTO vs Zonal defaults | Acknowledged writes lost |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "Targets: RTO at most 5 s with default settings; RPO 0 in synchronous mode.",
+        "<!-- database:end -->",
+    ])
+    replace_section("database", section)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()

@@ -97,6 +97,52 @@ struct DatabaseEndToEndTests {
         #expect(acknowledged.all.count > 20, "too few writes to mean anything: \(acknowledged.all.count)")
     }
 
+    @Test("point-in-time recovery rebuilds the cluster between two transactions; a damaged archived segment is named and nothing is restored")
+    func pointInTimeRecovery() async throws {
+        let backups = try TemporaryDirectory(prefix: "zonal-db-backups")
+        defer { backups.remove() }
+        let cluster = try await DatabaseCluster(nodes: ["a1", "b1"], settings: "backup: { directory: \(backups.path) }")
+        defer { Task { await cluster.stop() } }
+        let primary = try #require(await cluster.waitForPrimary())
+        let backup = try await ZonalBinary.run(["db", "backup", "--topology", cluster.file], directory: cluster.directory)
+        #expect(backup.status == 0, "\(backup.output)")
+
+        #expect(await cluster.sql(primary, "CREATE TABLE t (v text); INSERT INTO t VALUES ('first')") != nil)
+        try await Task.sleep(for: .milliseconds(500))
+        let target = try #require(await cluster.sql(primary, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"))
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(await cluster.sql(primary, "INSERT INTO t VALUES ('second')") != nil)
+        let segment = try #require(await cluster.sql(primary, "SELECT pg_walfile_name(pg_current_wal_lsn())"))
+        #expect(await cluster.sql(primary, "SELECT pg_switch_wal()") != nil)
+        let archived = await poll(timeout: .seconds(30)) {
+            (await cluster.sql(primary, "SELECT coalesce(last_archived_wal, '') >= '\(segment)' FROM pg_stat_archiver")) == "t"
+        }
+        try #require(archived != nil, "segment \(segment) was not archived")
+
+        let into = cluster.directory.file("restored")
+        let port = Int.random(in: 20_000...30_000)
+        let restore = try await ZonalBinary.run(["db", "restore", "--topology", cluster.file, "--to-time", target, "--into", into, "--port", "\(port)"],
+                                                directory: cluster.directory)
+        #expect(restore.status == 0, "\(restore.output)")
+        let server = RestoredServer(directory: into, port: port, scratch: cluster.directory)
+        #expect(await server.start(), "the restored instance does not start")
+        #expect(await server.query("SELECT string_agg(v, ',') FROM t") == "first")
+        await server.stop()
+
+        // Damage the segment the restore needs: the restore names it and builds nothing.
+        let damaged = backups.file("wal/\(segment)")
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: damaged))
+        try handle.seek(toOffset: 4096)
+        try handle.write(contentsOf: Data([0xFF, 0x00, 0xFF]))
+        try handle.close()
+        let second = cluster.directory.file("restored-again")
+        let refused = try await ZonalBinary.run(["db", "restore", "--topology", cluster.file, "--to-time", target, "--into", second, "--port", "\(port)"],
+                                                directory: cluster.directory)
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("archived WAL segment \(segment) is corrupt: SHA-256"), "\(refused.output)")
+        #expect(!FileManager.default.fileExists(atPath: second))
+    }
+
     @Test("bad data directories and a missing PostgreSQL are refused with a clear error, and nothing in them changes")
     func badInput() async throws {
         let directory = try TemporaryDirectory(prefix: "zonal-db-bad")
@@ -165,5 +211,42 @@ final class AcknowledgedIDs: @unchecked Sendable {
                 lock.withLock { ids.append(id) }
             }
         }
+    }
+}
+
+/// A restored data directory started on its own for a test, as the `postgres` user.
+final class RestoredServer: @unchecked Sendable {
+    let directory: String
+    let port: Int
+    let scratch: TemporaryDirectory
+    private var server: ProcessFixture?
+
+    init(directory: String, port: Int, scratch: TemporaryDirectory) {
+        self.directory = directory
+        self.port = port
+        self.scratch = scratch
+    }
+
+    /// Starts the server and waits until it answers.
+    func start() async -> Bool {
+        server = try? ProcessFixture(executable: "/usr/bin/setpriv", arguments: [
+            "--reuid=postgres", "--regid=postgres", "--init-groups", "--", "/usr/lib/postgresql/15/bin/postgres", "-D", directory,
+            "-p", "\(port)", "-c", "listen_addresses=127.0.0.1", "-c", "archive_mode=off",
+        ], outputPath: scratch.file("restored-server.out"))
+        return await poll(timeout: .seconds(60)) { await self.query("SELECT 1") == "1" } != nil
+    }
+
+    /// A fast shutdown (SIGINT), waited for.
+    func stop() async {
+        server?.signal(SIGINT)
+        _ = await server?.waitForExit(timeout: .seconds(30))
+    }
+
+    func query(_ sql: String) async -> String? {
+        guard let fixture = try? ProcessFixture(executable: "/usr/bin/psql", arguments: [
+            "-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-Atc", sql,
+        ], outputPath: scratch.file("restored-psql.out"), environment: ["PGCONNECT_TIMEOUT": "2"]) else { return nil }
+        guard await fixture.waitForExit(timeout: .seconds(20)) == 0 else { return nil }
+        return fixture.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

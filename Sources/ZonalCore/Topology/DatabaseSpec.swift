@@ -52,8 +52,26 @@ public struct DatabaseSpec: Sendable, Hashable {
         public init() {}
     }
 
+    /// Base backups and WAL archiving, for point-in-time recovery.
+    public struct Backup: Sendable, Hashable {
+        /// Where base backups (`base/`) and archived WAL (`wal/`) go; `{service}` is replaced.
+        public var directory: String
+        /// How often the primary's agent takes a base backup. Default 24 h.
+        public var interval: Duration = .seconds(24 * 3600)
+        /// Base backups kept at least (the newest). Default 7.
+        public var keep: Int = 7
+        /// Base backups younger than this many days are kept too. Default 0.
+        public var keepDays: Int = 0
+
+        public init(directory: String) {
+            self.directory = directory
+        }
+    }
+
     public var edition: Edition
     public var failover: Failover
+    /// Nil: no archiving and no scheduled base backups.
+    public var backup: Backup?
     /// Where each node keeps its data directory: `{node}` and `{service}` are replaced. Default
     /// `<state directory>/{service}/{node}/data`.
     public var dataDirectory: String?

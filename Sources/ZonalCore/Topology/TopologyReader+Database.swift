@@ -8,7 +8,7 @@ extension TopologyReader {
         guard let node else { return DatabaseSpec() }
         guard let fields = YAMLFields(node, subject: "`database` of \(subject)", problems: problems, allowedKeys: [
             "edition", "synchronous_mode", "synchronous_standbys", "ttl", "loop_wait", "fence_margin", "maximum_lag_on_failover",
-            "data_directory", "bin_directory", "parameters", "nofailover",
+            "data_directory", "bin_directory", "parameters", "nofailover", "backup",
         ]) else { return nil }
         record(path, fields.line)
         var edition = DatabaseSpec.Edition.ha
@@ -46,7 +46,17 @@ extension TopologyReader {
             }
         }
         let noFailover = Set((fields.stringList("nofailover") ?? []).map(\.value))
-        return DatabaseSpec(edition: edition, failover: failover, dataDirectory: fields.string("data_directory"),
-                            binDirectory: fields.string("bin_directory"), parameters: parameters, noFailover: noFailover)
+        var spec = DatabaseSpec(edition: edition, failover: failover, dataDirectory: fields.string("data_directory"),
+                                binDirectory: fields.string("bin_directory"), parameters: parameters, noFailover: noFailover)
+        if let backupNode = fields["backup"], let backupFields = YAMLFields(backupNode, subject: "`backup` of \(subject)", problems: problems,
+                                                                             allowedKeys: ["directory", "interval", "keep", "keep_days"]),
+           let directory = backupFields.string("directory", required: true) {
+            var backup = DatabaseSpec.Backup(directory: directory)
+            backup.interval = backupFields.duration("interval") ?? backup.interval
+            backup.keep = backupFields.int("keep", in: 1...10_000) ?? backup.keep
+            backup.keepDays = backupFields.int("keep_days", in: 0...36_500) ?? backup.keepDays
+            spec.backup = backup
+        }
+        return spec
     }
 }

@@ -23,6 +23,10 @@ extension DatabaseNodePlan {
         let template = spec.dataDirectory ?? "\(base)/{service}/{node}/data"
         let dataDirectory = URL(fileURLWithPath: template.replacingOccurrences(of: "{service}", with: name).replacingOccurrences(of: "{node}", with: nodeName))
             .standardizedFileURL.path
+        var backup = spec.backup
+        if let directory = backup?.directory {
+            backup?.directory = URL(fileURLWithPath: directory.replacingOccurrences(of: "{service}", with: name)).standardizedFileURL.path
+        }
         self.init(
             service: name,
             me: endpoints.first { $0.name == nodeName }!,
@@ -31,6 +35,7 @@ extension DatabaseNodePlan {
             dataDirectory: dataDirectory,
             serverLogFile: (dataDirectory as NSString).deletingLastPathComponent + "/postgresql.log",
             binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory,
+            backup: backup,
             parameters: spec.parameters)
     }
 }

@@ -36,11 +36,12 @@ public struct DatabaseNodePlan: Sendable, Hashable {
     public var serverLogFile: String
     /// Where PostgreSQL's programs are. Default `/usr/lib/postgresql/15/bin`.
     public var binDirectory: String
-    public var archiveCommand: String?
+    /// Base backups and WAL archiving; nil: none.
+    public var backup: DatabaseSpec.Backup?
     public var parameters: [String: String]
 
     public init(service: String, me: Endpoint, peers: [Endpoint], settings: DatabaseHA.Settings, dataDirectory: String, serverLogFile: String,
-                binDirectory: String = DatabaseNodePlan.defaultBinDirectory, archiveCommand: String? = nil, parameters: [String: String] = [:]) {
+                binDirectory: String = DatabaseNodePlan.defaultBinDirectory, backup: DatabaseSpec.Backup? = nil, parameters: [String: String] = [:]) {
         self.service = service
         self.me = me
         self.peers = peers
@@ -48,7 +49,7 @@ public struct DatabaseNodePlan: Sendable, Hashable {
         self.dataDirectory = dataDirectory
         self.serverLogFile = serverLogFile
         self.binDirectory = binDirectory
-        self.archiveCommand = archiveCommand
+        self.backup = backup
         self.parameters = parameters
     }
 

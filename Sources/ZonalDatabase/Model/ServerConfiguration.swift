@@ -13,6 +13,14 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var archiveCommand: String?
     /// The topology's `parameters`, written last so they win.
     public var parameters: [String: String]
+    /// Set while an instance replays archived WAL up to a moment (point-in-time recovery).
+    public var recovery: RecoveryTarget?
+
+    public struct RecoveryTarget: Sendable, Hashable {
+        public var restoreCommand: String
+        /// `recovery_target_time`, in PostgreSQL's format.
+        public var targetTime: String
+    }
 
     public struct Upstream: Sendable, Hashable {
         public var host: String
@@ -96,6 +104,13 @@ public struct ServerConfiguration: Sendable, Hashable {
             ("primary_conninfo", quoted(upstream.map { "host=\($0.host) port=\($0.port) user=postgres application_name=\($0.applicationName) connect_timeout=2" } ?? "")),
             ("primary_slot_name", quoted(upstream?.slot ?? "")),
         ]
+        if let recovery {
+            settings += [
+                ("restore_command", quoted(recovery.restoreCommand)),
+                ("recovery_target_time", quoted(recovery.targetTime)),
+                ("recovery_target_action", "'promote'"),
+            ]
+        }
         for (key, value) in parameters.sorted(by: { $0.key < $1.key }) {
             settings.append((key, value))
         }

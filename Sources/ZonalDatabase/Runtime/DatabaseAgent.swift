@@ -35,6 +35,7 @@ public actor DatabaseAgent: Service {
     /// The last look at the running server from inside (replay position and lag of a standby).
     private var lastObservation: PostgresSession.Observation?
     private var wakeRequested = false
+    private var backupTask: Task<Void, Never>?
 
     public init(plan: DatabaseNodePlan, coordinator: any Coordinator, clock: any ZonalClock = SystemClock(), logger: Logger) throws {
         self.plan = plan
@@ -44,14 +45,16 @@ public actor DatabaseAgent: Service {
         self.clock = clock
         self.logger = logger
         self.core = DatabaseHA(node: plan.me.name, settings: plan.settings)
+        let archiveCommand = plan.backup.map { "\"\(InstanceLauncher.currentExecutable)\" db archive-wal --to \"\(BackupCatalog(directory: $0.directory).archive.directory)\" %p %f" }
         self.configuration = ServerConfiguration(listenAddress: plan.me.host, port: plan.me.port, strictSynchronous: plan.settings.synchronousMode == .strict,
-                                                 archiveCommand: plan.archiveCommand, parameters: plan.parameters)
+                                                 archiveCommand: archiveCommand, parameters: plan.parameters)
         self.status = MemberStatus(name: plan.me.name, zone: plan.me.zone, role: .stopped, position: nil,
                                    postgresAddress: plan.me.postgresAddress, apiAddress: plan.me.apiAddress, promotable: plan.me.promotable)
     }
 
     public func run() async throws {
         _ = try await controller.inspect()  // wrong owner, wrong version: say so before anything else
+        if let backup = plan.backup { try BackupCatalog(directory: backup.directory).prepare(for: controller.account) }
         let watch = Task { await self.wakeOnLeaderChange() }
         let fencing = Task { await self.watchLease() }
         defer {
@@ -197,6 +200,7 @@ public actor DatabaseAgent: Service {
         guard let keeper else { return }
         try? await store.publish(status, lease: keeper.lease.id)
         if cluster.leader == plan.me.name, case .primary(let position, _) = local {
+            scheduleBaseBackup()
             try? await store.publishPosition(LeaderPosition(name: plan.me.name, position: position, history: controller.history(ofTimeline: position.timeline)))
             do {
                 try await session.keepReplicationSlots(Set(plan.peers.map { ServerConfiguration.slotName(for: $0.name) }))
@@ -217,6 +221,28 @@ public actor DatabaseAgent: Service {
             leaderlessSince = nil
             lastLeader = other
         }
+    }
+
+    /// On the primary: a base backup when the newest is older than the interval, then retention.
+    private func scheduleBaseBackup() {
+        guard let backup = plan.backup, backupTask == nil || backupTask?.isCancelled == true else { return }
+        let catalog = BackupCatalog(directory: backup.directory)
+        if let newest = catalog.list().last, Date().timeIntervalSince(newest.finishedAt) < backup.interval.seconds { return }
+        let controller = self.controller, me = plan.me, logger = self.logger
+        backupTask = Task {
+            do {
+                let record = try await catalog.take(fromHost: me.host, port: me.port, node: me.name, using: controller)
+                let pruned = try catalog.prune(BackupRetention(keep: backup.keep, keepDays: backup.keepDays))
+                logger.notice("base backup \(record.name) taken; retention removed \(pruned.backups.count) backup(s) and \(pruned.segments.count) WAL segment(s)")
+            } catch {
+                logger.error("scheduled base backup failed: \(error)")
+            }
+            self.backupFinished()
+        }
+    }
+
+    private func backupFinished() {
+        backupTask = nil
     }
 
     // MARK: actions

@@ -19,6 +19,7 @@ public struct PostgresController: Sendable {
     public let dataDirectory: String
     /// The server's output.
     public let logFile: String
+    /// Whom PostgreSQL runs as.
     let account: ServerAccount
     let logger: Logger
 
@@ -83,13 +84,24 @@ public struct PostgresController: Sendable {
     public func cloneFrom(host: String, port: Int) async throws {
         try prepareEmptyDataDirectory()
         do {
-            _ = try await runProgram("pg_basebackup", ["-D", dataDirectory, "-h", host, "-p", "\(port)", "-U", "postgres", "-X", "stream", "-c", "fast", "--no-password"])
+            try await baseBackup(fromHost: host, port: port, into: dataDirectory)
         } catch {
             // A partial copy is ours to remove: it was empty before.
             try? FileManager.default.removeItem(atPath: dataDirectory)
             throw error
         }
         try writeAccessRules()
+    }
+
+    /// A plain-format base backup of the server at `host:port` into `directory`, as the server's account.
+    func baseBackup(fromHost host: String, port: Int, into directory: String) async throws {
+        _ = try await runProgram("pg_basebackup", ["-D", directory, "-h", host, "-p", "\(port)", "-U", "postgres", "-X", "stream", "-c", "fast", "--no-password"])
+    }
+
+    /// Copies a base backup into this (new, empty) data directory, as the server's account.
+    func copyBaseBackup(from source: String) async throws {
+        try prepareEmptyDataDirectory()
+        _ = try await run("/bin/cp", ["-a", source + "/.", dataDirectory])
     }
 
     /// Rewinds this (stopped) data directory onto a running server's history; pg_rewind runs
@@ -230,7 +242,13 @@ public struct PostgresController: Sendable {
 
     @discardableResult
     func runProgram(_ program: String, _ arguments: [String]) async throws -> String {
-        let path = binDirectory + "/" + program
+        try await run(binDirectory + "/" + program, arguments)
+    }
+
+    /// Runs `path` as the server's account; its output, or an error with the end of it.
+    @discardableResult
+    func run(_ path: String, _ arguments: [String]) async throws -> String {
+        let program = (path as NSString).lastPathComponent
         let result = try await Subprocess.run(
             .path(FilePath("/usr/bin/setpriv")), arguments: Arguments(account.setprivArguments + ["--", path] + arguments),
             output: .string(limit: 1 << 20), error: .string(limit: 1 << 16))

@@ -46,12 +46,15 @@ struct ServerAccount: Sendable, Hashable {
 
 /// Writes a file the way every Zonal file is written: temporary name, fsync, rename, directory fsync.
 enum AtomicFile {
-    static func write(_ data: Data, to path: String, owner: ServerAccount) throws {
-        let temporary = path + ".zonal-tmp"
+    static let temporarySuffix = ".zonal-tmp"
+
+    /// `owner`: the account to give the file to (as root); nil keeps the writer's.
+    static func write(_ data: Data, to path: String, owner: ServerAccount? = nil) throws {
+        let temporary = path + temporarySuffix
         guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
             throw DatabaseError.commandFailed(program: "write", status: "failed", output: "cannot create \(temporary)")
         }
-        try owner.own(temporary)
+        try owner?.own(temporary)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
         try handle.synchronize()
         try handle.close()

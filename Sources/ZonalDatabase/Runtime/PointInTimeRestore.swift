@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+import ZonalCore
+import ZonalSupervisor
+
+/// Builds a new PostgreSQL instance as the cluster was at a moment: the newest base backup that
+/// finished before it, replayed from the WAL archive up to that moment, then stopped cleanly.
+/// The result is an ordinary data directory to start wherever it is needed.
+public struct PointInTimeRestore: Sendable {
+    public let catalog: BackupCatalog
+    public let binDirectory: String
+    public let logger: Logger
+
+    public init(catalog: BackupCatalog, binDirectory: String, logger: Logger) {
+        self.catalog = catalog
+        self.binDirectory = binDirectory
+        self.logger = logger
+    }
+
+    public struct Outcome: Sendable {
+        public var backup: BaseBackupRecord
+        public var directory: String
+    }
+
+    /// Restores into `directory` (absent or empty) the state at `target`, replaying on `port` of
+    /// 127.0.0.1 meanwhile. Everything is checked before the directory is touched: a base backup
+    /// exists before `target`, and every archived segment it needs is intact.
+    public func restore(to target: Date, into directory: String, port: Int) async throws -> Outcome {
+        let backups = catalog.list()
+        guard let backup = backups.last(where: { $0.finishedAt <= target }) else {
+            let oldest = backups.first.map { "the oldest finished at \(Self.text($0.finishedAt))" } ?? "there is none in \(catalog.directory)"
+            throw DatabaseError.query("no base backup finished before \(Self.text(target)); \(oldest)")
+        }
+        try catalog.archive.verify(from: backup.startSegment)
+        if let contents = try? FileManager.default.contentsOfDirectory(atPath: directory), !contents.isEmpty {
+            throw DatabaseError.query("\(directory) is not empty; restore into a new directory")
+        }
+        let controller = try PostgresController(binDirectory: binDirectory, dataDirectory: directory,
+                                                logFile: directory + ".restore.log", logger: logger)
+        try await controller.copyBaseBackup(from: "\(catalog.baseDirectory)/\(backup.name)")
+        var configuration = ServerConfiguration(listenAddress: "127.0.0.1", port: port)
+        configuration.recovery = .init(
+            restoreCommand: "\"\(InstanceLauncher.currentExecutable)\" db restore-wal --from \"\(catalog.archive.directory)\" %f %p",
+            targetTime: Self.postgresTime(target))
+        try controller.write(configuration, standby: false)
+        try AtomicFile.write(Data(), to: directory + "/recovery.signal", owner: controller.account)
+        let server = try await controller.start()
+        let session = PostgresSession(host: "127.0.0.1", port: port, logger: logger)
+        defer { Task { await session.disconnect() } }
+        // Recovery ends by promotion once the target is reached; a failure ends the server.
+        while true {
+            if let observed = try? await session.observe(walTimeline: nil), !observed.inRecovery { break }
+            if kill(server.pid, 0) != 0 {
+                let log = (try? String(contentsOfFile: controller.logFile, encoding: .utf8)) ?? ""
+                let reason = log.split(separator: "\n").filter { $0.contains("FATAL") || $0.contains("corrupt") }.suffix(3).joined(separator: "; ")
+                throw DatabaseError.query("recovery to \(Self.text(target)) failed: \(reason.isEmpty ? "see \(controller.logFile)" : reason)")
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        await session.disconnect()
+        try await controller.stop(.fast)
+        // Leave a plain instance: no recovery settings, no archiving into the cluster's archive.
+        configuration.recovery = nil
+        try controller.write(configuration, standby: false)
+        return Outcome(backup: backup, directory: directory)
+    }
+
+    static func text(_ date: Date) -> String {
+        ISO8601DateFormatter.zonalFractional.string(from: date)
+    }
+
+    /// `recovery_target_time`'s format, in UTC.
+    static func postgresTime(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss.SSSSSS"
+        return formatter.string(from: date) + "+00"
+    }
+}
+
+extension ISO8601DateFormatter {
+    /// ISO 8601 with fractional seconds, the form `--to-time` prints and reads.
+    static var zonalFractional: ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }
+}
