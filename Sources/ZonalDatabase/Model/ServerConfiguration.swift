@@ -95,6 +95,9 @@ public struct ServerConfiguration: Sendable, Hashable {
             ("wal_keep_size", "'128MB'"),
             ("max_slot_wal_keep_size", "'4GB'"),
             ("wal_receiver_status_interval", "'1s'"),
+            // A standby whose primary died retries streaming this often; a promotion waits for
+            // the current pause to end (5 s by default), so it is kept short.
+            ("wal_retrieve_retry_interval", "'500ms'"),
             ("recovery_target_timeline", "'latest'"),
             ("synchronous_commit", "on"),
             ("synchronous_standby_names", quoted(synchronousStandbyNames)),
