@@ -76,7 +76,14 @@ struct DatabaseAgentCommand: AsyncParsableCommand {
         logger[metadataKey: "node"] = "\(node)"
         let agent: DatabaseAgent
         do {
-            let plan = try DatabaseNodePlan(topology: topology, service: service.name, node: node, stateDirectory: stateDir)
+            var plan = try DatabaseNodePlan(topology: topology, service: service.name, node: node, stateDirectory: stateDir)
+            if case .postgres(let spec) = service.kind, spec.dataDirectory == nil, !PostgresController.serverAccountCanReach(plan.dataDirectory) {
+                // A state directory under a private home directory: PostgreSQL's own user cannot
+                // enter it, so the data goes where it can.
+                let fallback = try DatabaseNodePlan(topology: topology, service: service.name, node: node, stateDirectory: "/var/lib/zonal/\(topology.name)")
+                logger.notice("the postgres user cannot reach \(plan.dataDirectory); keeping the data in \(fallback.dataDirectory) instead")
+                plan = fallback
+            }
             let endpoints = self.coordinator.isEmpty ? topology.coordinator.clientEndpoints : self.coordinator
             let coordinator = try EtcdCoordinator(endpoints: endpoints, requestTimeout: .seconds(1))
             agent = try DatabaseAgent(plan: plan, coordinator: coordinator, logger: logger)

@@ -26,7 +26,7 @@ final class DatabaseCluster: @unchecked Sendable {
     static let port = 5432
     static let apiPort = 8008
 
-    init(nodes names: [String], settings: String = "", relayed: Bool = false) async throws {
+    init(nodes names: [String], edition: String? = nil, settings: String = "", relayed: Bool = false) async throws {
         directory = try TemporaryDirectory(prefix: "zonal-db")
         coordinatorHost = LoopbackAddress.random()
         let nodes = Dictionary(uniqueKeysWithValues: names.map { ($0, LoopbackAddress.random()) })
@@ -45,7 +45,7 @@ final class DatabaseCluster: @unchecked Sendable {
                 nodes: [\(names.joined(separator: ", "))]
                 port: \(Self.port)
                 admin_port: \(Self.apiPort)
-                database: { edition: \(names.count > 2 ? "cluster" : "ha")\(settings.isEmpty ? "" : ", " + settings) }
+                database: { edition: \(edition ?? (names.count > 2 ? "cluster" : "ha"))\(settings.isEmpty ? "" : ", " + settings) }
             """
         file = try directory.write("topology.yaml", yaml)
         coordinator = try ProcessFixture(executable: ZonalBinary.path, arguments: [

@@ -97,6 +97,32 @@ struct DatabaseEndToEndTests {
         #expect(acknowledged.all.count > 20, "too few writes to mean anything: \(acknowledged.all.count)")
     }
 
+    @Test("enterprise: quorum commit over two synchronous standbys; kill -9 of the primary loses no acknowledged write, the third node follows the new primary")
+    func enterprise() async throws {
+        let cluster = try await DatabaseCluster(nodes: ["a1", "b1", "c1"], edition: "enterprise")
+        defer { Task { await cluster.stop() } }
+        let primary = try #require(await cluster.waitForPrimary())
+        let standbys = ["a1", "b1", "c1"].filter { $0 != primary }
+        let quorum = await poll(timeout: .seconds(60)) { await cluster.synchronousStandbys(of: primary).sorted() == standbys }
+        try #require(quorum != nil, "the standbys never became synchronous")
+        #expect(await cluster.sql(primary, "CREATE TABLE t (id int PRIMARY KEY)") != nil)
+        let acknowledged = AcknowledgedIDs()
+        let writer = Task { await acknowledged.write(to: primary, in: cluster) }
+        try await Task.sleep(for: .seconds(1))
+        cluster.kill9(primary)
+        writer.cancel()
+        await writer.value
+
+        let successor = try #require(await cluster.waitForPrimary(among: standbys, timeout: .seconds(30)), "no failover")
+        let present = Set((await cluster.sql(successor, "SELECT id FROM t") ?? "").split(separator: "\n").compactMap { Int($0) })
+        #expect(acknowledged.all.allSatisfy(present.contains), "acknowledged ids lost: \(acknowledged.all.filter { !present.contains($0) }.prefix(10))")
+        #expect(acknowledged.all.count > 5)
+        // Strict quorum commit: a write on the new primary completes once the third node streams from it.
+        let third = standbys.first { $0 != successor }!
+        #expect(await cluster.waitForReplica(third), "\(third) did not follow \(successor): \(cluster.agentOutput(third).suffix(2000))")
+        #expect(await cluster.sql(successor, "INSERT INTO t VALUES (-1)") != nil)
+    }
+
     @Test("point-in-time recovery rebuilds the cluster between two transactions; a damaged archived segment is named and nothing is restored")
     func pointInTimeRecovery() async throws {
         let backups = try TemporaryDirectory(prefix: "zonal-db-backups")

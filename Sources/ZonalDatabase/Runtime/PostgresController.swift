@@ -175,6 +175,12 @@ public struct PostgresController: Sendable {
         _ = try await runProgram("pg_ctl", ["reload", "-D", dataDirectory])
     }
 
+    /// Whether the account PostgreSQL runs as can walk down to `path`.
+    public static func serverAccountCanReach(_ path: String) -> Bool {
+        guard let account = try? ServerAccount.current() else { return true }
+        return (try? account.checkCanReach(path)) != nil
+    }
+
     /// Whether the last run ended as a primary, and where, from the control file.
     public func controlData() async throws -> ControlData {
         let output = try await runProgram("pg_controldata", ["-D", dataDirectory])
