@@ -81,7 +81,7 @@ public struct PointInTimeRestore: Sendable {
 
 extension ISO8601DateFormatter {
     /// ISO 8601 with fractional seconds, the form `--to-time` prints and reads.
-    static var zonalFractional: ISO8601DateFormatter {
+    public static var zonalFractional: ISO8601DateFormatter {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter
