@@ -43,6 +43,21 @@ struct DatabaseEndToEndTests {
         #expect(status.output.contains("switchover \(second) → \(first)"), "\(status.output)")
     }
 
+    @Test("basic: one node; after kill -9 its restarted agent takes back its leader key and recovers the server with every row")
+    func basicRestart() async throws {
+        let cluster = try await DatabaseCluster(nodes: ["a1"], edition: "basic")
+        defer { Task { await cluster.stop() } }
+        #expect(await cluster.waitForPrimary() == "a1")
+        #expect(await cluster.sql("a1", "CREATE TABLE t (id int); INSERT INTO t VALUES (1)") != nil)
+        cluster.kill9("a1")
+        let restartedAt = ContinuousClock.now
+        try cluster.startAgent("a1")
+        #expect(await cluster.waitForPrimary(timeout: .seconds(30)) == "a1")
+        #expect(ContinuousClock.now - restartedAt < .seconds(15))
+        #expect(await cluster.sql("a1", "SELECT count(*) FROM t") == "1")
+        #expect(cluster.agentOutput("a1").contains("took over the leader key held by this node's previous run"))
+    }
+
     @Test("a primary cut from the coordinator stops taking writes before the standby is promoted; it rejoins when the link returns")
     func partitionedPrimaryFences() async throws {
         let cluster = try await DatabaseCluster(nodes: ["a1", "b1"], relayed: true)
