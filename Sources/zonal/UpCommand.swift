@@ -53,8 +53,13 @@ struct UpCommand: AsyncParsableCommand {
             // Unbuffered, so that a reader of a redirected output sees it at once.
             FileHandle.standardOutput.write(Data((Self.readyMessage(report, topology: topology, allHealthy: allHealthy, stateDirectory: directory) + "\n").utf8))
         }
+        var services = coordinatorServices + [.init(service: ControlAPI(supervisor: supervisor).application(logger: logger)), .init(service: service)]
+        if !topology.backups.isEmpty {
+            services.append(.init(service: BackupScheduler(policies: topology.backups, zonalExecutable: InstanceLauncher.currentExecutable,
+                                                           stateDirectory: directory, events: supervisor.events, logger: logger)))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: coordinatorServices + [.init(service: ControlAPI(supervisor: supervisor).application(logger: logger)), .init(service: service)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))

@@ -9,6 +9,8 @@ public struct Topology: Sendable, Hashable {
     public var regions: [Region]
     public var nodes: [Node]
     public var services: [Service]
+    /// Backups `zonal up` takes on a schedule.
+    public var backups: [BackupPolicy]
 
     public init(
         name: String,
@@ -16,8 +18,10 @@ public struct Topology: Sendable, Hashable {
         supervisor: SupervisorSettings = .init(),
         regions: [Region],
         nodes: [Node],
-        services: [Service]
+        services: [Service],
+        backups: [BackupPolicy] = []
     ) {
+        self.backups = backups
         self.name = name
         self.coordinator = coordinator
         self.supervisor = supervisor

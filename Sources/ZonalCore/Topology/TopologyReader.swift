@@ -13,16 +13,17 @@ struct TopologyReader {
 
     mutating func read(_ root: Yams.Node) -> Topology? {
         guard let fields = YAMLFields(root, subject: "the topology", problems: problems,
-                                      allowedKeys: ["name", "coordinator", "supervisor", "regions", "nodes", "services"]) else { return nil }
+                                      allowedKeys: ["name", "coordinator", "supervisor", "regions", "nodes", "services", "backups"]) else { return nil }
         let name = fields.string("name", required: true)
         let coordinator = fields["coordinator"].flatMap { readCoordinator($0) } ?? CoordinatorSettings()
         let supervisor = fields["supervisor"].flatMap { readSupervisor($0) } ?? SupervisorSettings()
         let regions = (fields.sequence("regions", required: true) ?? []).compactMap { readRegion($0) }
         let nodes = (fields.sequence("nodes", required: true) ?? []).compactMap { readNode($0) }
         let services = (fields.sequence("services") ?? []).compactMap { readService($0, nodes: nodes) }
+        let backups = (fields.sequence("backups") ?? []).compactMap { readBackupPolicy($0) }
         guard let name else { return nil }
         return Topology(name: name, coordinator: coordinator, supervisor: supervisor,
-                        regions: regions, nodes: nodes, services: services)
+                        regions: regions, nodes: nodes, services: services, backups: backups)
     }
 
     private mutating func readCoordinator(_ node: Yams.Node) -> CoordinatorSettings? {

@@ -9,6 +9,7 @@ public enum TopologyValidator {
         check.regionsAndZones()
         check.nodes()
         check.services()
+        check.reportDuplicates(topology.backups.map(\.name), kind: "backup policy", pathPrefix: "backups")
         check.listenersDoNotClash()
         check.coordinator()
         check.supervisor()

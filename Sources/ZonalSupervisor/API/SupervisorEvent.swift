@@ -8,6 +8,7 @@ public struct SupervisorEvent: Codable, Sendable, Hashable, CustomStringConverti
         case nodeFailed = "node-failed", nodeRecovered = "node-recovered"
         case processStarted = "process-started", processExited = "process-exited"
         case healthChanged = "health-changed"
+        case backupFinished = "backup-finished", backupFailed = "backup-failed"
     }
 
     public var time: Date

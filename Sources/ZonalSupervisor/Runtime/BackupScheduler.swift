@@ -1,0 +1,129 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import ZonalCore
+
+/// Runs the topology's backup policies for `zonal up`: each in its own child process
+/// (`zonal backup`, at low CPU priority, so the supervisor's health checks never wait behind
+/// chunking and compression), then its retention. Outcomes go to the event log; the time of the
+/// last success is kept in the state directory, so a restart does not back up again at once.
+public struct BackupScheduler: Service {
+    public let policies: [BackupPolicy]
+    public let zonalExecutable: String
+    public let stateDirectory: String
+    public let events: EventLog
+    public let logger: Logger
+
+    public init(policies: [BackupPolicy], zonalExecutable: String, stateDirectory: String, events: EventLog, logger: Logger) {
+        self.policies = policies
+        self.zonalExecutable = zonalExecutable
+        self.stateDirectory = stateDirectory
+        self.events = events
+        self.logger = logger
+    }
+
+    /// What is remembered of a policy between runs of `zonal up`.
+    struct Record: Codable {
+        var lastSuccess: Date?
+        var lastFailure: Date?
+    }
+
+    public func run() async throws {
+        try FileManager.default.createDirectory(atPath: "\(stateDirectory)/backups", withIntermediateDirectories: true)
+        await cancelWhenGracefulShutdown {
+            await withDiscardingTaskGroup { group in
+                for policy in policies { group.addTask { await schedule(policy) } }
+            }
+        }
+    }
+
+    private func schedule(_ policy: BackupPolicy) async {
+        let timetable = BackupTimetable(interval: policy.interval)
+        while !Task.isCancelled {
+            var record = load(policy)
+            if let next = timetable.nextRun(lastSuccess: record.lastSuccess, lastFailure: record.lastFailure), next > Date() {
+                guard (try? await Task.sleep(for: .seconds(next.timeIntervalSinceNow))) != nil else { return }
+            }
+            let started = ContinuousClock.now
+            do {
+                let summary = try await backUp(policy)
+                record.lastSuccess = Date()
+                events.record(SupervisorEvent(kind: .backupFinished, subject: policy.name,
+                                              message: "\(summary) in \((ContinuousClock.now - started).zonalDescription)"))
+            } catch is CancellationError {
+                return
+            } catch {
+                record.lastFailure = Date()
+                events.record(SupervisorEvent(kind: .backupFailed, subject: policy.name, message: "\(error)"))
+            }
+            save(record, for: policy)
+        }
+    }
+
+    /// Initialises the repository if needed, takes the snapshot, applies the retention; returns
+    /// the backup's summary line.
+    private func backUp(_ policy: BackupPolicy) async throws -> String {
+        let repository = ["--repo", policy.repository, "--password-file", policy.passwordFile]
+        if !FileManager.default.fileExists(atPath: policy.repository + "/config") {
+            try await zonal(["backup", "init"] + repository, policy: policy)
+        }
+        let output = try await zonal(["backup", "create"] + repository + policy.paths + policy.excludes.flatMap { ["--exclude", $0] }, policy: policy)
+        if !policy.retention.isEmpty {
+            try await zonal(["backup", "forget"] + repository + policy.retention.forgetArguments + (policy.prune ? ["--prune"] : []), policy: policy)
+        }
+        return output.split(separator: "\n").last { $0.contains("snapshot") }.map(String.init) ?? "snapshot taken"
+    }
+
+    /// Runs `zonal ARGUMENTS` at nice 10; its output goes to the policy's log and is returned.
+    @discardableResult
+    private func zonal(_ arguments: [String], policy: BackupPolicy) async throws -> String {
+        let log = "\(stateDirectory)/logs/backup-\(policy.name).log"
+        let before = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
+        let child = try await ChildProcess.launch(ProcessSpec(executable: "/usr/bin/nice", arguments: ["-n", "10", zonalExecutable] + arguments, logFile: log))
+        let ending = await withTaskCancellationHandler {
+            await child.termination.value
+        } onCancel: {
+            child.signalGroup(SIGTERM)
+        }
+        let output = Self.tail(of: log, from: before)
+        guard ending == "exited with status 0" else {
+            throw BackupRunFailure(command: arguments.prefix(2).joined(separator: " "), ending: ending, output: output)
+        }
+        return output
+    }
+
+    private static func tail(of path: String, from offset: Int) -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return "" }
+        defer { try? handle.close() }
+        try? handle.seek(toOffset: UInt64(offset))
+        return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    private func path(for policy: BackupPolicy) -> String {
+        "\(stateDirectory)/backups/\(policy.name).json"
+    }
+
+    private func load(_ policy: BackupPolicy) -> Record {
+        (try? JSONDecoder.zonal().decode(Record.self, from: Data(contentsOf: URL(fileURLWithPath: path(for: policy))))) ?? Record()
+    }
+
+    private func save(_ record: Record, for policy: BackupPolicy) {
+        do {
+            try JSONEncoder.zonal().encode(record).write(to: URL(fileURLWithPath: path(for: policy)), options: .atomic)
+        } catch {
+            logger.warning("cannot record the outcome of backup policy \(policy.name): \(error)")
+        }
+    }
+}
+
+/// A scheduled `zonal backup` step that did not succeed, with the end of what it said.
+struct BackupRunFailure: Error, CustomStringConvertible {
+    var command: String
+    var ending: String
+    var output: String
+
+    var description: String {
+        let said = output.split(separator: "\n").suffix(3).joined(separator: " / ")
+        return "zonal \(command) \(ending)" + (said.isEmpty ? "" : ": \(said)")
+    }
+}
