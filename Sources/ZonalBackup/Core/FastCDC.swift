@@ -45,21 +45,26 @@ public struct FastCDC: Sendable, Hashable {
     public func cut(_ bytes: UnsafeRawBufferPointer) -> Int {
         let count = bytes.count
         guard count > settings.minimum else { return count }
-        var hash: UInt64 = 0
-        var index = settings.minimum
         let normal = min(settings.average, count)
         let end = min(settings.maximum, count)
-        while index < normal {
-            hash = (hash << 1) &+ Self.gear[Int(bytes[index])]
-            if hash & smallMask == 0 { return index + 1 }
-            index += 1
+        let smallMask = self.smallMask, largeMask = self.largeMask
+        // The table and the bytes through raw pointers: this loop sees every byte backed up, so
+        // neither a bounds check nor the lazy global's once-check may sit inside it.
+        return Self.gear.withUnsafeBufferPointer { gear in
+            var hash: UInt64 = 0
+            var index = settings.minimum
+            while index < normal {
+                hash = (hash << 1) &+ gear[Int(bytes[index])]
+                if hash & smallMask == 0 { return index + 1 }
+                index += 1
+            }
+            while index < end {
+                hash = (hash << 1) &+ gear[Int(bytes[index])]
+                if hash & largeMask == 0 { return index + 1 }
+                index += 1
+            }
+            return end
         }
-        while index < end {
-            hash = (hash << 1) &+ Self.gear[Int(bytes[index])]
-            if hash & largeMask == 0 { return index + 1 }
-            index += 1
-        }
-        return end
     }
 
     private static func highBits(_ count: Int) -> UInt64 {
@@ -117,8 +122,10 @@ public struct ChunkStream {
         return Array(buffer[start..<(start + length)])
     }
 
+    /// Drops the consumed front once it is at least as long as what remains, so each byte is
+    /// moved at most once on average however the reads and the chunks fall.
     private mutating func compact() {
-        if start > 0 {
+        if start > 0, start >= buffer.count - start {
             buffer.removeSubrange(0..<start)
             start = 0
         }
