@@ -49,11 +49,10 @@ struct DatabaseServiceOptions: ParsableArguments {
     /// The service's backup settings, with `{service}` replaced; fails when it has none.
     func backup() throws -> (DatabaseSpec, DatabaseSpec.Backup, Topology.Service) {
         let (_, service) = try resolve()
-        guard case .postgres(let spec) = service.kind, var backup = spec.backup else {
+        guard case .postgres(let spec) = service.kind, let backup = spec.backup else {
             throw CommandFailure("service \(service.name) has no `backup` section (database.backup.directory) in the topology")
         }
-        backup.directory = URL(fileURLWithPath: backup.directory.replacingOccurrences(of: "{service}", with: service.name)).standardizedFileURL.path
-        return (spec, backup, service)
+        return (spec, backup.resolved(service: service.name), service)
     }
 
     func store() throws -> (ClusterStore, Topology.Service) {

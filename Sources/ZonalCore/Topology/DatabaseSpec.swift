@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a service of kind `postgres` runs: one PostgreSQL server and its agent per node, kept
 /// highly available by the agents through the coordinator.
 public struct DatabaseSpec: Sendable, Hashable {
@@ -65,6 +67,13 @@ public struct DatabaseSpec: Sendable, Hashable {
 
         public init(directory: String) {
             self.directory = directory
+        }
+
+        /// These settings for service `service`: `{service}` replaced and the directory absolute.
+        public func resolved(service: String) -> Backup {
+            var resolved = self
+            resolved.directory = URL(fileURLWithPath: directory.replacingOccurrences(of: "{service}", with: service)).standardizedFileURL.path
+            return resolved
         }
     }
 

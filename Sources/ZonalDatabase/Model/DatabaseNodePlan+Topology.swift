@@ -23,10 +23,6 @@ extension DatabaseNodePlan {
         let template = spec.dataDirectory ?? "\(base)/{service}/{node}/data"
         let dataDirectory = URL(fileURLWithPath: template.replacingOccurrences(of: "{service}", with: name).replacingOccurrences(of: "{node}", with: nodeName))
             .standardizedFileURL.path
-        var backup = spec.backup
-        if let directory = backup?.directory {
-            backup?.directory = URL(fileURLWithPath: directory.replacingOccurrences(of: "{service}", with: name)).standardizedFileURL.path
-        }
         self.init(
             service: name,
             me: endpoints.first { $0.name == nodeName }!,
@@ -35,7 +31,7 @@ extension DatabaseNodePlan {
             dataDirectory: dataDirectory,
             serverLogFile: (dataDirectory as NSString).deletingLastPathComponent + "/postgresql.log",
             binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory,
-            backup: backup,
+            backup: spec.backup?.resolved(service: name),
             parameters: spec.parameters)
     }
 }

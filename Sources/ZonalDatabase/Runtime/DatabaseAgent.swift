@@ -36,6 +36,12 @@ public actor DatabaseAgent: Service {
     private var lastObservation: PostgresSession.Observation?
     private var wakeRequested = false
     private var backupTask: Task<Void, Never>?
+    private var lastBackupSuccess: Date?
+    private var lastBackupFailure: Date?
+    /// The position last published as the leader's, so an idle primary writes nothing.
+    private var publishedPosition: WALPosition?
+    /// Whether this primary term has made the standbys' replication slots.
+    private var slotsKept = false
 
     public init(plan: DatabaseNodePlan, coordinator: any Coordinator, clock: any ZonalClock = SystemClock(), logger: Logger) throws {
         self.plan = plan
@@ -54,7 +60,11 @@ public actor DatabaseAgent: Service {
 
     public func run() async throws {
         _ = try await controller.inspect()  // wrong owner, wrong version: say so before anything else
-        if let backup = plan.backup { try BackupCatalog(directory: backup.directory).prepare(for: controller.account) }
+        if let backup = plan.backup {
+            let catalog = BackupCatalog(directory: backup.directory)
+            try catalog.prepare(for: controller.account)
+            lastBackupSuccess = catalog.list().last?.finishedAt
+        }
         let watch = Task { await self.wakeOnLeaderChange() }
         let fencing = Task { await self.watchLease() }
         defer {
@@ -200,14 +210,29 @@ public actor DatabaseAgent: Service {
         guard let keeper else { return }
         try? await store.publish(status, lease: keeper.lease.id)
         if cluster.leader == plan.me.name, case .primary(let position, _) = local {
-            scheduleBaseBackup()
-            try? await store.publishPosition(LeaderPosition(name: plan.me.name, position: position, history: controller.history(ofTimeline: position.timeline)))
+            await keepPrimaryDuties(position)
+        } else {
+            slotsKept = false
+            publishedPosition = nil
+        }
+    }
+
+    /// What only the primary does: publish its position when it moves, keep the standbys'
+    /// replication slots (once per term, again after a failure), and take due base backups.
+    private func keepPrimaryDuties(_ position: WALPosition) async {
+        if publishedPosition != position {
+            let published = LeaderPosition(name: plan.me.name, position: position, history: controller.history(ofTimeline: position.timeline))
+            if (try? await store.publishPosition(published)) != nil { publishedPosition = position }
+        }
+        if !slotsKept {
             do {
                 try await session.keepReplicationSlots(Set(plan.peers.map { ServerConfiguration.slotName(for: $0.name) }))
+                slotsKept = true
             } catch {
                 logger.warning("could not keep replication slots: \(error)")
             }
         }
+        scheduleBaseBackup()
     }
 
     private func trackLeadership(_ cluster: DatabaseHA.ClusterView?) {
@@ -223,25 +248,28 @@ public actor DatabaseAgent: Service {
         }
     }
 
-    /// On the primary: a base backup when the newest is older than the interval, then retention.
+    /// On the primary: a base backup when one is due (the same timetable as scheduled
+    /// `zonal backup` runs: an interval after a success, sooner after a failure), then retention.
     private func scheduleBaseBackup() {
-        guard let backup = plan.backup, backupTask == nil || backupTask?.isCancelled == true else { return }
+        guard let backup = plan.backup, backupTask == nil else { return }
+        if let next = BackupTimetable(interval: backup.interval).nextRun(lastSuccess: lastBackupSuccess, lastFailure: lastBackupFailure), next > Date() { return }
         let catalog = BackupCatalog(directory: backup.directory)
-        if let newest = catalog.list().last, Date().timeIntervalSince(newest.finishedAt) < backup.interval.seconds { return }
         let controller = self.controller, me = plan.me, logger = self.logger
         backupTask = Task {
             do {
                 let record = try await catalog.take(fromHost: me.host, port: me.port, node: me.name, using: controller)
                 let pruned = try catalog.prune(BackupRetention(keep: backup.keep, keepDays: backup.keepDays))
                 logger.notice("base backup \(record.name) taken; retention removed \(pruned.backups.count) backup(s) and \(pruned.segments.count) WAL segment(s)")
+                self.backupFinished(succeeded: true)
             } catch {
                 logger.error("scheduled base backup failed: \(error)")
+                self.backupFinished(succeeded: false)
             }
-            self.backupFinished()
         }
     }
 
-    private func backupFinished() {
+    private func backupFinished(succeeded: Bool) {
+        if succeeded { lastBackupSuccess = Date() } else { lastBackupFailure = Date() }
         backupTask = nil
     }
 
