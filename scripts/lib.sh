@@ -46,8 +46,18 @@ ensure_database_dependencies() {
   ensure_files "/usr/lib/postgresql/15/bin/postgres:postgresql" "/usr/bin/psql:postgresql-client"
 }
 
-# What the tests start as real parts: etcd (coordination) and PostgreSQL.
+# An S3 endpoint for the tests of S3 backup repositories: moto's standalone server (Debian
+# has no S3 server package), from pip.
+ensure_s3_test_server() {
+  command -v moto_server >/dev/null 2>&1 && return 0
+  echo "installing moto[server] (an S3 endpoint for tests) with pip" >&2
+  python3 -m pip install --quiet 'moto[server]'
+  command -v moto_server >/dev/null 2>&1 || hash -r
+}
+
+# What the tests start as real parts: etcd (coordination), PostgreSQL, an S3 endpoint.
 ensure_test_dependencies() {
   ensure_packages "etcd:etcd-server" "etcdctl:etcd-client"
   ensure_database_dependencies
+  ensure_s3_test_server
 }

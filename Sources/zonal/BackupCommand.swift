@@ -7,7 +7,9 @@ struct BackupCommand: AsyncParsableCommand {
         commandName: "backup",
         abstract: "Deduplicated, compressed, encrypted backups of directories.",
         discussion: """
-            The repository comes from --repo or ZONAL_BACKUP_REPOSITORY; the password from \
+            The repository comes from --repo or ZONAL_BACKUP_REPOSITORY: a directory, or \
+            s3:http://HOST:PORT/BUCKET/PREFIX for any S3 endpoint (keys from AWS_ACCESS_KEY_ID \
+            and AWS_SECRET_ACCESS_KEY, region from AWS_DEFAULT_REGION). The password comes from \
             ZONAL_BACKUP_PASSWORD, --password-file, or a prompt on a terminal. A lost password \
             cannot be recovered: the data stays encrypted.
             """,
@@ -21,7 +23,7 @@ struct BackupCommand: AsyncParsableCommand {
 
 /// Where the repository is and how to open it.
 struct RepositoryOptions: ParsableArguments {
-    @Option(help: "Repository directory (default: $ZONAL_BACKUP_REPOSITORY).")
+    @Option(help: "Repository: a directory or s3:http://HOST:PORT/BUCKET/PREFIX (default: $ZONAL_BACKUP_REPOSITORY).")
     var repo: String?
 
     @Option(help: "A file whose first line is the password (default: $ZONAL_BACKUP_PASSWORD, or a prompt).")
@@ -30,7 +32,7 @@ struct RepositoryOptions: ParsableArguments {
     var path: String {
         get throws {
             guard let path = repo ?? ProcessInfo.processInfo.environment["ZONAL_BACKUP_REPOSITORY"] else {
-                throw ValidationError("give the repository with --repo PATH or ZONAL_BACKUP_REPOSITORY")
+                throw ValidationError("give the repository with --repo PATH (or s3:…) or ZONAL_BACKUP_REPOSITORY")
             }
             return path
         }
@@ -70,7 +72,7 @@ func reportingBackupErrors<T>(_ body: () async throws -> T) async throws -> T {
 }
 
 struct BackupInit: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a repository in an empty directory.")
+    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a repository in an empty directory or S3 prefix (the bucket is created if missing).")
     @OptionGroup var repository: RepositoryOptions
 
     func run() throws {

@@ -96,7 +96,7 @@ struct BackupCopy: AsyncParsableCommand {
         discussion: "The target's password comes from --to-password-file or ZONAL_BACKUP_TO_PASSWORD. Snapshots copied before are skipped."
     )
     @OptionGroup var repository: RepositoryOptions
-    @Option(help: "The target repository.") var to: String
+    @Option(help: "The target repository: a directory or s3:http://HOST:PORT/BUCKET/PREFIX.") var to: String
     @Option(help: "A file whose first line is the target's password.") var toPasswordFile: String?
     @Argument(help: "Snapshots to copy (default: all).") var snapshots: [String] = []
 

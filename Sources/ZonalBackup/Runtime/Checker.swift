@@ -29,7 +29,7 @@ public struct Checker: Sendable {
     public func check(readData: Bool) throws(BackupError) -> Report {
         var report = Report()
         let indexed = repository.indexedPacks
-        let present = Set(repository.store.list("data").map { ($0 as NSString).lastPathComponent })
+        let present = Set(try repository.store.list("data").map(\.baseName))
         report.packs = present.count
         for pack in indexed.subtracting(present).sorted() {
             report.errors.append("pack \(pack.prefix(12)) is in the index but missing from data/")

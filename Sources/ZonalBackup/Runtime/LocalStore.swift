@@ -2,20 +2,31 @@ import Foundation
 
 /// A repository directory: immutable files written whole (temporary name, fsync, rename, fsync
 /// of the directory), so a crash leaves either the complete file or none, and reads by offset.
-public struct LocalStore: Sendable {
+public struct LocalStore: RepositoryStore {
     public let root: String
 
     public init(root: String) {
         self.root = root
     }
 
+    public var location: String { root }
+
     public func path(_ name: String) -> String { "\(root)/\(name)" }
+
+    public func isEmpty() -> Bool {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).isEmpty
+    }
+
+    public func prepare() throws(BackupError) {
+        do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
+            throw .io("cannot create \(root): \(error.localizedDescription)")
+        }
+    }
 
     public func exists(_ name: String) -> Bool {
         FileManager.default.fileExists(atPath: path(name))
     }
 
-    /// Writes `bytes` as `name` (for example `data/ab/ab12…`), durably and all at once.
     public func write(_ name: String, _ bytes: [UInt8]) throws(BackupError) {
         let target = path(name)
         let directory = (target as NSString).deletingLastPathComponent
@@ -63,7 +74,6 @@ public struct LocalStore: Sendable {
         return Array(data)
     }
 
-    /// `length` bytes of `name` from `offset`.
     public func read(_ name: String, offset: Int, length: Int) throws(BackupError) -> [UInt8] {
         let descriptor = open(path(name), O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .io("cannot open \(path(name)): \(String(cString: strerror(errno)))") }
@@ -79,14 +89,14 @@ public struct LocalStore: Sendable {
         return bytes
     }
 
-    /// Names of the files in directory `name` (recursively for `data`), relative to it.
-    public func list(_ name: String) -> [String] {
+    public func list(_ name: String) -> [StoredFile] {
         guard let enumerator = FileManager.default.enumerator(atPath: path(name)) else { return [] }
-        return enumerator.compactMap { $0 as? String }.filter { entry in
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: "\(path(name))/\(entry)", isDirectory: &isDirectory) && !isDirectory.boolValue
-                && !(entry as NSString).lastPathComponent.hasPrefix(".tmp-")
-        }.sorted()
+        return enumerator.compactMap { entry -> StoredFile? in
+            guard let entry = entry as? String, !(entry as NSString).lastPathComponent.hasPrefix(".tmp-") else { return nil }
+            var info = stat()
+            guard stat("\(path(name))/\(entry)", &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+            return StoredFile(name: entry, size: Int64(info.st_size))
+        }.sorted { $0.name < $1.name }
     }
 
     public func remove(_ name: String) throws(BackupError) {

@@ -24,7 +24,9 @@ public struct Pruner: Sendable {
         defer { lock.release() }
         let needed = try neededBlobs()
         let byPack = repository.blobsByPack()
-        let present = Set(repository.store.list("data").map { ($0 as NSString).lastPathComponent })
+        let packFiles = try repository.store.list("data")
+        let present = Set(packFiles.map(\.baseName))
+        let packSizes = Dictionary(packFiles.map { ($0.baseName, $0.size) }) { first, _ in first }
         var report = Report()
         var keptPacks: [IndexFile.Pack] = []
         var doomed: [String] = present.subtracting(byPack.keys).sorted()
@@ -51,13 +53,12 @@ public struct Pruner: Sendable {
             }
         }
         let rewritten = try await writer.finishWithoutIndex()
-        let oldIndexes = repository.store.list("index")
+        let oldIndexes = try repository.store.list("index").map(\.name)
         try repository.replaceIndex(with: keptPacks + rewritten)
         for name in oldIndexes { try repository.store.remove("index/\(name)") }
         for pack in doomed {
-            let path = Repository.packName(pack)
-            report.bytesFreed += Int64((try? FileManager.default.attributesOfItem(atPath: repository.store.path(path))[.size] as? Int) ?? 0)
-            try repository.store.remove(path)
+            report.bytesFreed += packSizes[pack] ?? 0
+            try repository.store.remove(Repository.packName(pack))
         }
         return report
     }

@@ -13,21 +13,25 @@ public final class Repository: Sendable {
         public var blob: PackedBlob
     }
 
-    public let store: LocalStore
+    public let store: any RepositoryStore
     public let config: RepositoryConfig
     public let codec: BlobCodec
     private let index: Mutex<[BlobID: Location]>
 
-    /// Creates a repository in `path` (an empty or missing directory) with `password`.
+    /// Creates a repository at `location` (a directory path, or `s3:…`; see ``RepositoryLocation``).
+    @discardableResult
+    public static func initialize(at location: String, password: String, config: RepositoryConfig? = nil, scryptRounds: Int = 1 << 15) throws(BackupError) -> Repository {
+        try initialize(in: try RepositoryLocation.store(location), password: password, config: config, scryptRounds: scryptRounds)
+    }
+
+    /// Creates a repository in `store` (empty or missing) with `password`.
     /// `scryptRounds` is scrypt's N for the password's key file (default 2^15).
     @discardableResult
-    public static func initialize(at path: String, password: String, config: RepositoryConfig? = nil, scryptRounds: Int = 1 << 15) throws(BackupError) -> Repository {
-        let store = LocalStore(root: path)
-        if store.exists("config") { throw .alreadyExists(path) }
-        if let entries = try? FileManager.default.contentsOfDirectory(atPath: path), !entries.isEmpty {
-            throw .invalid("\(path) is not empty; a repository needs a directory of its own")
-        }
+    public static func initialize(in store: any RepositoryStore, password: String, config: RepositoryConfig? = nil, scryptRounds: Int = 1 << 15) throws(BackupError) -> Repository {
+        if try store.exists("config") { throw .alreadyExists(store.location) }
+        guard try store.isEmpty() else { throw .invalid("\(store.location) is not empty; a repository needs a place of its own") }
         guard !password.isEmpty else { throw .invalid("the password is empty") }
+        try store.prepare()
         let key = MasterKey.random()
         let config = config ?? RepositoryConfig(id: SHA256.hash(data: Array(UUID().uuidString.utf8)).hex)
         if let problem = config.chunker.problem { throw .invalid(problem) }
@@ -37,13 +41,17 @@ public final class Repository: Sendable {
         return Repository(store: store, config: config, key: key, index: [:])
     }
 
-    /// Opens the repository at `path` with `password` and loads its index.
-    public static func open(at path: String, password: String) throws(BackupError) -> Repository {
-        let store = LocalStore(root: path)
-        guard store.exists("config") else { throw .notARepository(path) }
+    /// Opens the repository at `location` (a directory path, or `s3:…`) with `password`.
+    public static func open(at location: String, password: String) throws(BackupError) -> Repository {
+        try open(try RepositoryLocation.store(location), password: password)
+    }
+
+    /// Opens the repository in `store` with `password` and loads its index.
+    public static func open(_ store: any RepositoryStore, password: String) throws(BackupError) -> Repository {
+        guard try store.exists("config") else { throw .notARepository(store.location) }
         var key: MasterKey?
-        for name in store.list("keys") {
-            guard let file = try? JSONDecoder.zonal().decode(KeyFile.self, from: Data(try store.read("keys/\(name)"))) else { continue }
+        for file in try store.list("keys") {
+            guard let file = try? JSONDecoder.zonal().decode(KeyFile.self, from: Data(try store.read("keys/\(file.name)"))) else { continue }
             if let unlocked = try? file.unlock(password: password) {
                 key = unlocked
                 break
@@ -56,7 +64,7 @@ public final class Repository: Sendable {
         return repository
     }
 
-    private init(store: LocalStore, config: RepositoryConfig, key: MasterKey, index: [BlobID: Location]) {
+    private init(store: any RepositoryStore, config: RepositoryConfig, key: MasterKey, index: [BlobID: Location]) {
         self.store = store
         self.config = config
         self.codec = BlobCodec(key: key, level: config.compressionLevel)
@@ -67,8 +75,8 @@ public final class Repository: Sendable {
 
     private func loadIndex() throws(BackupError) {
         var loaded: [BlobID: Location] = [:]
-        for name in store.list("index") {
-            let file: IndexFile = try readSealed("index/\(name)", what: "index file \(name)")
+        for stored in try store.list("index") {
+            let file: IndexFile = try readSealed("index/\(stored.name)", what: "index file \(stored.name)")
             for pack in file.packs {
                 for blob in pack.blobs { loaded[blob.id] = Location(pack: pack.pack, blob: blob) }
             }
@@ -129,8 +137,8 @@ public final class Repository: Sendable {
 
     public func snapshots() throws(BackupError) -> [Snapshot] {
         var found: [Snapshot] = []
-        for name in store.list("snapshots") {
-            found.append(try readSealed("snapshots/\(name)", what: "snapshot \(name)"))
+        for stored in try store.list("snapshots") {
+            found.append(try readSealed("snapshots/\(stored.name)", what: "snapshot \(stored.name)"))
         }
         return found.sorted { $0.time < $1.time }
     }

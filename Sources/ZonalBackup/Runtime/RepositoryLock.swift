@@ -12,17 +12,17 @@ public final class RepositoryLock: Sendable {
         var time: Date
     }
 
-    private let store: LocalStore
+    private let store: any RepositoryStore
     private let name: String
 
-    private init(store: LocalStore, name: String) {
+    private init(store: any RepositoryStore, name: String) {
         self.store = store
         self.name = name
     }
 
     /// Takes the lock, or throws naming who holds a conflicting one.
-    public static func acquire(_ store: LocalStore, exclusive: Bool) throws(BackupError) -> RepositoryLock {
-        for existing in store.list("locks") {
+    public static func acquire(_ store: any RepositoryStore, exclusive: Bool) throws(BackupError) -> RepositoryLock {
+        for existing in try store.list("locks").map(\.name) {
             guard let data = try? store.read("locks/\(existing)"), let holder = try? JSONDecoder.zonal().decode(Holder.self, from: Data(data)) else { continue }
             if holder.host == ProcessInfo.processInfo.hostName && kill(holder.pid, 0) != 0 && errno == ESRCH {
                 try? store.remove("locks/\(existing)")
@@ -34,7 +34,7 @@ public final class RepositoryLock: Sendable {
         }
         let holder = Holder(host: ProcessInfo.processInfo.hostName, pid: getpid(), exclusive: exclusive, time: Date())
         let name = "locks/\(exclusive ? "exclusive" : Repository.randomName())"
-        if exclusive && store.exists(name) { throw .invalid("the repository is being pruned by another process") }
+        if exclusive, try store.exists(name) { throw .invalid("the repository is being pruned by another process") }
         try store.write(name, Array(try Repository.json(holder)))
         return RepositoryLock(store: store, name: name)
     }

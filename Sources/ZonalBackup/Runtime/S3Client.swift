@@ -1,0 +1,103 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// Signed requests to one S3 endpoint. Calls block their thread until the answer is in (the
+/// request itself runs on AsyncHTTPClient's event loops), because repository code reads and
+/// writes its files synchronously whatever the store. Connection failures and 5xx answers are
+/// retried a few times with growing pauses: every repository request is idempotent.
+struct S3Client: Sendable {
+    let location: S3Location
+    let signer: S3Signer
+    /// Time allowed for one attempt, pack uploads included.
+    var timeout: TimeAmount = .seconds(120)
+    /// Pauses between attempts, in seconds; their count is the number of retries.
+    var retryPauses: [TimeInterval] = [0.2, 0.8, 2]
+
+    struct Response {
+        var status: Int
+        var body: [UInt8]
+
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    /// One client for the process, like AsyncHTTPClient's shared one, but failing a request at
+    /// once when its connection cannot be made: the retries above decide how long to insist.
+    private static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(60)))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    /// Sends `method` for `key` of the bucket (nil: the bucket itself).
+    func send(
+        _ method: HTTPMethod, key: String?, query: [String: String] = [:], headers extra: [String: String] = [:], body: [UInt8] = []
+    ) throws(BackupError) -> Response {
+        let path = "/\(location.bucket)" + (key.map { "/\($0)" } ?? "")
+        let encodedQuery = S3Signer.encodeQuery(query)
+        let url = location.endpoint + S3Signer.encodePath(path) + (encodedQuery.isEmpty ? "" : "?\(encodedQuery)")
+        let payloadHash = body.isEmpty ? S3Signer.emptyPayloadHash : SHA256.hash(data: body).hex
+        var attempt = 0
+        while true {
+            var headers = extra
+            headers["host"] = location.host
+            let signed = signer.sign(method: method.rawValue, path: path, query: query, headers: headers, payloadHash: payloadHash, date: Date())
+            let outcome: Result<Response, BackupError>
+            do {
+                var request = try HTTPClient.Request(url: url, method: method, headers: HTTPHeaders(signed.map { ($0.key, $0.value) }))
+                if !body.isEmpty { request.body = .byteBuffer(ByteBuffer(bytes: body)) }
+                let response = try Self.http.execute(request: request, deadline: .now() + timeout).wait()
+                let bytes = response.body.map { Array($0.readableBytesView) } ?? []
+                outcome = .success(Response(status: Int(response.status.code), body: bytes))
+            } catch {
+                outcome = .failure(.io("cannot reach S3 at \(location.endpoint) (\(method) \(path)): \(error)"))
+            }
+            let retryable = switch outcome {
+            case .success(let response): response.status >= 500
+            case .failure: true
+            }
+            guard retryable, attempt < retryPauses.count else { return try outcome.get() }
+            Thread.sleep(forTimeInterval: retryPauses[attempt])
+            attempt += 1
+        }
+    }
+
+    /// An error for an unexpected answer, with S3's own code and message when it sent them.
+    func failure(_ response: Response, _ what: String) -> BackupError {
+        let text = response.text
+        let code = XMLText.first("Code", in: text) ?? "HTTP \(response.status)"
+        let message = XMLText.first("Message", in: text).map { ": \($0)" } ?? ""
+        return .io("S3 \(what) in \(location): \(code)\(message)")
+    }
+}
+
+/// The few pieces of S3's XML answers a repository needs, found by element name.
+enum XMLText {
+    /// The text of every `<name>` element, entities decoded.
+    static func all(_ name: String, in text: Substring) -> [String] {
+        blocks(name, in: text).map(decode)
+    }
+
+    static func first(_ name: String, in text: String) -> String? {
+        all(name, in: text[...]).first
+    }
+
+    /// The raw contents of every `<name>` element, for elements holding others.
+    static func blocks(_ name: String, in text: Substring) -> [Substring] {
+        var found: [Substring] = []
+        var rest = text
+        while let open = rest.range(of: "<\(name)>"), let close = rest.range(of: "</\(name)>", range: open.upperBound..<rest.endIndex) {
+            found.append(rest[open.upperBound..<close.lowerBound])
+            rest = rest[close.upperBound...]
+        }
+        return found
+    }
+
+    private static func decode(_ text: Substring) -> String {
+        String(text).replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
+            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&apos;", with: "'")
+            .replacingOccurrences(of: "&amp;", with: "&")
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import ZonalTesting
+@testable import ZonalBackup
+
+/// Repositories in a real S3 endpoint (moto's server on loopback), through the same code paths
+/// `zonal backup --repo s3:…` takes.
+@Suite("Backup repository in S3", .serialized)
+struct S3RepositoryTests {
+    static let settings = RepositoryConfig(id: "s3-test", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20)
+
+    func store(_ location: String) throws -> any RepositoryStore {
+        try RepositoryLocation.store(location, environment: S3ServerFixture.environment)
+    }
+
+    func makeTree(_ path: String) throws {
+        try write(randomBytes(2 << 20, seed: 21), to: "\(path)/big.bin")
+        try write(randomBytes(2 << 20, seed: 21), to: "\(path)/copy of big.bin")
+        try write(Array(repeating: UInt8(ascii: "z"), count: 300_000), to: "\(path)/docs/zeta.txt")
+        try write([], to: "\(path)/empty")
+        try FileManager.default.createSymbolicLink(atPath: "\(path)/link", withDestinationPath: "docs/zeta.txt")
+    }
+
+    @Test("a repository in S3 backs up, restores byte for byte, checks clean, and refuses to be created twice")
+    func roundTrip() async throws {
+        let server = try await S3ServerFixture()
+        let local = try TemporaryDirectory(prefix: "zonal-s3-backup")
+        defer { local.remove() }
+        let location = server.repositoryLocation()
+        let created = try Repository.initialize(in: try store(location), password: TestRepository.password, config: Self.settings, scryptRounds: 1 << 10)
+        #expect(created.store.location == location)
+        let source = local.file("source")
+        try makeTree(source)
+
+        let first = try await BackupRunner(repository: try Repository.open(try store(location), password: TestRepository.password), parallelism: 1).run(paths: [source]).snapshot
+        #expect(first.summary.files == 4)
+        #expect(first.summary.newBytes < 3 << 20, "the duplicate file is stored once (\(first.summary.newBytes) new bytes)")
+        let again = try await BackupRunner(repository: try Repository.open(try store(location), password: TestRepository.password), parallelism: 1).run(paths: [source]).snapshot
+        #expect(again.summary.newBlobs == 0)
+
+        let repository = try Repository.open(try store(location), password: TestRepository.password)
+        #expect(try repository.snapshots().map(\.id) == [first.id, again.id])
+        _ = try await Restorer(repository: repository, parallelism: 2).restore(again, into: local.file("restored"))
+        for file in ["big.bin", "copy of big.bin", "docs/zeta.txt", "empty"] {
+            #expect(FileManager.default.contentsEqual(atPath: "\(source)/\(file)", andPath: local.file("restored/source/\(file)")), "\(file)")
+        }
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: local.file("restored/source/link")) == "docs/zeta.txt")
+        let report = try Checker(repository: repository).check(readData: true)
+        #expect(report.isClean && report.intactSnapshots.count == 2, "\(report.errors)")
+        #expect(try repository.store.list("locks").isEmpty, "backups release their locks")
+
+        #expect(throws: BackupError.alreadyExists(location)) { try Repository.initialize(in: try store(location), password: "x") }
+        let parent = String(location.dropLast("/repo".count))
+        #expect(throws: BackupError.invalid("\(parent) is not empty; a repository needs a place of its own")) {
+            try Repository.initialize(in: try store(parent), password: "x")
+        }
+        #expect(throws: BackupError.notARepository("\(parent)/elsewhere")) { try Repository.open(try store("\(parent)/elsewhere"), password: "x") }
+        #expect(throws: BackupError.wrongPassword) { try Repository.open(try store(location), password: "guess") }
+        await server.stop()
+    }
+
+    @Test("listings longer than one page follow S3's continuation tokens")
+    func pagedListing() async throws {
+        let server = try await S3ServerFixture()
+        let location = try #require(try S3Location(parsing: server.repositoryLocation()))
+        var store = S3Store(location: location, credentials: try S3Credentials(environment: S3ServerFixture.environment), region: "us-east-1")
+        try store.prepare()
+        let names = (0..<7).map { "data/\(String(format: "%02x", $0 * 37))/pack-\($0)" }
+        for (index, name) in names.enumerated() { try store.write(name, Array(repeating: UInt8(index), count: index * 10)) }
+        try store.write("config", [1])
+        store.pageSize = 2
+        let listed = try store.list("data")
+        #expect(listed.map { "data/\($0.name)" } == names.sorted())
+        #expect(listed.map(\.size) == names.sorted().map { Int64(Int($0.suffix(1))! * 10) })
+        #expect(try store.read("data/25/pack-1", offset: 3, length: 4) == [1, 1, 1, 1])
+        #expect(throws: BackupError.corrupt("data/25/pack-1 in \(location) ends before byte 14")) { try store.read("data/25/pack-1", offset: 4, length: 10) }
+        try store.remove("data/25/pack-1")
+        try store.remove("data/25/pack-1")
+        #expect(try !store.exists("data/25/pack-1") && store.exists("config"))
+        #expect(try store.list("data").count == 6)
+        await server.stop()
+    }
+
+    @Test("an off-site copy into S3 restores; a flipped byte there is reported by check and other snapshots restore; prune frees space")
+    func offsiteCopy() async throws {
+        let server = try await S3ServerFixture()
+        let local = try TestRepository()
+        defer { local.directory.remove() }
+        try write(randomBytes(600_000, seed: 31), to: local.directory.file("one/a.bin"))
+        let kept = try await local.backUp(local.directory.file("one"))
+        try write(randomBytes(600_000, seed: 32), to: local.directory.file("two/b.bin"))
+        let damaged = try await local.backUp(local.directory.file("two"))
+
+        let location = server.repositoryLocation(prefix: "offsite/east")
+        try Repository.initialize(in: try store(location), password: "offsite", config: Self.settings, scryptRounds: 1 << 10)
+        let offsite = { try Repository.open(try store(location), password: "offsite") }
+        let copies = try await Copier(source: try local.open(), target: try offsite()).copy([kept])
+        #expect(copies.count == 1)
+        let packsOfKept = try offsite().indexedPacks
+        let copies2 = try await Copier(source: try local.open(), target: try offsite()).copy([kept, damaged])
+        #expect(copies2.count == 1 && copies2[0].original == damaged.id, "the snapshot copied before is skipped")
+        #expect(try Checker(repository: try offsite()).check(readData: true).isClean)
+
+        let pack = try #require(try offsite().indexedPacks.subtracting(packsOfKept).first)
+        let target = try store(location)
+        var bytes = try target.read(Repository.packName(pack))
+        bytes[500] ^= 0x01
+        try target.write(Repository.packName(pack), bytes)
+        let report = try Checker(repository: try offsite()).check(readData: true)
+        #expect(report.errors.contains { $0.contains("snapshot \(copies2[0].id.prefix(12))") && $0.contains("b.bin") }, "\(report.errors)")
+        #expect(report.intactSnapshots == [copies[0].id])
+        _ = try await Restorer(repository: try offsite(), parallelism: 1).restore(copies[0], into: local.directory.file("restored"))
+        #expect(FileManager.default.contentsEqual(atPath: local.directory.file("one/a.bin"), andPath: local.directory.file("restored/one/a.bin")))
+
+        try offsite().forget(copies2[0].id)
+        let pruned = try await Pruner(repository: try offsite()).prune()
+        #expect(pruned.bytesFreed > 500_000 && pruned.packsDeleted + pruned.packsRewritten >= 1, "\(pruned)")
+        #expect(try Checker(repository: try offsite()).check(readData: true).isClean)
+        await server.stop()
+    }
+
+    @Test("an endpoint that does not answer is named in the error, after a few retries")
+    func unreachable() throws {
+        let location = "s3:http://127.0.0.1:1/zonal-nowhere/repo"
+        #expect {
+            try Repository.open(try store(location), password: "x")
+        } throws: { error in
+            "\(error)".contains("cannot reach S3 at http://127.0.0.1:1")
+        }
+    }
+}
