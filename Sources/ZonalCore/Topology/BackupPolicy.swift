@@ -28,7 +28,8 @@ public struct BackupPolicy: Sendable, Hashable {
 
     public var name: String
     public var paths: [String]
-    /// The repository directory; created with `zonal backup init` on the first run.
+    /// The repository: a directory or `s3:http://HOST:PORT/BUCKET/PREFIX` (S3 keys from the
+    /// environment of `zonal up`); created with `zonal backup init` on the first run.
     public var repository: String
     /// A file whose first line is the repository password (a schedule has no one to ask).
     public var passwordFile: String
