@@ -128,9 +128,8 @@ public struct BackupRunner: Sendable {
     }
 
     private func backUpDirectory(_ path: String, parent: [String: Node], writer: PackWriter, state: RunState) async throws(BackupError) -> BlobID {
-        let entries: [String]
-        do { entries = try FileManager.default.contentsOfDirectory(atPath: path).sorted() } catch {
-            state.warn("\(path): cannot list: \(error.localizedDescription)")
+        guard let entries = Self.entries(of: path) else {
+            state.warn("\(path): cannot list: \(String(cString: strerror(errno)))")
             return try await store(tree: Tree(nodes: []), writer: writer, state: state)
         }
         let kept = entries.filter { !isExcluded("\(path)/\($0)", name: $0) }
@@ -163,6 +162,18 @@ public struct BackupRunner: Sendable {
         }
         if let failure { throw failure }
         return try await store(tree: Tree(nodes: nodes.sorted { $0.name < $1.name }), writer: writer, state: state)
+    }
+
+    /// The names in directory `path`, sorted; nil (with errno set) when it cannot be listed.
+    private static func entries(of path: String) -> [String]? {
+        guard let stream = opendir(path) else { return nil }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
     }
 
     /// Chunks of one file, stored when new; nil (with a warning) when it cannot be read.
