@@ -35,20 +35,26 @@ public struct Restorer: Sendable {
 
     func restoreTree(_ id: BlobID, into directory: String, state: RestoreState) async throws(BackupError) {
         let tree = try repository.loadTree(id)
-        // Hard links point at files restored before them, so files go first, in order of name,
-        // a few at a time; then subdirectories, each after its own content.
+        // Files go first, in order of name, a few at a time; then subdirectories, each after its
+        // own content. A hard link to a file met before is made once that file is complete: at
+        // the end of this directory's files (the file is in it, or in a directory done earlier).
         let width = parallelism
         var failure: BackupError?
+        var links: [(first: String, path: String)] = []
         await withTaskGroup(of: BackupError?.self) { group in
             var running = 0
             for node in tree.nodes where node.kind != .directory {
+                let path = "\(directory)/\(node.name)"
+                if node.kind == .file, let key = node.hardlink, let first = state.firstPath(for: key, is: path) {
+                    links.append((first, path))
+                    continue
+                }
                 if running == width, let result = await group.next() {
                     failure = failure ?? result
                     running -= 1
                 }
-                let path = "\(directory)/\(node.name)"
                 group.addTask {
-                    do throws(BackupError) { try restoreLeaf(node, at: path, state: state) } catch { return error }
+                    do throws(BackupError) { try await restoreLeaf(node, at: path, state: state) } catch { return error }
                     return nil
                 }
                 running += 1
@@ -56,6 +62,9 @@ public struct Restorer: Sendable {
             for await result in group { failure = failure ?? result }
         }
         if let failure { throw failure }
+        for (first, path) in links {
+            guard link(first, path) == 0 else { throw .io("cannot link \(path) to \(first): \(String(cString: strerror(errno)))") }
+        }
         for node in tree.nodes where node.kind == .directory {
             let path = "\(directory)/\(node.name)"
             guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw .io("cannot create \(path): \(String(cString: strerror(errno)))") }
@@ -65,7 +74,7 @@ public struct Restorer: Sendable {
         }
     }
 
-    private func restoreLeaf(_ node: Node, at path: String, state: RestoreState) throws(BackupError) {
+    private func restoreLeaf(_ node: Node, at path: String, state: RestoreState) async throws(BackupError) {
         switch node.kind {
         case .symlink:
             guard symlink(node.linkTarget ?? "", path) == 0 else { throw .io("cannot create link \(path): \(String(cString: strerror(errno)))") }
@@ -73,11 +82,7 @@ public struct Restorer: Sendable {
             var times = Self.times(node.mtime)
             utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW)
         case .file:
-            if let key = node.hardlink, let first = state.firstPath(for: key, is: path) {
-                guard link(first, path) == 0 else { throw .io("cannot link \(path) to \(first): \(String(cString: strerror(errno)))") }
-                return
-            }
-            try writeFile(node, at: path)
+            try await writeFile(node, at: path)
             try applyMetadata(node, at: path)
             state.countFile(bytes: node.size)
         case .directory:
@@ -85,27 +90,57 @@ public struct Restorer: Sendable {
         }
     }
 
-    private func writeFile(_ node: Node, at path: String) throws(BackupError) {
+    /// Writes a file's chunks at their offsets (known from the index) with up to `parallelism`
+    /// chunks loaded, checked and written at once, so one large file keeps every core busy.
+    private func writeFile(_ node: Node, at path: String) async throws(BackupError) {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw .io("cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
-        var offset: Int64 = 0
+        var pieces: [(id: BlobID, offset: Int64)] = []
+        var size: Int64 = 0
         for id in node.content ?? [] {
-            let chunk = try repository.load(id)
-            if !chunk.allSatisfy({ $0 == 0 }) {
-                var done = 0
-                while done < chunk.count {
-                    let written = chunk.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + done, chunk.count - done, off_t(offset) + off_t(done)) }
-                    if written < 0 && errno == EINTR { continue }
-                    guard written > 0 else { throw .io("cannot write \(path): \(String(cString: strerror(errno)))") }
-                    done += written
-                }
-            }
-            offset += Int64(chunk.count)
+            guard let location = repository.location(of: id) else { throw .corrupt("\(path): chunk \(id) is in no index") }
+            pieces.append((id, size))
+            size += Int64(location.blob.plainLength)
         }
+        guard size == node.size else { throw .corrupt("\(path): the snapshot's chunks make \(size) bytes, the file had \(node.size)") }
+        var failure: BackupError?
+        await withTaskGroup(of: BackupError?.self) { group in
+            var next = 0
+            for _ in 0..<parallelism {
+                guard next < pieces.count else { break }
+                let piece = pieces[next]
+                next += 1
+                group.addTask { write(piece.id, at: piece.offset, to: descriptor, path: path) }
+            }
+            for await result in group {
+                failure = failure ?? result
+                guard failure == nil, next < pieces.count else { continue }
+                let piece = pieces[next]
+                next += 1
+                group.addTask { write(piece.id, at: piece.offset, to: descriptor, path: path) }
+            }
+        }
+        if let failure { throw failure }
         // Sets the size, leaving skipped zero chunks as holes.
-        guard ftruncate(descriptor, off_t(offset)) == 0 else { throw .io("cannot size \(path): \(String(cString: strerror(errno)))") }
-        guard offset == node.size else { throw .corrupt("\(path): the snapshot's chunks make \(offset) bytes, the file had \(node.size)") }
+        guard ftruncate(descriptor, off_t(size)) == 0 else { throw .io("cannot size \(path): \(String(cString: strerror(errno)))") }
+    }
+
+    /// Writes one chunk at `offset`; a chunk of zeros is skipped and stays a hole.
+    private func write(_ id: BlobID, at offset: Int64, to descriptor: Int32, path: String) -> BackupError? {
+        let chunk: [UInt8]
+        do { chunk = try repository.load(id) } catch { return error }
+        return chunk.withUnsafeBytes { bytes -> BackupError? in
+            if bytes.isEmpty || (bytes[0] == 0 && memcmp(bytes.baseAddress!, bytes.baseAddress! + 1, bytes.count - 1) == 0) { return nil }
+            var done = 0
+            while done < bytes.count {
+                let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { return .io("cannot write \(path): \(String(cString: strerror(errno)))") }
+                done += written
+            }
+            return nil
+        }
     }
 
     private func applyMetadata(_ node: Node, at path: String) throws(BackupError) {
