@@ -9,7 +9,7 @@ public struct BackupRunner: Sendable {
     public let repository: Repository
     /// Paths (relative to a backed-up directory, or their last component) to leave out.
     public var excludes: [String]
-    /// Entries backed up at once. Default: one per core.
+    /// Files read at once (and chunks of one file sealed at once). Default: one per core.
     public var parallelism: Int
     /// Called with progress now and then (files, bytes read so far).
     public var onProgress: @Sendable (Progress) -> Void
@@ -45,7 +45,7 @@ public struct BackupRunner: Sendable {
         let lock = try RepositoryLock.acquire(repository.store, exclusive: false)
         defer { lock.release() }
         let writer = PackWriter(repository: repository)
-        let state = RunState()
+        let state = RunState(readers: parallelism)
         let parent = try parentListing(for: absolute)
         var nodes: [Node] = []
         for path in absolute {
@@ -116,7 +116,16 @@ public struct BackupRunner: Sendable {
             if let unchanged = unchangedContent(parent, info) {
                 node.content = unchanged
             } else {
-                guard let read = try await backUpFile(path, writer: writer, state: state) else { return nil }
+                // Directories are walked by nested task groups, so the number of files read at
+                // once is capped here, where memory is spent, not by the groups' widths.
+                await state.readers.acquire()
+                let read: [BlobID]?
+                do { read = try await backUpFile(path, writer: writer, state: state) } catch {
+                    state.readers.release()
+                    throw error
+                }
+                state.readers.release()
+                guard let read else { return nil }
                 node.content = read
             }
             state.countFile(bytes: node.size, path: path, report: onProgress)
@@ -249,7 +258,7 @@ public struct BackupRunner: Sendable {
     }
 }
 
-/// Counters and warnings shared by the tasks of one backup.
+/// Counters and warnings shared by the tasks of one backup, and the limit on files read at once.
 final class RunState: Sendable {
     private struct Counts {
         var summary = Snapshot.Summary()
@@ -257,6 +266,11 @@ final class RunState: Sendable {
     }
 
     private let counts = Mutex(Counts())
+    let readers: Slots
+
+    init(readers: Int) {
+        self.readers = Slots(readers)
+    }
 
     var summary: Snapshot.Summary { counts.withLock { $0.summary } }
     var warnings: [String] { counts.withLock { $0.warnings } }

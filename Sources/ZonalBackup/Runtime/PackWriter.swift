@@ -24,6 +24,8 @@ actor PackWriter {
     }
 
     func add(_ id: BlobID, kind: PackedBlob.Kind, stored: [UInt8], plainLength: Int) throws(BackupError) {
+        // Room for a full pack, its last blob and its header at once, so it never grows by doubling.
+        if pending.isEmpty { pending.reserveCapacity(repository.config.packSize + stored.count + (1 << 20)) }
         entries.append(PackedBlob(id: id, kind: kind, offset: pending.count, length: stored.count, plainLength: plainLength))
         pending += stored
         storedBytes += Int64(stored.count)
@@ -46,16 +48,17 @@ actor PackWriter {
 
     /// A pack: the blobs, then their list sealed, then that list's length (4 bytes, little
     /// endian). Its name is the SHA-256 of its bytes, so a damaged pack is recognisable.
+    /// The pack is assembled in `pending` itself, whose storage is kept for the next pack: one
+    /// buffer of a pack's size for the whole backup.
     private func flush() throws(BackupError) {
         guard !entries.isEmpty else { return }
         let header = repository.key.seal(Array(try Repository.json(entries)))
-        var pack = pending
-        pack += header
-        pack += withUnsafeBytes(of: UInt32(header.count).littleEndian) { Array($0) }
-        let name = SHA256.hash(data: pack).hex
-        try repository.store.write(Repository.packName(name), pack)
+        pending += header
+        pending += withUnsafeBytes(of: UInt32(header.count).littleEndian) { Array($0) }
+        let name = SHA256.hash(data: pending).hex
+        try repository.store.write(Repository.packName(name), pending)
         written.append(IndexFile.Pack(pack: name, blobs: entries))
-        pending = []
+        pending.removeAll(keepingCapacity: true)
         entries = []
     }
 }
