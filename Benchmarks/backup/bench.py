@@ -128,13 +128,16 @@ def tools(work, data):
     }
 
 
-TRIALS = 3  # timed runs of the first backup and of the restore for Zonal and restic; the median counts
+# Zonal and restic each back up into TRIALS fresh repositories (borg, which is slower, into one),
+# and every figure but the restore's is the median over them. restic draws a random chunking
+# polynomial for each repository, so its deduplication after the mutation differs from one
+# repository to the next; Zonal's chunker is the same everywhere. Restores are timed TRIALS times
+# from the first repository.
+TRIALS = 3
 
 
-def median_run(run):
-    """Runs `run` TRIALS times; returns the (seconds, memory) pair with the median time."""
-    results = sorted((run(trial) for trial in range(TRIALS)), key=lambda result: result[0])
-    return results[len(results) // 2]
+def median(values):
+    return sorted(values)[len(values) // 2]
 
 
 def main():
@@ -144,41 +147,56 @@ def main():
         dataset_bytes = size_of(data)
         env, commands = tools(work, data)
         rows = {}
+        repositories = {}
         for name, tool in commands.items():
             print(f"--- {name}", file=sys.stderr)
-            def backup(number):
-                if name == "borg":
-                    return ["borg", "create", "--compression", "zstd,3", f"{tool['repo']}::run{number}", data]
-                return tool["backup"]
-            def first_backup(trial):
-                shutil.rmtree(tool["repo"], ignore_errors=True)
-                subprocess.run(tool["init"], env=env, check=True, capture_output=True)
-                return measure(backup(1), env)
+            trials = 1 if name == "borg" else TRIALS
+            repositories[name] = [tool["repo"]] + [f"{tool['repo']}-{trial}" for trial in range(1, trials)]
+            firsts, sizes = [], []
+            for repo in repositories[name]:
+                subprocess.run(in_repo(tool["init"], tool, repo), env=env, check=True, capture_output=True)
+                firsts.append(measure(backup_command(name, tool, repo, data, 1), env))
+                sizes.append(size_of(repo))
             row = {}
-            # borg takes minutes; it runs once.
-            row["first"], row["first_mem"] = first_backup(0) if name == "borg" else median_run(first_backup)
-            row["size"] = size_of(tool["repo"])
-            row["second"], _ = measure(backup(2), env)
+            row["first"] = median([seconds for seconds, _ in firsts])
+            row["first_mem"] = median([memory for _, memory in firsts])
+            row["size"] = median(sizes)
+            row["second"], _ = measure(backup_command(name, tool, tool["repo"], data, 2), env)
             rows[name] = row
         mutate(data)
         for name, tool in commands.items():
             row = rows[name]
-            before = size_of(tool["repo"])
-            command = ["borg", "create", "--compression", "zstd,3", f"{tool['repo']}::run3", data] if name == "borg" else tool["backup"]
-            row["mutated"], _ = measure(command, env)
-            row["added"] = size_of(tool["repo"]) - before
+            mutated, added = [], []
+            for repo in repositories[name]:
+                before = size_of(repo)
+                mutated.append(measure(backup_command(name, tool, repo, data, 3), env)[0])
+                added.append(size_of(repo) - before)
+            row["mutated"], row["added"] = median(mutated), median(added)
             target = os.path.join(work, f"restore-{name}")
-            def restore(trial):
+            def restore():
                 shutil.rmtree(target, ignore_errors=True)
                 os.makedirs(target)
                 if name == "borg":
                     return measure(["borg", "extract", f"{tool['repo']}::run3"], env, cwd=target)
                 return measure(tool["restore"](target), env)
-            row["restore"], row["restore_mem"] = restore(0) if name == "borg" else median_run(restore)
+            restores = [restore() for _ in range(1 if name == "borg" else TRIALS)]
+            row["restore"] = median([seconds for seconds, _ in restores])
+            row["restore_mem"] = median([memory for _, memory in restores])
             row["identical"] = identical(data, tool["restored"](target))
             shutil.rmtree(target)
             print(f"{name}: {row}", file=sys.stderr)
         write_report(rows, dataset_bytes)
+
+
+def in_repo(command, tool, repo):
+    """`command` with the tool's repository path replaced by `repo`."""
+    return [argument.replace(tool["repo"], repo) for argument in command]
+
+
+def backup_command(name, tool, repo, data, number):
+    if name == "borg":
+        return ["borg", "create", "--compression", "zstd,3", f"{repo}::run{number}", data]
+    return in_repo(tool["backup"], tool, repo)
 
 
 def write_report(rows, dataset_bytes):
@@ -199,8 +217,9 @@ def write_report(rows, dataset_bytes):
         "mutation (bytes inserted in the middle of 20 large files, 200 appends, 100 deletions, a renamed directory, "
         "20 MiB of new data). Encryption on everywhere; borg with `zstd,3`; restic 0.14 with its defaults (repository "
         "version 2, compression `auto`); Zonal with zstd 3. Times are wall clock on 2 cores, with dirty pages synced "
-        f"before each command; the first backup and the restore of Zonal and restic are the median of {TRIALS} runs "
-        "(borg: one run).",
+        f"before each command. Zonal and restic each back up into {TRIALS} fresh repositories and each figure is the "
+        "median over them (restic draws a random chunking polynomial per repository, so its deduplication varies from "
+        f"one to the next); restores are the median of {TRIALS} runs; borg runs once.",
         "",
         "| Measure | Zonal | restic | borg | Zonal vs restic |",
         "|---|---|---|---|---|",
