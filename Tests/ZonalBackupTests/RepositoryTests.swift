@@ -184,7 +184,10 @@ struct RepositoryTests {
         let id = repository.key.blobID(of: chunk)
         #expect(await writer.reserve(id))
         try await writer.add(id, kind: .data, stored: repository.codec.encode(chunk), plainLength: chunk.count)
-        // The pack is written (it reached the pack size), the index never is: as after kill -9.
+        // The pack is written (it reached the pack size, and a task of its own writes it), the
+        // index never is: as after kill -9.
+        let written = try await poll(timeout: .seconds(30)) { try !repository.store.list("data").isEmpty }
+        #expect(written != nil, "the full pack was never written")
         let report = try Checker(repository: try repo.open()).check(readData: true)
         #expect(report.isClean && report.notes.contains { $0.contains("in no index") }, "\(report)")
         try write(chunk, to: repo.directory.file("after/file.bin"))

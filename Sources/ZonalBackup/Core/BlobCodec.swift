@@ -16,10 +16,10 @@ public struct BlobCodec: Sendable {
 
     /// The stored form of `plain`.
     public func encode(_ plain: [UInt8]) -> [UInt8] {
-        let compressed = Zstd.compress(plain, level: level)
+        let compressed = Zstd.compress(plain, level: level, after: [Self.zstd])
         // Keep compression only when it saves at least 3%.
-        if compressed.count * 100 < plain.count * 97 {
-            return key.seal([Self.zstd] + compressed)
+        if (compressed.count - 1) * 100 < plain.count * 97 {
+            return key.seal(compressed)
         }
         return key.seal([Self.raw] + plain)
     }
@@ -33,7 +33,7 @@ public struct BlobCodec: Sendable {
             guard opened.count - 1 == length else { throw .corrupt("\(what) has \(opened.count - 1) bytes, the index says \(length)") }
             return Array(opened.dropFirst())
         case Self.zstd:
-            return try Zstd.decompress(Array(opened.dropFirst()), expectedSize: length)
+            return try Zstd.decompress(opened.dropFirst(), expectedSize: length)
         default:
             throw .corrupt("\(what) has an unknown encoding \(flag)")
         }

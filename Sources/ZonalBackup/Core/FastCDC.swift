@@ -98,6 +98,8 @@ public struct ChunkStream {
 
     /// Adds input and returns the chunks it completes.
     public mutating func feed(_ bytes: some Collection<UInt8>) -> [[UInt8]] {
+        // The window never holds more than a maximum chunk and one read: sized once, not doubled.
+        if buffer.capacity < chunker.settings.maximum + bytes.count { buffer.reserveCapacity(chunker.settings.maximum + bytes.count) }
         buffer.append(contentsOf: bytes)
         var chunks: [[UInt8]] = []
         while buffer.count - start >= chunker.settings.maximum {

@@ -208,7 +208,7 @@ public struct BackupRunner: Sendable {
                 case nil: break
                 }
             }
-            var buffer = [UInt8](repeating: 0, count: 4 << 20)
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
             while failure == nil {
                 let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
                 if count < 0 {

@@ -5,12 +5,16 @@ import Foundation
 /// when it is full, then (at ``finish()``) one index file naming every blob written. A blob
 /// is stored once: ``reserve(_:)`` admits each new id a single time, even when several files
 /// carrying the same chunk are read at once.
+///
+/// A full pack is hashed and written (with its fsync, or its upload) by a task of its own while
+/// the next pack fills, so the tasks compressing chunks never wait for the disk; at most one
+/// pack is in writing while the next fills up.
 actor PackWriter {
     private let repository: Repository
     private var pending: [UInt8] = []
     private var entries: [PackedBlob] = []
     private var reserved: Set<BlobID> = []
-    private var written: [IndexFile.Pack] = []
+    private var writes: [Task<IndexFile.Pack, any Error>] = []
     private(set) var storedBytes: Int64 = 0
 
     init(repository: Repository) {
@@ -23,42 +27,53 @@ actor PackWriter {
         return reserved.insert(id).inserted
     }
 
-    func add(_ id: BlobID, kind: PackedBlob.Kind, stored: [UInt8], plainLength: Int) throws(BackupError) {
+    func add(_ id: BlobID, kind: PackedBlob.Kind, stored: [UInt8], plainLength: Int) async throws(BackupError) {
         // Room for a full pack, its last blob and its header at once, so it never grows by doubling.
         if pending.isEmpty { pending.reserveCapacity(repository.config.packSize + stored.count + (1 << 20)) }
         entries.append(PackedBlob(id: id, kind: kind, offset: pending.count, length: stored.count, plainLength: plainLength))
         pending += stored
         storedBytes += Int64(stored.count)
-        if pending.count >= repository.config.packSize { try flush() }
+        if pending.count >= repository.config.packSize { try await flush() }
     }
 
     /// Writes the last pack and the index of all packs written, so the blobs can be found.
-    func finish() throws(BackupError) {
-        try flush()
-        try repository.addToIndex(written)
-        written = []
+    func finish() async throws(BackupError) {
+        let packs = try await finishWithoutIndex()
+        try repository.addToIndex(packs)
     }
 
     /// Writes the last pack and returns what all the packs hold, for an index written by the caller.
-    func finishWithoutIndex() throws(BackupError) -> [IndexFile.Pack] {
-        try flush()
-        defer { written = [] }
-        return written
+    func finishWithoutIndex() async throws(BackupError) -> [IndexFile.Pack] {
+        try await flush()
+        var packs: [IndexFile.Pack] = []
+        for write in writes { packs.append(try await Self.result(of: write)) }
+        writes = []
+        return packs
     }
 
     /// A pack: the blobs, then their list sealed, then that list's length (4 bytes, little
     /// endian). Its name is the SHA-256 of its bytes, so a damaged pack is recognisable.
-    /// The pack is assembled in `pending` itself, whose storage is kept for the next pack: one
-    /// buffer of a pack's size for the whole backup.
-    private func flush() throws(BackupError) {
+    /// Hands the pack to a writing task, then waits for the pack before it to be written.
+    private func flush() async throws(BackupError) {
         guard !entries.isEmpty else { return }
-        let header = repository.key.seal(Array(try Repository.json(entries)))
-        pending += header
-        pending += withUnsafeBytes(of: UInt32(header.count).littleEndian) { Array($0) }
-        let name = SHA256.hash(data: pending).hex
-        try repository.store.write(Repository.packName(name), pending)
-        written.append(IndexFile.Pack(pack: name, blobs: entries))
-        pending.removeAll(keepingCapacity: true)
+        var pack = pending
+        let blobs = entries
+        pending = []
         entries = []
+        let header = repository.key.seal(Array(try Repository.json(blobs)))
+        pack += header
+        pack += withUnsafeBytes(of: UInt32(header.count).littleEndian) { Array($0) }
+        let store = repository.store
+        let earlier = writes.last
+        writes.append(Task.detached {
+            let name = SHA256.hash(data: pack).hex
+            try store.write(Repository.packName(name), pack)
+            return IndexFile.Pack(pack: name, blobs: blobs)
+        })
+        if let earlier { _ = try await Self.result(of: earlier) }
+    }
+
+    private static func result(of write: Task<IndexFile.Pack, any Error>) async throws(BackupError) -> IndexFile.Pack {
+        do { return try await write.value } catch let error as BackupError { throw error } catch { throw .io("writing a pack failed: \(error)") }
     }
 }
