@@ -47,12 +47,21 @@ ensure_database_dependencies() {
 }
 
 # An S3 endpoint for the tests of S3 backup repositories: moto's standalone server (Debian
-# has no S3 server package), from pip.
+# has no S3 server package), from pip. Exports ZONAL_MOTO_SERVER, where the tests find it.
 ensure_s3_test_server() {
-  command -v moto_server >/dev/null 2>&1 && return 0
-  echo "installing moto[server] (an S3 endpoint for tests) with pip" >&2
-  python3 -m pip install --quiet 'moto[server]'
-  command -v moto_server >/dev/null 2>&1 || hash -r
+  find_moto_server || {
+    echo "installing moto[server] (an S3 endpoint for tests) with pip" >&2
+    python3 -m pip install --quiet 'moto[server]' || python3 -m pip install --quiet --break-system-packages 'moto[server]'
+    hash -r
+    find_moto_server
+  } || { echo "moto_server not found after installing moto[server]" >&2; return 1; }
+}
+
+find_moto_server() {
+  local found
+  found=$(command -v moto_server || ls "$HOME"/.pyenv/versions/*/bin/moto_server /usr/local/bin/moto_server 2>/dev/null | head -n 1) || true
+  [ -n "$found" ] || return 1
+  export ZONAL_MOTO_SERVER=$found
 }
 
 # What the tests start as real parts: etcd (coordination), PostgreSQL, an S3 endpoint.

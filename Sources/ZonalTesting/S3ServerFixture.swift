@@ -46,8 +46,10 @@ public final class S3ServerFixture: Sendable {
         directory.remove()
     }
 
+    /// `ZONAL_MOTO_SERVER` (scripts/test sets it), else `moto_server` on the PATH.
     static var binary: String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        return path.split(separator: ":").map { "\($0)/moto_server" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+        let environment = ProcessInfo.processInfo.environment
+        let path = (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/moto_server" }
+        return ([environment["ZONAL_MOTO_SERVER"]].compactMap { $0 } + path).first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 }
