@@ -223,7 +223,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ZonalBackupTests",
-            dependencies: ["ZonalBackup", "ZonalTesting"],
+            dependencies: [
+                "ZonalBackup", "ZonalTesting",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 
 /// An S3-compatible server for tests: moto's standalone server (`moto_server`, installed by
@@ -24,20 +23,36 @@ public final class S3ServerFixture: Sendable {
         "s3:\(endpoint)/zonal-\(UUID().uuidString.prefix(8).lowercased())/\(prefix)"
     }
 
-    public init() async throws {
+    /// Starts the server. With `unauthenticatedRequests`, it checks the signature of every
+    /// request after that many (which can set up an IAM user with keys; see moto's
+    /// INITIAL_NO_AUTH_ACTION_COUNT); without, it accepts any keys.
+    public init(unauthenticatedRequests: Int? = nil) async throws {
         guard let binary = Self.binary else {
             throw FixtureError("moto_server is not installed: run scripts/test (it installs moto[server]) or pip install 'moto[server]'")
         }
         address = LoopbackAddress.random()
         directory = try TemporaryDirectory(prefix: "zonal-s3")
-        process = try ProcessFixture(executable: binary, arguments: ["-H", address, "-p", String(port)], outputPath: directory.file("moto.log"))
-        let url = "http://\(address):\(port)/"
-        let ready = await poll(every: .milliseconds(100), timeout: .seconds(30)) {
-            (try? await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(2)))?.status == .ok
-        }
+        process = try ProcessFixture(executable: binary, arguments: ["-H", address, "-p", String(port)], outputPath: directory.file("moto.log"),
+                                     environment: unauthenticatedRequests.map { ["INITIAL_NO_AUTH_ACTION_COUNT": String($0)] } ?? [:])
+        // Ready when it accepts connections: a request would count as one of the unauthenticated.
+        let address = address, port = port
+        let ready = await poll(every: .milliseconds(100), timeout: .seconds(30)) { Self.accepts(address, port: port) }
         guard ready != nil else {
             await process.stop()
-            throw FixtureError("moto_server did not answer at \(url):\n\(process.output.suffix(2000))")
+            throw FixtureError("moto_server did not listen on \(address):\(port):\n\(process.output.suffix(2000))")
+        }
+    }
+
+    private static func accepts(_ address: String, port: Int) -> Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var target = sockaddr_in()
+        target.sin_family = sa_family_t(AF_INET)
+        target.sin_port = in_port_t(UInt16(port).bigEndian)
+        inet_pton(AF_INET, address, &target.sin_addr)
+        return withUnsafePointer(to: &target) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
     }
 

@@ -7,14 +7,22 @@ import Foundation
 public struct S3Signer: Sendable {
     public var credentials: S3Credentials
     public var region: String
+    /// `s3` for storage requests; other AWS-style APIs (IAM, for one) sign the same way.
+    public var service: String
 
-    public init(credentials: S3Credentials, region: String) {
+    public init(credentials: S3Credentials, region: String, service: String = "s3") {
         self.credentials = credentials
         self.region = region
+        self.service = service
     }
 
     /// SHA-256 of an empty body, which every bodiless request signs.
-    public static let emptyPayloadHash = SHA256.hash(data: [UInt8]()).hex
+    public static let emptyPayloadHash = payloadHash([])
+
+    /// What `x-amz-content-sha256` carries for `body`: its SHA-256 in hex.
+    public static func payloadHash(_ body: [UInt8]) -> String {
+        SHA256.hash(data: body).hex
+    }
 
     /// The headers to send with the request, `authorization` among them. `headers` must hold
     /// `host` and whatever else is sent (all of it is signed); `path` is the unencoded path.
@@ -36,10 +44,10 @@ public struct S3Signer: Sendable {
             names.joined(separator: ";"),
             payloadHash,
         ].joined(separator: "\n")
-        let scope = "\(day)/\(region)/s3/aws4_request"
+        let scope = "\(day)/\(region)/\(service)/aws4_request"
         let stringToSign = ["AWS4-HMAC-SHA256", timestamp, scope, SHA256.hash(data: Array(canonicalRequest.utf8)).hex].joined(separator: "\n")
         var key = SymmetricKey(data: Array("AWS4\(credentials.secretAccessKey)".utf8))
-        for part in [day, region, "s3", "aws4_request"] {
+        for part in [day, region, service, "aws4_request"] {
             key = SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key))
         }
         let signature = HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key).hex

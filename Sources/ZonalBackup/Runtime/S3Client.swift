@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Crypto
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -38,7 +37,7 @@ struct S3Client: Sendable {
         let path = "/\(location.bucket)" + (key.map { "/\($0)" } ?? "")
         let encodedQuery = S3Signer.encodeQuery(query)
         let url = location.endpoint + S3Signer.encodePath(path) + (encodedQuery.isEmpty ? "" : "?\(encodedQuery)")
-        let payloadHash = body.isEmpty ? S3Signer.emptyPayloadHash : SHA256.hash(data: body).hex
+        let payloadHash = S3Signer.payloadHash(body)
         var attempt = 0
         while true {
             var headers = extra
