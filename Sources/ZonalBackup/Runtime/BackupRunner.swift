@@ -118,14 +118,9 @@ public struct BackupRunner: Sendable {
             } else {
                 // Directories are walked by nested task groups, so the number of files read at
                 // once is capped here, where memory is spent, not by the groups' widths.
-                await state.readers.acquire()
-                let read: [BlobID]?
-                do { read = try await backUpFile(path, writer: writer, state: state) } catch {
-                    state.readers.release()
-                    throw error
-                }
-                state.readers.release()
-                guard let read else { return nil }
+                guard let read = try await state.readers.holding({ () async throws(BackupError) in
+                    try await backUpFile(path, writer: writer, state: state)
+                }) else { return nil }
                 node.content = read
             }
             state.countFile(bytes: node.size, path: path, report: onProgress)

@@ -14,7 +14,14 @@ final class Slots: Sendable {
         state = Mutex(State(free: max(limit, 1)))
     }
 
-    func acquire() async {
+    /// Runs `body` holding a slot, waiting for one first.
+    func holding<T>(_ body: () async throws(BackupError) -> T) async throws(BackupError) -> T {
+        await acquire()
+        defer { release() }
+        return try await body()
+    }
+
+    private func acquire() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let granted = state.withLock { state in
                 guard state.free > 0 else {
@@ -29,7 +36,7 @@ final class Slots: Sendable {
     }
 
     /// Hands the slot to the longest waiter, or frees it.
-    func release() {
+    private func release() {
         let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard !state.waiting.isEmpty else {
                 state.free += 1
