@@ -88,7 +88,3 @@ public struct S3Signer: Sendable {
         return String(format: "%04d%02d%02dT%02d%02d%02dZ", parts.year!, parts.month!, parts.day!, parts.hour!, parts.minute!, parts.second!)
     }
 }
-
-extension MessageAuthenticationCode {
-    var hex: String { map { String(format: "%02x", $0) }.joined() }
-}

@@ -23,9 +23,7 @@ public struct BlobID: Sendable, Hashable, Comparable, Codable, CustomStringConve
         self.bytes = bytes
     }
 
-    public var hex: String {
-        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-    }
+    public var hex: String { bytes.hex }
 
     public var description: String { String(hex.prefix(12)) }
 

@@ -181,7 +181,3 @@ public final class Repository: Sendable {
         do { return try JSONDecoder.zonal().decode(T.self, from: Data(bytes)) } catch { throw .corrupt("\(what) does not decode: \(error)") }
     }
 }
-
-extension Digest {
-    var hex: String { map { String(format: "%02x", $0) }.joined() }
-}

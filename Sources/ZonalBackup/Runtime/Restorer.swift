@@ -107,18 +107,16 @@ public struct Restorer: Sendable {
         var failure: BackupError?
         await withTaskGroup(of: BackupError?.self) { group in
             var next = 0
-            for _ in 0..<parallelism {
-                guard next < pieces.count else { break }
+            func startNext() {
+                guard failure == nil, next < pieces.count else { return }
                 let piece = pieces[next]
                 next += 1
                 group.addTask { write(piece.id, at: piece.offset, to: descriptor, path: path) }
             }
+            for _ in 0..<parallelism { startNext() }
             for await result in group {
                 failure = failure ?? result
-                guard failure == nil, next < pieces.count else { continue }
-                let piece = pieces[next]
-                next += 1
-                group.addTask { write(piece.id, at: piece.offset, to: descriptor, path: path) }
+                startNext()
             }
         }
         if let failure { throw failure }
