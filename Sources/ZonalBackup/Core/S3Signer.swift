@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ZonalCore
 
 /// Signs S3 requests with AWS Signature Version 4, the scheme every S3-compatible server
 /// checks. Pure: the same request, credentials and time give the same signature, so it is

@@ -1,3 +1,5 @@
+import ZonalCore
+
 /// A blob's name: HMAC-SHA-256 of its plain content under the repository's naming key, so equal
 /// content gets one name (deduplication) and the name tells nothing about the content to
 /// someone without the key.

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ZonalCore
 
 /// Checks a repository: every snapshot's trees can be read and every blob they need is indexed
 /// in a pack that exists; with `readData`, every pack is read whole, its name (the SHA-256 of its

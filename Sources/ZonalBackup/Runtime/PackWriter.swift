@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ZonalCore
 
 /// Gathers stored blobs into packs of about the repository's pack size and writes each pack
 /// when it is full, then (at ``finish()``) one index file naming every blob written. A blob

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ZonalCore
 
 /// The archived WAL of a cluster (`<backup directory>/wal`): PostgreSQL's `archive_command` puts
 /// segments in with `zonal db archive-wal`, recovery takes them out with `zonal db restore-wal`.
@@ -75,6 +76,6 @@ public struct WALArchive: Sendable {
     private func path(_ name: String) -> String { directory + "/" + name }
 
     private static func digest(_ data: Data) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: data).hex
     }
 }

@@ -1,7 +1,7 @@
-/// Lower-case hexadecimal, the form ids, pack names and signatures take in a repository and
-/// in S3 requests.
+/// Lower-case hexadecimal, the form digests take wherever Zonal names or compares them: blob
+/// ids and pack names, S3 signatures, WAL checksums.
 extension Sequence<UInt8> {
-    var hex: String {
+    public var hex: String {
         let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []
         text.reserveCapacity(underestimatedCount * 2)
