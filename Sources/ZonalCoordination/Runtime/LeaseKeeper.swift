@@ -51,6 +51,7 @@ public final class LeaseKeeper: Sendable {
                 deadline.withLock { $0 = min($0, sentAt) }
                 return "lease \(lease.id) expired on the coordinator"
             } catch {
+                if Task.isCancelled { return "stopped" }
                 if clock.now >= validUntil { return "lease \(lease.id) could not be renewed before it expired: \(error)" }
                 logger.warning("lease renewal failed; retrying", metadata: ["lease": "\(lease.id)", "error": "\(error)"])
                 next = min(clock.now + min(interval, .milliseconds(200)), validUntil)
