@@ -158,7 +158,8 @@ struct ConformanceTests {
     func electionHandover(backend: Backend) async throws {
         try await withBackend(backend) { fixture in
             let name = prefix() + "election"
-            let settings = LeaderElection.Settings(ttl: .seconds(2))
+            // Frequent renewals: only the partition below, never a late renewal under load, ends the first term.
+            let settings = LeaderElection.Settings(ttl: .seconds(3), renewInterval: .milliseconds(500))
             let cut = PartitionableCoordinator(fixture.coordinator)
             let first = try await LeaderElection(coordinator: cut, name: name, settings: settings, logger: logger).campaign(value: "first")
             let second = Task {
