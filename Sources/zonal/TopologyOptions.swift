@@ -24,7 +24,7 @@ func loadTopology(path: String?) throws -> Topology {
     do {
         if let path { return try TopologyLoader.load(path: path) }
         return try BuiltinTopology.quickstart()
-    } catch let error as TopologyError {
+    } catch {
         throw CommandFailure(error.description)
     }
 }

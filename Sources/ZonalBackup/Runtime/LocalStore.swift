@@ -1,7 +1,8 @@
 import Foundation
+import ZonalCore
 
-/// A repository directory: immutable files written whole (temporary name, fsync, rename, fsync
-/// of the directory), so a crash leaves either the complete file or none, and reads by offset.
+/// A repository directory: immutable files written whole through ``DurableFile`` (a crash leaves
+/// either the complete file or none), and reads by offset.
 public struct LocalStore: RepositoryStore {
     public let root: String
 
@@ -35,36 +36,7 @@ public struct LocalStore: RepositoryStore {
         } catch {
             throw .io("cannot create \(directory): \(error.localizedDescription)")
         }
-        let temporary = "\(directory)/.tmp-\(UInt64.random(in: 0...UInt64.max))"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
-        guard descriptor >= 0 else { throw .io("cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        var written = 0
-        let failure: String? = bytes.withUnsafeBytes { buffer in
-            while written < buffer.count {
-                let result = Foundation.write(descriptor, buffer.baseAddress! + written, buffer.count - written)
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    return "cannot write \(target): \(String(cString: strerror(errno)))"
-                }
-                written += result
-            }
-            return fsync(descriptor) == 0 ? nil : "cannot sync \(target): \(String(cString: strerror(errno)))"
-        }
-        close(descriptor)
-        if let failure {
-            unlink(temporary)
-            throw .io(failure)
-        }
-        guard rename(temporary, target) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw .io("cannot move \(temporary) to \(target): \(reason)")
-        }
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
-        }
+        do { try DurableFile.write(bytes, to: target, permissions: 0o444) } catch { throw .io(error.description) }
     }
 
     public func read(_ name: String) throws(BackupError) -> [UInt8] {
@@ -92,7 +64,7 @@ public struct LocalStore: RepositoryStore {
     public func list(_ name: String) -> [StoredFile] {
         guard let enumerator = FileManager.default.enumerator(atPath: path(name)) else { return [] }
         return enumerator.compactMap { entry -> StoredFile? in
-            guard let entry = entry as? String, !(entry as NSString).lastPathComponent.hasPrefix(".tmp-") else { return nil }
+            guard let entry = entry as? String, !DurableFile.isTemporary(entry) else { return nil }
             var info = stat()
             guard stat("\(path(name))/\(entry)", &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
             return StoredFile(name: entry, size: Int64(info.st_size))

@@ -9,7 +9,7 @@ import Glibc
 ///
 /// Files in the state directory:
 /// - `snapshot`: `ZCSNAP01`, then length, CRC-32 and the JSON of a ``KeyValueStore/Snapshot``.
-///   Written to a temporary name, fsync'd, renamed and the directory fsync'd, so it is never torn.
+///   Written through ``DurableFile``, so it is never torn.
 /// - `journal`: records of magic, length, payload CRC-32 and header CRC-32, then a JSON
 ///   ``JournalEntry``. A record cut short at the very end (a crash while appending, never
 ///   acknowledged) is dropped; any other damage stops the load with ``CoordinatorError/corruptState(path:reason:)``.
@@ -101,7 +101,7 @@ final class StoreJournal {
         header.appendLittleEndian(UInt32(payload.count))
         header.appendLittleEndian(CRC32.checksum(payload))
         header.appendLittleEndian(CRC32.checksum(header))
-        try writeAll(header + payload, fd: journalFD, path: journalPath)
+        try durably { () throws(DurableFileError) in try DurableFile.writeAll(header + payload, to: journalFD, path: journalPath) }
         guard fsync(journalFD) == 0 else { throw .storage(path: journalPath, reason: "fsync: \(String(cString: strerror(errno)))") }
         entriesSinceSnapshot += 1
     }
@@ -123,15 +123,7 @@ final class StoreJournal {
         bytes.appendLittleEndian(UInt64(payload.count))
         bytes.appendLittleEndian(CRC32.checksum(payload))
         bytes += payload
-        let temporary = snapshotPath + ".tmp"
-        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .storage(path: temporary, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        try writeAll(bytes, fd: fd, path: temporary)
-        guard fsync(fd) == 0, rename(temporary, snapshotPath) == 0 else {
-            throw .storage(path: snapshotPath, reason: String(cString: strerror(errno)))
-        }
-        try Self.syncDirectory(directory)
+        try durably { () throws(DurableFileError) in try DurableFile.write(bytes, to: snapshotPath) }
         guard ftruncate(journalFD, 0) == 0, lseek(journalFD, 0, SEEK_SET) >= 0, fsync(journalFD) == 0 else {
             throw .storage(path: journalPath, reason: String(cString: strerror(errno)))
         }
@@ -198,23 +190,8 @@ final class StoreJournal {
 
     // MARK: Writing
 
-    private func writeAll(_ bytes: [UInt8], fd: Int32, path: String) throws(CoordinatorError) {
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, bytes.count - written) }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw .storage(path: path, reason: String(cString: strerror(errno)))
-            }
-            written += result
-        }
-    }
-
-    private static func syncDirectory(_ directory: String) throws(CoordinatorError) {
-        let fd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw .storage(path: directory, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw .storage(path: directory, reason: "fsync: \(String(cString: strerror(errno)))") }
+    private func durably(_ step: () throws(DurableFileError) -> Void) throws(CoordinatorError) {
+        do { try step() } catch { throw .storage(path: error.path, reason: error.description) }
     }
 }
 

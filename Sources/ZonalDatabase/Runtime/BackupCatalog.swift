@@ -56,7 +56,7 @@ public struct BackupCatalog: Sendable {
         }
         try FileManager.default.moveItem(atPath: partial, toPath: "\(baseDirectory)/\(name)")
         let record = BaseBackupRecord(name: name, node: node, startedAt: startedAt, finishedAt: Date(), startSegment: String(file))
-        try AtomicFile.write(try JSONEncoder.zonal(pretty: true).encode(record), to: "\(baseDirectory)/\(name).json")
+        try DurableFile.write(try JSONEncoder.zonal(pretty: true).encode(record), to: "\(baseDirectory)/\(name).json")
         return record
     }
 

@@ -43,7 +43,7 @@ public struct PointInTimeRestore: Sendable {
             restoreCommand: "\"\(InstanceLauncher.currentExecutable)\" db restore-wal --from \"\(catalog.archive.directory)\" %f %p",
             targetTime: Self.postgresTime(target))
         try controller.write(configuration, standby: false)
-        try AtomicFile.write(Data(), to: directory + "/recovery.signal", owner: controller.account)
+        try DurableFile.write(Data(), to: directory + "/recovery.signal", owner: controller.account.fileOwner)
         let server = try await controller.start()
         let session = PostgresSession(host: "127.0.0.1", port: port, logger: logger)
         defer { Task { await session.disconnect() } }

@@ -120,16 +120,16 @@ public struct PostgresController: Sendable {
 
     /// Writes the agent's settings; the server reads them at its next start or reload.
     public func write(_ configuration: ServerConfiguration, standby: Bool) throws {
-        try AtomicFile.write(Data(configuration.render().utf8), to: dataDirectory + "/zonal.conf", owner: account)
+        try DurableFile.write(Data(configuration.render().utf8), to: dataDirectory + "/zonal.conf", owner: account.fileOwner)
         let main = dataDirectory + "/postgresql.conf"
         let text = (try? String(contentsOfFile: main, encoding: .utf8)) ?? ""
         let include = "include_if_exists = 'zonal.conf'"
         if !text.contains(include) {
-            try AtomicFile.write(Data((text + "\n# Settings managed by Zonal (written last, so they win):\n\(include)\n").utf8), to: main, owner: account)
+            try DurableFile.write(Data((text + "\n# Settings managed by Zonal (written last, so they win):\n\(include)\n").utf8), to: main, owner: account.fileOwner)
         }
         let signal = dataDirectory + "/standby.signal"
         if standby, !FileManager.default.fileExists(atPath: signal) {
-            try AtomicFile.write(Data(), to: signal, owner: account)
+            try DurableFile.write(Data(), to: signal, owner: account.fileOwner)
         } else if !standby, FileManager.default.fileExists(atPath: signal) {
             try FileManager.default.removeItem(atPath: signal)
         }
@@ -243,7 +243,7 @@ public struct PostgresController: Sendable {
             host replication all ::1/128 trust
 
             """
-        try AtomicFile.write(Data(rules.utf8), to: dataDirectory + "/pg_hba.conf", owner: account)
+        try DurableFile.write(Data(rules.utf8), to: dataDirectory + "/pg_hba.conf", owner: account.fileOwner)
     }
 
     @discardableResult

@@ -37,34 +37,14 @@ struct ServerAccount: Sendable, Hashable {
         }
     }
 
+    /// The owner to give new files to: this account when running as root; nil otherwise, when they are ours already.
+    var fileOwner: FileOwner? {
+        geteuid() == 0 ? FileOwner(uid: uid, gid: gid) : nil
+    }
+
     /// Gives `path` to this account (as root; otherwise it is ours already).
     func own(_ path: String) throws {
         guard geteuid() == 0 else { return }
         try FileManager.default.setAttributes([.ownerAccountID: uid, .groupOwnerAccountID: gid], ofItemAtPath: path)
-    }
-}
-
-/// Writes a file the way every Zonal file is written: temporary name, fsync, rename, directory fsync.
-enum AtomicFile {
-    static let temporarySuffix = ".zonal-tmp"
-
-    /// `owner`: the account to give the file to (as root); nil keeps the writer's.
-    static func write(_ data: Data, to path: String, owner: ServerAccount? = nil) throws {
-        let temporary = path + temporarySuffix
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw DatabaseError.commandFailed(program: "write", status: "failed", output: "cannot create \(temporary)")
-        }
-        try owner?.own(temporary)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
-        try handle.synchronize()
-        try handle.close()
-        guard rename(temporary, path) == 0 else {
-            throw DatabaseError.commandFailed(program: "rename", status: "failed", output: "\(temporary) → \(path): errno \(errno)")
-        }
-        let directory = open((path as NSString).deletingLastPathComponent, O_RDONLY)
-        if directory >= 0 {
-            fsync(directory)
-            close(directory)
-        }
     }
 }

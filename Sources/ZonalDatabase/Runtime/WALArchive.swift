@@ -25,8 +25,8 @@ public struct WALArchive: Sendable {
             return
         }
         // The checksum first: a segment is never visible without it.
-        try AtomicFile.write(Data(digest.utf8), to: target + ".sha256")
-        try AtomicFile.write(data, to: target)
+        try DurableFile.write(Data(digest.utf8), to: target + ".sha256")
+        try DurableFile.write(data, to: target)
     }
 
     /// Copies segment `name` to `destination`, after checking it against its recorded SHA-256.
@@ -52,7 +52,7 @@ public struct WALArchive: Sendable {
     public func segments() throws -> [String] {
         guard FileManager.default.fileExists(atPath: directory) else { return [] }
         return try FileManager.default.contentsOfDirectory(atPath: directory)
-            .filter { !$0.hasSuffix(".sha256") && !$0.hasSuffix(AtomicFile.temporarySuffix) }
+            .filter { !$0.hasSuffix(".sha256") && !DurableFile.isTemporary($0) }
             .sorted()
     }
 

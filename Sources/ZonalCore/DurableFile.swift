@@ -1,0 +1,98 @@
+import Foundation
+
+/// How Zonal writes a file that must survive a crash whole: under a temporary name in the same
+/// directory, fsync'd, renamed over the target, then the directory fsync'd. A crash at any point
+/// leaves the old file or the new one, never a torn mix, and once `write` returns the new one
+/// is on disk. Repositories, the coordinator's snapshots and PostgreSQL's managed files all go
+/// through here so that they share one proven sequence.
+public enum DurableFile {
+    /// The prefix of temporary names; readers of a directory skip such entries (they are what
+    /// a crash mid-write leaves behind).
+    public static let temporaryPrefix = ".tmp-"
+
+    /// Whether the last component of `path` is a temporary left by ``write(_:to:permissions:owner:)``.
+    public static func isTemporary(_ path: String) -> Bool {
+        (path as NSString).lastPathComponent.hasPrefix(temporaryPrefix)
+    }
+
+    /// Replaces `path` with `bytes` atomically and durably.
+    /// - Parameters:
+    ///   - permissions: the new file's mode.
+    ///   - owner: the account to give the file to before it appears (needs root); nil keeps the writer's.
+    public static func write(_ bytes: some ContiguousBytes, to path: String, permissions: mode_t = 0o600,
+                             owner: FileOwner? = nil) throws(DurableFileError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        let temporary = "\(directory.isEmpty ? "." : directory)/\(temporaryPrefix)\(UInt64.random(in: 0...UInt64.max))"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
+        guard descriptor >= 0 else { throw DurableFileError(path: temporary, action: "create") }
+        do throws(DurableFileError) {
+            defer { close(descriptor) }
+            try writeAll(bytes, to: descriptor, path: path)
+            if let owner, fchown(descriptor, owner.uid, owner.gid) != 0 { throw DurableFileError(path: temporary, action: "give away") }
+            guard fsync(descriptor) == 0 else { throw DurableFileError(path: path, action: "sync") }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        guard rename(temporary, path) == 0 else {
+            let failure = DurableFileError(path: path, action: "move \(temporary) to")
+            unlink(temporary)
+            throw failure
+        }
+        try syncDirectory(directory.isEmpty ? "." : directory)
+    }
+
+    /// Writes all of `bytes` at the descriptor's position, resuming after short writes and signals.
+    /// `path` names the file in errors.
+    public static func writeAll(_ bytes: some ContiguousBytes, to descriptor: Int32, path: String) throws(DurableFileError) {
+        let failed: Bool = bytes.withUnsafeBytes { buffer in
+            var written = 0
+            while written < buffer.count {
+                let result = Foundation.write(descriptor, buffer.baseAddress! + written, buffer.count - written)
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    return true
+                }
+                written += result
+            }
+            return false
+        }
+        if failed { throw DurableFileError(path: path, action: "write") }
+    }
+
+    /// Makes the directory's entries (a rename, a new file) durable.
+    public static func syncDirectory(_ directory: String) throws(DurableFileError) {
+        let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw DurableFileError(path: directory, action: "open") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw DurableFileError(path: directory, action: "sync") }
+    }
+}
+
+/// The account a file is given to.
+public struct FileOwner: Sendable, Hashable {
+    public let uid: uid_t
+    public let gid: gid_t
+
+    public init(uid: uid_t, gid: gid_t) {
+        self.uid = uid
+        self.gid = gid
+    }
+}
+
+/// A file could not be written durably: which file, what step, and the system's reason.
+public struct DurableFileError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let path: String
+    /// The step that failed, as a verb: "create", "write", "sync", "move … to".
+    public let action: String
+    public let reason: String
+
+    /// Captures `errno` as the reason.
+    init(path: String, action: String) {
+        self.path = path
+        self.action = action
+        self.reason = String(cString: strerror(errno))
+    }
+
+    public var description: String { "cannot \(action) \(path): \(reason)" }
+}
