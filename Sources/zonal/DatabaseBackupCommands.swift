@@ -66,12 +66,15 @@ struct ArchiveWALCommand: ParsableCommand {
     @Argument(help: "The segment's name (%f).") var name: String
 
     func run() throws {
-        do { try WALArchive(directory: to).archive(source: path, name: name) } catch let error as DatabaseError { throw CommandFailure(error.description) }
+        // Any failure is a non-zero exit: PostgreSQL keeps the segment and retries it.
+        do { try WALArchive(directory: to).archive(source: path, name: name) } catch { throw CommandFailure("\(error)") }
     }
 }
 
-/// The `restore_command` of point-in-time recovery: exit 1 when the archive has no such file
-/// (the end of recovery), a fatal status when the file is damaged, so recovery stops with the reason.
+/// The `restore_command` of point-in-time recovery: exit 1 only when the archive has no such
+/// file (the end of recovery); a fatal status for anything else (a damaged file, an unreadable
+/// archive, a destination that cannot be written), so that recovery stops with the reason instead
+/// of ending early and promoting at an earlier point in time.
 struct RestoreWALCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "restore-wal", abstract: "Restore one archived WAL file (PostgreSQL's restore_command).", shouldDisplay: false)
 
@@ -80,12 +83,14 @@ struct RestoreWALCommand: ParsableCommand {
     @Argument(help: "Where PostgreSQL wants it (%p).") var path: String
 
     func run() throws {
+        let found: Bool
         do {
-            guard try WALArchive(directory: from).restore(name: name, to: path) else { throw ExitCode(1) }
-        } catch let error as DatabaseError {
+            found = try WALArchive(directory: from).restore(name: name, to: path)
+        } catch {
             FileHandle.standardError.write(Data("zonal db restore-wal: \(error)\n".utf8))
             // Above 125: PostgreSQL aborts recovery instead of treating it as the end of the archive.
             throw ExitCode(126)
         }
+        guard found else { throw ExitCode(1) }
     }
 }

@@ -60,6 +60,33 @@ struct BackupTests {
         }
     }
 
+    @Test("restore-wal ends recovery (exit 1) only for a segment the archive lacks; damage or a failed write stops it (exit 126)")
+    func restoreCommandStatuses() async throws {
+        let directory = try TemporaryDirectory(prefix: "zonal-wal-cli")
+        defer { directory.remove() }
+        let archive = directory.file("wal")
+        let source = try directory.write("segment", String(repeating: "wal record ", count: 1000))
+        let name = "000000010000000000000003"
+        let missingArchive = try await ZonalBinary.run(["db", "archive-wal", "--to", archive, source, name], directory: directory)
+        #expect(missingArchive.status == 1 && missingArchive.output.contains("cannot create \(archive)/"), "\(missingArchive.output)")
+        try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: false)
+        let archived = try await ZonalBinary.run(["db", "archive-wal", "--to", archive, source, name], directory: directory)
+        #expect(archived.status == 0, "\(archived.output)")
+        let restore = { (segment: String, destination: String) in
+            try await ZonalBinary.run(["db", "restore-wal", "--from", archive, segment, destination], directory: directory)
+        }
+        #expect(try await restore(name, directory.file("RECOVERYXLOG")).status == 0)
+        #expect(try String(contentsOfFile: directory.file("RECOVERYXLOG"), encoding: .utf8) == String(repeating: "wal record ", count: 1000))
+        #expect(try await restore("000000010000000000000004", directory.file("RECOVERYXLOG")).status == 1)
+        let unwritable = try await restore(name, directory.file("missing/RECOVERYXLOG"))
+        #expect(unwritable.status == 126 && unwritable.output.contains("zonal db restore-wal:"), "\(unwritable.output)")
+        try Data("damaged".utf8).write(to: URL(fileURLWithPath: archive + "/" + name))
+        let damaged = try await restore(name, directory.file("RECOVERYXLOG"))
+        #expect(damaged.status == 126 && damaged.output.contains("\(name) is corrupt"), "\(damaged.output)")
+        let refused = try await ZonalBinary.run(["db", "archive-wal", "--to", archive, directory.file("absent"), "000000010000000000000005"], directory: directory)
+        #expect(refused.status != 0)
+    }
+
     @Test("synchronous_standby_names round-trips, and strict mode with nobody to wait for blocks commits")
     func synchronousNames() {
         var configuration = ServerConfiguration(listenAddress: "127.0.0.1", port: 5432, synchronous: SynchronousSet(members: ["b", "a"]))
