@@ -15,7 +15,7 @@ struct BackupCommand: AsyncParsableCommand {
             """,
         subcommands: [
             BackupInit.self, BackupCreate.self, BackupSnapshots.self, BackupList.self, BackupDiff.self, BackupRestore.self,
-            BackupRollback.self, BackupForget.self, BackupPrune.self, BackupCheck.self, BackupCopy.self,
+            BackupRollback.self, BackupForget.self, BackupPrune.self, BackupUnlock.self, BackupCheck.self, BackupCopy.self,
         ],
         defaultSubcommand: BackupCreate.self
     )
@@ -168,9 +168,10 @@ struct BackupCheck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "check", abstract: "Verify the repository's structure, and with --read-data every byte.")
     @OptionGroup var repository: RepositoryOptions
     @Flag(help: "Read every pack and verify every blob.") var readData = false
+    @Flag(help: "Take no lock, for a repository this account cannot write to (a prune running meanwhile shows as damage).") var noLock = false
 
     func run() throws {
-        let report = try reportingBackupErrors { try Checker(repository: try repository.open()).check(readData: readData) }
+        let report = try reportingBackupErrors { try Checker(repository: try repository.open()).check(readData: readData, locking: !noLock) }
         for note in report.notes { print("note: \(note)") }
         for error in report.errors { print("error: \(error)") }
         print("\(report.snapshots) snapshot(s), \(report.packs) pack(s)\(readData ? ", \(report.blobsRead) blob(s) read" : ""): \(report.isClean ? "no errors" : "\(report.errors.count) error(s); \(report.intactSnapshots.count) snapshot(s) still restore in full")")

@@ -46,6 +46,22 @@ struct BackupPrune: AsyncParsableCommand {
     }
 }
 
+struct BackupUnlock: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "unlock",
+        abstract: "Remove stale locks: of processes gone from this host, or not refreshed for 30 minutes.",
+        discussion: "With --all, every lock goes at once: only when you know no backup, copy or prune is running on any machine."
+    )
+    @OptionGroup var repository: RepositoryOptions
+    @Flag(help: "Remove every lock, live or not.") var all = false
+
+    func run() async throws {
+        let opened = try repository.open()
+        let removed = try reportingBackupErrors { try RepositoryLock.removeLocks(in: opened.store, all: all) }
+        print("\(removed) lock(s) removed")
+    }
+}
+
 struct BackupDiff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "diff", abstract: "Show what changed between two snapshots (+ added, - removed, M modified).")
     @OptionGroup var repository: RepositoryOptions

@@ -61,6 +61,44 @@ struct MaintenanceTests {
         #expect(report.packsKept + report.packsRewritten + report.packsDeleted > 0)
     }
 
+    @Test("a prune opened before another process's backup finished keeps that backup's data")
+    func pruneAfterConcurrentBackup() async throws {
+        let repo = try TestRepository()
+        defer { repo.directory.remove() }
+        let old = repo.directory.file("old")
+        try write(randomBytes(300_000, seed: 21), to: "\(old)/a.bin")
+        let forgotten = try await repo.backUp(old)
+        let pruning = try repo.open()  // its index is read now
+        let late = repo.directory.file("late")
+        try write(randomBytes(300_000, seed: 22), to: "\(late)/b.bin")
+        let kept = try await repo.backUp(late)  // lands between the prune's open and its lock
+        try pruning.forget(forgotten.id)
+        _ = try await Pruner(repository: pruning).prune()
+        let check = try Checker(repository: try repo.open()).check(readData: true)
+        #expect(check.isClean, "\(check.errors)")
+        let restored = repo.directory.file("restored")
+        _ = try await repo.restorer().restore(kept, into: restored)
+        #expect(FileManager.default.contentsEqual(atPath: "\(late)/b.bin", andPath: "\(restored)/late/b.bin"))
+    }
+
+    @Test("a backup opened before another process's prune finished stores again what the prune removed")
+    func backupAfterConcurrentPrune() async throws {
+        let repo = try TestRepository()
+        defer { repo.directory.remove() }
+        let source = repo.directory.file("data")
+        try write(randomBytes(300_000, seed: 23), to: "\(source)/a.bin")
+        let first = try await repo.backUp(source)
+        let backingUp = try repo.open()  // its index still lists the data of `first`
+        try repo.open().forget(first.id)
+        _ = try await Pruner(repository: try repo.open()).prune()
+        let second = try await BackupRunner(repository: backingUp, parallelism: 1).run(paths: [source]).snapshot
+        let check = try Checker(repository: try repo.open()).check(readData: true)
+        #expect(check.isClean, "\(check.errors)")
+        let restored = repo.directory.file("restored")
+        _ = try await repo.restorer().restore(second, into: restored)
+        #expect(FileManager.default.contentsEqual(atPath: "\(source)/a.bin", andPath: "\(restored)/data/a.bin"))
+    }
+
     @Test("diff names added, removed and modified paths")
     func diff() async throws {
         let repo = try TestRepository()

@@ -42,7 +42,7 @@ public struct BackupRunner: Sendable {
         let absolute = paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let names = absolute.map { ($0 as NSString).lastPathComponent }
         if Set(names).count != names.count { throw .invalid("the paths given end in the same name twice (\(names.joined(separator: ", "))); back them up separately") }
-        let lock = try RepositoryLock.acquire(repository.store, exclusive: false)
+        let lock = try repository.lock(exclusive: false)
         defer { lock.release() }
         let writer = PackWriter(repository: repository)
         let state = RunState(readers: parallelism)

@@ -27,7 +27,11 @@ public struct Checker: Sendable {
         public var isClean: Bool { errors.isEmpty }
     }
 
-    public func check(readData: Bool) throws(BackupError) -> Report {
+    /// `locking`: take a shared lock, so that no prune deletes packs under the check (which would
+    /// show as damage); off for a repository that cannot be written to.
+    public func check(readData: Bool, locking: Bool = true) throws(BackupError) -> Report {
+        let lock = locking ? try repository.lock(exclusive: false) : nil
+        defer { lock?.release() }
         var report = Report()
         let indexed = repository.indexedPacks
         let present = Set(try repository.store.list("data").map(\.baseName))

@@ -15,7 +15,7 @@ public struct Copier: Sendable {
 
     /// Copies `snapshots`; returns the new snapshots of the target.
     public func copy(_ snapshots: [Snapshot]) async throws(BackupError) -> [Snapshot] {
-        let lock = try RepositoryLock.acquire(target.store, exclusive: false)
+        let lock = try target.lock(exclusive: false)
         defer { lock.release() }
         let already = Set(try target.snapshots().compactMap(\.original))
         let writer = PackWriter(repository: target)

@@ -20,7 +20,7 @@ public struct Pruner: Sendable {
     }
 
     public func prune() async throws(BackupError) -> Report {
-        let lock = try RepositoryLock.acquire(repository.store, exclusive: true)
+        let lock = try repository.lock(exclusive: true)
         defer { lock.release() }
         let needed = try neededBlobs()
         let byPack = repository.blobsByPack()

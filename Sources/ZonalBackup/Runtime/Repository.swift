@@ -73,6 +73,21 @@ public final class Repository: Sendable {
 
     public var key: MasterKey { codec.key }
 
+    /// Takes the repository's lock (shared for adding data, exclusive for deleting it), then
+    /// reads the index again: a prune or backup by another process may have ended between this
+    /// repository's opening and the lock, and deduplicating against (or pruning by) an index
+    /// from before it would reference deleted data or delete referenced data.
+    public func lock(exclusive: Bool) throws(BackupError) -> RepositoryLock {
+        let lock = try RepositoryLock.acquire(store, exclusive: exclusive)
+        do {
+            try loadIndex()
+        } catch {
+            lock.release()
+            throw error
+        }
+        return lock
+    }
+
     private func loadIndex() throws(BackupError) {
         var loaded: [BlobID: Location] = [:]
         for stored in try store.list("index") {
