@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZonalCore
 import ZonalTesting
 @testable import ZonalBackup
 
@@ -193,5 +194,40 @@ struct RepositoryTests {
         try write(chunk, to: repo.directory.file("after/file.bin"))
         let snapshot = try await repo.backUp(repo.directory.file("after"))
         #expect(try Checker(repository: try repo.open()).check(readData: true).intactSnapshots == [snapshot.id])
+    }
+
+    @Test("a full disk fails the backup with the system's reason; the repository stays valid and the next backup completes")
+    func fullDisk() async throws {
+        let directory = try TemporaryDirectory(prefix: "zonal-backup-full")
+        defer { directory.remove() }
+        let mountPoint = directory.file("disk")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
+        try #require(geteuid() == 0, "mounting a small tmpfs needs root, as the project's tests run")
+        // The repository gets a 2 MiB file system of its own; filling it harms nothing else.
+        try #require(mount("tmpfs", mountPoint, "tmpfs", 0, "size=2m") == 0, "mount: \(String(cString: strerror(errno)))")
+        defer { umount2(mountPoint, Int32(MNT_DETACH)) }
+        let path = mountPoint + "/repo"
+        try Repository.initialize(at: path, password: TestRepository.password,
+                                  config: RepositoryConfig(id: "full", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
+                                  scryptRounds: 1 << 10)
+        let source = directory.file("source")
+        try write(randomBytes(6 << 20, seed: 31), to: "\(source)/incompressible.bin")
+        await #expect {
+            _ = try await BackupRunner(repository: try Repository.open(at: path, password: TestRepository.password), parallelism: 1).run(paths: [source])
+        } throws: { error in
+            "\(error)".contains("No space left on device")
+        }
+        let afterFailure = try Checker(repository: try Repository.open(at: path, password: TestRepository.password)).check(readData: true)
+        #expect(afterFailure.isClean && afterFailure.snapshots == 0, "\(afterFailure)")
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: path).allSatisfy { !DurableFile.isTemporary($0) }, "no temporary left behind")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: path + "/locks").isEmpty, "the lock was released")
+
+        try #require(mount("tmpfs", mountPoint, "tmpfs", UInt(MS_REMOUNT), "size=32m") == 0, "remount: \(String(cString: strerror(errno)))")
+        let repository = try Repository.open(at: path, password: TestRepository.password)
+        let snapshot = try await BackupRunner(repository: repository, parallelism: 1).run(paths: [source]).snapshot
+        let restored = directory.file("restored")
+        _ = try await Restorer(repository: repository, parallelism: 1).restore(snapshot, into: restored)
+        #expect(FileManager.default.contentsEqual(atPath: "\(source)/incompressible.bin", andPath: "\(restored)/source/incompressible.bin"))
+        #expect(try Checker(repository: repository).check(readData: true).intactSnapshots == [snapshot.id])
     }
 }
