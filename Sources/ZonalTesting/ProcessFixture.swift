@@ -70,9 +70,12 @@ public enum ZonalBinary {
 }
 
 extension ZonalBinary {
-    /// Runs `zonal` with `arguments` to completion and returns its exit status and combined output.
-    public static func run(_ arguments: [String], directory: TemporaryDirectory) async throws -> (status: Int32, output: String) {
-        let fixture = try ProcessFixture(executable: path, arguments: arguments, outputPath: directory.file("cli-\(UUID().uuidString.prefix(8)).out"))
+    /// Runs `zonal` with `arguments` (and `environment` added to the test's) to completion and
+    /// returns its exit status and combined output.
+    public static func run(_ arguments: [String], directory: TemporaryDirectory,
+                           environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        let fixture = try ProcessFixture(executable: path, arguments: arguments, outputPath: directory.file("cli-\(UUID().uuidString.prefix(8)).out"),
+                                         environment: environment)
         guard let status = await fixture.waitForExit(timeout: .seconds(30)) else {
             await fixture.stop()
             throw CommandTimedOut(arguments: arguments)

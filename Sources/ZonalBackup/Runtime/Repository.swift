@@ -41,6 +41,11 @@ public final class Repository: Sendable {
         return Repository(store: store, config: config, key: key, index: [:])
     }
 
+    /// Whether `location` holds a repository (its config file), without opening it.
+    public static func exists(at location: String) throws(BackupError) -> Bool {
+        try RepositoryLocation.store(location).exists("config")
+    }
+
     /// Opens the repository at `location` (a directory path, or `s3:…`) with `password`.
     public static func open(at location: String, password: String) throws(BackupError) -> Repository {
         try open(try RepositoryLocation.store(location), password: password)

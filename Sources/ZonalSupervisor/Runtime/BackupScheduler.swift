@@ -64,9 +64,8 @@ public struct BackupScheduler: Service {
     /// the backup's summary line.
     private func backUp(_ policy: BackupPolicy) async throws -> String {
         let repository = ["--repo", policy.repository, "--password-file", policy.passwordFile]
-        if !FileManager.default.fileExists(atPath: policy.repository + "/config") {
-            try await zonal(["backup", "init"] + repository, policy: policy)
-        }
+        // Asked of the repository itself, so that S3 repositories are found as well as directories.
+        try await zonal(["backup", "init", "--if-missing"] + repository, policy: policy)
         let output = try await zonal(["backup", "create"] + repository + policy.paths + policy.excludes.flatMap { ["--exclude", $0] }, policy: policy)
         if !policy.retention.isEmpty {
             try await zonal(["backup", "forget"] + repository + policy.retention.forgetArguments + (policy.prune ? ["--prune"] : []), policy: policy)
