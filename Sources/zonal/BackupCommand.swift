@@ -62,6 +62,13 @@ func readPassword(from path: String) throws -> String {
     return String(text.prefix { $0 != "\n" && $0 != "\r" })
 }
 
+/// Prints each warning on standard error; when there is any, fails (exit status 1) with
+/// `summary` of their count, so scripts see that not everything was done.
+func reportWarnings(_ warnings: [String], summary: (Int) -> String) throws {
+    for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
+    if !warnings.isEmpty { throw CommandFailure(summary(warnings.count)) }
+}
+
 /// Turns repository errors into one clear line and exit status 1.
 func reportingBackupErrors<T>(_ body: () throws -> T) throws -> T {
     do { return try body() } catch let error as BackupError { throw CommandFailure(error.description) }
@@ -106,12 +113,11 @@ struct BackupCreate: AsyncParsableCommand {
         }
         let result = try await reportingBackupErrors { try await runner.run(paths: paths) }
         if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        for warning in result.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
         let summary = result.snapshot.summary
         let seconds = (ContinuousClock.now - started).seconds
         print("snapshot \(result.snapshot.id.prefix(12)) saved: \(summary.files) files, \(summary.directories) directories, \(ByteText.format(summary.bytes))")
         print("added \(ByteText.format(summary.newBytes)) of new data (\(ByteText.format(summary.storedBytes)) stored) in \(String(format: "%.1f", seconds)) s, \(ByteText.format(Int64(Double(summary.bytes) / max(seconds, 0.001))))/s")
-        if !result.warnings.isEmpty { throw CommandFailure("\(result.warnings.count) file(s) could not be read (listed above); the snapshot holds everything else") }
+        try reportWarnings(result.warnings) { "\($0) file(s) could not be read (listed above); the snapshot holds everything else" }
     }
 }
 
@@ -145,7 +151,15 @@ struct BackupList: AsyncParsableCommand {
     private func list(_ repository: Repository, tree id: BlobID, path: String) throws {
         for node in try repository.loadTree(id).nodes {
             let nodePath = "\(path)/\(node.name)"
-            let kind = switch node.kind { case .directory: "d"; case .symlink: "l"; case .file: "-" }
+            let kind = switch node.kind {
+                case .directory: "d"
+                case .symlink: "l"
+                case .file: "-"
+                case .fifo: "p"
+                case .socket: "s"
+                case .characterDevice: "c"
+                case .blockDevice: "b"
+            }
             print("\(kind) \(String(node.mode, radix: 8))  \(String(node.size).padding(toLength: 12, withPad: " ", startingAt: 0)) \(nodePath)\(node.linkTarget.map { " -> \($0)" } ?? "")")
             if let subtree = node.subtree { try list(repository, tree: subtree, path: nodePath) }
         }
@@ -166,6 +180,7 @@ struct BackupRestore: AsyncParsableCommand {
         }
         let seconds = (ContinuousClock.now - started).seconds
         print("restored \(result.files) files, \(result.directories) directories, \(ByteText.format(result.bytes)) into \(target) in \(String(format: "%.1f", seconds)) s")
+        try reportWarnings(result.warnings) { "\($0) entr(ies) could not be restored (listed above); everything else is in place" }
     }
 }
 

@@ -102,6 +102,7 @@ struct BackupRollback: AsyncParsableCommand {
         }
         let result = try await reportingBackupErrors { try await Rollback(repository: opened).rollBack(path, to: chosen) }
         print("rolled \(path) back to snapshot \(chosen.id.prefix(12)): \(result.files) files, \(result.directories) directories, \(ByteText.format(result.bytes))")
+        try reportWarnings(result.warnings) { "\($0) entr(ies) could not be restored (listed above); everything else is as in the snapshot" }
     }
 }
 

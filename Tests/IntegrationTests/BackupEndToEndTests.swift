@@ -45,7 +45,7 @@ struct BackupEndToEndTests {
         #expect(wrongStatus == 1 && wrongOutput.contains("wrong password"), "\(wrongOutput)")
     }
 
-    @Test("files and directories the backup may not read are named in warnings; the rest is saved and the exit status is 1")
+    @Test("files and directories the backup may not read, and device nodes a restore may not make, are named in warnings; the rest is done and the exit status is 1")
     func unreadableFiles() async throws {
         let directory = try TemporaryDirectory(prefix: "zonal-backup-perm")
         defer { directory.remove() }
@@ -62,8 +62,13 @@ struct BackupEndToEndTests {
         for path in [data, "\(data)/public.txt"] { chmod(path, 0o755) }
         chmod("\(data)/secret.txt", 0o000)
         chmod("\(data)/private", 0o000)
-        try FileManager.default.createDirectory(atPath: directory.file("repo"), withIntermediateDirectories: true)
-        if getuid() == 0 { chown(directory.file("repo"), 65534, 65534) }
+        var null = stat()
+        stat("/dev/null", &null)
+        #expect(mknod("\(data)/null", S_IFCHR | 0o666, null.st_rdev) == 0, "the tests run as root")
+        for owned in ["repo", "mine"] {
+            try FileManager.default.createDirectory(atPath: directory.file(owned), withIntermediateDirectories: true)
+            if getuid() == 0 { chown(directory.file(owned), 65534, 65534) }
+        }
 
         #expect(try await zonal("backup", "init").0 == 0)
         let (status, output) = try await zonal("backup", data)
@@ -77,6 +82,14 @@ struct BackupEndToEndTests {
         #expect(restoreStatus == 0, "\(restoreOutput)")
         #expect(try String(contentsOfFile: directory.file("restored/data/public.txt"), encoding: .utf8) == "shared\n")
         #expect(!FileManager.default.fileExists(atPath: directory.file("restored/data/secret.txt")))
+        var restoredNull = stat()
+        #expect(stat(directory.file("restored/data/null"), &restoredNull) == 0 && restoredNull.st_rdev == null.st_rdev, "root restores the device node")
+
+        // Without root the device node cannot be made: named in a warning, everything else restored, exit status 1.
+        let (unprivilegedStatus, unprivilegedOutput) = try await zonal("backup", "restore", "latest", "--target", directory.file("mine/restored"))
+        #expect(unprivilegedStatus == 1, "\(unprivilegedOutput)")
+        #expect(unprivilegedOutput.contains("\(directory.file("mine/restored"))/data/null: device node not created: Operation not permitted"), "\(unprivilegedOutput)")
+        #expect(try String(contentsOfFile: directory.file("mine/restored/data/public.txt"), encoding: .utf8) == "shared\n")
         chmod("\(data)/private", 0o755)
     }
 

@@ -38,6 +38,19 @@ func randomBytes(_ count: Int, seed: UInt64) -> [UInt8] {
     return (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
 }
 
+/// Leaves a UNIX socket file at `path`, as a server listening there would.
+func makeSocket(at path: String) throws {
+    let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
+    guard bound == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+}
+
 func fileInfo(_ path: String) -> stat {
     var info = stat()
     lstat(path, &info)
@@ -72,6 +85,10 @@ struct RepositoryTests {
         chmod("\(source)/empty", 0o640)
         var past = [timespec(tv_sec: 1_000_000_000, tv_nsec: 123_456_789), timespec(tv_sec: 1_000_000_000, tv_nsec: 123_456_789)]
         utimensat(AT_FDCWD, "\(source)/empty", &past, 0)
+        #expect(mkfifo("\(source)/pipe", 0o620) == 0)
+        let null = fileInfo("/dev/null")
+        #expect(mknod("\(source)/null", S_IFCHR | 0o640, null.st_rdev) == 0, "the tests run as root")
+        try makeSocket(at: "\(source)/listening.sock")
 
         let snapshot = try await repo.backUp(source)
         #expect(snapshot.summary.files == 7)
@@ -90,6 +107,13 @@ struct RepositoryTests {
         #expect(fileInfo("\(restored)/docs").st_mode & 0o7777 == 0o750)
         #expect(fileInfo("\(restored)/empty").st_mode & 0o7777 == 0o640)
         #expect(fileInfo("\(restored)/empty").st_mtim.tv_sec == 1_000_000_000 && fileInfo("\(restored)/empty").st_mtim.tv_nsec == 123_456_789)
+        for special in ["pipe", "null"] {
+            let original = fileInfo("\(source)/\(special)"), copy = fileInfo("\(restored)/\(special)")
+            #expect(copy.st_mode == original.st_mode && copy.st_rdev == original.st_rdev && copy.st_mtim.tv_sec == original.st_mtim.tv_sec, "\(special)")
+        }
+        #expect(fileInfo("\(restored)/pipe").st_mode & S_IFMT == S_IFIFO && fileInfo("\(restored)/null").st_rdev == null.st_rdev)
+        #expect(!FileManager.default.fileExists(atPath: "\(restored)/listening.sock"), "a socket belongs to its listener and is not recreated")
+        #expect(result.warnings.isEmpty, "\(result.warnings)")
         let sparseInfo = fileInfo("\(restored)/sparse.img")
         #expect(sparseInfo.st_size == 8 << 20 && Int(sparseInfo.st_blocks) * 512 < 1 << 20, "the sparse file takes \(sparseInfo.st_blocks * 512) bytes")
         await #expect(throws: BackupError.self) { _ = try await repo.restorer().restore(snapshot, into: target) }

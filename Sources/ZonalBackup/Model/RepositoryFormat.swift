@@ -60,7 +60,9 @@ public struct Tree: Codable, Sendable, Hashable {
 /// One entry of a directory, with the metadata restore puts back.
 public struct Node: Codable, Sendable, Hashable {
     public enum Kind: String, Codable, Sendable {
-        case file, directory, symlink
+        case file, directory, symlink, fifo, socket
+        case characterDevice = "chardev"
+        case blockDevice = "blockdev"
     }
 
     public var name: String
@@ -77,6 +79,8 @@ public struct Node: Codable, Sendable, Hashable {
     /// A directory's own listing.
     public var subtree: BlobID?
     public var linkTarget: String?
+    /// A device node's device number (`st_rdev`).
+    public var device: UInt64?
     /// Device and inode of a file with several hard links; equal keys are restored as links.
     public var hardlink: String?
     /// Change time (ns) and inode of a file when it was read: with size and mtime they tell the

@@ -124,8 +124,15 @@ public struct BackupRunner: Sendable {
                 node.content = read
             }
             state.countFile(bytes: node.size, path: path, report: onProgress)
+        case S_IFIFO:
+            node.kind = .fifo
+        case S_IFSOCK:
+            node.kind = .socket
+        case S_IFCHR, S_IFBLK:
+            node.kind = info.st_mode & S_IFMT == S_IFCHR ? .characterDevice : .blockDevice
+            node.device = UInt64(info.st_rdev)
         default:
-            state.warn("\(path): skipped (not a file, directory or symbolic link)")
+            state.warn("\(path): skipped (an unknown kind of file)")
             return nil
         }
         return node

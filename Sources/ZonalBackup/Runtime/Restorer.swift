@@ -2,8 +2,9 @@ import Foundation
 import Synchronization
 
 /// Writes a snapshot's tree into a directory, byte for byte, with modes, times, owners (when
-/// run as root), symbolic links, hard links and holes: chunks of zeros are skipped, not
-/// written, so sparse files stay sparse. Files are restored by several tasks at once.
+/// run as root), symbolic links, hard links, named pipes, device nodes (as root) and holes:
+/// chunks of zeros are skipped, not written, so sparse files stay sparse. Files are restored by
+/// several tasks at once. Sockets are not recreated: one belongs to the program listening on it.
 public struct Restorer: Sendable {
     public let repository: Repository
     /// Files restored at once. Default: one per core.
@@ -18,6 +19,8 @@ public struct Restorer: Sendable {
         public var files = 0
         public var directories = 0
         public var bytes: Int64 = 0
+        /// What could not be put back, each with the path and the reason.
+        public var warnings: [String] = []
     }
 
     /// Restores `snapshot` into `target`, which must not exist or be empty.
@@ -85,7 +88,19 @@ public struct Restorer: Sendable {
             try await writeFile(node, at: path)
             try applyMetadata(node, at: path)
             state.countFile(bytes: node.size)
-        case .directory:
+        case .fifo:
+            guard mkfifo(path, 0o600) == 0 else { throw .io("cannot create the named pipe \(path): \(String(cString: strerror(errno)))") }
+            try applyMetadata(node, at: path)
+        case .characterDevice, .blockDevice:
+            let type = node.kind == .characterDevice ? S_IFCHR : S_IFBLK
+            guard mknod(path, type | 0o600, dev_t(node.device ?? 0)) == 0 else {
+                // Only root may make device nodes: the rest of the tree is still worth having.
+                guard errno == EPERM else { throw .io("cannot create the device node \(path): \(String(cString: strerror(errno)))") }
+                state.warn("\(path): device node not created: \(String(cString: strerror(EPERM))) (only root may make one)")
+                return
+            }
+            try applyMetadata(node, at: path)
+        case .directory, .socket:
             break
         }
     }
@@ -183,4 +198,6 @@ final class RestoreState: Sendable {
     }
 
     func countDirectory() { inner.withLock { $0.result.directories += 1 } }
+
+    func warn(_ warning: String) { inner.withLock { $0.result.warnings.append(warning) } }
 }

@@ -40,7 +40,8 @@ public struct SnapshotDiff: Sendable {
                 if removed.kind == .directory { try compare(removed.subtree, nil, path: nodePath, into: &entries) }
             case (let before?, let after?):
                 if before.kind != after.kind || before.content != after.content || before.mode != after.mode
-                    || before.uid != after.uid || before.gid != after.gid || before.linkTarget != after.linkTarget {
+                    || before.uid != after.uid || before.gid != after.gid || before.linkTarget != after.linkTarget
+                    || before.device != after.device {
                     entries.append(Entry(change: .modified, path: nodePath))
                 }
                 if before.kind == .directory || after.kind == .directory {
