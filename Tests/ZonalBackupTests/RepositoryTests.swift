@@ -119,6 +119,22 @@ struct RepositoryTests {
         await #expect(throws: BackupError.self) { _ = try await repo.restorer().restore(snapshot, into: target) }
     }
 
+    @Test("a name that is not UTF-8 is named in a warning with its odd bytes escaped; its neighbours are saved")
+    func undecodableName() async throws {
+        let repo = try TestRepository()
+        defer { repo.directory.remove() }
+        let source = repo.directory.file("latin1")
+        try write(Array("fine".utf8), to: "\(source)/plain.txt")
+        // "café.txt" written in ISO 8859-1: é is the single byte 0xE9.
+        let raw = Array("\(source)/caf".utf8) + [0xE9] + Array(".txt".utf8) + [0]
+        let descriptor = raw.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT, 0o644) } }
+        #expect(descriptor >= 0)
+        close(descriptor)
+        let result = try await BackupRunner(repository: try repo.open(), parallelism: 1).run(paths: [source])
+        #expect(result.warnings == ["\(source)/caf\\xE9.txt: skipped: its name is not valid UTF-8 (shown with \\x escapes); rename it to back it up"])
+        #expect(result.snapshot.summary.files == 1)
+    }
+
     @Test("bytes inserted in the middle of a large file add little to the repository")
     func deduplication() async throws {
         let repo = try TestRepository()

@@ -139,9 +139,12 @@ public struct BackupRunner: Sendable {
     }
 
     private func backUpDirectory(_ path: String, parent: [String: Node], writer: PackWriter, state: RunState) async throws(BackupError) -> BlobID {
-        guard let entries = Self.entries(of: path) else {
+        guard let (entries, undecodable) = Self.entries(of: path) else {
             state.warn("\(path): cannot list: \(String(cString: strerror(errno)))")
             return try await store(tree: Tree(nodes: []), writer: writer, state: state)
+        }
+        for name in undecodable {
+            state.warn("\(path)/\(name): skipped: its name is not valid UTF-8 (shown with \\x escapes); rename it to back it up")
         }
         let kept = entries.filter { !isExcluded("\(path)/\($0)", name: $0) }
         // Entries are backed up by several tasks at once, a few at a time.
@@ -175,16 +178,23 @@ public struct BackupRunner: Sendable {
         return try await store(tree: Tree(nodes: nodes.sorted { $0.name < $1.name }), writer: writer, state: state)
     }
 
-    /// The names in directory `path`, sorted; nil (with errno set) when it cannot be listed.
-    private static func entries(of path: String) -> [String]? {
+    /// The names in directory `path`, sorted, and apart from them the names that are not valid
+    /// UTF-8 (with their odd bytes as `\xNN`: paths are built as strings, so such a file could
+    /// not be reached); nil (with errno set) when the directory cannot be listed.
+    private static func entries(of path: String) -> (names: [String], undecodable: [String])? {
         guard let stream = opendir(path) else { return nil }
         defer { closedir(stream) }
         var names: [String] = []
+        var undecodable: [String] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                undecodable.append(bytes.map { $0 < 0x80 ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16, uppercase: true) }.joined())
+                continue
+            }
             if name != "." && name != ".." { names.append(name) }
         }
-        return names.sorted()
+        return (names.sorted(), undecodable.sorted())
     }
 
     /// Chunks of one file, stored when new; nil (with a warning) when it cannot be read.
