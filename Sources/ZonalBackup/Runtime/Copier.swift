@@ -15,6 +15,9 @@ public struct Copier: Sendable {
 
     /// Copies `snapshots`; returns the new snapshots of the target.
     public func copy(_ snapshots: [Snapshot]) async throws(BackupError) -> [Snapshot] {
+        // Shared locks on both sides: no prune deletes what is being read or deduplicated against.
+        let sourceLock = try source.lock(exclusive: false)
+        defer { sourceLock.release() }
         let lock = try target.lock(exclusive: false)
         defer { lock.release() }
         let already = Set(try target.snapshots().compactMap(\.original))
