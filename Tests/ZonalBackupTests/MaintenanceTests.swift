@@ -74,11 +74,7 @@ struct MaintenanceTests {
         let kept = try await repo.backUp(late)  // lands between the prune's open and its lock
         try pruning.forget(forgotten.id)
         _ = try await Pruner(repository: pruning).prune()
-        let check = try Checker(repository: try repo.open()).check(readData: true)
-        #expect(check.isClean, "\(check.errors)")
-        let restored = repo.directory.file("restored")
-        _ = try await repo.restorer().restore(kept, into: restored)
-        #expect(FileManager.default.contentsEqual(atPath: "\(late)/b.bin", andPath: "\(restored)/late/b.bin"))
+        try await repo.expectIntact(kept, holding: late)
     }
 
     @Test("a backup opened before another process's prune finished stores again what the prune removed")
@@ -92,11 +88,7 @@ struct MaintenanceTests {
         try repo.open().forget(first.id)
         _ = try await Pruner(repository: try repo.open()).prune()
         let second = try await BackupRunner(repository: backingUp, parallelism: 1).run(paths: [source]).snapshot
-        let check = try Checker(repository: try repo.open()).check(readData: true)
-        #expect(check.isClean, "\(check.errors)")
-        let restored = repo.directory.file("restored")
-        _ = try await repo.restorer().restore(second, into: restored)
-        #expect(FileManager.default.contentsEqual(atPath: "\(source)/a.bin", andPath: "\(restored)/data/a.bin"))
+        try await repo.expectIntact(second, holding: source)
     }
 
     @Test("diff names added, removed and modified paths")

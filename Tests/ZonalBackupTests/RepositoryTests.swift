@@ -26,6 +26,17 @@ struct TestRepository {
     }
 
     func restorer() throws -> Restorer { Restorer(repository: try open(), parallelism: 1) }
+
+    /// Expects `check --read-data` to find nothing wrong and `snapshot` (of the single directory
+    /// `source`) to restore exactly `source`.
+    func expectIntact(_ snapshot: Snapshot, holding source: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let check = try Checker(repository: try open()).check(readData: true)
+        #expect(check.isClean, "\(check.errors)", sourceLocation: sourceLocation)
+        let restored = directory.file("restored-\(snapshot.id.prefix(8))")
+        _ = try await restorer().restore(snapshot, into: restored)
+        let copy = "\(restored)/\((source as NSString).lastPathComponent)"
+        #expect(FileManager.default.contentsEqual(atPath: source, andPath: copy), "snapshot \(snapshot.id.prefix(8)) does not restore \(source)", sourceLocation: sourceLocation)
+    }
 }
 
 func write(_ bytes: [UInt8], to path: String) throws {
