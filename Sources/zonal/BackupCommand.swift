@@ -98,14 +98,15 @@ struct BackupInit: AsyncParsableCommand {
 struct BackupCreate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "create", abstract: "Back up paths as a new snapshot (the default: `zonal backup PATH...`).")
     @OptionGroup var repository: RepositoryOptions
-    @Option(name: .customLong("exclude"), help: "A name or path to leave out (repeatable).") var excludes: [String] = []
+    @Option(name: .customLong("exclude"), help: "A pattern to leave out (repeatable): `*.tmp` or `.cache` for names anywhere, `/var/cache` for a path, `build/*.o` for a path's end.") var excludes: [String] = []
+    @Flag(name: [.customShort("x"), .long], help: "Stay on the file system of each path given; mount points below are kept empty.") var oneFileSystem = false
     @Argument(help: "Files or directories to back up.") var paths: [String]
 
     func run() async throws {
         let opened = try repository.open()
         let terminal = isatty(STDERR_FILENO) != 0
         let started = ContinuousClock.now
-        let runner = BackupRunner(repository: opened, excludes: excludes) { progress in
+        let runner = BackupRunner(repository: opened, excludes: ExcludeRules(excludes), oneFileSystem: oneFileSystem) { progress in
             guard terminal else { return }
             let elapsed = max((ContinuousClock.now - started).seconds, 0.001)
             let line = "\(progress.files) files, \(ByteText.format(progress.bytes)), \(ByteText.format(Int64(Double(progress.bytes) / elapsed)))/s  \(progress.currentPath.suffix(40))"

@@ -146,6 +146,27 @@ struct RepositoryTests {
         #expect(result.snapshot.summary.files == 1)
     }
 
+    @Test("with one-file-system a mount point below a path is kept empty; without, its files are saved")
+    func oneFileSystem() async throws {
+        let repo = try TestRepository()
+        defer { repo.directory.remove() }
+        let source = repo.directory.file("host")
+        try write(Array("local".utf8), to: "\(source)/etc/hostname")
+        try FileManager.default.createDirectory(atPath: "\(source)/mnt/share", withIntermediateDirectories: true)
+        try #require(geteuid() == 0, "mounting a tmpfs needs root, as the project's tests run")
+        try #require(mount("tmpfs", "\(source)/mnt/share", "tmpfs", 0, "size=1m") == 0, "mount: \(String(cString: strerror(errno)))")
+        defer { umount2("\(source)/mnt/share", Int32(MNT_DETACH)) }
+        try write(Array("remote".utf8), to: "\(source)/mnt/share/remote.txt")
+        func files(oneFileSystem: Bool) async throws -> [String] {
+            let snapshot = try await BackupRunner(repository: try repo.open(), oneFileSystem: oneFileSystem, parallelism: 1).run(paths: [source]).snapshot
+            let target = repo.directory.file("restored-\(oneFileSystem)")
+            _ = try await repo.restorer().restore(snapshot, into: target)
+            return try FileManager.default.subpathsOfDirectory(atPath: target).sorted()
+        }
+        #expect(try await files(oneFileSystem: true) == ["host", "host/etc", "host/etc/hostname", "host/mnt", "host/mnt/share"])
+        #expect(try await files(oneFileSystem: false).contains("host/mnt/share/remote.txt"))
+    }
+
     @Test("bytes inserted in the middle of a large file add little to the repository")
     func deduplication() async throws {
         let repo = try TestRepository()

@@ -12,7 +12,8 @@ struct BackupPolicyTopologyTests {
             backups:
               - name: etc
                 paths: [/etc, /srv/app]
-                exclude: [.cache]
+                exclude: [.cache, "*.tmp"]
+                one_file_system: true
                 repository: /backups/repo
                 password_file: /etc/zonal/backup.pass
                 interval: 1h
@@ -20,7 +21,7 @@ struct BackupPolicyTopologyTests {
                 prune: false
             """)
         let policy = try #require(topology.backups.first)
-        #expect(policy.paths == ["/etc", "/srv/app"] && policy.excludes == [".cache"])
+        #expect(policy.paths == ["/etc", "/srv/app"] && policy.excludes == [".cache", "*.tmp"] && policy.oneFileSystem)
         #expect(policy.interval == .seconds(3600) && !policy.prune)
         #expect(policy.retention.forgetArguments == ["--keep-last", "3", "--keep-daily", "7"])
     }
@@ -28,6 +29,11 @@ struct BackupPolicyTopologyTests {
     @Test func missingPasswordFile() {
         errors.expectProblem(TopologyErrorTests.header + "\nbackups:\n  - { name: b, paths: [/etc], repository: /r, interval: 1h }\n", line: 11,
                              "backup policy b is missing the required key `password_file`")
+    }
+
+    @Test func oneFileSystemMustBeABoolean() {
+        errors.expectProblem(TopologyErrorTests.header + "\nbackups:\n  - { name: b, paths: [/etc], repository: /r, password_file: /p, interval: 1h, one_file_system: sometimes }\n",
+                             line: 11, "`one_file_system` of backup policy b must be true or false")
     }
 
     @Test func duplicateNames() {

@@ -8,7 +8,10 @@ import Synchronization
 public struct BackupRunner: Sendable {
     public let repository: Repository
     /// Paths (relative to a backed-up directory, or their last component) to leave out.
-    public var excludes: [String]
+    public var excludes: ExcludeRules
+    /// Stay on the file system of each path given: directories that are mount points of another
+    /// (/proc, a network share) are kept, empty. Default false.
+    public var oneFileSystem: Bool
     /// Files read at once (and chunks of one file sealed at once). Default: one per core.
     public var parallelism: Int
     /// Called with progress now and then (files, bytes read so far).
@@ -21,11 +24,12 @@ public struct BackupRunner: Sendable {
     }
 
     public init(
-        repository: Repository, excludes: [String] = [], parallelism: Int = max(ProcessInfo.processInfo.activeProcessorCount, 2),
-        onProgress: @escaping @Sendable (Progress) -> Void = { _ in }
+        repository: Repository, excludes: ExcludeRules = ExcludeRules(), oneFileSystem: Bool = false,
+        parallelism: Int = max(ProcessInfo.processInfo.activeProcessorCount, 2), onProgress: @escaping @Sendable (Progress) -> Void = { _ in }
     ) {
         self.repository = repository
         self.excludes = excludes
+        self.oneFileSystem = oneFileSystem
         self.parallelism = max(parallelism, 1)
         self.onProgress = onProgress
     }
@@ -50,7 +54,7 @@ public struct BackupRunner: Sendable {
         var nodes: [Node] = []
         for path in absolute {
             let name = (path as NSString).lastPathComponent
-            guard let node = try await backUp(path: path, name: name, parent: parent[name], writer: writer, state: state, top: true) else {
+            guard let node = try await backUp(path: path, name: name, parent: parent[name], writer: writer, state: state, top: true, device: nil) else {
                 throw .notFound("\(path) does not exist or cannot be read")
             }
             nodes.append(node)
@@ -89,7 +93,9 @@ public struct BackupRunner: Sendable {
         Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
     }
 
-    private func backUp(path: String, name: String, parent: Node?, writer: PackWriter, state: RunState, top: Bool) async throws(BackupError) -> Node? {
+    /// `device`: with ``oneFileSystem``, the file system of the path given that this entry is under.
+    private func backUp(path: String, name: String, parent: Node?, writer: PackWriter, state: RunState, top: Bool,
+                        device: UInt64?) async throws(BackupError) -> Node? {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             if !top { state.warn("\(path): \(String(cString: strerror(errno)))") }
@@ -100,10 +106,17 @@ public struct BackupRunner: Sendable {
         switch info.st_mode & S_IFMT {
         case S_IFDIR:
             node.kind = .directory
+            let home = top ? (oneFileSystem ? UInt64(info.st_dev) : nil) : device
+            if let home, UInt64(info.st_dev) != home {
+                // A mount point of another file system: kept as an empty directory.
+                node.subtree = try await store(tree: Tree(nodes: []), writer: writer, state: state)
+                state.countDirectory()
+                break
+            }
             let parentListing = try parent.flatMap { node throws(BackupError) in
                 try node.kind == .directory ? node.subtree.map { id throws(BackupError) in Self.byName(try repository.loadTree(id)) } : nil
             } ?? [:]
-            node.subtree = try await backUpDirectory(path, parent: parentListing, writer: writer, state: state)
+            node.subtree = try await backUpDirectory(path, parent: parentListing, writer: writer, state: state, device: home)
             state.countDirectory()
         case S_IFLNK:
             node.kind = .symlink
@@ -138,7 +151,8 @@ public struct BackupRunner: Sendable {
         return node
     }
 
-    private func backUpDirectory(_ path: String, parent: [String: Node], writer: PackWriter, state: RunState) async throws(BackupError) -> BlobID {
+    private func backUpDirectory(_ path: String, parent: [String: Node], writer: PackWriter, state: RunState,
+                                 device: UInt64?) async throws(BackupError) -> BlobID {
         guard let (entries, undecodable) = Self.entries(of: path) else {
             state.warn("\(path): cannot list: \(String(cString: strerror(errno)))")
             return try await store(tree: Tree(nodes: []), writer: writer, state: state)
@@ -146,7 +160,7 @@ public struct BackupRunner: Sendable {
         for name in undecodable {
             state.warn("\(path)/\(name): skipped: its name is not valid UTF-8 (shown with \\x escapes); rename it to back it up")
         }
-        let kept = entries.filter { !isExcluded("\(path)/\($0)", name: $0) }
+        let kept = entries.filter { !excludes.excludes(path: "\(path)/\($0)", name: $0) }
         // Entries are backed up by several tasks at once, a few at a time.
         let width = parallelism
         var nodes: [Node] = []
@@ -159,7 +173,7 @@ public struct BackupRunner: Sendable {
                 next += 1
                 group.addTask {
                     do throws(BackupError) {
-                        return .success(try await backUp(path: "\(path)/\(name)", name: name, parent: parent[name], writer: writer, state: state, top: false))
+                        return .success(try await backUp(path: "\(path)/\(name)", name: name, parent: parent[name], writer: writer, state: state, top: false, device: device))
                     } catch {
                         return .failure(error)
                     }
@@ -265,9 +279,6 @@ public struct BackupRunner: Sendable {
         return id
     }
 
-    private func isExcluded(_ path: String, name: String) -> Bool {
-        excludes.contains { $0 == name || $0 == path || (path.hasSuffix("/" + $0)) }
-    }
 }
 
 /// Counters and warnings shared by the tasks of one backup, and the limit on files read at once.

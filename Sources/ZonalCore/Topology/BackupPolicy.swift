@@ -34,19 +34,23 @@ public struct BackupPolicy: Sendable, Hashable {
     /// A file whose first line is the repository password (a schedule has no one to ask).
     public var passwordFile: String
     public var interval: Duration
+    /// Patterns left out, as `zonal backup create --exclude`.
     public var excludes: [String]
+    /// Whether the backup stays on the file system of each path (`--one-file-system`). Default false.
+    public var oneFileSystem: Bool
     public var retention: Retention
     /// Whether data no kept snapshot needs is deleted after applying the retention. Default true.
     public var prune: Bool
 
     public init(name: String, paths: [String], repository: String, passwordFile: String, interval: Duration,
-                excludes: [String] = [], retention: Retention = .init(), prune: Bool = true) {
+                excludes: [String] = [], oneFileSystem: Bool = false, retention: Retention = .init(), prune: Bool = true) {
         self.name = name
         self.paths = paths
         self.repository = repository
         self.passwordFile = passwordFile
         self.interval = interval
         self.excludes = excludes
+        self.oneFileSystem = oneFileSystem
         self.retention = retention
         self.prune = prune
     }

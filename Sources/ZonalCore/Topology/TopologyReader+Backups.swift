@@ -4,7 +4,7 @@ import Yams
 extension TopologyReader {
     mutating func readBackupPolicy(_ node: Yams.Node) -> BackupPolicy? {
         guard let unnamed = YAMLFields(node, subject: "a backup policy", problems: problems, allowedKeys: [
-            "name", "paths", "repository", "password_file", "interval", "exclude", "keep", "prune",
+            "name", "paths", "repository", "password_file", "interval", "exclude", "one_file_system", "keep", "prune",
         ]) else { return nil }
         guard let name = unnamed.string("name", required: true) else { return nil }
         let subject = "backup policy \(name)"
@@ -24,12 +24,20 @@ extension TopologyReader {
                 daily: keepFields.int("daily", in: 1...100_000), weekly: keepFields.int("weekly", in: 1...100_000),
                 monthly: keepFields.int("monthly", in: 1...100_000))
         }
-        var prune = true
-        if let pruneNode = fields["prune"] {
-            if let value = pruneNode.bool { prune = value } else { problems.report(pruneNode, "`prune` of \(subject) must be true or false") }
-        }
+        let prune = flag("prune", of: fields, subject: subject, default: true)
+        let oneFileSystem = flag("one_file_system", of: fields, subject: subject, default: false)
         guard let repository, let passwordFile, let interval, !paths.isEmpty else { return nil }
         return BackupPolicy(name: name, paths: paths, repository: repository, passwordFile: passwordFile, interval: interval,
-                            excludes: fields.stringList("exclude")?.map(\.value) ?? [], retention: retention, prune: prune)
+                            excludes: fields.stringList("exclude")?.map(\.value) ?? [], oneFileSystem: oneFileSystem, retention: retention, prune: prune)
+    }
+
+    /// A true/false key of a policy; anything else is reported and the default used.
+    private func flag(_ key: String, of fields: YAMLFields, subject: String, default value: Bool) -> Bool {
+        guard let node = fields[key] else { return value }
+        guard let parsed = node.bool else {
+            problems.report(node, "`\(key)` of \(subject) must be true or false")
+            return value
+        }
+        return parsed
     }
 }

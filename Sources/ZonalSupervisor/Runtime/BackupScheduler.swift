@@ -66,7 +66,8 @@ public struct BackupScheduler: Service {
         let repository = ["--repo", policy.repository, "--password-file", policy.passwordFile]
         // Asked of the repository itself, so that S3 repositories are found as well as directories.
         try await zonal(["backup", "init", "--if-missing"] + repository, policy: policy)
-        let output = try await zonal(["backup", "create"] + repository + policy.paths + policy.excludes.flatMap { ["--exclude", $0] }, policy: policy)
+        let options = policy.excludes.flatMap { ["--exclude", $0] } + (policy.oneFileSystem ? ["--one-file-system"] : [])
+        let output = try await zonal(["backup", "create"] + repository + options + policy.paths, policy: policy)
         if !policy.retention.isEmpty {
             try await zonal(["backup", "forget"] + repository + policy.retention.forgetArguments + (policy.prune ? ["--prune"] : []), policy: policy)
         }
