@@ -247,7 +247,7 @@ struct RepositoryTests {
         }
     }
 
-    @Test("packs a crashed backup wrote without an index leave the repository valid; the next backup completes")
+    @Test("packs a crashed backup wrote without an index, or half wrote, leave the repository valid; the next backup completes; prune clears them")
     func interruptedBackup() async throws {
         let repo = try TestRepository()
         defer { repo.directory.remove() }
@@ -266,6 +266,14 @@ struct RepositoryTests {
         try write(chunk, to: repo.directory.file("after/file.bin"))
         let snapshot = try await repo.backUp(repo.directory.file("after"))
         #expect(try Checker(repository: try repo.open()).check(readData: true).intactSnapshots == [snapshot.id])
+
+        // A pack cut short mid-write by kill -9 stays a temporary file: ignored, then pruned.
+        let torn = "\(repo.path)/data/00/\(DurableFile.temporaryPrefix)4242"
+        try write(randomBytes(1000, seed: 14), to: torn)
+        #expect(try Checker(repository: try repo.open()).check(readData: true).isClean)
+        let pruned = try await Pruner(repository: try repo.open()).prune()
+        #expect(pruned.temporariesRemoved == 1 && !FileManager.default.fileExists(atPath: torn), "\(pruned)")
+        try await repo.expectIntact(snapshot, holding: repo.directory.file("after"))
     }
 
     @Test("a full disk fails the backup with the system's reason; the repository stays valid and the next backup completes")

@@ -71,6 +71,20 @@ public struct LocalStore: RepositoryStore {
         }.sorted { $0.name < $1.name }
     }
 
+    public func removeTemporaries(under name: String) throws(BackupError) -> (count: Int, bytes: Int64) {
+        guard let enumerator = FileManager.default.enumerator(atPath: path(name)) else { return (0, 0) }
+        var removed = (count: 0, bytes: Int64(0))
+        for case let entry as String in enumerator where DurableFile.isTemporary(entry) {
+            let temporary = "\(path(name))/\(entry)"
+            var info = stat()
+            guard lstat(temporary, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+            guard unlink(temporary) == 0 || errno == ENOENT else { throw .io("cannot remove \(temporary): \(String(cString: strerror(errno)))") }
+            removed.count += 1
+            removed.bytes += Int64(info.st_size)
+        }
+        return removed
+    }
+
     public func remove(_ name: String) throws(BackupError) {
         guard unlink(path(name)) == 0 || errno == ENOENT else { throw .io("cannot remove \(path(name)): \(String(cString: strerror(errno)))") }
     }

@@ -17,6 +17,8 @@ public struct Pruner: Sendable {
         public var packsKept = 0
         public var blobsRemoved = 0
         public var bytesFreed: Int64 = 0
+        /// Files a crashed backup was writing (counted in ``bytesFreed``).
+        public var temporariesRemoved = 0
     }
 
     public func prune() async throws(BackupError) -> Report {
@@ -59,6 +61,12 @@ public struct Pruner: Sendable {
         for pack in doomed {
             report.bytesFreed += packSizes[pack] ?? 0
             try repository.store.remove(Repository.packName(pack))
+        }
+        // Writers of these directories hold shared locks, which this exclusive one excludes.
+        for directory in ["data", "index", "snapshots"] {
+            let removed = try repository.store.removeTemporaries(under: directory)
+            report.temporariesRemoved += removed.count
+            report.bytesFreed += removed.bytes
         }
         return report
     }

@@ -21,6 +21,10 @@ public protocol RepositoryStore: Sendable {
     func list(_ name: String) throws(BackupError) -> [StoredFile]
     /// Removes `name`; removing what is already gone is not an error.
     func remove(_ name: String) throws(BackupError)
+    /// Removes what writes cut short by a crash left under directory `name` (stores whose
+    /// writes cannot be cut short have none); returns their number and total size. Only for a
+    /// holder of the exclusive lock, when no write can be in progress there.
+    func removeTemporaries(under name: String) throws(BackupError) -> (count: Int, bytes: Int64)
 }
 
 /// A file in a store and its size.

@@ -92,6 +92,11 @@ public struct S3Store: RepositoryStore {
     }
 
     /// The key prefix of everything under directory `name` ("" for the whole repository).
+    /// An S3 object appears whole or not at all: a crashed upload leaves nothing to clean.
+    public func removeTemporaries(under name: String) throws(BackupError) -> (count: Int, bytes: Int64) {
+        (0, 0)
+    }
+
     private func listingPrefix(_ name: String) -> String {
         let base = key(name)
         return base.isEmpty ? "" : "\(base)/"

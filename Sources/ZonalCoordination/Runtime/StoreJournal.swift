@@ -53,6 +53,10 @@ final class StoreJournal {
         } catch {
             throw .storage(path: directory, reason: "\(error.localizedDescription)")
         }
+        // A snapshot being written when the process died is a temporary file nobody will finish.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where DurableFile.isTemporary(name) {
+            unlink("\(directory)/\(name)")
+        }
         var store = try loadSnapshot(path: "\(directory)/snapshot", now: now)
         let journalPath = "\(directory)/journal"
         let fd = Glibc.open(journalPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
