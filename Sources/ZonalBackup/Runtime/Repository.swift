@@ -3,7 +3,8 @@ import Foundation
 import Synchronization
 import ZonalCore
 
-/// An opened repository: its key, settings and the index of every blob, loaded once. Packs,
+/// An opened repository: its key, settings and the index of every blob, read at opening and
+/// brought up to date when a lock is taken (``lock(exclusive:)``). Packs,
 /// index files and snapshots are only ever added (prune, later, rewrites whole files), so what
 /// a crashed backup left is still a valid repository.
 public final class Repository: Sendable {
@@ -16,7 +17,18 @@ public final class Repository: Sendable {
     public let store: any RepositoryStore
     public let config: RepositoryConfig
     public let codec: BlobCodec
-    private let index: Mutex<[BlobID: Location]>
+    private let index = Mutex(IndexState())
+
+    /// The index in memory, and which index files it was read from.
+    private struct IndexState {
+        var locations: [BlobID: Location] = [:]
+        var files: Set<String> = []
+
+        mutating func record(_ packs: [IndexFile.Pack], from file: String) {
+            files.insert(file)
+            for pack in packs { for blob in pack.blobs { locations[blob.id] = Location(pack: pack.pack, blob: blob) } }
+        }
+    }
 
     /// Creates a repository at `location` (a directory path, or `s3:…`; see ``RepositoryLocation``).
     @discardableResult
@@ -38,7 +50,7 @@ public final class Repository: Sendable {
         let keyFile = KeyFile.make(for: key, password: password, rounds: scryptRounds)
         try store.write("keys/\(SHA256.hash(data: Array(keyFile.salt.utf8)).hex)", Array(try Self.json(keyFile)))
         try store.write("config", key.seal(Array(try Self.json(config))))
-        return Repository(store: store, config: config, key: key, index: [:])
+        return Repository(store: store, config: config, key: key)
     }
 
     /// Whether `location` holds a repository (its config file), without opening it.
@@ -64,22 +76,21 @@ public final class Repository: Sendable {
         }
         guard let key else { throw .wrongPassword }
         let config: RepositoryConfig = try decode(key.open(try store.read("config"), what: "the config file"), what: "the config file")
-        let repository = Repository(store: store, config: config, key: key, index: [:])
+        let repository = Repository(store: store, config: config, key: key)
         try repository.loadIndex()
         return repository
     }
 
-    private init(store: any RepositoryStore, config: RepositoryConfig, key: MasterKey, index: [BlobID: Location]) {
+    private init(store: any RepositoryStore, config: RepositoryConfig, key: MasterKey) {
         self.store = store
         self.config = config
         self.codec = BlobCodec(key: key, level: config.compressionLevel)
-        self.index = Mutex(index)
     }
 
     public var key: MasterKey { codec.key }
 
     /// Takes the repository's lock (shared for adding data, exclusive for deleting it), then
-    /// reads the index again: a prune or backup by another process may have ended between this
+    /// reads what the index gained since (or all of it, after a prune): a prune or backup by another process may have ended between this
     /// repository's opening and the lock, and deduplicating against (or pruning by) an index
     /// from before it would reference deleted data or delete referenced data.
     public func lock(exclusive: Bool) throws(BackupError) -> RepositoryLock {
@@ -93,47 +104,53 @@ public final class Repository: Sendable {
         return lock
     }
 
+    /// Reads the index files not read yet (all of them at opening; at a lock, those other
+    /// processes wrote since). When a file read before is gone, a prune replaced the index, and
+    /// it is read anew.
     private func loadIndex() throws(BackupError) {
-        var loaded: [BlobID: Location] = [:]
-        for stored in try store.list("index") {
-            let file: IndexFile = try readSealed("index/\(stored.name)", what: "index file \(stored.name)")
-            for pack in file.packs {
-                for blob in pack.blobs { loaded[blob.id] = Location(pack: pack.pack, blob: blob) }
-            }
+        let present = Set(try store.list("index").map(\.name))
+        let known = index.withLock { $0.files }
+        let replaced = !known.isSubset(of: present)
+        var read: [(name: String, file: IndexFile)] = []
+        for name in (replaced ? present : present.subtracting(known)).sorted() {
+            read.append((name, try readSealed("index/\(name)", what: "index file \(name)")))
         }
-        index.withLock { $0 = loaded }
+        index.withLock { state in
+            if replaced { state = IndexState() }
+            for (name, file) in read { state.record(file.packs, from: name) }
+        }
     }
 
     public func location(of id: BlobID) -> Location? {
-        index.withLock { $0[id] }
+        index.withLock { $0.locations[id] }
     }
 
-    public var blobCount: Int { index.withLock { $0.count } }
+    public var blobCount: Int { index.withLock { $0.locations.count } }
 
     /// The blobs the index places in each pack.
     public func blobsByPack() -> [String: [BlobID]] {
-        index.withLock { index in Dictionary(grouping: index.keys) { index[$0]!.pack } }
+        index.withLock { state in Dictionary(grouping: state.locations.keys) { state.locations[$0]!.pack } }
     }
 
     /// Every pack the index names.
-    public var indexedPacks: Set<String> { index.withLock { Set($0.values.map(\.pack)) } }
+    public var indexedPacks: Set<String> { index.withLock { Set($0.locations.values.map(\.pack)) } }
 
     /// Records the blobs of packs just written, in memory and in a new index file.
     func addToIndex(_ packs: [IndexFile.Pack]) throws(BackupError) {
         guard !packs.isEmpty else { return }
-        try writeSealed(IndexFile(packs: packs), as: "index/\(Self.randomName())")
-        index.withLock { index in
-            for pack in packs { for blob in pack.blobs { index[blob.id] = Location(pack: pack.pack, blob: blob) } }
-        }
+        let name = Self.randomName()
+        try writeSealed(IndexFile(packs: packs), as: "index/\(name)")
+        index.withLock { $0.record(packs, from: name) }
     }
 
     /// Makes `packs` the whole index: one new index file, then the in-memory index. The caller
     /// removes the old index files afterwards.
     func replaceIndex(with packs: [IndexFile.Pack]) throws(BackupError) {
-        try writeSealed(IndexFile(packs: packs), as: "index/\(Self.randomName())")
-        index.withLock { index in
-            index = [:]
-            for pack in packs { for blob in pack.blobs { index[blob.id] = Location(pack: pack.pack, blob: blob) } }
+        let name = Self.randomName()
+        try writeSealed(IndexFile(packs: packs), as: "index/\(name)")
+        index.withLock { state in
+            state = IndexState()
+            state.record(packs, from: name)
         }
     }
 
@@ -145,6 +162,11 @@ public final class Repository: Sendable {
     /// The plain content of a blob.
     public func load(_ id: BlobID) throws(BackupError) -> [UInt8] {
         guard let location = location(of: id) else { throw .corrupt("blob \(id) is in no index") }
+        return try load(id, at: location)
+    }
+
+    /// The plain content of blob `id`, stored at `location` (already looked up in the index).
+    func load(_ id: BlobID, at location: Location) throws(BackupError) -> [UInt8] {
         let stored = try store.read(Self.packName(location.pack), offset: location.blob.offset, length: location.blob.length)
         let plain = try codec.decode(stored, length: location.blob.plainLength, what: "blob \(id) in pack \(location.pack.prefix(12))")
         guard key.blobID(of: plain) == id else { throw .corrupt("blob \(id) in pack \(location.pack.prefix(12)) does not match its id") }

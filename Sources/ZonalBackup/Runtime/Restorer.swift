@@ -111,11 +111,11 @@ public struct Restorer: Sendable {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw .io("cannot create \(path): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
-        var pieces: [(id: BlobID, offset: Int64)] = []
+        var pieces: [(id: BlobID, location: Repository.Location, offset: Int64)] = []
         var size: Int64 = 0
         for id in node.content ?? [] {
             guard let location = repository.location(of: id) else { throw .corrupt("\(path): chunk \(id) is in no index") }
-            pieces.append((id, size))
+            pieces.append((id, location, size))
             size += Int64(location.blob.plainLength)
         }
         guard size == node.size else { throw .corrupt("\(path): the snapshot's chunks make \(size) bytes, the file had \(node.size)") }
@@ -126,7 +126,7 @@ public struct Restorer: Sendable {
                 guard failure == nil, next < pieces.count else { return }
                 let piece = pieces[next]
                 next += 1
-                group.addTask { write(piece.id, at: piece.offset, to: descriptor, path: path) }
+                group.addTask { write(piece.id, from: piece.location, at: piece.offset, to: descriptor, path: path) }
             }
             for _ in 0..<parallelism { startNext() }
             for await result in group {
@@ -140,9 +140,9 @@ public struct Restorer: Sendable {
     }
 
     /// Writes one chunk at `offset`; a chunk of zeros is skipped and stays a hole.
-    private func write(_ id: BlobID, at offset: Int64, to descriptor: Int32, path: String) -> BackupError? {
+    private func write(_ id: BlobID, from location: Repository.Location, at offset: Int64, to descriptor: Int32, path: String) -> BackupError? {
         let chunk: [UInt8]
-        do { chunk = try repository.load(id) } catch { return error }
+        do { chunk = try repository.load(id, at: location) } catch { return error }
         return chunk.withUnsafeBytes { bytes -> BackupError? in
             if bytes.isEmpty || (bytes[0] == 0 && memcmp(bytes.baseAddress!, bytes.baseAddress! + 1, bytes.count - 1) == 0) { return nil }
             var done = 0

@@ -91,12 +91,12 @@ public struct S3Store: RepositoryStore {
         guard [200, 204, 404].contains(response.status) else { throw client.failure(response, "removing \(name)") }
     }
 
-    /// The key prefix of everything under directory `name` ("" for the whole repository).
     /// An S3 object appears whole or not at all: a crashed upload leaves nothing to clean.
     public func removeTemporaries(under name: String) throws(BackupError) -> (count: Int, bytes: Int64) {
         (0, 0)
     }
 
+    /// The key prefix of everything under directory `name` ("" for the whole repository).
     private func listingPrefix(_ name: String) -> String {
         let base = key(name)
         return base.isEmpty ? "" : "\(base)/"
