@@ -24,20 +24,11 @@ extension TopologyReader {
                 daily: keepFields.int("daily", in: 1...100_000), weekly: keepFields.int("weekly", in: 1...100_000),
                 monthly: keepFields.int("monthly", in: 1...100_000))
         }
-        let prune = flag("prune", of: fields, subject: subject, default: true)
-        let oneFileSystem = flag("one_file_system", of: fields, subject: subject, default: false)
+        let prune = fields.bool("prune") ?? true
+        let oneFileSystem = fields.bool("one_file_system") ?? false
         guard let repository, let passwordFile, let interval, !paths.isEmpty else { return nil }
         return BackupPolicy(name: name, paths: paths, repository: repository, passwordFile: passwordFile, interval: interval,
                             excludes: fields.stringList("exclude")?.map(\.value) ?? [], oneFileSystem: oneFileSystem, retention: retention, prune: prune)
     }
 
-    /// A true/false key of a policy; anything else is reported and the default used.
-    private func flag(_ key: String, of fields: YAMLFields, subject: String, default value: Bool) -> Bool {
-        guard let node = fields[key] else { return value }
-        guard let parsed = node.bool else {
-            problems.report(node, "`\(key)` of \(subject) must be true or false")
-            return value
-        }
-        return parsed
-    }
 }

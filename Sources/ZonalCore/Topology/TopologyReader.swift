@@ -40,9 +40,7 @@ struct TopologyReader {
         settings.endpoints = fields.stringList("endpoints")?.map(\.value) ?? []
         settings.host = fields.string("host") ?? settings.host
         settings.port = fields.int("port", in: 1...65535) ?? settings.port
-        if let local = fields["local_cluster"] {
-            if let flag = local.bool { settings.localCluster = flag } else { problems.report(local, "`local_cluster` of `coordinator` must be true or false, got \(local.yamlKind)") }
-        }
+        settings.localCluster = fields.bool("local_cluster") ?? settings.localCluster
         return settings
     }
 

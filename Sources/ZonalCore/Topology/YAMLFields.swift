@@ -86,6 +86,15 @@ struct YAMLFields {
         return int
     }
 
+    func bool(_ key: String) -> Bool? {
+        guard let node = value(key, required: false) else { return nil }
+        guard let flag = node.bool else {
+            problems.report(node, "`\(key)` of \(subject) must be true or false, got \(node.yamlKind)")
+            return nil
+        }
+        return flag
+    }
+
     func duration(_ key: String) -> Duration? {
         guard let node = value(key, required: false) else { return nil }
         guard let text = node.string, node.int == nil, let duration = Duration(configText: text), duration > .zero else {
