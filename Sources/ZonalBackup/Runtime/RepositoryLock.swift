@@ -41,22 +41,17 @@ public final class RepositoryLock: Sendable {
     /// How long an unrefreshed lock is honoured: six missed refreshes.
     public static let staleAfter: Duration = .seconds(1800)
 
-    private let store: any RepositoryStore
-    private let name: String
-    private let refreshing: Mutex<Task<Void, Never>?>
+    private let file: LockFile
+    private let refresher: Task<Void, Never>
 
-    private init(store: any RepositoryStore, name: String, holder: Holder, refreshInterval: Duration) {
-        self.store = store
-        self.name = name
-        self.refreshing = Mutex(nil)
-        refreshing.withLock { task in
-            task = Task { [store] in
-                var holder = holder
-                while (try? await Task.sleep(for: refreshInterval)) != nil {
-                    holder.time = Date()
-                    // A failed refresh is retried at the next interval; only six in a row make the lock stale.
-                    if let bytes = try? Repository.json(holder) { try? store.write(name, Array(bytes)) }
-                }
+    private init(file: LockFile, holder: Holder, refreshInterval: Duration) {
+        self.file = file
+        refresher = Task {
+            var holder = holder
+            while (try? await Task.sleep(for: refreshInterval)) != nil {
+                holder.time = Date()
+                // A failed refresh is retried at the next interval; only six in a row make the lock stale.
+                file.rewrite(holder)
             }
         }
     }
@@ -74,7 +69,7 @@ public final class RepositoryLock: Sendable {
             try? store.remove(name)
             throw error
         }
-        return RepositoryLock(store: store, name: name, holder: holder, refreshInterval: refreshInterval)
+        return RepositoryLock(file: LockFile(store: store, name: name), holder: holder, refreshInterval: refreshInterval)
     }
 
     /// Removes stale locks (or, with `all`, every lock) and returns how many went. For an
@@ -89,12 +84,12 @@ public final class RepositoryLock: Sendable {
     }
 
     deinit {
-        refreshing.withLock { $0?.cancel() }
+        refresher.cancel()
     }
 
     public func release() {
-        refreshing.withLock { $0?.cancel() }
-        try? store.remove(name)
+        refresher.cancel()
+        file.remove()
     }
 
     /// Throws if a live lock other than `except` conflicts with `holder`, after removing every stale one.
@@ -124,6 +119,34 @@ public final class RepositoryLock: Sendable {
                 return (try? store.exists(name)) == false ? nil : (name, nil)
             }
             return (name, try? JSONDecoder.zonal().decode(Holder.self, from: Data(bytes)))
+        }
+    }
+}
+
+/// One held lock's file. A refresh and the removal never overlap, and nothing is written after
+/// the removal, so a refresh that was under way when the lock was released cannot leave the
+/// file behind.
+private final class LockFile: Sendable {
+    private let store: any RepositoryStore
+    private let name: String
+    private let removed = Mutex(false)
+
+    init(store: any RepositoryStore, name: String) {
+        self.store = store
+        self.name = name
+    }
+
+    func rewrite(_ holder: RepositoryLock.Holder) {
+        removed.withLock { removed in
+            guard !removed, let bytes = try? Repository.json(holder) else { return }
+            try? store.write(name, Array(bytes))
+        }
+    }
+
+    func remove() {
+        removed.withLock { removed in
+            removed = true
+            try? store.remove(name)
         }
     }
 }
