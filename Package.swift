@@ -202,6 +202,7 @@ let package = Package(
             dependencies: [
                 "ZonalCoordination", "ZonalTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict

@@ -87,6 +87,12 @@ public struct DurableFileError: Error, Hashable, Sendable, CustomStringConvertib
     public let action: String
     public let reason: String
 
+    public init(path: String, action: String, reason: String) {
+        self.path = path
+        self.action = action
+        self.reason = reason
+    }
+
     /// Captures `errno` as the reason.
     init(path: String, action: String) {
         self.path = path

@@ -26,6 +26,15 @@ public struct TemporaryDirectory: Sendable {
         return target
     }
 
+    /// Writes a file only its owner can read, as secrets must be.
+    public func writePrivate(_ name: String, _ contents: String) throws -> String {
+        let target = file(name)
+        guard FileManager.default.createFile(atPath: target, contents: Data(contents.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw FixtureError("cannot write \(target)")
+        }
+        return target
+    }
+
     public func remove() {
         try? FileManager.default.removeItem(atPath: path)
     }

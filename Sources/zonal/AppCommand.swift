@@ -41,6 +41,6 @@ struct AppCommand: AsyncParsableCommand {
             throw ValidationError("give --slow or --fail, not both")
         }
         let configuration = AppConfiguration(service: service, node: node, zone: zone, region: region, host: host, port: port, adminPort: adminPort)
-        try await AppServer(configuration: configuration, faults: FaultSwitch(fault), logger: logger).run()
+        try await AppServer(configuration: configuration, faults: FaultSwitch(fault), tokens: .fromEnvironment(), logger: logger).run()
     }
 }

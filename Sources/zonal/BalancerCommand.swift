@@ -34,7 +34,7 @@ struct BalancerCommand: AsyncParsableCommand {
         do { plan = try BalancerPlan(topology: topology, service: service, node: node) } catch { throw CommandFailure(error.description) }
         let options = topologyOptions, service = self.service
         let needsCoordinator = plan.pools.contains { $0.sharesPersistence || $0.databaseRouting != nil }
-        let coordinator = try needsCoordinator ? EtcdCoordinator(endpoints: topology.coordinator.clientEndpoints) : nil
+        let coordinator = try needsCoordinator ? topologyOptions.coordinatorClient(topology) : nil
         let balancer: Balancer
         do {
             balancer = try Balancer(plan: plan, coordinator: coordinator, logger: logger) {
@@ -47,10 +47,16 @@ struct BalancerCommand: AsyncParsableCommand {
             print("listener \(listener.name) (\(listener.mode.rawValue), pool \(listener.pool)) on \(address)")
         }
         if let adminPort = plan.adminPort {
-            services.append(BalancerAdminAPI(balancer: balancer, token: plan.adminToken).application(host: plan.adminHost, port: adminPort, logger: logger))
+            services.append(BalancerAdminAPI(balancer: balancer, tokens: try adminTokens(plan)).application(host: plan.adminHost, port: adminPort, logger: logger))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+
+    /// The topology's `admin_token` when it sets one, else the token `zonal up` hands its children.
+    private func adminTokens(_ plan: BalancerPlan) throws -> AdminTokenSource {
+        guard let literal = plan.adminToken else { return .fromEnvironment() }
+        do { return AdminTokenSource(fixed: try AdminToken(secret: literal)) } catch { throw CommandFailure("admin_token: \(error)") }
     }
 
     private func firstNode(of topology: Topology) throws -> String {

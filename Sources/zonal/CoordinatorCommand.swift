@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import ServiceLifecycle
 import ZonalCoordination
@@ -21,19 +22,27 @@ struct CoordinatorCommand: AsyncParsableCommand {
         @Option(help: "Loopback address to listen on.") var host = "127.0.0.1"
         @Option(help: "Port to listen on.") var port = 7379
         @Option(help: "Directory for the state (snapshot and journal); created when missing.") var dataDir = ".zonal/coordinator"
+        @Option(help: "File holding the admin token clients must present (default: admin-token in --data-dir, created when missing).")
+        var tokenFile: String?
 
         func run() async throws {
             Observability.bootstrap(logLevel: Observability.logLevelFromEnvironment)
             guard IPAddressText.isLoopback(host) else { throw ValidationError("--host must be a loopback address (127.0.0.0/8 or ::1), not \(host)") }
             let logger = Logger(label: "zonal.coordinator")
-            let coordinator: EmbeddedCoordinator
+            let tokens: AdminTokenSource
             do {
-                coordinator = try EmbeddedCoordinator(directory: dataDir, endpoint: "http://\(host):\(port)")
+                try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+                if tokenFile == nil { _ = try AdminToken.loadOrCreate(stateDirectory: dataDir) }
+                tokens = AdminTokenSource(file: tokenFile ?? "\(dataDir)/\(AdminToken.fileName)")
             } catch {
+                throw CommandFailure("\(error)")
+            }
+            do {
+                let (_, server) = try CoordinatorServer.start(directory: dataDir, host: host, port: port, tokens: tokens, logger: logger)
+                try await ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
+            } catch let error as CoordinatorError {
                 throw CommandFailure(error.description)
             }
-            let server = CoordinatorServer(coordinator: coordinator).application(host: host, port: port, logger: logger)
-            try await ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)).run()
         }
     }
 
@@ -44,8 +53,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
 
         func run() async throws {
             let settings = try options.load().coordinator
+            let token = try options.adminToken()
             do {
-                let status = try await EtcdCoordinator(endpoints: settings.clientEndpoints).status()
+                let status = try await EtcdCoordinator(settings: settings, token: token).status()
                 print("\(status.backend) coordinator at \(status.endpoint): version \(status.version), leader \(status.leader), revision \(status.revision)")
             } catch {
                 throw CommandFailure(error.description)

@@ -57,7 +57,7 @@ struct DatabaseServiceOptions: ParsableArguments {
 
     func store() throws -> (ClusterStore, Topology.Service) {
         let (topology, service) = try resolve()
-        let coordinator = try EtcdCoordinator(endpoints: topology.coordinator.clientEndpoints)
+        let coordinator = try topologyOptions.coordinatorClient(topology)
         return (ClusterStore(coordinator: coordinator, service: service.name), service)
     }
 }
@@ -91,13 +91,12 @@ struct DatabaseAgentCommand: AsyncParsableCommand {
                 logger.notice("the postgres user cannot reach \(plan.dataDirectory); keeping the data in \(fallback.dataDirectory) instead")
                 plan = fallback
             }
-            let endpoints = self.coordinator.isEmpty ? topology.coordinator.clientEndpoints : self.coordinator
-            let coordinator = try EtcdCoordinator(endpoints: endpoints, requestTimeout: .seconds(1))
+            let coordinator = try database.topologyOptions.coordinatorClient(topology, endpoints: self.coordinator, requestTimeout: .seconds(1))
             return try DatabaseAgent(plan: plan, coordinator: coordinator, logger: logger)
         }
         let plan = agent.plan
         print("agent of \(plan.me.name) for \(service.name): PostgreSQL on \(plan.me.postgresAddress), API on \(plan.me.apiAddress), data in \(plan.dataDirectory)")
-        let api = DatabaseAgentAPI(agent: agent).application(host: plan.me.host, port: plan.me.apiPort, logger: logger)
+        let api = DatabaseAgentAPI(agent: agent, tokens: .fromEnvironment()).application(host: plan.me.host, port: plan.me.apiPort, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [agent, api], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await reportingDatabaseErrors { try await group.run() }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ZonalCoordination
 import ZonalCore
 import ZonalSupervisor
 
@@ -8,14 +9,36 @@ struct TopologyOptions: ParsableArguments {
     @Option(name: [.customShort("f"), .long], help: "Topology file (default: the built-in quickstart topology).")
     var topology: String?
 
+    @Option(help: "File holding the admin token (default: ZONAL_TOKEN, ZONAL_TOKEN_FILE, or admin-token in the topology's state directory).")
+    var tokenFile: String?
+
     func load() throws -> Topology {
         try loadTopology(path: topology)
+    }
+
+    /// The admin token control surfaces want, found as ``AdminToken/find(tokenFile:stateDirectory:environment:)`` says.
+    func adminToken(stateDirectory: String? = nil) throws -> AdminToken? {
+        do {
+            return try AdminToken.find(tokenFile: tokenFile, stateDirectory: stateDirectory ?? load().defaultStateDirectory)
+        } catch let error as AdminTokenError {
+            throw CommandFailure(error.description)
+        }
+    }
+
+    /// A client of the topology's coordinator, logged in with the admin token.
+    func coordinatorClient(_ topology: Topology, endpoints: [String] = [], requestTimeout: Duration = .seconds(2)) throws -> EtcdCoordinator {
+        do {
+            return try EtcdCoordinator(settings: topology.coordinator, token: try adminToken(stateDirectory: topology.defaultStateDirectory),
+                                       endpoints: endpoints, requestTimeout: requestTimeout)
+        } catch let error as CoordinatorError {
+            throw CommandFailure(error.description)
+        }
     }
 
     /// A client for the control API of the supervisor running this topology.
     func controlClient() throws -> ControlClient {
         let settings = try load().supervisor
-        return ControlClient(host: settings.controlHost, port: settings.controlPort)
+        return ControlClient(host: settings.controlHost, port: settings.controlPort, token: try adminToken())
     }
 }
 

@@ -33,14 +33,20 @@ struct UpCommand: AsyncParsableCommand {
             throw CommandFailure("node \(node.name) has address \(node.address); `zonal up` runs every node on this machine, so each needs a loopback address (127.0.0.0/8 or ::1)")
         }
         let settings = topology.supervisor
-        if (try? await ControlClient(host: settings.controlHost, port: settings.controlPort, timeout: .seconds(1)).status()) != nil {
+        if await ControlClient(host: settings.controlHost, port: settings.controlPort, token: nil, timeout: .seconds(1)).answers() {
             throw CommandFailure("a supervisor already answers on \(settings.controlHost):\(settings.controlPort); stop it first or choose another supervisor.control_port")
         }
-        let directory = stateDir ?? settings.stateDirectory ?? ".zonal/\(topology.name)"
+        let directory = stateDir ?? topology.defaultStateDirectory
         try FileManager.default.createDirectory(atPath: "\(directory)/logs", withIntermediateDirectories: true)
+        let token: AdminToken
+        do { token = try AdminToken.loadOrCreate(stateDirectory: directory) } catch { throw CommandFailure(error.description) }
+        let tokenFile = URL(fileURLWithPath: "\(directory)/\(AdminToken.fileName)").standardizedFileURL.path
+        let tokens = AdminTokenSource(file: tokenFile)
+        // Every child (services, agents, scheduled backups) finds the token through this path.
+        setenv(AdminToken.fileEnvironmentKey, tokenFile, 1)
 
         let logger = Logger(label: "zonal.supervisor")
-        let (coordinator, coordinatorServices) = try await Self.startCoordinator(topology.coordinator, stateDirectory: directory, logger: logger)
+        let (coordinator, coordinatorServices) = try await Self.startCoordinator(topology.coordinator, stateDirectory: directory, token: token, tokens: tokens, logger: logger)
         let supervisor = Supervisor(
             topology: topology,
             launcher: InstanceLauncher(zonalExecutable: InstanceLauncher.currentExecutable, stateDirectory: directory,
@@ -53,7 +59,7 @@ struct UpCommand: AsyncParsableCommand {
             // Unbuffered, so that a reader of a redirected output sees it at once.
             FileHandle.standardOutput.write(Data((Self.readyMessage(report, topology: topology, allHealthy: allHealthy, stateDirectory: directory) + "\n").utf8))
         }
-        var services = coordinatorServices + [.init(service: ControlAPI(supervisor: supervisor).application(logger: logger)), .init(service: service)]
+        var services = coordinatorServices + [.init(service: ControlAPI(supervisor: supervisor, tokens: tokens).application(logger: logger)), .init(service: service)]
         if !topology.backups.isEmpty {
             services.append(.init(service: BackupScheduler(policies: topology.backups, zonalExecutable: InstanceLauncher.currentExecutable,
                                                            stateDirectory: directory, events: supervisor.events, logger: logger)))
@@ -68,20 +74,20 @@ struct UpCommand: AsyncParsableCommand {
 
     /// The topology's coordinator: the embedded one, served on its loopback address, or a
     /// client of the etcd cluster, which must answer before anything starts.
-    static func startCoordinator(_ settings: CoordinatorSettings, stateDirectory: String, logger: Logger) async throws -> (any Coordinator, [ServiceGroupConfiguration.ServiceConfiguration]) {
+    static func startCoordinator(_ settings: CoordinatorSettings, stateDirectory: String, token: AdminToken, tokens: AdminTokenSource,
+                                 logger: Logger) async throws -> (any Coordinator, [ServiceGroupConfiguration.ServiceConfiguration]) {
         switch settings.backend {
         case .embedded:
-            let coordinator: EmbeddedCoordinator
             do {
-                coordinator = try EmbeddedCoordinator(directory: "\(stateDirectory)/coordinator", endpoint: settings.clientEndpoints[0])
+                let (coordinator, server) = try CoordinatorServer.start(directory: "\(stateDirectory)/coordinator", host: settings.host, port: settings.port,
+                                                                        tokens: tokens, logger: logger)
+                return (coordinator, [.init(service: server)])
             } catch {
                 throw CommandFailure(error.description)
             }
-            let server = CoordinatorServer(coordinator: coordinator).application(host: settings.host, port: settings.port, logger: logger)
-            return (coordinator, [.init(service: server)])
         case .etcd:
             do {
-                let client = try EtcdCoordinator(endpoints: settings.endpoints)
+                let client = try EtcdCoordinator(settings: settings, token: token)
                 // A local cluster is started by the supervisor itself; an external one must answer now.
                 if !settings.localCluster { _ = try await client.status() }
                 return (client, [])

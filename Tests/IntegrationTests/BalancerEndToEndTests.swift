@@ -76,6 +76,19 @@ struct BalancerTopology {
     func address(of node: String) -> String { topology.node(named: node)!.address }
     func url(_ path: String, via node: String = "c1") -> String { "http://\(address(of: node)):8000\(path)" }
     func admin(_ path: String, via node: String = "c1") -> String { "http://\(address(of: node)):9000\(path)" }
+    /// The admin token `zonal up` generated in the state directory, as an `Authorization` header.
+    var adminHeaders: [(String, String)] {
+        get throws { [("Authorization", "Bearer " + (try String(contentsOfFile: directory.file("state/admin-token"), encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines))] }
+    }
+
+    func adminCall(_ path: String, method: HTTPMethod = .GET, body: String? = nil) async throws -> (status: Int, body: Data) {
+        var request = HTTPClientRequest(url: admin(path))
+        request.method = method
+        for (name, value) in try adminHeaders { request.headers.add(name: name, value: value) }
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
+        let response = try await balancerClient.execute(request, timeout: .seconds(5))
+        return (Int(response.status.code), Data((try await response.body.collect(upTo: 1 << 20)).readableBytesView))
+    }
 
     func zonal(_ arguments: String...) async throws -> String {
         let (code, output) = try await ZonalBinary.run(arguments + ["-f", file], directory: directory)
@@ -196,8 +209,8 @@ struct BalancerEndToEndTests {
 
         #expect(load.failures.isEmpty, "clients saw failures: \(load.failures.prefix(5)) (\(load.failures.count) in all)")
         #expect((load.byZone["east-a"] ?? 0) > 100 && (load.byZone["east-b"] ?? 0) > 0, "\(load.byZone)")
-        let pools = try await get(env.admin("/pools"))
-        #expect(pools.status == 200)
+        #expect(try await get(env.admin("/pools")).status == 401, "the admin API wants the token")
+        #expect(try await env.adminCall("/pools").status == 200)
         let switches = try await poolSwitches(env)
         #expect(switches.contains { $0.contains("primary -> secondary") && $0.contains("no healthy server") }, "\(switches)")
         #expect(switches.contains { $0.contains("secondary -> primary") && $0.contains("healthy for") }, "\(switches)")
@@ -215,13 +228,20 @@ struct BalancerEndToEndTests {
             let reply = try await get(env.url("/", via: node), headers: [("Cookie", String(cookie))])
             #expect(reply.node == first.node, "cookie \(cookie) sent to \(node) reached \(reply.node), not \(first.node)")
         }
+        // Forged cookies (a time far in the past, negative, beyond 64 bits, not base 36) are no
+        // cookie at all: the request is balanced as new, and the balancer keeps serving.
+        for forged in ["a.-1y2p0ij32e8e7", "a.1y2p0ij32e8e7", "a.zzzzzzzzzzzzzzzzzzzz", "a.", ".", "a.-0", "a.!!"] {
+            let reply = try await get(env.url("/", via: "c1"), headers: [("Cookie", "ZONALSRV=\(forged)")])
+            #expect(reply.status == 200, "cookie \(forged) answered \(reply.status)")
+        }
+        #expect(try await get(env.url("/", via: "c1")).status == 200, "the balancer survived the forged cookies")
 
         // Drain a server mid-download: the download finishes whole, new requests avoid it.
         let size = 3 << 20
         let downloads = (0..<2).map { _ in Task { try await get(env.url("/download?bytes=\(size)&rate=2000000")) } }
         try await Task.sleep(for: .milliseconds(300))
-        let drain = try await get(env.admin("/pools/web/servers/web-\(env.marker)@a1/weight"), method: .PUT, body: #"{"weight": 0}"#)
-        #expect(drain.status == 200)
+        #expect(try await get(env.admin("/pools/web/servers/web-\(env.marker)@a1/weight"), method: .PUT, body: #"{"weight": 0}"#).status == 401)
+        #expect(try await env.adminCall("/pools/web/servers/web-\(env.marker)@a1/weight", method: .PUT, body: #"{"weight": 0}"#).status == 200)
         for _ in 0..<8 { #expect(try await get(env.url("/")).node == "a2") }
 
         // Reload (SIGHUP) during those downloads: they finish whole, and the new settings apply.
@@ -238,14 +258,12 @@ struct BalancerEndToEndTests {
     }
 
     func poolSwitches(_ env: BalancerTopology) async throws -> [String] {
-        let data = try await balancerClient.execute(HTTPClientRequest(url: env.admin("/pools/web")), timeout: .seconds(5)).body.collect(upTo: 1 << 20)
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(data.readableBytesView)) as? [String: Any])
+        let json = try #require(try JSONSerialization.jsonObject(with: try await env.adminCall("/pools/web").body) as? [String: Any])
         let switches = json["zoneSwitches"] as? [[String: Any]] ?? []
         return switches.map { "\($0["from"] ?? "") -> \($0["to"] ?? ""): \($0["cause"] ?? "")" }
     }
 
     func poolField(_ env: BalancerTopology, _ field: String) async throws -> String? {
-        let data = try await balancerClient.execute(HTTPClientRequest(url: env.admin("/pools/web")), timeout: .seconds(5)).body.collect(upTo: 1 << 20)
-        return (try JSONSerialization.jsonObject(with: Data(data.readableBytesView)) as? [String: Any])?[field] as? String
+        (try JSONSerialization.jsonObject(with: try await env.adminCall("/pools/web").body) as? [String: Any])?[field] as? String
     }
 }

@@ -23,6 +23,10 @@ final class DatabaseCluster: @unchecked Sendable {
     private(set) var agents: [String: ProcessFixture] = [:]
     private(set) var relays: [String: TCPRelay] = [:]
 
+    /// The admin token the coordinator and the agents share, as `zonal up` would hand it out.
+    let token = AdminToken.generate()
+    let tokenFile: String
+
     static let port = 5432
     static let apiPort = 8008
 
@@ -48,8 +52,9 @@ final class DatabaseCluster: @unchecked Sendable {
                 database: { edition: \(edition ?? (names.count > 2 ? "cluster" : "ha"))\(settings.isEmpty ? "" : ", " + settings) }
             """
         file = try directory.write("topology.yaml", yaml)
+        tokenFile = try directory.writePrivate("admin-token", token.secret)
         coordinator = try ProcessFixture(executable: ZonalBinary.path, arguments: [
-            "coordinator", "serve", "--host", coordinatorHost, "--port", "7379", "--data-dir", directory.file("coordinator"),
+            "coordinator", "serve", "--host", coordinatorHost, "--port", "7379", "--data-dir", directory.file("coordinator"), "--token-file", tokenFile,
         ], outputPath: directory.file("coordinator.out"))
         for name in names {
             if relayed { relays[name] = try await TCPRelay(host: coordinatorHost, targetHost: coordinatorHost, targetPort: 7379) }
@@ -60,7 +65,8 @@ final class DatabaseCluster: @unchecked Sendable {
     func startAgent(_ name: String) throws {
         var arguments = ["db", "agent", "--topology", file, "--node", name, "--state-dir", directory.file("state")]
         if let relay = relays[name] { arguments += ["--coordinator", "http://\(relay.host):\(relay.port)"] }
-        agents[name] = try ProcessFixture(executable: ZonalBinary.path, arguments: arguments, outputPath: directory.file("agent-\(name)-\(UUID().uuidString.prefix(4)).out"))
+        agents[name] = try ProcessFixture(executable: ZonalBinary.path, arguments: arguments, outputPath: directory.file("agent-\(name)-\(UUID().uuidString.prefix(4)).out"),
+                                          environment: [AdminToken.fileEnvironmentKey: tokenFile])
     }
 
     /// kill -9 of the node's agent and of its postmaster.
@@ -82,7 +88,8 @@ final class DatabaseCluster: @unchecked Sendable {
     }
 
     func apiJSON(_ name: String, _ path: String) async -> [String: Any]? {
-        guard let response = try? await databaseClient.get(url: "http://\(nodes[name]!):\(Self.apiPort)\(path)").get(), let body = response.body,
+        guard let request = try? HTTPClient.Request(url: "http://\(nodes[name]!):\(Self.apiPort)\(path)", headers: ["Authorization": token.authorizationHeader]),
+              let response = try? await databaseClient.execute(request: request).get(), let body = response.body,
               let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else { return nil }
         return object
     }

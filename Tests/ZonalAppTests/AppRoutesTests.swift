@@ -11,14 +11,50 @@ import ZonalObservability
 struct AppRoutesTests {
     static let configuration = AppConfiguration(service: "web", node: "east-a-1", zone: "east-a", region: "east", host: "127.0.0.1", port: 8080, adminPort: 9080)
 
-    /// One application with both route sets, as when no admin port is configured.
+    static let token = AdminToken.generate()
+
+    /// The service port's application, with `/metrics` as when no admin port is configured.
     func application(_ faults: FaultSwitch) -> some ApplicationProtocol {
         Observability.bootstrap()
-        let routes = AppRoutes(configuration: Self.configuration, faults: faults)
         let router = Router()
-        routes.addServiceRoutes(to: router)
-        routes.addAdminRoutes(to: router, sharingServiceRoutes: true)
+        AppRoutes(configuration: Self.configuration, faults: faults).addServiceRoutes(to: router)
+        router.addMetricsRoute()
         return Application(router: router)
+    }
+
+    /// The admin port's application.
+    func admin(_ faults: FaultSwitch) -> some ApplicationProtocol {
+        Observability.bootstrap()
+        let router = Router()
+        AppRoutes(configuration: Self.configuration, faults: faults).addAdminRoutes(to: router, tokens: AdminTokenSource(fixed: Self.token))
+        return Application(router: router)
+    }
+
+    /// Switches a fault through the admin port, with the token.
+    func switchFault(_ faults: FaultSwitch, _ body: String) async throws -> HTTPResponse.Status {
+        try await admin(faults).test(.router) { client in
+            try await client.execute(uri: "/fault", method: .put, headers: [.authorization: Self.token.authorizationHeader], body: ByteBuffer(string: body)) { $0.status }
+        }
+    }
+
+    @Test("the fault switch is on the admin port only, and wants the admin token there")
+    func faultSwitchIsGuarded() async throws {
+        let faults = FaultSwitch()
+        try await application(faults).test(.router) { client in
+            try await client.execute(uri: "/fault", method: .put, body: ByteBuffer(string: #"{"mode":"fail","status":502}"#)) { _ in }
+            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+        }
+        #expect(faults.fault == .none, "the service port has no fault switch")
+        try await admin(faults).test(.router) { client in
+            try await client.execute(uri: "/fault", method: .put, body: ByteBuffer(string: #"{"mode":"fail","status":502}"#)) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/fault", method: .put, headers: [.authorization: "Bearer nope"], body: ByteBuffer(string: #"{"mode":"fail","status":502}"#)) {
+                #expect($0.status == .unauthorized)
+            }
+            try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+        }
+        #expect(faults.fault == .none)
+        #expect(try await switchFault(faults, #"{"mode":"fail","status":502}"#) == .ok)
+        #expect(faults.fault == .failing(status: 502))
     }
 
     @Test("answers with its node, zone and region")
@@ -39,12 +75,14 @@ struct AppRoutesTests {
     @Test("a failing fault makes every answer, health included, the chosen 5xx; none restores it")
     func failing() async throws {
         let faults = FaultSwitch()
+        #expect(try await switchFault(faults, #"{"mode":"fail","status":502}"#) == .ok)
+        #expect(faults.fault == .failing(status: 502))
         try await application(faults).test(.router) { client in
-            try await client.execute(uri: "/fault", method: .put, body: ByteBuffer(string: #"{"mode":"fail","status":502}"#)) { #expect($0.status == .ok) }
-            #expect(faults.fault == .failing(status: 502))
             try await client.execute(uri: "/", method: .get) { #expect($0.status == .badGateway) }
             try await client.execute(uri: "/health", method: .get) { #expect($0.status == .badGateway) }
-            try await client.execute(uri: "/fault", method: .put, body: ByteBuffer(string: #"{"mode":"none"}"#)) { #expect($0.status == .ok) }
+        }
+        #expect(try await switchFault(faults, #"{"mode":"none"}"#) == .ok)
+        try await application(faults).test(.router) { client in
             try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
         }
     }
@@ -58,8 +96,8 @@ struct AppRoutesTests {
     ])
     func badFault(body: String, message: String) async throws {
         let faults = FaultSwitch(.slow(.milliseconds(1)))
-        try await application(faults).test(.router) { client in
-            try await client.execute(uri: "/fault", method: .put, body: ByteBuffer(string: body)) { response in
+        try await admin(faults).test(.router) { client in
+            try await client.execute(uri: "/fault", method: .put, headers: [.authorization: Self.token.authorizationHeader], body: ByteBuffer(string: body)) { response in
                 #expect(response.status == .badRequest)
                 #expect(String(buffer: response.body).contains(message), "\(String(buffer: response.body))")
             }

@@ -4,6 +4,7 @@ import ServiceLifecycle
 import Testing
 import ZonalCore
 import ZonalHealth
+import ZonalObservability
 import ZonalTesting
 @testable import ZonalApp
 
@@ -16,7 +17,7 @@ struct LiveProbeTests {
         let port = Int.random(in: 20000...40000)
         let faults = FaultSwitch()
         let server = AppServer(configuration: AppConfiguration(service: "web", node: "n", zone: "z", region: "r", host: host, port: port, adminPort: nil),
-                               faults: faults, logger: Logger(label: "test.app"))
+                               faults: faults, tokens: AdminTokenSource(fixed: nil), logger: Logger(label: "test.app"))
         let group = ServiceGroup(configuration: .init(services: server.applications(), logger: Logger(label: "test.app")))
         let running = Task { try await group.run() }
         defer { running.cancel() }

@@ -6,6 +6,7 @@ import Synchronization
 import NIOCore
 import Testing
 import ZonalCoordination
+import ZonalObservability
 import ZonalCore
 import ZonalTesting
 @testable import ZonalBalancer
@@ -39,8 +40,9 @@ struct BalancerOperationsTests {
     @Test("the admin API lists pools, sets weights, adds and removes servers, and refuses bad input specifically")
     func adminAPI() async throws {
         let balancer = try balancer()
-        let app = Application(router: BalancerAdminAPI(balancer: balancer, token: nil).router())
-        try await app.test(.router) { client in
+        let app = Application(router: BalancerAdminAPI(balancer: balancer, tokens: AdminTokenSource(fixed: try AdminToken(secret: "s3cret"))).router())
+        try await app.test(.router) { unauthenticated in
+            let client = AuthorizingClient(client: unauthenticated, authorization: "Bearer s3cret")
             try await client.execute(uri: "/pools", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains(#""id" : "web@a1""#))
@@ -75,14 +77,28 @@ struct BalancerOperationsTests {
         }
     }
 
-    @Test("with a token, pool operations need it")
+    @Test("every admin operation needs the token; without one configured, all are refused; health and metrics stay open")
     func token() async throws {
-        let app = Application(router: BalancerAdminAPI(balancer: try balancer(), token: "s3cret").router())
+        let app = Application(router: BalancerAdminAPI(balancer: try balancer(), tokens: AdminTokenSource(fixed: try AdminToken(secret: "s3cret"))).router())
         try await app.test(.router) { client in
-            try await client.execute(uri: "/pools", method: .get) { #expect($0.status == .unauthorized) }
-            try await client.execute(uri: "/pools", method: .get, headers: [.authorization: "Bearer wrong"]) { #expect($0.status == .unauthorized) }
+            for (uri, method) in [("/pools", HTTPRequest.Method.get), ("/pools/web/servers/web@a1/weight", .put), ("/pools/web/servers", .post),
+                                  ("/pools/web/servers/web@a1", .delete), ("/reload", .post)] {
+                try await client.execute(uri: uri, method: method) { response in
+                    #expect(response.status == .unauthorized, "\(method) \(uri)")
+                    #expect(String(buffer: response.body).contains("needs Authorization: Bearer"))
+                }
+                try await client.execute(uri: uri, method: method, headers: [.authorization: "Bearer s3cre"]) { #expect($0.status == .unauthorized) }
+                try await client.execute(uri: uri, method: method, headers: [.authorization: "Bearer s3cret-and-more"]) { #expect($0.status == .unauthorized) }
+            }
             try await client.execute(uri: "/pools", method: .get, headers: [.authorization: "Bearer s3cret"]) { #expect($0.status == .ok) }
             try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/metrics", method: .get) { #expect($0.status == .ok) }
+        }
+        let unconfigured = Application(router: BalancerAdminAPI(balancer: try balancer(), tokens: AdminTokenSource(fixed: nil)).router())
+        try await unconfigured.test(.router) { client in
+            try await client.execute(uri: "/pools", method: .get, headers: [.authorization: "Bearer anything"]) { response in
+                #expect(response.status == .unauthorized && String(buffer: response.body).contains("no admin token is configured"))
+            }
         }
     }
 
@@ -136,4 +152,19 @@ struct BalancerOperationsTests {
 /// Lets a pool's callback reach the sharing made after it.
 final class SharingHolder: Sendable {
     let sharing = Mutex<AffinitySharing?>(nil)
+}
+
+/// A test client that presents an `Authorization` header with every request, as `zonal`
+/// commands do with the admin token.
+struct AuthorizingClient: TestClientProtocol {
+    let client: any TestClientProtocol
+    let authorization: String
+
+    func executeRequest(uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?) async throws -> TestResponse {
+        var headers = headers
+        headers[.authorization] = authorization
+        return try await client.executeRequest(uri: uri, method: method, headers: headers, body: body)
+    }
+
+    var port: Int? { client.port }
 }

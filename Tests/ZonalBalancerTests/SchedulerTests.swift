@@ -72,3 +72,36 @@ struct SchedulerTests {
         #expect(ConsistentHashRing(backends: []).backend(for: "x") == nil)
     }
 }
+
+/// Persistence cookies come from clients: any value must be answered, never trap.
+@Suite("Persistence cookie from a hostile client")
+struct PersistenceCookieTests {
+    let cookie = PersistenceCookie(timeout: .seconds(1000))
+    let now = 1_800_000_000
+
+    @Test("forged issue times (negative, beyond 64 bits, far past or future, not base 36) are no cookie or not valid", arguments: [
+        "a.-1y2p0ij32e8e7", "a.1y2p0ij32e8e7", "a.-0", "a.zzzzzzzzzzzzzzzzzzzzzz", "a.", ".", "a", "a.!!", "a.1.2", "a. 1", "a.0",
+    ])
+    func forged(value: String) {
+        guard let found = cookie.find(in: ["ZONALSRV=\(value)"]) else { return }
+        #expect(!cookie.isValid(found, now: now), "\(value) was taken as valid")
+        #expect(found.issued >= 0)
+        // The extremes of the clock must not trap either.
+        for instant in [Int.min, -1, 0, Int.max] {
+            _ = cookie.isValid(found, now: instant)
+            _ = cookie.needsRefresh(found, now: instant)
+        }
+    }
+
+    @Test("a genuine cookie holds within its timeout, slides after a quarter of it, and lapses after it")
+    func genuine() throws {
+        let header = cookie.setCookie(token: "s1", now: now)
+        let found = try #require(cookie.find(in: [String(header.prefix { $0 != ";" })]))
+        #expect(found.token == "s1" && found.issued == now)
+        #expect(cookie.isValid(found, now: now + 999) && !cookie.isValid(found, now: now + 1000))
+        #expect(!cookie.needsRefresh(found, now: now + 250) && cookie.needsRefresh(found, now: now + 251))
+        #expect(!cookie.isValid(found, now: now - 61), "issued more than a minute in the future")
+        #expect(!cookie.isValid(found, now: Int.min) && !cookie.isValid(found, now: Int.max))
+        #expect(cookie.needsRefresh(found, now: Int.min))
+    }
+}

@@ -5,6 +5,7 @@ import ServiceLifecycle
 import Synchronization
 import Testing
 import ZonalCore
+import ZonalObservability
 import ZonalTesting
 @testable import ZonalCoordination
 
@@ -45,6 +46,7 @@ struct BackendFixture: Sendable {
 /// `zonal coordinator serve` in process: an EmbeddedCoordinator served on a random loopback address.
 struct EmbeddedServerFixture: Sendable {
     let coordinator: EmbeddedCoordinator
+    /// Logged in with the admin token the server wants.
     let client: EtcdCoordinator
     let group: ServiceGroup
     let running: Task<Void, any Error>
@@ -54,11 +56,12 @@ struct EmbeddedServerFixture: Sendable {
         let coordinator = try EmbeddedCoordinator(directory: directory)
         let host = LoopbackAddress.random()
         let logger = Logger(label: "test.coordinator")
-        let application = CoordinatorServer(coordinator: coordinator).application(host: host, port: 2379, logger: logger)
+        let token = AdminToken.generate()
+        let application = CoordinatorServer(coordinator: coordinator, tokens: AdminTokenSource(fixed: token)).application(host: host, port: 2379, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
         let running = Task { try await group.run() }
         let endpoint = "http://\(host):2379"
-        let client = try EtcdCoordinator(endpoints: [endpoint])
+        let client = try EtcdCoordinator(endpoints: [endpoint], credentials: .init(user: CoordinatorServer.user, password: token.secret))
         let up = await poll(timeout: .seconds(10)) { (try? await client.status()) != nil }
         guard up != nil else { throw FixtureError("the embedded coordinator server did not start on \(endpoint)") }
         return EmbeddedServerFixture(coordinator: coordinator, client: client, group: group, running: running, endpoint: endpoint)

@@ -5,7 +5,7 @@ import ZonalCore
 import ZonalObservability
 
 /// The HTTP surface of the sample backend: `/` says who answered, `/health` says whether it
-/// works; on the admin port, `/fault` switches misbehaviour for drills.
+/// works; on the admin port, `/fault` switches misbehaviour for drills (with the admin token).
 public struct AppRoutes: Sendable {
     public let configuration: AppConfiguration
     public let faults: FaultSwitch
@@ -45,15 +45,12 @@ public struct AppRoutes: Sendable {
         router.get("/**", use: identify)
     }
 
-    /// Routes operators use: metrics, health and the fault switch. With `sharingServiceRoutes`
-    /// the router already has the service's own `/health`, which is kept.
-    public func addAdminRoutes(to router: Router<BasicRequestContext>, sharingServiceRoutes: Bool = false) {
+    /// Routes operators use, on the admin port only: metrics, health and the fault switch, which
+    /// wants the admin token. Clients on the service port can never switch a fault on.
+    public func addAdminRoutes(to router: Router<BasicRequestContext>, tokens: AdminTokenSource) {
         let faults = self.faults
-        if sharingServiceRoutes {
-            router.addMetricsRoute()
-        } else {
-            router.addAdminRoutes { if case .failing = faults.fault { false } else { true } }
-        }
+        router.add(middleware: AdminTokenMiddleware(tokens: tokens))
+        router.addAdminRoutes { if case .failing = faults.fault { false } else { true } }
         router.get("/fault") { _, _ in Response.json(faults.fault) }
         router.put("/fault") { request, context -> Response in
             let fault: Fault

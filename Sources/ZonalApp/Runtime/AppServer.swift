@@ -1,30 +1,35 @@
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import ZonalObservability
 
 /// Runs the sample backend's listeners until SIGTERM or SIGINT.
 public struct AppServer: Sendable {
     public let configuration: AppConfiguration
     public let faults: FaultSwitch
+    /// What the admin port's fault switch checks requests against.
+    public let tokens: AdminTokenSource
     public var logger: Logger
 
-    public init(configuration: AppConfiguration, faults: FaultSwitch = FaultSwitch(), logger: Logger) {
+    public init(configuration: AppConfiguration, faults: FaultSwitch = FaultSwitch(), tokens: AdminTokenSource, logger: Logger) {
         self.configuration = configuration
         self.faults = faults
+        self.tokens = tokens
         self.logger = logger
     }
 
-    /// The applications to run: one on the service port, plus one on the admin port if there is one.
+    /// The applications to run: one on the service port (with `/metrics`), plus one on the
+    /// admin port if there is one, the only place faults can be switched.
     public func applications() -> [any Service] {
         let routes = AppRoutes(configuration: configuration, faults: faults)
         let serviceRouter = Router()
         routes.addServiceRoutes(to: serviceRouter)
         guard let adminPort = configuration.adminPort else {
-            routes.addAdminRoutes(to: serviceRouter, sharingServiceRoutes: true)
+            serviceRouter.addMetricsRoute()
             return [application(serviceRouter, port: configuration.port)]
         }
         let adminRouter = Router()
-        routes.addAdminRoutes(to: adminRouter)
+        routes.addAdminRoutes(to: adminRouter, tokens: tokens)
         return [application(serviceRouter, port: configuration.port), application(adminRouter, port: adminPort)]
     }
 

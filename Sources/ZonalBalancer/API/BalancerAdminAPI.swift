@@ -1,18 +1,19 @@
 import Foundation
 import Hummingbird
 import Logging
+import ZonalCore
 import ZonalObservability
 
 /// The admin API of a balancer instance: list pools with each server's health, weight and
 /// load; add and remove servers; set weights (0 drains); reload; `/metrics` and `/health`.
-/// Served on the instance's admin port, which is loopback unless an admin token is set.
+/// Everything but `/health` and `/metrics` wants the admin token.
 public struct BalancerAdminAPI: Sendable {
     public let balancer: Balancer
-    public let token: String?
+    public let tokens: AdminTokenSource
 
-    public init(balancer: Balancer, token: String?) {
+    public init(balancer: Balancer, tokens: AdminTokenSource) {
         self.balancer = balancer
-        self.token = token
+        self.tokens = tokens
     }
 
     struct WeightChange: Decodable {
@@ -33,9 +34,10 @@ public struct BalancerAdminAPI: Sendable {
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: AdminTokenMiddleware(tokens: tokens))
         router.addAdminRoutes()
         let balancer = self.balancer
-        let api = router.group("/pools").add(middleware: TokenMiddleware(token: token))
+        let api = router.group("/pools")
         api.get("/") { _, _ in Response.json(balancer.snapshots()) }
         api.get("/:pool") { _, context -> Response in
             let name = try context.parameters.require("pool")
@@ -62,7 +64,7 @@ public struct BalancerAdminAPI: Sendable {
                 try balancer.removeServer(pool: try Self.parameter("pool", context), server: try Self.parameter("server", context))
             }
         }
-        router.group("/reload").add(middleware: TokenMiddleware(token: token)).post("/") { _, _ -> Response in
+        router.post("/reload") { _, _ -> Response in
             do { return Response.json(try balancer.reload()) } catch {
                 return Response.json(status: .unprocessableContent, ["error": "reload failed, the running configuration stays: \(error)"])
             }
@@ -100,19 +102,5 @@ public struct BalancerAdminAPI: Sendable {
         case .conflict: .conflict
         }
         return Response.json(status: status, ["error": error.description])
-    }
-}
-
-/// Refuses requests without `Authorization: Bearer <token>` when a token is configured.
-struct TokenMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
-    let token: String?
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token else { return try await next(request, context) }
-        guard request.headers[.authorization] == "Bearer \(token)" else {
-            return Response.json(status: .unauthorized, ["error": "this admin API needs Authorization: Bearer <admin_token>"])
-        }
-        return try await next(request, context)
     }
 }

@@ -22,7 +22,8 @@ public struct PersistenceCookie: Sendable, Hashable {
     public func find(in headers: [String]) -> Value? {
         guard let value = Self.value(of: name, in: headers) else { return nil }
         let parts = value.split(separator: ".", maxSplits: 1)
-        guard parts.count == 2, let issued = Int(parts[1], radix: 36) else { return nil }
+        // A forged or mangled time (negative, beyond 64 bits, not base 36) is no cookie at all.
+        guard parts.count == 2, let issued = Int(parts[1], radix: 36), issued >= 0 else { return nil }
         return Value(token: String(parts[0]), issued: issued)
     }
 
@@ -39,13 +40,26 @@ public struct PersistenceCookie: Sendable, Hashable {
 
     /// Whether a cookie still holds at `now` (Unix seconds).
     public func isValid(_ value: Value, now: Int) -> Bool {
-        value.issued <= now + 60 && now - value.issued < Int(timeout.components.seconds)
+        guard let age = age(of: value, now: now) else { return false }
+        return age >= -60 && age < timeoutSeconds
     }
 
     /// Whether a still-valid cookie should be issued again so its lifetime slides with use:
     /// once it is older than a quarter of the timeout, so most responses carry no cookie.
     public func needsRefresh(_ value: Value, now: Int) -> Bool {
-        now - value.issued > Int(timeout.components.seconds) / 4
+        guard let age = age(of: value, now: now) else { return true }
+        return age > timeoutSeconds / 4
+    }
+
+    /// Seconds since the cookie was issued (negative when from the future), or nil when the
+    /// difference does not fit: the issue time comes from the client and may be anything.
+    private func age(of value: Value, now: Int) -> Int? {
+        let (age, overflow) = now.subtractingReportingOverflow(value.issued)
+        return overflow ? nil : age
+    }
+
+    private var timeoutSeconds: Int {
+        Int(clamping: timeout.components.seconds)
     }
 
     /// The `Set-Cookie` header value naming `token`.

@@ -10,17 +10,38 @@ import ZonalObservability
 /// etcd's v3 JSON gateway that ``EtcdCoordinator`` uses: `kv/range`, `kv/put`, `kv/deleterange`,
 /// `kv/txn`, `kv/compaction`, `lease/grant`, `lease/keepalive`, `lease/revoke`,
 /// `lease/timetolive`, `watch` (a stream of JSON lines) and `maintenance/status`.
+///
+/// Every call wants the admin token, presented as etcd's gateway wants its auth token (the
+/// `Authorization` header): `auth/authenticate` with user `root` and the admin token as the
+/// password answers with it, so a client that speaks to an etcd with auth enabled speaks to
+/// this server unchanged. Only `/health`, `/metrics` and `auth/authenticate` are open.
 public struct CoordinatorServer: Sendable {
     public let coordinator: EmbeddedCoordinator
+    public let tokens: AdminTokenSource
 
-    public init(coordinator: EmbeddedCoordinator) {
+    /// The user name `auth/authenticate` accepts, etcd's superuser.
+    public static let user = "root"
+
+    public init(coordinator: EmbeddedCoordinator, tokens: AdminTokenSource) {
         self.coordinator = coordinator
+        self.tokens = tokens
     }
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
-        let coordinator = self.coordinator
+        let coordinator = self.coordinator, tokens = self.tokens
+        router.add(middleware: AdminTokenMiddleware(tokens: tokens) { request in
+            AdminTokenMiddleware<BasicRequestContext>.healthAndMetrics(request) || (request.method == .post && request.uri.path == "/v3/auth/authenticate")
+        })
         router.addAdminRoutes()
+        router.post("/v3/auth/authenticate") { request, context in
+            try await Self.handle(request, context, Gateway.AuthenticateRequest.self) { body throws(CoordinatorError) in
+                guard body.name == Self.user, let token = tokens.current, token.matches(body.password) else {
+                    throw .rejected(Gateway.authenticationFailed)
+                }
+                return Gateway.AuthenticateResponse(header: Self.header(await coordinator.revision), token: token.secret)
+            }
+        }
         router.post("/v3/kv/range") { request, context in
             try await Self.handle(request, context, Gateway.RangeRequest.self) { body throws(CoordinatorError) in
                 let keyValues: [KeyValue]
@@ -144,6 +165,14 @@ public struct CoordinatorServer: Sendable {
     /// The server as an application listening on `host:port`.
     public func application(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
         Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "zonal-coordinator"), logger: logger)
+    }
+
+    /// Opens the embedded coordinator's state in `directory` and serves it on `host:port`: what
+    /// `zonal up` and `zonal coordinator serve` both run.
+    public static func start(directory: String, host: String, port: Int, tokens: AdminTokenSource,
+                             logger: Logger) throws(CoordinatorError) -> (EmbeddedCoordinator, some ApplicationProtocol) {
+        let coordinator = try EmbeddedCoordinator(directory: directory, endpoint: "http://\(IPAddressText.hostPort(host, port))")
+        return (coordinator, CoordinatorServer(coordinator: coordinator, tokens: tokens).application(host: host, port: port, logger: logger))
     }
 
     // MARK: Encoding

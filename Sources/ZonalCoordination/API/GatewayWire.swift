@@ -138,11 +138,16 @@ enum Gateway {
     struct CompactionRequest: Codable { var revision: Int64Text }
     struct StatusResponse: Codable { var header: Header?; var version: String?; var leader: Int64Text? }
 
+    struct AuthenticateRequest: Codable { var name: String; var password: String }
+    struct AuthenticateResponse: Codable { var header: Header?; var token: String? }
+
     /// How the gateway reports a failed call (HTTP 4xx/5xx).
     struct ErrorBody: Codable { var error: String?; var message: String?; var code: Int? }
 
     /// etcd's message for a lease that does not exist, which clients match on.
     static let leaseNotFound = "etcdserver: requested lease not found"
+    /// etcd's message for a wrong user name or password.
+    static let authenticationFailed = "etcdserver: authentication failed, invalid user ID or password"
 }
 
 extension Transaction.Compare {

@@ -26,11 +26,18 @@ public actor EmbeddedCoordinator: Coordinator {
     /// for damaged state, which is never silently replaced by an empty store.
     /// `checkpointInterval`: journal entries after which a snapshot is written and the journal emptied.
     public init(directory: String?, clock: any ZonalClock = SystemClock(), endpoint: String = "embedded", checkpointInterval: Int = 10_000) throws(CoordinatorError) {
+        try self.init(directory: directory, clock: clock, endpoint: endpoint, checkpointInterval: checkpointInterval, files: SystemJournalFiles())
+    }
+
+    /// The same, with the journal's file operations given: tests crash or fill the disk there.
+    init(directory: String?, clock: any ZonalClock, endpoint: String, checkpointInterval: Int, checkpointBytes: Int = 64 << 20,
+         files: any JournalFiles) throws(CoordinatorError) {
         self.clock = clock
         self.endpoint = endpoint
         if let directory {
-            (journal, store) = try StoreJournal.open(directory: directory, now: clock.now)
+            (journal, store) = try StoreJournal.open(directory: directory, now: clock.now, files: files)
             journal?.checkpointInterval = checkpointInterval
+            journal?.checkpointBytes = checkpointBytes
         } else {
             journal = nil
             store = KeyValueStore()
@@ -76,8 +83,14 @@ public actor EmbeddedCoordinator: Coordinator {
         return result
     }
 
+    /// etcd's own limit on a lease's TTL (`MaxLeaseTTL`, 9,000,000,000 s), which keeps every
+    /// expiry instant inside 64-bit nanoseconds.
+    public static let maximumLeaseTTL = Duration.seconds(9_000_000_000)
+
     public func grantLease(ttl: Duration) throws(CoordinatorError) -> Lease {
-        guard ttl >= .seconds(1) else { throw .rejected("a lease TTL must be at least 1s, got \(ttl.zonalDescription)") }
+        guard ttl >= .seconds(1), ttl <= Self.maximumLeaseTTL else {
+            throw .rejected("a lease TTL must be between 1 and \(Self.maximumLeaseTTL.components.seconds) seconds, got \(ttl.components.seconds)")
+        }
         try commit(.grantLease(ttl: ttl))
         let lease = Lease(id: LeaseID(rawValue: store.snapshot.lastLeaseID), ttl: ttl)
         scheduleExpiry()
@@ -118,6 +131,9 @@ public actor EmbeddedCoordinator: Coordinator {
         CoordinatorStatus(backend: "embedded", endpoint: endpoint, version: "zonal-embedded", leader: endpoint, revision: store.revision)
     }
 
+    /// Everything the store holds, for tests that compare states.
+    var snapshot: KeyValueStore.Snapshot { store.snapshot }
+
     /// The current revision, for tests and the server's response headers.
     public var revision: Int64 { store.revision }
 
@@ -137,7 +153,7 @@ public actor EmbeddedCoordinator: Coordinator {
         try journal?.append(entry)
         store = next
         publish(events)
-        try journal?.checkpointIfDue(store)
+        journal?.checkpointIfDue(store)
     }
 
     private func publish(_ events: [WatchEvent]) {

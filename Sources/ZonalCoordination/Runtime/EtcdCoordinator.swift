@@ -15,12 +15,40 @@ public final class EtcdCoordinator: Coordinator {
     public let endpoints: [String]
     /// Deadline of one unary call. Default 2 s.
     public let requestTimeout: Duration
+    /// etcd's user and password, traded for an auth token at `auth/authenticate` before the
+    /// first call and again whenever the token is refused. Nil for a cluster without auth.
+    public let credentials: Credentials?
+    private let authToken = Mutex<String?>(nil)
     private let preferred = Mutex(0)
     private let openWatches = Mutex<[UUID: Task<Void, Never>]>([:])
     private let client: HTTPClient
 
+    /// A user of etcd's authentication; never logged.
+    public struct Credentials: Sendable, Hashable, CustomStringConvertible {
+        public var user: String
+        public var password: String
+
+        public init(user: String, password: String) {
+            self.user = user
+            self.password = password
+        }
+
+        public var description: String { "Credentials(user: \(user))" }
+    }
+
+    /// A client of a topology's coordinator: the embedded one, logged into with the admin
+    /// token, or the etcd cluster it names. `endpoints` replaces the topology's (a node-local proxy).
+    public convenience init(settings: CoordinatorSettings, token: AdminToken?, endpoints: [String] = [],
+                            requestTimeout: Duration = .seconds(2)) throws(CoordinatorError) {
+        let credentials = switch settings.backend {
+        case .embedded: token.map { Credentials(user: CoordinatorServer.user, password: $0.secret) }
+        case .etcd: nil as Credentials?
+        }
+        try self.init(endpoints: endpoints.isEmpty ? settings.clientEndpoints : endpoints, credentials: credentials, requestTimeout: requestTimeout)
+    }
+
     /// Validates the endpoints (`http://HOST:PORT`) without connecting.
-    public init(endpoints: [String], requestTimeout: Duration = .seconds(2)) throws(CoordinatorError) {
+    public init(endpoints: [String], credentials: Credentials? = nil, requestTimeout: Duration = .seconds(2)) throws(CoordinatorError) {
         guard !endpoints.isEmpty else { throw .rejected("no etcd endpoints given") }
         for endpoint in endpoints {
             guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https", url.host != nil, url.port != nil else {
@@ -29,6 +57,7 @@ public final class EtcdCoordinator: Coordinator {
         }
         self.endpoints = endpoints.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.requestTimeout = requestTimeout
+        self.credentials = credentials
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .milliseconds(500)
         configuration.connectionPool.retryConnectionEstablishment = false
@@ -189,7 +218,34 @@ public final class EtcdCoordinator: Coordinator {
         }
     }
 
+    /// Sends a call with the auth token; a refused token is traded for a new one once.
     private func send(_ path: String, body: Data, deadline: NIODeadline) async throws(CoordinatorError) -> (response: HTTPClientResponse, endpoint: String) {
+        guard let credentials else { return try await sendOnce(path, body: body, deadline: deadline, token: nil) }
+        var token = authToken.withLock { $0 }
+        if token == nil { token = try await authenticate(credentials, deadline: deadline) }
+        let first = try await sendOnce(path, body: body, deadline: deadline, token: token)
+        guard first.response.status == .unauthorized else { return first }
+        _ = try? await first.response.body.collect(upTo: 1 << 16)
+        return try await sendOnce(path, body: body, deadline: deadline, token: try await authenticate(credentials, deadline: deadline))
+    }
+
+    /// Trades the credentials for an auth token, as etcd's `auth/authenticate` does.
+    private func authenticate(_ credentials: Credentials, deadline: NIODeadline) async throws(CoordinatorError) -> String {
+        let body: Data
+        do { body = try JSONEncoder().encode(Gateway.AuthenticateRequest(name: credentials.user, password: credentials.password)) } catch {
+            throw .badAnswer("cannot encode request: \(error)")
+        }
+        let (response, endpoint) = try await sendOnce("/v3/auth/authenticate", body: body, deadline: deadline, token: nil)
+        let bytes: ByteBuffer
+        do { bytes = try await response.body.collect(upTo: 1 << 16) } catch { throw .unreachable(endpoints: [endpoint], reason: "\(error)") }
+        guard response.status == .ok, let token = (try? JSONDecoder().decode(Gateway.AuthenticateResponse.self, from: Data(buffer: bytes)))?.token else {
+            throw .rejected("\(endpoint) refused user \(credentials.user): \(String(buffer: bytes).prefix(200))")
+        }
+        authToken.withLock { $0 = token }
+        return token
+    }
+
+    private func sendOnce(_ path: String, body: Data, deadline: NIODeadline, token: String?) async throws(CoordinatorError) -> (response: HTTPClientResponse, endpoint: String) {
         let first = preferred.withLock { $0 }
         var reasons: [String] = []
         for offset in 0..<endpoints.count {
@@ -197,6 +253,7 @@ public final class EtcdCoordinator: Coordinator {
             var request = HTTPClientRequest(url: endpoints[index] + path)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
+            if let token { request.headers.add(name: "Authorization", value: token) }
             request.body = .bytes(ByteBuffer(data: body))
             do {
                 let response = try await client.execute(request, deadline: deadline)

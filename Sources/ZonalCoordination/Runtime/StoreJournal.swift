@@ -8,11 +8,17 @@ import Glibc
 /// since, each change fsync'd before it is acknowledged.
 ///
 /// Files in the state directory:
-/// - `snapshot`: `ZCSNAP01`, then length, CRC-32 and the JSON of a ``KeyValueStore/Snapshot``.
-///   Written through ``DurableFile``, so it is never torn.
-/// - `journal`: records of magic, length, payload CRC-32 and header CRC-32, then a JSON
-///   ``JournalEntry``. A record cut short at the very end (a crash while appending, never
-///   acknowledged) is dropped; any other damage stops the load with ``CoordinatorError/corruptState(path:reason:)``.
+/// - `snapshot`: `ZCSNAP02`, then the sequence number of the last entry it holds, length,
+///   CRC-32 and the JSON of a ``KeyValueStore/Snapshot``. Written through ``DurableFile``, so it
+///   is never torn. (`ZCSNAP01` snapshots, without the sequence number, are still read.)
+/// - `journal`: records of magic, length, payload CRC-32 and header CRC-32, then the JSON of a
+///   ``Record``: the entry and its sequence number.
+///
+/// Recovery starts after a crash at any point: entries the snapshot already holds (a crash
+/// between writing a snapshot and emptying the journal) are skipped by their sequence number; a
+/// record cut short at the very end (a crash while appending, never acknowledged) is dropped; a
+/// failed append is cut back at once so no torn record is ever followed by another. Any other
+/// damage stops the load with ``CoordinatorError/corruptState(path:reason:)``.
 final class StoreJournal {
     enum Entry: Codable, Hashable {
         case put(key: String, value: [UInt8], lease: LeaseID?)
@@ -23,23 +29,49 @@ final class StoreJournal {
         case compact(through: Int64)
     }
 
-    static let snapshotMagic = Array("ZCSNAP01".utf8)
+    /// One journal record: an entry and its place in the sequence of all entries ever written.
+    struct Record: Codable, Hashable {
+        var sequence: Int64
+        var entry: Entry
+    }
+
+    static let snapshotMagic = Array("ZCSNAP02".utf8)
+    static let firstSnapshotMagic = Array("ZCSNAP01".utf8)
     static let recordMagic: UInt32 = 0x5A43_4A52  // "ZCJR"
     static let recordHeaderSize = 16
+    /// The largest record a journal may hold; a length field above it is damage, not a record.
+    static let maximumRecordSize = 64 << 20
 
     let directory: String
+    private let files: any JournalFiles
     private var journalFD: Int32
+    /// Where the last intact record ends: appends start here, failed ones are cut back to it.
+    private var length: Int
+    /// The sequence number of the last entry written.
+    private(set) var sequence: Int64
     private(set) var entriesSinceSnapshot = 0
-    /// A snapshot is written, and the journal emptied, after this many entries.
+    private(set) var bytesSinceSnapshot = 0
+    /// Set when a failed append could not be cut back: later appends would follow a torn
+    /// record, so they are refused until a restart repairs the journal.
+    private var damage: String?
+    /// Why the last checkpoint failed, while it keeps failing; retried on the next entry.
+    private(set) var checkpointFailure: CoordinatorError?
+    /// A snapshot is written, and the journal emptied, after this many entries…
     var checkpointInterval = 10_000
+    /// …or once the journal holds this many bytes, whichever comes first.
+    var checkpointBytes = 64 << 20
 
     private var journalPath: String { "\(directory)/journal" }
     private var snapshotPath: String { "\(directory)/snapshot" }
 
-    private init(directory: String, journalFD: Int32, entries: Int) {
+    private init(directory: String, files: any JournalFiles, journalFD: Int32, length: Int, sequence: Int64, entries: Int) {
         self.directory = directory
+        self.files = files
         self.journalFD = journalFD
+        self.length = length
+        self.sequence = sequence
         self.entriesSinceSnapshot = entries
+        self.bytesSinceSnapshot = length
     }
 
     deinit {
@@ -47,9 +79,9 @@ final class StoreJournal {
     }
 
     /// Opens (or creates) the state in `directory` and rebuilds the store from it.
-    static func open(directory: String, now: MonotonicInstant) throws(CoordinatorError) -> (StoreJournal, KeyValueStore) {
+    static func open(directory: String, now: MonotonicInstant, files: any JournalFiles = SystemJournalFiles()) throws(CoordinatorError) -> (StoreJournal, KeyValueStore) {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw .storage(path: directory, reason: "\(error.localizedDescription)")
         }
@@ -57,26 +89,33 @@ final class StoreJournal {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where DurableFile.isTemporary(name) {
             unlink("\(directory)/\(name)")
         }
-        var store = try loadSnapshot(path: "\(directory)/snapshot", now: now)
+        var (store, snapshotSequence) = try loadSnapshot(path: "\(directory)/snapshot", now: now)
         let journalPath = "\(directory)/journal"
         let fd = Glibc.open(journalPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .storage(path: journalPath, reason: String(cString: strerror(errno))) }
-        let (entries, validLength) = try readJournal(fd: fd, path: journalPath)
-        for (index, entry) in entries.enumerated() {
-            do {
-                try replay(entry, into: &store, now: now)
-            } catch {
-                close(fd)
-                throw .corruptState(path: journalPath, reason: "record \(index + 1) cannot be applied: \(error)")
+        do throws(CoordinatorError) {
+            let (records, validLength) = try readJournal(path: journalPath)
+            var sequence = snapshotSequence
+            var pending = 0
+            for (index, record) in records.enumerated() {
+                // Already in the snapshot: a crash came between writing it and emptying the journal.
+                if let number = record.sequence, number <= snapshotSequence { continue }
+                do {
+                    try replay(record.entry, into: &store, now: now)
+                } catch {
+                    throw .corruptState(path: journalPath, reason: "record \(index + 1) cannot be applied: \(error)")
+                }
+                sequence = record.sequence ?? sequence + 1
+                pending += 1
             }
-        }
-        // Drop a torn last record, so the next append starts on a record boundary.
-        guard ftruncate(fd, off_t(validLength)) == 0, lseek(fd, 0, SEEK_END) >= 0 else {
+            // Drop a torn last record, so the next append starts on a record boundary.
+            do { try files.truncate(fd, to: validLength, path: journalPath) } catch { throw .storage(path: error.path, reason: error.description) }
+            store.restartLeaseClocks(now: now)
+            return (StoreJournal(directory: directory, files: files, journalFD: fd, length: validLength, sequence: sequence, entries: pending), store)
+        } catch {
             close(fd)
-            throw .storage(path: journalPath, reason: String(cString: strerror(errno)))
+            throw error
         }
-        store.restartLeaseClocks(now: now)
-        return (StoreJournal(directory: directory, journalFD: fd, entries: entries.count), store)
     }
 
     /// Applies a journal entry to a store; the runtime uses the same function for live changes.
@@ -92,30 +131,62 @@ final class StoreJournal {
         }
     }
 
-    /// Appends one entry and fsyncs it; only then may the change be acknowledged.
+    /// Appends one entry and fsyncs it; only then may the change be acknowledged. When the
+    /// write or the fsync fails (a full disk, an I/O error), the journal is cut back to where it
+    /// was, so the entry is surely not there and the next append starts on a record boundary.
     func append(_ entry: Entry) throws(CoordinatorError) {
+        if let damage { throw .storage(path: journalPath, reason: damage) }
         let payload: [UInt8]
         do {
-            payload = Array(try JSONEncoder().encode(entry))
+            payload = Array(try JSONEncoder().encode(Record(sequence: sequence + 1, entry: entry)))
         } catch {
             throw .storage(path: journalPath, reason: "cannot encode entry: \(error)")
         }
-        var header = [UInt8]()
-        header.appendLittleEndian(Self.recordMagic)
-        header.appendLittleEndian(UInt32(payload.count))
-        header.appendLittleEndian(CRC32.checksum(payload))
-        header.appendLittleEndian(CRC32.checksum(header))
-        try durably { () throws(DurableFileError) in try DurableFile.writeAll(header + payload, to: journalFD, path: journalPath) }
-        guard fsync(journalFD) == 0 else { throw .storage(path: journalPath, reason: "fsync: \(String(cString: strerror(errno)))") }
+        guard payload.count <= Self.maximumRecordSize else {
+            throw .rejected("a change of \(payload.count) bytes is larger than the journal's limit of \(Self.maximumRecordSize)")
+        }
+        var record = [UInt8]()
+        record.appendLittleEndian(Self.recordMagic)
+        record.appendLittleEndian(UInt32(payload.count))
+        record.appendLittleEndian(CRC32.checksum(payload))
+        record.appendLittleEndian(CRC32.checksum(record))
+        record += payload
+        do {
+            try files.append(record, to: journalFD, path: journalPath)
+            try files.sync(journalFD, path: journalPath)
+        } catch {
+            cutBack(after: error)
+            throw .storage(path: error.path, reason: error.description)
+        }
+        length += record.count
+        sequence += 1
         entriesSinceSnapshot += 1
+        bytesSinceSnapshot += record.count
     }
 
-    /// Writes a snapshot of `store` and empties the journal, when enough entries piled up.
-    func checkpointIfDue(_ store: KeyValueStore) throws(CoordinatorError) {
-        guard entriesSinceSnapshot >= checkpointInterval else { return }
-        try checkpoint(store)
+    private func cutBack(after failure: DurableFileError) {
+        do {
+            try files.truncate(journalFD, to: length, path: journalPath)
+        } catch {
+            damage = "an append failed (\(failure.reason)) and could not be cut back (\(error.reason)); restart the coordinator to repair the journal"
+        }
     }
 
+    /// Writes a snapshot of `store` and empties the journal, when enough entries or bytes piled
+    /// up. Never throws: the change that triggered it is already durable and applied, and must
+    /// not be reported as failed. A failure is kept in ``checkpointFailure`` and retried.
+    func checkpointIfDue(_ store: KeyValueStore) {
+        guard entriesSinceSnapshot >= checkpointInterval || bytesSinceSnapshot >= checkpointBytes else { return }
+        do {
+            try checkpoint(store)
+            checkpointFailure = nil
+        } catch {
+            checkpointFailure = error
+        }
+    }
+
+    /// Writes a snapshot holding every entry up to ``sequence``, then empties the journal. A
+    /// crash between the two leaves entries the snapshot holds; they are skipped on load.
     func checkpoint(_ store: KeyValueStore) throws(CoordinatorError) {
         let payload: [UInt8]
         do {
@@ -124,78 +195,136 @@ final class StoreJournal {
             throw .storage(path: snapshotPath, reason: "cannot encode snapshot: \(error)")
         }
         var bytes = Self.snapshotMagic
+        bytes.appendLittleEndian(UInt64(sequence))
         bytes.appendLittleEndian(UInt64(payload.count))
         bytes.appendLittleEndian(CRC32.checksum(payload))
         bytes += payload
-        try durably { () throws(DurableFileError) in try DurableFile.write(bytes, to: snapshotPath) }
-        guard ftruncate(journalFD, 0) == 0, lseek(journalFD, 0, SEEK_SET) >= 0, fsync(journalFD) == 0 else {
-            throw .storage(path: journalPath, reason: String(cString: strerror(errno)))
+        do {
+            try files.replace(snapshotPath, with: bytes)
+            try files.truncate(journalFD, to: 0, path: journalPath)
+            length = 0
+            try files.sync(journalFD, path: journalPath)
+        } catch {
+            throw .storage(path: error.path, reason: error.description)
         }
         entriesSinceSnapshot = 0
+        bytesSinceSnapshot = 0
     }
 
     // MARK: Reading
 
-    private static func loadSnapshot(path: String, now: MonotonicInstant) throws(CoordinatorError) -> KeyValueStore {
-        guard FileManager.default.fileExists(atPath: path) else { return KeyValueStore() }
+    /// The store a snapshot holds and the sequence number of its last entry (0 without one).
+    private static func loadSnapshot(path: String, now: MonotonicInstant) throws(CoordinatorError) -> (KeyValueStore, Int64) {
+        guard FileManager.default.fileExists(atPath: path) else { return (KeyValueStore(), 0) }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .storage(path: path, reason: "cannot read the file")
         }
         let bytes = Array(data)
-        let headerSize = snapshotMagic.count + 12
-        guard bytes.count >= headerSize, Array(bytes[..<snapshotMagic.count]) == snapshotMagic else {
+        let magic = Array(bytes.prefix(snapshotMagic.count))
+        let sequenced = magic == snapshotMagic
+        guard sequenced || magic == firstSnapshotMagic else {
             throw .corruptState(path: path, reason: "not a Zonal coordinator snapshot (bad header)")
         }
-        let length = Int(bytes.readLittleEndian(UInt64.self, at: snapshotMagic.count))
-        let checksum = bytes.readLittleEndian(UInt32.self, at: snapshotMagic.count + 8)
-        guard bytes.count == headerSize + length else {
-            throw .corruptState(path: path, reason: "the snapshot is \(bytes.count) bytes, its header says \(headerSize + length)")
+        let headerSize = snapshotMagic.count + (sequenced ? 20 : 12)
+        guard bytes.count >= headerSize else { throw .corruptState(path: path, reason: "the snapshot is cut short in its header") }
+        var offset = snapshotMagic.count
+        let sequence = sequenced ? bytes.readLittleEndian(UInt64.self, at: offset) : 0
+        if sequenced { offset += 8 }
+        let length = bytes.readLittleEndian(UInt64.self, at: offset)
+        let checksum = bytes.readLittleEndian(UInt32.self, at: offset + 8)
+        guard sequence <= UInt64(Int64.max), length == UInt64(bytes.count - headerSize) else {
+            throw .corruptState(path: path, reason: "the snapshot is \(bytes.count) bytes, its header says \(length) after a \(headerSize)-byte header")
         }
         let payload = Array(bytes[headerSize...])
         guard CRC32.checksum(payload) == checksum else {
             throw .corruptState(path: path, reason: "the snapshot's checksum does not match its contents")
         }
         do {
-            return KeyValueStore(snapshot: try JSONDecoder().decode(KeyValueStore.Snapshot.self, from: Data(payload)), now: now)
+            return (KeyValueStore(snapshot: try JSONDecoder().decode(KeyValueStore.Snapshot.self, from: Data(payload)), now: now), Int64(sequence))
         } catch {
             throw .corruptState(path: path, reason: "the snapshot cannot be decoded: \(error)")
         }
     }
 
-    /// Every intact record, and the length of the journal up to the last of them.
-    private static func readJournal(fd: Int32, path: String) throws(CoordinatorError) -> ([Entry], Int) {
+    /// Every intact record (its sequence number nil in journals written before they had one),
+    /// and the length of the journal up to the last of them.
+    static func readJournal(path: String) throws(CoordinatorError) -> ([(sequence: Int64?, entry: Entry)], Int) {
         guard let data = FileManager.default.contents(atPath: path) else { throw .storage(path: path, reason: "cannot read the file") }
-        let bytes = Array(data)
-        var entries: [Entry] = []
+        return try parseJournal(Array(data), path: path)
+    }
+
+    /// The records of a journal's bytes; the fuzz target's entry point.
+    static func parseJournal(_ bytes: [UInt8], path: String) throws(CoordinatorError) -> ([(sequence: Int64?, entry: Entry)], Int) {
+        var records: [(sequence: Int64?, entry: Entry)] = []
         var offset = 0
+        var previous: Int64?
         while offset < bytes.count {
             let remaining = bytes.count - offset
             guard remaining >= recordHeaderSize else { break }  // torn header at the end
             let header = Array(bytes[offset..<offset + 12])
             guard bytes.readLittleEndian(UInt32.self, at: offset) == recordMagic,
                   CRC32.checksum(header) == bytes.readLittleEndian(UInt32.self, at: offset + 12) else {
-                throw .corruptState(path: path, reason: "record \(entries.count + 1) at byte \(offset) has a damaged header")
+                throw .corruptState(path: path, reason: "record \(records.count + 1) at byte \(offset) has a damaged header")
             }
             let length = Int(bytes.readLittleEndian(UInt32.self, at: offset + 4))
+            guard length <= maximumRecordSize else {
+                throw .corruptState(path: path, reason: "record \(records.count + 1) at byte \(offset) claims \(length) bytes, above the limit of \(maximumRecordSize)")
+            }
             guard remaining >= recordHeaderSize + length else { break }  // torn payload at the end
             let payload = Array(bytes[offset + recordHeaderSize..<offset + recordHeaderSize + length])
             guard CRC32.checksum(payload) == bytes.readLittleEndian(UInt32.self, at: offset + 8) else {
-                throw .corruptState(path: path, reason: "record \(entries.count + 1) at byte \(offset) fails its checksum")
+                throw .corruptState(path: path, reason: "record \(records.count + 1) at byte \(offset) fails its checksum")
             }
-            do {
-                entries.append(try JSONDecoder().decode(Entry.self, from: Data(payload)))
-            } catch {
-                throw .corruptState(path: path, reason: "record \(entries.count + 1) at byte \(offset) cannot be decoded: \(error)")
+            let decoder = JSONDecoder()
+            if let record = try? decoder.decode(Record.self, from: Data(payload)) {
+                if let previous, record.sequence <= previous {
+                    throw .corruptState(path: path, reason: "record \(records.count + 1) at byte \(offset) has sequence \(record.sequence) after \(previous)")
+                }
+                previous = record.sequence
+                records.append((record.sequence, record.entry))
+            } else {
+                do {
+                    records.append((nil, try decoder.decode(Entry.self, from: Data(payload))))
+                } catch {
+                    throw .corruptState(path: path, reason: "record \(records.count + 1) at byte \(offset) cannot be decoded: \(error)")
+                }
             }
             offset += recordHeaderSize + length
         }
-        return (entries, offset)
+        return (records, offset)
+    }
+}
+
+/// The journal's file operations: the one seam where tests inject a crash or a full disk at
+/// any single write.
+protocol JournalFiles: Sendable {
+    /// Writes all of `bytes` at the descriptor's position.
+    func append(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(DurableFileError)
+    func sync(_ descriptor: Int32, path: String) throws(DurableFileError)
+    /// Cuts the file to `length` and moves the descriptor's position there.
+    func truncate(_ descriptor: Int32, to length: Int, path: String) throws(DurableFileError)
+    /// Replaces the file at `path` atomically and durably (``DurableFile/write(_:to:permissions:owner:)``).
+    func replace(_ path: String, with bytes: [UInt8]) throws(DurableFileError)
+}
+
+/// The real file system.
+struct SystemJournalFiles: JournalFiles {
+    func append(_ bytes: [UInt8], to descriptor: Int32, path: String) throws(DurableFileError) {
+        try DurableFile.writeAll(bytes, to: descriptor, path: path)
     }
 
-    // MARK: Writing
+    func sync(_ descriptor: Int32, path: String) throws(DurableFileError) {
+        guard fsync(descriptor) == 0 else { throw DurableFileError(path: path, action: "sync", reason: String(cString: strerror(errno))) }
+    }
 
-    private func durably(_ step: () throws(DurableFileError) -> Void) throws(CoordinatorError) {
-        do { try step() } catch { throw .storage(path: error.path, reason: error.description) }
+    func truncate(_ descriptor: Int32, to length: Int, path: String) throws(DurableFileError) {
+        guard ftruncate(descriptor, off_t(length)) == 0, lseek(descriptor, off_t(length), SEEK_SET) >= 0 else {
+            throw DurableFileError(path: path, action: "truncate", reason: String(cString: strerror(errno)))
+        }
+    }
+
+    func replace(_ path: String, with bytes: [UInt8]) throws(DurableFileError) {
+        try DurableFile.write(bytes, to: path)
     }
 }
 

@@ -8,13 +8,21 @@ extension Duration {
         ("ns", 1), ("us", 1e3), ("µs", 1e3), ("ms", 1e6), ("s", 1e9), ("m", 60e9), ("h", 3600e9),
     ]
 
-    /// Parses a configuration duration such as `250ms` or `1.5s`; `nil` when the text is not one.
+    /// The longest duration a configuration may name: ten years. Longer values are typing
+    /// mistakes, and adding them to an instant could run off the end of 64-bit nanoseconds.
+    public static let configMaximum = Duration.seconds(10 * 365 * 86_400)
+
+    /// Parses a configuration duration such as `250ms` or `1.5s`; `nil` when the text is not one,
+    /// or is negative, not finite, or longer than ``configMaximum``.
     public init?(configText text: String) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         // Longest suffix first, so that "ms" is not read as "m" followed by garbage.
         for unit in Self.units.sorted(by: { $0.suffix.count > $1.suffix.count }) where trimmed.hasSuffix(unit.suffix) {
             let number = trimmed.dropLast(unit.suffix.count)
-            guard !number.isEmpty, let value = Double(number), value >= 0, value.isFinite else { return nil }
+            guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+                  let value = Double(number), value.isFinite,
+                  value * unit.nanoseconds <= Double(Self.configMaximum.nanoseconds)
+            else { return nil }
             self = .nanoseconds(Int64(value * unit.nanoseconds))
             return
         }

@@ -17,16 +17,24 @@ public struct MonotonicInstant: Comparable, Hashable, Sendable, CustomStringConv
         lhs.nanoseconds < rhs.nanoseconds
     }
 
+    // Arithmetic saturates instead of trapping: a duration from outside (a lease TTL, a timeout
+    // in a file) that reaches past the end of the time line means "never", not a crash.
+
     public static func + (lhs: MonotonicInstant, rhs: Duration) -> MonotonicInstant {
-        MonotonicInstant(nanoseconds: lhs.nanoseconds + rhs.nanoseconds)
+        MonotonicInstant(nanoseconds: saturating(lhs.nanoseconds.addingReportingOverflow(rhs.nanoseconds), positive: rhs > .zero))
     }
 
     public static func - (lhs: MonotonicInstant, rhs: Duration) -> MonotonicInstant {
-        MonotonicInstant(nanoseconds: lhs.nanoseconds - rhs.nanoseconds)
+        MonotonicInstant(nanoseconds: saturating(lhs.nanoseconds.subtractingReportingOverflow(rhs.nanoseconds), positive: rhs < .zero))
     }
 
     public static func - (lhs: MonotonicInstant, rhs: MonotonicInstant) -> Duration {
-        .nanoseconds(lhs.nanoseconds - rhs.nanoseconds)
+        .nanoseconds(saturating(lhs.nanoseconds.subtractingReportingOverflow(rhs.nanoseconds), positive: lhs > rhs))
+    }
+
+    private static func saturating(_ result: (partialValue: Int64, overflow: Bool), positive: Bool) -> Int64 {
+        guard result.overflow else { return result.partialValue }
+        return positive ? .max : .min
     }
 
     public var description: String {

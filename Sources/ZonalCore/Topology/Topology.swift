@@ -155,6 +155,14 @@ public struct CoordinatorSettings: Sendable, Hashable {
     }
 }
 
+extension Topology {
+    /// The state directory `zonal up` uses when not told otherwise: `state_dir`, or
+    /// `.zonal/<name>`. Commands look for the admin token there.
+    public var defaultStateDirectory: String {
+        supervisor.stateDirectory ?? ".zonal/\(name)"
+    }
+}
+
 /// How `zonal up` runs the topology on one machine.
 public struct SupervisorSettings: Sendable, Hashable {
     /// Loopback host of the control API that `zonal status`, `fail` and `recover` talk to.

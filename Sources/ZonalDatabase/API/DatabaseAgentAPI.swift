@@ -7,13 +7,20 @@ import ZonalObservability
 /// replicas (the same convention as Patroni's): `GET /primary` answers 200 only on the node
 /// that runs as primary and holds the leader key; `GET /replica` only on a streaming standby,
 /// within `?lag=BYTES` and `?lag_seconds=S` when given; `GET /health` while PostgreSQL runs;
-/// `GET /status` the member, the leader and the last decision; `GET /metrics`.
+/// `GET /status` the member, the leader and the last decision; `GET /metrics`. The health
+/// endpoints (`/health`, `/primary`, `/replica`) and `/metrics` are open to checkers; `/status`
+/// wants the admin token.
 public struct DatabaseAgentAPI: Sendable {
     public let agent: DatabaseAgent
+    public let tokens: AdminTokenSource
 
-    public init(agent: DatabaseAgent) {
+    public init(agent: DatabaseAgent, tokens: AdminTokenSource) {
         self.agent = agent
+        self.tokens = tokens
     }
+
+    /// What health checkers poll, open without a token.
+    static let openPaths: Set<String> = ["/health", "/metrics", "/primary", "/replica"]
 
     public func application(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
         Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "zonal-db-agent"), logger: logger)
@@ -21,6 +28,7 @@ public struct DatabaseAgentAPI: Sendable {
 
     func router() -> Router<BasicRequestContext> {
         let router = Router()
+        router.add(middleware: AdminTokenMiddleware(tokens: tokens) { request in request.method == .get && Self.openPaths.contains(request.uri.path) })
         router.addMetricsRoute()
         let agent = self.agent
         router.get("/status") { _, _ in Response.json(await agent.report()) }

@@ -5,17 +5,21 @@ import ZonalObservability
 
 /// The supervisor's HTTP control surface, on a loopback address only (validation enforces it):
 /// `GET /v1/status`, `GET /v1/events`, `POST /v1/fail/{zone|node}/{name}`,
-/// `POST /v1/recover/{zone|node}/{name}`, plus `/health` and `/metrics`.
+/// `POST /v1/recover/{zone|node}/{name}`, plus `/health` and `/metrics`. Everything but
+/// `/health` and `/metrics` wants the admin token: any local user could otherwise fail a zone.
 public struct ControlAPI: Sendable {
     public let supervisor: Supervisor
+    public let tokens: AdminTokenSource
 
-    public init(supervisor: Supervisor) {
+    public init(supervisor: Supervisor, tokens: AdminTokenSource) {
         self.supervisor = supervisor
+        self.tokens = tokens
     }
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         let supervisor = self.supervisor
+        router.add(middleware: AdminTokenMiddleware(tokens: tokens))
         router.addAdminRoutes()
         router.get("/v1/status") { _, _ in Response.json(await supervisor.status()) }
         router.get("/v1/events") { _, _ in Response.json(supervisor.events.all) }

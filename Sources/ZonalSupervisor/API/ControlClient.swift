@@ -7,10 +7,20 @@ import ZonalCore
 public struct ControlClient: Sendable {
     public var baseURL: String
     public var timeout: Duration
+    /// Sent with every request; without it the supervisor answers 401.
+    public var token: AdminToken?
 
-    public init(host: String, port: Int, timeout: Duration = .seconds(5)) {
+    public init(host: String, port: Int, token: AdminToken?, timeout: Duration = .seconds(5)) {
         self.baseURL = "http://\(IPAddressText.hostPort(host, port))"
+        self.token = token
         self.timeout = timeout
+    }
+
+    /// Whether a supervisor answers `GET /health` here (which needs no token).
+    public func answers() async -> Bool {
+        var request = HTTPClientRequest(url: baseURL + "/health")
+        request.method = .GET
+        return (try? await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds))) != nil
     }
 
     public func status() async throws(ControlClientError) -> StatusReport {
@@ -32,6 +42,7 @@ public struct ControlClient: Sendable {
     private func send<Answer: Decodable>(_ method: String, _ path: String) async throws(ControlClientError) -> Answer {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = .init(rawValue: method)
+        if let token { request.headers.add(name: "Authorization", value: token.authorizationHeader) }
         let status: Int
         let body: ByteBuffer
         do {

@@ -1,0 +1,110 @@
+import Foundation
+import Hummingbird
+import Synchronization
+import ZonalCore
+
+/// Where a server finds the admin token it checks requests against: a fixed token, or a token
+/// file that is read again whenever it changes, so replacing the file rotates the token without
+/// a restart.
+public final class AdminTokenSource: Sendable {
+    private enum Origin {
+        case fixed(AdminToken?)
+        case file(String)
+    }
+
+    private struct Cache {
+        var stamp: FileStamp?
+        var token: AdminToken?
+    }
+
+    private let origin: Origin
+    private let cache = Mutex(Cache())
+
+    /// Always `token`; nil means no token is configured, and every protected request is refused.
+    public init(fixed token: AdminToken?) {
+        origin = .fixed(token)
+    }
+
+    /// The token in `path`, re-read when the file's size or modification time changes.
+    public init(file path: String) {
+        origin = .file(path)
+    }
+
+    /// The token of this process: `ZONAL_TOKEN`, else the file `ZONAL_TOKEN_FILE` names (which
+    /// `zonal up` sets for its children), else none.
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> AdminTokenSource {
+        if let secret = environment[AdminToken.environmentKey] { return AdminTokenSource(fixed: try? AdminToken(secret: secret)) }
+        if let file = environment[AdminToken.fileEnvironmentKey] { return AdminTokenSource(file: file) }
+        return AdminTokenSource(fixed: nil)
+    }
+
+    /// The token now in force, or nil when there is none (or its file became unreadable or
+    /// readable by others, which is treated as no token: fail closed).
+    public var current: AdminToken? {
+        switch origin {
+        case .fixed(let token):
+            return token
+        case .file(let path):
+            let stamp = FileStamp(path: path)
+            return cache.withLock { cache in
+                if let stamp, cache.stamp == stamp { return cache.token }
+                cache.stamp = stamp
+                cache.token = stamp == nil ? nil : try? AdminToken.load(file: path)
+                return cache.token
+            }
+        }
+    }
+}
+
+/// Identifies one version of a file cheaply, by its size and modification time.
+private struct FileStamp: Equatable {
+    var size: Int
+    var modified: timespec
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        size = Int(info.st_size)
+        modified = info.st_mtim
+    }
+
+    static func == (lhs: FileStamp, rhs: FileStamp) -> Bool {
+        lhs.size == rhs.size && lhs.modified.tv_sec == rhs.modified.tv_sec && lhs.modified.tv_nsec == rhs.modified.tv_nsec
+    }
+}
+
+/// Refuses every request without the admin token (401 with a one-line reason), except those
+/// `isOpen` lets through: health endpoints that checkers and balancers poll.
+///
+/// Accepts `Authorization: Bearer <token>` and, as etcd's gateway does, the bare token.
+public struct AdminTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    public let tokens: AdminTokenSource
+    public let isOpen: @Sendable (Request) -> Bool
+
+    public init(tokens: AdminTokenSource, isOpen: @escaping @Sendable (Request) -> Bool = AdminTokenMiddleware.healthAndMetrics) {
+        self.tokens = tokens
+        self.isOpen = isOpen
+    }
+
+    /// `GET /health` and `GET /metrics` stay open; everything else wants the token.
+    public static func healthAndMetrics(_ request: Request) -> Bool {
+        request.method == .get && (request.uri.path == "/health" || request.uri.path == "/metrics")
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if isOpen(request) { return try await next(request, context) }
+        guard let token = tokens.current else {
+            return Self.refusal("no admin token is configured for this server (set ZONAL_TOKEN_FILE or run it under zonal up)")
+        }
+        guard let presented = request.headers[.authorization] else {
+            return Self.refusal("this API needs Authorization: Bearer <admin token> (zonal commands read it from the state directory's admin-token)")
+        }
+        let secret = presented.hasPrefix("Bearer ") ? presented.dropFirst("Bearer ".count) : Substring(presented)
+        guard token.matches(secret) else { return Self.refusal("the admin token does not match") }
+        return try await next(request, context)
+    }
+
+    private static func refusal(_ reason: String) -> Response {
+        Response.json(status: .unauthorized, ["error": reason])
+    }
+}
