@@ -89,6 +89,20 @@ extension ZonalBinary {
     }
 }
 
+/// curl, the client operators use, run to completion: the answer's status code and body.
+public enum Curl {
+    public static func run(_ arguments: [String], directory: TemporaryDirectory) async throws -> (status: Int, body: String) {
+        let body = directory.file("curl-\(UUID().uuidString.prefix(8)).body")
+        let fixture = try ProcessFixture(executable: "/usr/bin/curl", arguments: ["-s", "-o", body, "-w", "%{http_code}", "--max-time", "10"] + arguments,
+                                         outputPath: directory.file("curl-\(UUID().uuidString.prefix(8)).out"))
+        guard await fixture.waitForExit(timeout: .seconds(15)) != nil else {
+            await fixture.stop()
+            throw FixtureError("curl \(arguments.joined(separator: " ")) did not finish")
+        }
+        return (Int(fixture.output.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, (try? String(contentsOfFile: body, encoding: .utf8)) ?? "")
+    }
+}
+
 /// Processes whose command line contains `marker`, read from /proc: how tests find orphans.
 public func processesMentioning(_ marker: String) -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

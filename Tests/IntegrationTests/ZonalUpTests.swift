@@ -106,6 +106,48 @@ struct ZonalUpTests {
         #expect(FileManager.default.fileExists(atPath: "\(env.directory.path)/state/events.jsonl"))
     }
 
+    @Test("control surfaces refuse requests without the generated token; hostile numbers get a 4xx; the supervisor keeps serving")
+    func credentialsAndHostileRequests() async throws {
+        let env = try makeEnvironment()
+        defer { env.directory.remove() }
+        let up = try ProcessFixture(executable: ZonalBinary.path, arguments: ["up", env.topologyFile], outputPath: env.directory.file("up.out"))
+        defer { up.signal(SIGKILL) }
+        guard await poll(timeout: .seconds(60), until: { up.output.contains("is up: 3/3 instances healthy") }) != nil else {
+            Issue.record("zonal up did not become ready:\n\(up.output)")
+            return
+        }
+        let tokenPath = env.directory.file("state/admin-token")
+        #expect((try FileManager.default.attributesOfItem(atPath: tokenPath)[.posixPermissions] as? Int) == 0o600)
+        let token = try String(contentsOfFile: tokenPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let control = "http://\(env.topology.supervisor.controlHost):7300"
+        let coordinator = env.topology.coordinator.clientEndpoints[0]
+        let app = "http://\(env.topology.nodes[0].address):9080"
+
+        for (method, url) in [("POST", "\(control)/v1/fail/zone/east-a"), ("GET", "\(control)/v1/status"), ("POST", "\(coordinator)/v3/kv/put"),
+                              ("POST", "\(coordinator)/v3/lease/grant"), ("PUT", "\(app)/fault")] {
+            for headers in [[], ["-H", "Authorization: Bearer wrong"], ["-H", "Authorization: \(token.dropLast())"]] {
+                let answer = try await Curl.run(["-X", method, url, "-d", #"{"key":"L2E=","TTL":"5","mode":"fail","status":500}"#] + headers, directory: env.directory)
+                #expect(answer.status == 401, "\(method) \(url) \(headers) answered \(answer.status): \(answer.body)")
+            }
+        }
+        #expect(try await Curl.run(["\(control)/health"], directory: env.directory).status == 200, "health stays open")
+        #expect(health(try await status(env), zone: "east-a") == ["healthy"], "nothing was failed without the token")
+
+        // The lease TTL that used to stop the whole supervisor, and its neighbours.
+        for ttl in [#""9223372036854775807""#, #""-1""#, #""0""#, #""ten""#, "1e300", #""99999999999999999999""#] {
+            let answer = try await Curl.run(["-X", "POST", "\(coordinator)/v3/lease/grant", "-H", "Authorization: \(token)", "-d", #"{"TTL":\#(ttl)}"#], directory: env.directory)
+            #expect(answer.status == 400, "TTL \(ttl) answered \(answer.status): \(answer.body)")
+        }
+        let (coordinatorCode, coordinatorOutput) = try await ZonalBinary.run(["coordinator", "status", "-f", env.topologyFile], directory: env.directory)
+        #expect(coordinatorCode == 0 && coordinatorOutput.contains("embedded coordinator"), "\(coordinatorOutput)")
+        #expect(try await Curl.run(["-X", "PUT", "\(app)/fault", "-H", "Authorization: Bearer \(token)", "-d", #"{"mode":"none"}"#], directory: env.directory).status == 200)
+        #expect(try await Curl.run(["-X", "PUT", "http://\(env.topology.nodes[0].address):8080/fault", "-d", #"{"mode":"fail","status":500}"#], directory: env.directory).status != 200,
+                "the service port has no fault switch")
+        #expect(up.isRunning, "the supervisor survived")
+        let (statusCode, statusOutput) = try await ZonalBinary.run(["status", "-f", env.topologyFile], directory: env.directory)
+        #expect(statusCode == 0, "\(statusOutput)")
+    }
+
     @Test("children die with a supervisor killed by SIGKILL")
     func noOrphansAfterSupervisorKill() async throws {
         let env = try makeEnvironment()
