@@ -10,8 +10,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "zonal", targets: ["zonal"]),
-        // For the libFuzzer targets in Fuzz/, which drive the balancer's real HTTP pipeline.
-        .library(name: "ZonalBalancer", targets: ["ZonalBalancer"]),
+        // For the libFuzzer targets in Fuzz/, which drive the real parsers through ZonalTesting's checks.
+        .library(name: "ZonalTesting", targets: ["ZonalTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -159,6 +159,8 @@ let package = Package(
             name: "ZonalTesting",
             dependencies: [
                 "ZonalCore",
+                "ZonalBalancer",
+                "ZonalCoordination",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -1,6 +1,6 @@
 // swift-tools-version: 6.1
-// libFuzzer targets for Zonal's parsers. Kept in their own package so that the main build
-// never links them; run them with `Fuzz/run TARGET`.
+// The libFuzzer binary for Zonal's parsers. Kept in its own package so that the main build
+// never links it; run a parser with `Fuzz/run TARGET`.
 import PackageDescription
 
 let package = Package(
@@ -9,8 +9,8 @@ let package = Package(
     dependencies: [.package(name: "zonal", path: "..")],
     targets: [
         .executableTarget(
-            name: "HTTPFrontFuzz",
-            dependencies: [.product(name: "ZonalBalancer", package: "zonal")]
+            name: "ZonalFuzz",
+            dependencies: [.product(name: "ZonalTesting", package: "zonal")]
         ),
     ]
 )

@@ -31,14 +31,14 @@ struct DatabaseEndToEndTests {
         #expect(await poll(timeout: .seconds(10)) { await cluster.sql(first, "SELECT count(*) FROM t") == "2" } != nil)
         #expect(await cluster.sql(first, "INSERT INTO t VALUES (99)") == nil, "a standby accepted a write")
 
-        let switchover = try await ZonalBinary.run(["db", "switchover", "--topology", cluster.file, "--to", first], directory: cluster.directory)
+        let switchover = try await ZonalBinary.run(["db", "switchover", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--to", first], directory: cluster.directory)
         #expect(switchover.status == 0, "\(switchover.output)")
         #expect(await cluster.waitForPrimary(among: [first], timeout: .seconds(15)) == first)
         #expect(await cluster.sql(first, "INSERT INTO t VALUES (3)") != nil)
         #expect(await cluster.waitForReplica(second), "the old primary did not follow after the switchover: \(cluster.agentOutput(second).suffix(3000))")
         #expect(await poll(timeout: .seconds(10)) { await cluster.sql(second, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t") == "1,2,3" } != nil)
 
-        let status = try await ZonalBinary.run(["db", "status", "--topology", cluster.file], directory: cluster.directory)
+        let status = try await ZonalBinary.run(["db", "status", "--topology", cluster.file, "--token-file", cluster.tokenFile], directory: cluster.directory)
         #expect(status.output.contains("failover \(first) → \(second)"), "\(status.output)")
         #expect(status.output.contains("switchover \(second) → \(first)"), "\(status.output)")
     }
@@ -145,7 +145,7 @@ struct DatabaseEndToEndTests {
         let cluster = try await DatabaseCluster(nodes: ["a1", "b1"], settings: "backup: { directory: \(backups.path) }")
         defer { Task { await cluster.stop() } }
         let primary = try #require(await cluster.waitForPrimary())
-        let backup = try await ZonalBinary.run(["db", "backup", "--topology", cluster.file], directory: cluster.directory)
+        let backup = try await ZonalBinary.run(["db", "backup", "--topology", cluster.file, "--token-file", cluster.tokenFile], directory: cluster.directory)
         #expect(backup.status == 0, "\(backup.output)")
 
         #expect(await cluster.sql(primary, "CREATE TABLE t (v text); INSERT INTO t VALUES ('first')") != nil)
@@ -162,7 +162,7 @@ struct DatabaseEndToEndTests {
 
         let into = cluster.directory.file("restored")
         let port = Int.random(in: 20_000...30_000)
-        let restore = try await ZonalBinary.run(["db", "restore", "--topology", cluster.file, "--to-time", target, "--into", into, "--port", "\(port)"],
+        let restore = try await ZonalBinary.run(["db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--to-time", target, "--into", into, "--port", "\(port)"],
                                                 directory: cluster.directory)
         #expect(restore.status == 0, "\(restore.output)")
         let server = RestoredServer(directory: into, port: port, scratch: cluster.directory)
@@ -177,7 +177,7 @@ struct DatabaseEndToEndTests {
         try handle.write(contentsOf: Data([0xFF, 0x00, 0xFF]))
         try handle.close()
         let second = cluster.directory.file("restored-again")
-        let refused = try await ZonalBinary.run(["db", "restore", "--topology", cluster.file, "--to-time", target, "--into", second, "--port", "\(port)"],
+        let refused = try await ZonalBinary.run(["db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--to-time", target, "--into", second, "--port", "\(port)"],
                                                 directory: cluster.directory)
         #expect(refused.status != 0)
         #expect(refused.output.contains("archived WAL segment \(segment) is corrupt: SHA-256"), "\(refused.output)")

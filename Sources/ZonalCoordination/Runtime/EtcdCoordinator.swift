@@ -170,27 +170,9 @@ public final class EtcdCoordinator: Coordinator {
         guard response.status == .ok else {
             throw CoordinatorError.rejected("watch answered \(response.status.code): \(String(buffer: try await response.body.collect(upTo: 65536)))")
         }
-        var pending = ByteBuffer()
+        var decoder = WatchStreamDecoder(requestedRevision: revision)
         for try await chunk in response.body {
-            pending.writeImmutableBuffer(chunk)
-            while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
-                let length = newline - pending.readerIndex
-                guard let line = pending.readSlice(length: length) else { break }
-                pending.moveReaderIndex(forwardBy: 1)
-                guard line.readableBytes > 0 else { continue }
-                let message = try JSONDecoder().decode(Gateway.WatchResponse.self, from: Data(buffer: line))
-                if let error = message.error { throw CoordinatorError.rejected(error.message ?? error.error ?? "watch failed") }
-                guard let result = message.result else { continue }
-                if let compacted = result.compact_revision?.value, compacted > 0 {
-                    throw CoordinatorError.compacted(requested: revision, compactedThrough: compacted - 1)
-                }
-                if result.canceled == true { throw CoordinatorError.rejected("watch canceled: \(result.cancel_reason ?? "no reason given")") }
-                for event in result.events ?? [] {
-                    var keyValue = event.kv.model
-                    if event.type == "DELETE" { keyValue.value = []; keyValue.createRevision = 0; keyValue.version = 0 }
-                    continuation.yield(WatchEvent(kind: event.type == "DELETE" ? .delete : .put, keyValue: keyValue))
-                }
-            }
+            for event in try decoder.feed(chunk) { continuation.yield(event) }
         }
     }
 
