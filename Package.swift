@@ -159,8 +159,10 @@ let package = Package(
             name: "ZonalTesting",
             dependencies: [
                 "ZonalCore",
+                "ZonalBackup",
                 "ZonalBalancer",
                 "ZonalCoordination",
+                "ZonalDatabase",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -1,8 +1,10 @@
 import Foundation
 import NIOCore
+import ZonalBackup
 import ZonalBalancer
 import ZonalCoordination
 import ZonalCore
+import ZonalDatabase
 
 /// The parsers of Zonal that take bytes from outside, each with what must hold whatever the
 /// bytes: an answer or a specific error, never a crash or a hang. The libFuzzer targets in
@@ -26,7 +28,9 @@ public enum ParserFuzzing {
         }
     }
 
-    public static let targets: [Target] = [httpFront, duration, persistenceCookie, topology, watchStream, coordinatorJournal]
+    public static let targets: [Target] = [
+        httpFront, duration, persistenceCookie, topology, watchStream, coordinatorJournal, keyFile, repositoryIndex, s3Answer, controlData, timelineHistory,
+    ]
 
     public static func target(named name: String) -> Target? {
         targets.first { $0.name == name }
@@ -99,6 +103,71 @@ public enum ParserFuzzing {
             if case .corruptState = error { return }
             if case .rejected = error { return }
             preconditionFailure("a journal gave an unexpected error: \(error)")
+        }
+    }
+
+    /// A repository key file: unlocked, or `wrongPassword`/`corrupt`; scrypt parameters from the
+    /// file never reach scrypt unchecked.
+    static let keyFile = Target(name: "key-file", seeds: [
+        #"{"kdf":"scrypt","rounds":1024,"blockSize":8,"parallelism":1,"salt":"c2FsdA==","sealedKey":"AAAA","created":"2026-01-01T00:00:00Z"}"#,
+        #"{"kdf":"scrypt","rounds":9223372036854775807,"blockSize":-1,"parallelism":0,"salt":"","sealedKey":"","created":"2026-01-01T00:00:00Z"}"#,
+    ].map { Array($0.utf8) }) { bytes in
+        guard let file = try? JSONDecoder.zonal().decode(KeyFile.self, from: Data(bytes)) else { return }
+        do throws(BackupError) {
+            _ = try file.unlock(password: "fuzz")
+        } catch {
+            switch error {
+            case .wrongPassword, .corrupt: return
+            default: preconditionFailure("a key file gave an unexpected error: \(error)")
+            }
+        }
+    }
+
+    /// Index files and trees after decryption: what decodes is within range, so no reader's
+    /// `offset + length` overflows.
+    static let repositoryIndex = Target(name: "repository-index", seeds: [
+        #"{"packs":[{"pack":"ab","blobs":[{"id":"abababababababababababababababababababababababababababababababab","kind":"data","offset":0,"length":10,"plainLength":4}]}]}"#,
+        #"{"nodes":[{"name":"a","kind":"file","mode":420,"uid":0,"gid":0,"mtime":-9223372036854775808,"size":9223372036854775807,"content":[]}]}"#,
+    ].map { Array($0.utf8) }) { bytes in
+        if let index = try? JSONDecoder.zonal().decode(IndexFile.self, from: Data(bytes)) {
+            for blob in index.packs.flatMap(\.blobs) {
+                let (end, overflow) = blob.offset.addingReportingOverflow(blob.length)
+                precondition(!overflow && end <= 2 * PackedBlob.maximumPackBytes && blob.plainLength <= PackedBlob.maximumPlainBytes)
+            }
+        }
+        _ = try? JSONDecoder.zonal().decode(Tree.self, from: Data(bytes))
+    }
+
+    /// S3's XML answers: element texts found, never a crash on unclosed or nested elements.
+    static let s3Answer = Target(name: "s3-answer", seeds: [
+        "<ListBucketResult><KeyCount>1</KeyCount><Contents><Key>a&amp;b</Key><Size>12</Size></Contents><IsTruncated>true</IsTruncated><NextContinuationToken>x</NextContinuationToken></ListBucketResult>",
+        "<Error><Code>SlowDown</Code><Message>&lt;please&gt;</Message></Error>", "<Contents><Contents></Contents>",
+    ].map { Array($0.utf8) }) { bytes in
+        let text = String(decoding: bytes, as: UTF8.self)
+        for entry in XMLText.blocks("Contents", in: text[...]) {
+            _ = XMLText.all("Key", in: entry)
+            _ = Int64(XMLText.all("Size", in: entry).first ?? "")
+        }
+        _ = XMLText.first("Code", in: text)
+    }
+
+    /// `pg_controldata` output: fields read or left unknown.
+    static let controlData = Target(name: "pg-controldata", seeds: [
+        "Database cluster state:               in production\nLatest checkpoint location:           0/3000060\nLatest checkpoint's TimeLineID:       1\nMinimum recovery ending location:     0/0\n",
+        "Latest checkpoint's TimeLineID: -9223372036854775808\nLatest checkpoint location: FFFFFFFF/FFFFFFFF\n",
+    ].map { Array($0.utf8) }) { bytes in
+        let data = ControlData(parsing: String(decoding: bytes, as: UTF8.self))
+        if let timeline = data.timeline { precondition((0...Int(UInt32.max)).contains(timeline)) }
+        _ = data.position
+        _ = data.wasPrimary
+    }
+
+    /// Timeline history files: the switches, each with a 32-bit timeline.
+    static let timelineHistory = Target(name: "timeline-history", seeds: [
+        "1\t0/3000060\tno recovery target specified\n2\t0/5000000\tat restore point\n", "4294967296\t0/1\n-1 0/0\n# comment\n",
+    ].map { Array($0.utf8) }) { bytes in
+        for change in TimelineSwitch.parseHistory(String(decoding: bytes, as: UTF8.self)) {
+            precondition((0...Int(UInt32.max)).contains(change.timeline))
         }
     }
 

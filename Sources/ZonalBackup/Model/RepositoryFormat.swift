@@ -36,6 +36,35 @@ public struct PackedBlob: Codable, Sendable, Hashable {
     public var length: Int
     /// Plain length.
     public var plainLength: Int
+
+    /// The largest offset or length a pack can have (a pack is at most a few times `pack_size`).
+    public static let maximumPackBytes = 1 << 32
+    /// The largest plain blob: far above the chunker's maximum and any tree a backup writes.
+    public static let maximumPlainBytes = 1 << 30
+
+    public init(id: BlobID, kind: Kind, offset: Int, length: Int, plainLength: Int) {
+        self.id = id
+        self.kind = kind
+        self.offset = offset
+        self.length = length
+        self.plainLength = plainLength
+    }
+
+    /// Index files come from storage: an offset or length out of range is damage, refused here
+    /// so that no reader computes `offset + length` or allocates `plainLength` bytes from it.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(BlobID.self, forKey: .id)
+        kind = try container.decode(Kind.self, forKey: .kind)
+        offset = try container.decode(Int.self, forKey: .offset)
+        length = try container.decode(Int.self, forKey: .length)
+        plainLength = try container.decode(Int.self, forKey: .plainLength)
+        guard (0...Self.maximumPackBytes).contains(offset), (0...Self.maximumPackBytes).contains(length),
+              (0...Self.maximumPlainBytes).contains(plainLength) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "blob \(id) has offset \(offset), length \(length), plain length \(plainLength): out of range"))
+        }
+    }
 }
 
 /// One index file: which blobs each pack holds.

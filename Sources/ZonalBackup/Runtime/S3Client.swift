@@ -72,19 +72,20 @@ struct S3Client: Sendable {
     }
 }
 
-/// The few pieces of S3's XML answers a repository needs, found by element name.
-enum XMLText {
+/// The few pieces of S3's XML answers a repository needs, found by element name. Public so the
+/// fuzz target and its seeded tests reach the real parser.
+public enum XMLText {
     /// The text of every `<name>` element, entities decoded.
-    static func all(_ name: String, in text: Substring) -> [String] {
+    public static func all(_ name: String, in text: Substring) -> [String] {
         blocks(name, in: text).map(decode)
     }
 
-    static func first(_ name: String, in text: String) -> String? {
+    public static func first(_ name: String, in text: String) -> String? {
         all(name, in: text[...]).first
     }
 
     /// The raw contents of every `<name>` element, for elements holding others.
-    static func blocks(_ name: String, in text: Substring) -> [Substring] {
+    public static func blocks(_ name: String, in text: Substring) -> [Substring] {
         var found: [Substring] = []
         var rest = text
         while let open = rest.range(of: "<\(name)>"), let close = rest.range(of: "</\(name)>", range: open.upperBound..<rest.endIndex) {

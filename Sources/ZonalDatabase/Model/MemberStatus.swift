@@ -118,6 +118,18 @@ public struct TimelineSwitch: Codable, Sendable, Hashable {
     }
 }
 
+extension TimelineSwitch {
+    /// The switches a timeline history file lists (`ID<TAB>LSN<TAB>reason` per line, comments
+    /// and unreadable lines skipped), oldest first. Timeline IDs are 32-bit, as PostgreSQL's.
+    public static func parseHistory(_ text: String) -> [TimelineSwitch] {
+        text.split(separator: "\n").compactMap { line in
+            let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
+            guard fields.count >= 2, let id = UInt32(fields[0]), let end = LogSequenceNumber(fields[1]) else { return nil }
+            return TimelineSwitch(timeline: Int(id), end: end)
+        }
+    }
+}
+
 /// An operator's request to hand the primary role to `target`.
 public struct SwitchoverRequest: Codable, Sendable, Hashable {
     public var from: String

@@ -210,11 +210,7 @@ public struct PostgresController: Sendable {
     public func history(ofTimeline timeline: Int) -> [TimelineSwitch] {
         let file = dataDirectory + "/pg_wal/" + String(format: "%08X", timeline) + ".history"
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [] }
-        return text.split(separator: "\n").compactMap { line in
-            let fields = line.split(whereSeparator: { $0 == "\t" || $0 == " " })
-            guard fields.count >= 2, let id = Int(fields[0]), let end = LogSequenceNumber(fields[1]) else { return nil }
-            return TimelineSwitch(timeline: id, end: end)
-        }
+        return TimelineSwitch.parseHistory(text)
     }
 
     static func postmasterPID(at path: String) -> pid_t? {
@@ -279,7 +275,8 @@ public struct ControlData: Sendable, Hashable {
     /// Minimum recovery ending location's timeline or the checkpoint's, whichever is later.
     public var minimumRecoveryEnd: LogSequenceNumber?
 
-    init(parsing output: String) {
+    /// Reads `pg_controldata`'s output; fields it cannot read stay nil (or "unknown").
+    public init(parsing output: String) {
         var fields: [String: String] = [:]
         for line in output.split(separator: "\n") {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -287,7 +284,8 @@ public struct ControlData: Sendable, Hashable {
         }
         state = fields["Database cluster state"] ?? "unknown"
         checkpoint = fields["Latest checkpoint location"].flatMap { LogSequenceNumber($0) }
-        timeline = fields["Latest checkpoint's TimeLineID"].flatMap { Int($0) }
+        // Timeline IDs are 32-bit in PostgreSQL; anything else is not a timeline.
+        timeline = fields["Latest checkpoint's TimeLineID"].flatMap { UInt32($0) }.map(Int.init)
         minimumRecoveryEnd = fields["Minimum recovery ending location"].flatMap { LogSequenceNumber($0) }
     }
 
