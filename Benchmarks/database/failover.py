@@ -4,6 +4,7 @@ import json
 import os
 import pathlib
 import pwd
+import secrets
 import shutil
 import signal
 import statistics
@@ -26,9 +27,10 @@ COORDINATOR = "127.0.50.1"
 WRITE_LIMIT_SECONDS = 150
 
 
-def http_status(url):
+def http_status(url, token=None):
     try:
-        with urllib.request.urlopen(url, timeout=1) as response:
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+        with urllib.request.urlopen(request, timeout=1) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, {}
@@ -164,16 +166,23 @@ services:
     admin_port: 8008
     database: {{ edition: ha, synchronous_mode: {mode} }}
 """)
-        self.processes = [subprocess.Popen([zonal, "coordinator", "serve", "--host", COORDINATOR, "--port", "17579", "--data-dir", f"{directory}/coordinator"],
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+        # The admin token the coordinator and agents share, as `zonal up` would make it.
+        token = secrets.token_hex(32)
+        token_file = f"{directory}/admin-token"
+        with open(os.open(token_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+            handle.write(token)
+        self.processes = [subprocess.Popen([zonal, "coordinator", "serve", "--host", COORDINATOR, "--port", "17579", "--data-dir", f"{directory}/coordinator",
+                                            "--token-file", token_file], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
         self.agents = {}
         for name in NODES:
             log = open(f"{directory}/agent-{name}.log", "w")
             self.agents[name] = subprocess.Popen([zonal, "db", "agent", "--topology", str(topology), "--node", name, "--state-dir", f"{directory}/state"],
-                                                 stdout=log, stderr=log)
+                                                 stdout=log, stderr=log, env={**os.environ, "ZONAL_TOKEN_FILE": token_file})
+        # The clients log in with the cluster password the agents generate.
+        os.environ["PGPASSFILE"] = f"{directory}/state/db/pgpass"
         try:
             self.primary, self.standby = wait_until_ready(synchronous, "Zonal", lambda primary, standby: standby in (
-                http_status(f"http://{NODES[primary]}:8008/status")[1].get("synchronous") or {}).get("members", []))
+                http_status(f"http://{NODES[primary]}:8008/status", token)[1].get("synchronous") or {}).get("members", []))
         except Exception:
             self.stop()
             raise
@@ -183,6 +192,7 @@ services:
         kill(self.agents[name].pid)
 
     def stop(self):
+        os.environ.pop("PGPASSFILE", None)
         for process in list(self.agents.values()) + self.processes:
             process.terminate()
         for process in list(self.agents.values()) + self.processes:

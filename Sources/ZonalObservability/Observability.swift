@@ -64,3 +64,18 @@ extension Response {
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
+
+/// How every Zonal HTTP API is served: Hummingbird's HTTP/1.1 server with the topology's
+/// ``APILimits`` (a connection cap and an idle timeout), so each API gets them in one place.
+public enum APIServer {
+    public static func application(
+        router: Router<BasicRequestContext>, host: String, port: Int, name: String, limits: APILimits = .init(), logger: Logger
+    ) -> some ApplicationProtocol {
+        Application(
+            router: router,
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds))),
+            configuration: .init(address: .hostname(host, port: port), serverName: name,
+                                 availableConnectionsDelegate: .maximum(limits.maxConnections, logger: logger)),
+            logger: logger)
+    }
+}

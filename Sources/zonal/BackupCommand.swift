@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ZonalBackup
+import ZonalCore
 
 struct BackupCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,7 +58,9 @@ struct RepositoryOptions: ParsableArguments {
 }
 
 /// The first line of a password file.
+/// The first line of a password file, which only its owner may read (as ssh wants of keys).
 func readPassword(from path: String) throws -> String {
+    if case .failure(let error) = SecretFile.checkPrivate(path) { throw CommandFailure("password file \(error)") }
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("cannot read the password file \(path)") }
     return String(text.prefix { $0 != "\n" && $0 != "\r" })
 }

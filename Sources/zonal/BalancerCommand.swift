@@ -47,7 +47,8 @@ struct BalancerCommand: AsyncParsableCommand {
             print("listener \(listener.name) (\(listener.mode.rawValue), pool \(listener.pool)) on \(address)")
         }
         if let adminPort = plan.adminPort {
-            services.append(BalancerAdminAPI(balancer: balancer, tokens: try adminTokens(plan)).application(host: plan.adminHost, port: adminPort, logger: logger))
+            services.append(BalancerAdminAPI(balancer: balancer, tokens: try adminTokens(plan)).application(host: plan.adminHost, port: adminPort,
+                                                                                             limits: topology.supervisor.api, logger: logger))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

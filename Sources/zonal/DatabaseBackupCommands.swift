@@ -20,9 +20,10 @@ struct DatabaseBackupCommand: AsyncParsableCommand {
             throw CommandFailure("\(service.name) has no primary now; a base backup needs one")
         }
         let catalog = BackupCatalog(directory: backup.directory)
+        let (password, _) = try database.password()
         try await reportingDatabaseErrors {
             let controller = try PostgresController(binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory, dataDirectory: backup.directory,
-                                                    logFile: backup.directory + "/backup.log", logger: Logger(label: "zonal.db"))
+                                                    logFile: backup.directory + "/backup.log", password: password, logger: Logger(label: "zonal.db"))
             let record = try await catalog.take(fromHost: node.address, port: service.port, node: leader, using: controller)
             let pruned = try catalog.prune(BackupRetention(keep: backup.keep, keepDays: backup.keepDays))
             print("base backup \(record.name) of \(leader) in \(backup.directory)/base (WAL from \(record.startSegment)); retention removed \(pruned.backups.count) backup(s), \(pruned.segments.count) WAL segment(s)")
@@ -48,8 +49,9 @@ struct DatabaseRestoreCommand: AsyncParsableCommand {
             throw CommandFailure("--to-time must be an ISO 8601 time such as 2026-11-26T14:30:00Z, got \(toTime)")
         }
         let directory = URL(fileURLWithPath: into).standardizedFileURL.path
+        let (password, _) = try database.password()
         let restore = PointInTimeRestore(catalog: BackupCatalog(directory: backup.directory), binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory,
-                                         logger: Logger(label: "zonal.db"))
+                                         password: password, logger: Logger(label: "zonal.db"))
         try await reportingDatabaseErrors {
             let outcome = try await restore.restore(to: target, into: directory, port: port)
             print("restored to \(toTime) from base backup \(outcome.backup.name) into \(outcome.directory); start it with pg_ctl -D \(outcome.directory) (as postgres)")

@@ -30,6 +30,24 @@ func reportingDatabaseErrors<T>(_ body: () async throws -> T) async throws -> T 
 struct DatabaseServiceOptions: ParsableArguments {
     @OptionGroup var topologyOptions: TopologyOptions
     @Option(help: "The database service (default: the topology's only service of kind postgres).") var service: String?
+    @Option(help: "The state directory the agents run in: data directories and the cluster password (default: the topology's state_dir, or .zonal/NAME).")
+    var stateDir: String?
+
+    /// The state directory, as `zonal up` chooses it.
+    func stateDirectory(_ topology: Topology) -> String {
+        stateDir ?? topology.defaultStateDirectory
+    }
+
+    /// The cluster password of the service, which the agents created.
+    func password() throws -> (ClusterPassword, file: String) {
+        let (topology, service) = try resolve()
+        let file = DatabaseNodePlan.passwordFile(service: service.name, stateDirectory: stateDirectory(topology))
+        do {
+            return (try ClusterPassword.load(file: file), file)
+        } catch {
+            throw CommandFailure("\(error.description) (the agents of \(service.name) create it; give --state-dir if they run in another state directory)")
+        }
+    }
 
     func resolve() throws -> (topology: Topology, service: Topology.Service) {
         let topology = try topologyOptions.load()
@@ -71,7 +89,6 @@ struct DatabaseAgentCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseServiceOptions
     @Option(help: "The node this agent runs on.") var node: String
-    @Option(help: "Where data directories go unless the topology says otherwise.") var stateDir: String = ".zonal"
     @Option(help: "Coordinator endpoint to use instead of the topology's (e.g. a node-local etcd proxy); repeatable.")
     var coordinator: [String] = []
 
@@ -83,12 +100,14 @@ struct DatabaseAgentCommand: AsyncParsableCommand {
         logger[metadataKey: "service"] = "\(service.name)"
         logger[metadataKey: "node"] = "\(node)"
         let agent = try await reportingDatabaseErrors {
+            let stateDir = database.stateDirectory(topology)
             var plan = try DatabaseNodePlan(topology: topology, service: service.name, node: node, stateDirectory: stateDir)
             if case .postgres(let spec) = service.kind, spec.dataDirectory == nil, !PostgresController.serverAccountCanReach(plan.dataDirectory) {
                 // A state directory under a private home directory: PostgreSQL's own user cannot
                 // enter it, so the data goes where it can.
-                let fallback = try DatabaseNodePlan(topology: topology, service: service.name, node: node, stateDirectory: "/var/lib/zonal/\(topology.name)")
+                var fallback = try DatabaseNodePlan(topology: topology, service: service.name, node: node, stateDirectory: "/var/lib/zonal/\(topology.name)")
                 logger.notice("the postgres user cannot reach \(plan.dataDirectory); keeping the data in \(fallback.dataDirectory) instead")
+                fallback.passwordFile = plan.passwordFile  // read by the agent, which reaches it
                 plan = fallback
             }
             let coordinator = try database.topologyOptions.coordinatorClient(topology, endpoints: self.coordinator, requestTimeout: .seconds(1))
@@ -96,7 +115,9 @@ struct DatabaseAgentCommand: AsyncParsableCommand {
         }
         let plan = agent.plan
         print("agent of \(plan.me.name) for \(service.name): PostgreSQL on \(plan.me.postgresAddress), API on \(plan.me.apiAddress), data in \(plan.dataDirectory)")
-        let api = DatabaseAgentAPI(agent: agent, tokens: .fromEnvironment()).application(host: plan.me.host, port: plan.me.apiPort, logger: logger)
+        print("connect as postgres with the password in \(plan.passwordFile): PGPASSFILE=\(ClusterPassword.clientPassfile(besides: plan.passwordFile)) psql -h \(plan.me.host) -p \(plan.me.port) -U postgres")
+        let api = DatabaseAgentAPI(agent: agent, tokens: .fromEnvironment()).application(host: plan.me.host, port: plan.me.apiPort,
+                                                                                   limits: topology.supervisor.api, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [agent, api], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await reportingDatabaseErrors { try await group.run() }
     }
@@ -120,6 +141,8 @@ struct DatabaseStatusCommand: AsyncParsableCommand {
             return
         }
         print(DatabaseStatusTable(service: service, view: view, events: events).render())
+        let passwordFile = DatabaseNodePlan.passwordFile(service: service.name, stateDirectory: database.stateDirectory(try database.topologyOptions.load()))
+        print("\nconnect as user postgres, password in \(passwordFile): PGPASSFILE=\(ClusterPassword.clientPassfile(besides: passwordFile)) psql -U postgres -h HOST -p PORT")
     }
 }
 

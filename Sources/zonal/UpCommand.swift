@@ -46,7 +46,8 @@ struct UpCommand: AsyncParsableCommand {
         setenv(AdminToken.fileEnvironmentKey, tokenFile, 1)
 
         let logger = Logger(label: "zonal.supervisor")
-        let (coordinator, coordinatorServices) = try await Self.startCoordinator(topology.coordinator, stateDirectory: directory, token: token, tokens: tokens, logger: logger)
+        let (coordinator, coordinatorServices) = try await Self.startCoordinator(topology.coordinator, stateDirectory: directory, token: token, tokens: tokens,
+                                                                                 limits: topology.supervisor.api, logger: logger)
         let supervisor = Supervisor(
             topology: topology,
             launcher: InstanceLauncher(zonalExecutable: InstanceLauncher.currentExecutable, stateDirectory: directory,
@@ -74,13 +75,13 @@ struct UpCommand: AsyncParsableCommand {
 
     /// The topology's coordinator: the embedded one, served on its loopback address, or a
     /// client of the etcd cluster, which must answer before anything starts.
-    static func startCoordinator(_ settings: CoordinatorSettings, stateDirectory: String, token: AdminToken, tokens: AdminTokenSource,
+    static func startCoordinator(_ settings: CoordinatorSettings, stateDirectory: String, token: AdminToken, tokens: AdminTokenSource, limits: APILimits,
                                  logger: Logger) async throws -> (any Coordinator, [ServiceGroupConfiguration.ServiceConfiguration]) {
         switch settings.backend {
         case .embedded:
             do {
                 let (coordinator, server) = try CoordinatorServer.start(directory: "\(stateDirectory)/coordinator", host: settings.host, port: settings.port,
-                                                                        tokens: tokens, logger: logger)
+                                                                        tokens: tokens, limits: limits, logger: logger)
                 return (coordinator, [.init(service: server)])
             } catch {
                 throw CommandFailure(error.description)

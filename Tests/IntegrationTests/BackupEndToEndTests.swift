@@ -40,6 +40,12 @@ struct BackupEndToEndTests {
         let (restoreStatus, _) = try await zonal("backup", "restore", "latest", "--target", directory.file("restored"))
         #expect(restoreStatus == 0)
         #expect(FileManager.default.contentsEqual(atPath: directory.file("data"), andPath: directory.file("restored/data")))
+        // Keys, locks, index, packs and snapshots: nothing in the repository is for other users.
+        let repository = directory.file("repo")
+        for entry in ["."] + (try FileManager.default.subpathsOfDirectory(atPath: repository)) {
+            let mode = try #require(try FileManager.default.attributesOfItem(atPath: "\(repository)/\(entry)")[.posixPermissions] as? Int)
+            #expect(mode & 0o077 == 0, "\(entry) has mode \(String(mode, radix: 8))")
+        }
         let (wrongStatus, wrongOutput) = try await ProcessFixtureRun.run(["backup", "snapshots"], environment: environment.merging(["ZONAL_BACKUP_PASSWORD": "nope"]) { $1 },
                                                                          directory: directory)
         #expect(wrongStatus == 1 && wrongOutput.contains("wrong password"), "\(wrongOutput)")

@@ -117,15 +117,24 @@ final class DatabaseCluster: @unchecked Sendable {
         await poll(timeout: timeout) { await self.api(name, "/replica") == 200 } != nil
     }
 
+    /// The libpq password file the agents write for people and tools.
+    var clientPassfile: String { directory.file("state/db/pgpass") }
+
     /// Runs `sql` with psql on `name`'s server; the output without trailing newline, or nil when it failed.
     func sql(_ name: String, _ sql: String) async -> String? {
+        let (status, output) = await psql(name, sql, passfile: clientPassfile)
+        return status == 0 ? output : nil
+    }
+
+    /// psql's exit status and output, logging in with the password in `passfile` (never prompting).
+    func psql(_ name: String, _ sql: String, passfile: String) async -> (status: Int32?, output: String) {
         guard let fixture = try? ProcessFixture(executable: "/usr/bin/psql", arguments: [
-            "-h", nodes[name]!, "-p", "\(Self.port)", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-Atc", sql,
-        ], outputPath: directory.file("psql-\(UUID().uuidString.prefix(8)).out"), environment: ["PGCONNECT_TIMEOUT": "2"]) else { return nil }
+            "-w", "-h", nodes[name]!, "-p", "\(Self.port)", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-Atc", sql,
+        ], outputPath: directory.file("psql-\(UUID().uuidString.prefix(8)).out"), environment: ["PGCONNECT_TIMEOUT": "2", "PGPASSFILE": passfile]) else { return (nil, "") }
         let status = await fixture.waitForExit(timeout: .seconds(20))
         let output = fixture.output.trimmingCharacters(in: .whitespacesAndNewlines)
         try? FileManager.default.removeItem(atPath: fixture.outputPath)
-        return status == 0 ? output : nil
+        return (status, output)
     }
 
     func agentOutput(_ name: String) -> String {

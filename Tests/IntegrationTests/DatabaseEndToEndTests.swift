@@ -31,14 +31,14 @@ struct DatabaseEndToEndTests {
         #expect(await poll(timeout: .seconds(10)) { await cluster.sql(first, "SELECT count(*) FROM t") == "2" } != nil)
         #expect(await cluster.sql(first, "INSERT INTO t VALUES (99)") == nil, "a standby accepted a write")
 
-        let switchover = try await ZonalBinary.run(["db", "switchover", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--to", first], directory: cluster.directory)
+        let switchover = try await ZonalBinary.run(["db", "switchover", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"), "--to", first], directory: cluster.directory)
         #expect(switchover.status == 0, "\(switchover.output)")
         #expect(await cluster.waitForPrimary(among: [first], timeout: .seconds(15)) == first)
         #expect(await cluster.sql(first, "INSERT INTO t VALUES (3)") != nil)
         #expect(await cluster.waitForReplica(second), "the old primary did not follow after the switchover: \(cluster.agentOutput(second).suffix(3000))")
         #expect(await poll(timeout: .seconds(10)) { await cluster.sql(second, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t") == "1,2,3" } != nil)
 
-        let status = try await ZonalBinary.run(["db", "status", "--topology", cluster.file, "--token-file", cluster.tokenFile], directory: cluster.directory)
+        let status = try await ZonalBinary.run(["db", "status", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state")], directory: cluster.directory)
         #expect(status.output.contains("failover \(first) → \(second)"), "\(status.output)")
         #expect(status.output.contains("switchover \(second) → \(first)"), "\(status.output)")
     }
@@ -49,6 +49,19 @@ struct DatabaseEndToEndTests {
         defer { Task { await cluster.stop() } }
         #expect(await cluster.waitForPrimary() == "a1")
         #expect(await cluster.sql("a1", "CREATE TABLE t (id int); INSERT INTO t VALUES (1)") != nil)
+        // No login over TCP without the cluster's password, for any user; the password and
+        // the password files are the owner's alone.
+        let refused = await cluster.psql("a1", "SELECT 1", passfile: "/dev/null")
+        #expect(refused.status == 2 && refused.output.contains("no password supplied"), "\(refused)")
+        let wrong = try cluster.directory.writePrivate("wrong-pgpass", "*:*:*:postgres:guess\n")
+        let guessed = await cluster.psql("a1", "SELECT 1", passfile: wrong)
+        #expect(guessed.status == 2 && guessed.output.contains("password authentication failed"), "\(guessed)")
+        for file in ["state/db/postgres.password", "state/db/pgpass", "state/db/a1/pgpass"] {
+            let mode = try FileManager.default.attributesOfItem(atPath: cluster.directory.file(file))[.posixPermissions] as? Int
+            #expect(mode == 0o600, "\(file) has mode \(String(mode ?? 0, radix: 8))")
+        }
+        let hba = try String(contentsOfFile: cluster.directory.file("state/db/a1/data/pg_hba.conf"), encoding: .utf8)
+        #expect(!hba.contains("trust") && hba.contains("host replication all 0.0.0.0/0 scram-sha-256"), "\(hba)")
         cluster.kill9("a1")
         let restartedAt = ContinuousClock.now
         try cluster.startAgent("a1")
@@ -145,7 +158,7 @@ struct DatabaseEndToEndTests {
         let cluster = try await DatabaseCluster(nodes: ["a1", "b1"], settings: "backup: { directory: \(backups.path) }")
         defer { Task { await cluster.stop() } }
         let primary = try #require(await cluster.waitForPrimary())
-        let backup = try await ZonalBinary.run(["db", "backup", "--topology", cluster.file, "--token-file", cluster.tokenFile], directory: cluster.directory)
+        let backup = try await ZonalBinary.run(["db", "backup", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state")], directory: cluster.directory)
         #expect(backup.status == 0, "\(backup.output)")
 
         #expect(await cluster.sql(primary, "CREATE TABLE t (v text); INSERT INTO t VALUES ('first')") != nil)
@@ -162,7 +175,7 @@ struct DatabaseEndToEndTests {
 
         let into = cluster.directory.file("restored")
         let port = Int.random(in: 20_000...30_000)
-        let restore = try await ZonalBinary.run(["db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--to-time", target, "--into", into, "--port", "\(port)"],
+        let restore = try await ZonalBinary.run(["db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"), "--to-time", target, "--into", into, "--port", "\(port)"],
                                                 directory: cluster.directory)
         #expect(restore.status == 0, "\(restore.output)")
         let server = RestoredServer(directory: into, port: port, scratch: cluster.directory)
@@ -177,7 +190,7 @@ struct DatabaseEndToEndTests {
         try handle.write(contentsOf: Data([0xFF, 0x00, 0xFF]))
         try handle.close()
         let second = cluster.directory.file("restored-again")
-        let refused = try await ZonalBinary.run(["db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--to-time", target, "--into", second, "--port", "\(port)"],
+        let refused = try await ZonalBinary.run(["db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"), "--to-time", target, "--into", second, "--port", "\(port)"],
                                                 directory: cluster.directory)
         #expect(refused.status != 0)
         #expect(refused.output.contains("archived WAL segment \(segment) is corrupt: SHA-256"), "\(refused.output)")
@@ -285,8 +298,8 @@ final class RestoredServer: @unchecked Sendable {
 
     func query(_ sql: String) async -> String? {
         guard let fixture = try? ProcessFixture(executable: "/usr/bin/psql", arguments: [
-            "-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-Atc", sql,
-        ], outputPath: scratch.file("restored-psql.out"), environment: ["PGCONNECT_TIMEOUT": "2"]) else { return nil }
+            "-w", "-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-Atc", sql,
+        ], outputPath: scratch.file("restored-psql.out"), environment: ["PGCONNECT_TIMEOUT": "2", "PGPASSFILE": scratch.file("state/db/pgpass")]) else { return nil }
         guard await fixture.waitForExit(timeout: .seconds(20)) == 0 else { return nil }
         return fixture.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -23,7 +23,7 @@ struct ScheduledBackupTests {
         _ = try directory.write("data/a.txt", String(repeating: "zonal ", count: 5000))
         _ = try directory.write("data/sub/b.txt", "second file")
         _ = try directory.write("data/skip.tmp", "left out")
-        let password = try directory.write("password", "a scheduled passphrase\n")
+        let password = try directory.writePrivate("password", "a scheduled passphrase\n")
         let file = try directory.write("topology.yaml", """
             name: scheduled
             coordinator: { backend: embedded, host: \(LoopbackAddress.random()), port: 7379 }

@@ -252,7 +252,7 @@ struct HTTPSListenerTests {
         let a = try await startHTTPServer(name: "a")
         let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [backend("a", a)]))
         let proxy = try await startListener { host, onBound in
-            HTTPProxy(name: "tls", host: host, port: 0, pool: pool, settings: .init(), tls: source, logger: Logger(label: "test.tls"), onBound: onBound)
+            HTTPProxy(name: "tls", host: host, port: 0, pool: pool, settings: .init(), maxConnections: 100, tls: source, logger: Logger(label: "test.tls"), onBound: onBound)
         }
         func servedSubject() async throws -> String {
             try await run("/usr/bin/openssl", ["s_client", "-connect", "\(proxy.host):\(proxy.port)"])

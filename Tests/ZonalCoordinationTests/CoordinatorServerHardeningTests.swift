@@ -100,3 +100,65 @@ struct CoordinatorServerHardeningTests {
         }
     }
 }
+
+/// The embedded coordinator's own limits, whoever the client.
+@Suite("Coordinator limits")
+struct CoordinatorLimitTests {
+    func coordinator(_ configure: (inout EmbeddedCoordinator.Limits) -> Void) throws -> EmbeddedCoordinator {
+        var limits = EmbeddedCoordinator.Limits()
+        configure(&limits)
+        return try EmbeddedCoordinator(directory: nil, limits: limits)
+    }
+
+    @Test("values, keys and leases beyond the limits are refused with the reason; what shrinks the store still works")
+    func storeLimits() async throws {
+        let coordinator = try coordinator { $0.maxKeyValueBytes = 100; $0.maxKeys = 3; $0.maxLeases = 2 }
+        await #expect(throws: CoordinatorError.rejected("key /big with its value is 104 bytes, above the limit of 100")) {
+            try await coordinator.put("/big", value: [UInt8](repeating: 1, count: 100), lease: nil)
+        }
+        await #expect(throws: CoordinatorError.self) {
+            _ = try await coordinator.transaction(Transaction(compares: [], success: [.put(key: "/t", value: [UInt8](repeating: 1, count: 200), lease: nil)]))
+        }
+        for key in ["/a", "/b", "/c"] { try await coordinator.put(key, "x") }
+        await #expect(throws: CoordinatorError.rejected("the coordinator holds 3 keys, its limit is 3")) { try await coordinator.put("/d", "x") }
+        try await coordinator.put("/a", "overwriting is no new key")
+        #expect(try await coordinator.delete("/a"))
+        try await coordinator.put("/d", "room again")
+        _ = try await coordinator.grantLease(ttl: .seconds(10))
+        let second = try await coordinator.grantLease(ttl: .seconds(10))
+        await #expect(throws: CoordinatorError.rejected("the coordinator holds 2 leases, its limit is 2")) { _ = try await coordinator.grantLease(ttl: .seconds(10)) }
+        try await coordinator.revokeLease(second.id)
+        _ = try await coordinator.grantLease(ttl: .seconds(10))
+        #expect(await coordinator.status().revision == 6)
+    }
+
+    @Test("a watcher that stops reading is cut off with the reason once its buffer is full; a resumed watch sees every event")
+    func slowWatcher() async throws {
+        let coordinator = try coordinator { $0.watchBuffer = 5 }
+        let stalled = coordinator.watch(prefix: "/w/", fromRevision: 1)
+        for index in 0..<20 { try await coordinator.put("/w/\(index)", "v") }
+        var received: [WatchEvent] = []
+        do {
+            for try await event in stalled { received.append(event) }
+            Issue.record("the stalled watch was never cut off")
+        } catch {
+            #expect("\(error)".contains("fell 5 events behind"), "\(error)")
+        }
+        #expect((5...6).contains(received.count), "the buffer holds 5 (one more may be in a waiting reader's hands)")
+        // Resuming from the last revision read, again after each cut, misses nothing.
+        var revisions = received.map(\.revision)
+        var rounds = 0
+        while revisions.count < 20 && rounds < 10 {
+            rounds += 1
+            do {
+                for try await event in coordinator.watch(prefix: "/w/", fromRevision: revisions.last! + 1) {
+                    revisions.append(event.revision)
+                    if revisions.count == 20 { break }
+                }
+            } catch {
+                #expect("\(error)".contains("fell 5 events behind"), "\(error)")
+            }
+        }
+        #expect(revisions == Array(1...20))
+    }
+}

@@ -41,6 +41,6 @@ public struct AppServer: Sendable {
     private func application(_ router: Router<BasicRequestContext>, port: Int) -> some Service {
         var logger = self.logger
         logger[metadataKey: "port"] = "\(port)"
-        return Application(router: router, configuration: .init(address: .hostname(configuration.host, port: port), serverName: "zonal-app"), logger: logger)
+        return APIServer.application(router: router, host: configuration.host, port: port, name: "zonal-app", logger: logger)
     }
 }

@@ -2,7 +2,8 @@ import Foundation
 import ZonalCore
 
 /// A repository directory: immutable files written whole through ``DurableFile`` (a crash leaves
-/// either the complete file or none), and reads by offset.
+/// either the complete file or none), and reads by offset. Only its owner can enter it or read
+/// its files (directories 0700, files 0400): keys, locks and packs are nobody else's business.
 public struct LocalStore: RepositoryStore {
     public let root: String
 
@@ -14,12 +15,14 @@ public struct LocalStore: RepositoryStore {
 
     public func path(_ name: String) -> String { "\(root)/\(name)" }
 
+    private static var directoryAttributes: [FileAttributeKey: Any] { [.posixPermissions: 0o700] }
+
     public func isEmpty() -> Bool {
         ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).isEmpty
     }
 
     public func prepare() throws(BackupError) {
-        do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) } catch {
+        do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: Self.directoryAttributes) } catch {
             throw .io("cannot create \(root): \(error.localizedDescription)")
         }
     }
@@ -32,11 +35,15 @@ public struct LocalStore: RepositoryStore {
         let target = path(name)
         let directory = (target as NSString).deletingLastPathComponent
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            if !FileManager.default.fileExists(atPath: directory) {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: Self.directoryAttributes)
+                // A new directory is durable only once its parent says so.
+                try DurableFile.syncDirectory((directory as NSString).deletingLastPathComponent)
+            }
         } catch {
-            throw .io("cannot create \(directory): \(error.localizedDescription)")
+            throw .io("cannot create \(directory): \(error)")
         }
-        do { try DurableFile.write(bytes, to: target, permissions: 0o444) } catch { throw .io(error.description) }
+        do { try DurableFile.write(bytes, to: target, permissions: 0o400) } catch { throw .io(error.description) }
     }
 
     public func read(_ name: String) throws(BackupError) -> [UInt8] {

@@ -1,4 +1,5 @@
 import Foundation
+import ZonalCore
 import Synchronization
 
 /// Writes a snapshot's tree into a directory, byte for byte, with modes, times, owners (when
@@ -33,6 +34,8 @@ public struct Restorer: Sendable {
         }
         let state = RestoreState()
         try await restoreTree(snapshot.tree, into: target, state: state)
+        // A restore that reports success is on disk, not only in the page cache.
+        do { try DurableFile.syncFileSystem(containing: target) } catch { throw .io(error.description) }
         return state.result
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ZonalCore
 
 /// Makes a directory exactly what a snapshot holds for it: files not in the snapshot are
 /// removed, changed ones put back. The snapshot's copy is restored next to the directory first;
@@ -26,9 +27,11 @@ public struct Rollback: Sendable {
         let retired = "\(parent)/.\((target as NSString).lastPathComponent).zonal-old-\(suffix)"
         guard mkdir(staging, 0o700) == 0 else { throw .io("cannot create \(staging): \(String(cString: strerror(errno)))") }
         let state = RestoreState()
-        do {
+        do throws(BackupError) {
             try await Restorer(repository: repository).restoreTree(subtree, into: staging, state: state)
             chmod(staging, mode_t(node.mode))
+            // The copy must be on disk before the directory it replaces is let go.
+            do throws(DurableFileError) { try DurableFile.syncFileSystem(containing: staging) } catch { throw BackupError.io(error.description) }
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
             throw error
@@ -41,6 +44,7 @@ public struct Rollback: Sendable {
             rename(retired, target)
             throw .io("cannot put the snapshot's copy in place of \(target): \(reason)")
         }
+        do { try DurableFile.syncDirectory(parent) } catch { throw .io(error.description) }
         try? FileManager.default.removeItem(atPath: retired)
         return state.result
     }

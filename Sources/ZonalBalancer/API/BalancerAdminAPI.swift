@@ -28,8 +28,8 @@ public struct BalancerAdminAPI: Sendable {
         var weight: Int?
     }
 
-    public func application(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
-        Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "zonal-balancer-admin"), logger: logger)
+    public func application(host: String, port: Int, limits: APILimits, logger: Logger) -> some ApplicationProtocol {
+        APIServer.application(router: router(), host: host, port: port, name: "zonal-balancer-admin", limits: limits, logger: logger)
     }
 
     func router() -> Router<BasicRequestContext> {

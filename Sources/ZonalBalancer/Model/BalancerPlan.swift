@@ -19,6 +19,7 @@ public struct BalancerPlan: Sendable, Hashable {
     public var listeners: [Listener]
     public var pools: [PoolConfiguration]
     public var http: HTTPSettings
+    public var connections: ConnectionLimits
     public var adminHost: String
     public var adminPort: Int?
     public var adminToken: String?
@@ -40,6 +41,7 @@ public struct BalancerPlan: Sendable, Hashable {
         listeners = spec.listeners.map { Listener(name: $0.name, host: node.address, port: $0.port, mode: $0.mode, pool: $0.pool, tls: $0.tls) }
         pools = try spec.pools.map { pool throws(BalancerPlanError) in try Self.configuration(of: pool, in: topology) }
         http = spec.http
+        connections = spec.connections
         adminHost = node.address
         adminPort = service.adminPort
         adminToken = spec.adminToken

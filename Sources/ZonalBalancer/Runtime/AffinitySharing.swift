@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 import ZonalCoordination
 import ZonalCore
 
@@ -22,8 +23,10 @@ public struct AffinitySharing: Sendable {
     public let pool: BackendPool
     public let timeout: Duration
     public let logger: Logger
-    private let publications: AsyncStream<(client: String, server: String)>
-    private let publisher: AsyncStream<(client: String, server: String)>.Continuation
+    private let pending = PendingPlacements()
+    /// Wakes the publishing loop; holds at most one wake-up, the placements wait in ``pending``.
+    private let wakeUps: AsyncStream<Void>
+    private let waker: AsyncStream<Void>.Continuation
 
     /// `prefix` is the pool's key prefix, such as `/zonal/quickstart/balancer/lb/web/affinity/`.
     public init(coordinator: any Coordinator, prefix: String, pool: BackendPool, timeout: Duration, logger: Logger) {
@@ -32,13 +35,13 @@ public struct AffinitySharing: Sendable {
         self.pool = pool
         self.timeout = timeout
         self.logger = logger
-        // Bounded: under a storm of new clients the newest placements are the ones worth sharing.
-        (publications, publisher) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(10_000))
+        (wakeUps, waker) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Queues a placement this instance made for publication.
     public func publish(client: String, server: String) {
-        publisher.yield((client, server))
+        pending.add(client: client, server: server)
+        waker.yield()
     }
 
     /// Publishes, follows and sweeps until cancelled.
@@ -51,15 +54,30 @@ public struct AffinitySharing: Sendable {
         }
     }
 
+    /// Placements go out in batches, one transaction each (at most etcd's 128 operations), so a
+    /// storm of new clients costs the coordinator one write per batch, not one per client.
+    static let batchSize = 128
+
     private func publishLoop() async {
-        for await (client, server) in publications {
-            let entry = Entry(server: server, at: Int(Date().timeIntervalSince1970))
-            guard let value = try? JSONEncoder().encode(entry) else { continue }
-            do {
-                _ = try await coordinator.put(prefix + client, value: Array(value), lease: nil)
-            } catch {
-                logger.warning("could not share a persistence entry", metadata: ["pool": "\(pool.name)", "error": "\(error)"])
+        for await _ in wakeUps {
+            while true {
+                let batch = pending.take(Self.batchSize)
+                if batch.isEmpty { break }
+                await share(batch)
             }
+        }
+    }
+
+    private func share(_ placements: [String: String]) async {
+        let now = Int(Date().timeIntervalSince1970)
+        let puts = placements.compactMap { client, server -> Transaction.Operation? in
+            guard let value = try? JSONEncoder().encode(Entry(server: server, at: now)) else { return nil }
+            return .put(key: prefix + client, value: Array(value), lease: nil)
+        }
+        do {
+            _ = try await coordinator.transaction(Transaction(compares: [], success: puts))
+        } catch {
+            logger.warning("could not share \(puts.count) persistence entries", metadata: ["pool": "\(pool.name)", "error": "\(error)"])
         }
     }
 
@@ -82,9 +100,15 @@ public struct AffinitySharing: Sendable {
     }
 
     private func adopt(_ keyValue: KeyValue) {
-        guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(keyValue.value)),
-              Int(Date().timeIntervalSince1970) - entry.at < Int(timeout.components.seconds) else { return }
+        guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(keyValue.value)), isLive(entry, now: Int(Date().timeIntervalSince1970)) else { return }
         pool.importAffinity(client: String(keyValue.key.dropFirst(prefix.count)), server: entry.server)
+    }
+
+    /// Whether an entry was used within the timeout. Its time comes from the coordinator, where
+    /// anyone with the token could have written anything: one far in the past or future is lapsed.
+    private func isLive(_ entry: Entry, now: Int) -> Bool {
+        let (age, overflow) = now.subtractingReportingOverflow(entry.at)
+        return !overflow && age >= -60 && age < Int(clamping: timeout.components.seconds)
     }
 
     /// Deletes entries unused for longer than the timeout, unless they changed meanwhile.
@@ -94,12 +118,35 @@ public struct AffinitySharing: Sendable {
             guard let current = try? await coordinator.range(prefix: prefix) else { continue }
             let now = Int(Date().timeIntervalSince1970)
             for keyValue in current.keyValues {
-                guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(keyValue.value)),
-                      now - entry.at >= Int(timeout.components.seconds) else { continue }
+                if let entry = try? JSONDecoder().decode(Entry.self, from: Data(keyValue.value)), isLive(entry, now: now) { continue }
                 _ = try? await coordinator.transaction(Transaction(
                     compares: [.unchanged(keyValue.key, since: keyValue.modRevision)], success: [.delete(key: keyValue.key)]
                 ))
             }
+        }
+    }
+}
+
+/// Placements waiting to be shared, newest server per client. Bounded: under a storm of new
+/// clients some wait-listed placements are dropped (the client keeps its server on this
+/// instance; it is shared when next used after a quarter of the timeout).
+final class PendingPlacements: Sendable {
+    static let limit = 10_000
+    private let placements = Mutex<[String: String]>([:])
+
+    func add(client: String, server: String) {
+        placements.withLock { placements in
+            if placements.count >= Self.limit, placements[client] == nil, let dropped = placements.keys.first { placements.removeValue(forKey: dropped) }
+            placements[client] = server
+        }
+    }
+
+    /// Up to `count` placements, removed from the queue.
+    func take(_ count: Int) -> [String: String] {
+        placements.withLock { placements in
+            let batch = Dictionary(uniqueKeysWithValues: placements.prefix(count).map { ($0.key, $0.value) })
+            for client in batch.keys { placements.removeValue(forKey: client) }
+            return batch
         }
     }
 }

@@ -291,12 +291,21 @@ public final class BackendPool: Sendable {
         return nil
     }
 
+    /// The most clients the source-address table holds: a flood of new addresses evicts the
+    /// least recently seen instead of growing the balancer's memory without end.
+    static let maximumAffinityEntries = 100_000
+
     private static func remember(_ state: inout State, client: String, server: String, now: MonotonicInstant, timeout: Duration) {
         state.affinity[client] = Affinity(server: server, lastUsed: now, lastShared: now)
         state.affinityWrites += 1
         // Sweep lapsed entries now and then, so the table stays as large as its live clients.
         if state.affinityWrites % 4096 == 0 {
             state.affinity = state.affinity.filter { now - $0.value.lastUsed < timeout }
+        }
+        if state.affinity.count > maximumAffinityEntries {
+            // Evict the least recently used tenth at once, so eviction is rare and cheap per client.
+            let evicted = state.affinity.sorted { $0.value.lastUsed < $1.value.lastUsed }.prefix(maximumAffinityEntries / 10)
+            for (client, _) in evicted { state.affinity.removeValue(forKey: client) }
         }
     }
 

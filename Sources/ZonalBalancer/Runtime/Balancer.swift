@@ -80,9 +80,11 @@ public final class Balancer: Sendable {
             switch listener.mode {
             case .http, .https:
                 services.append(HTTPProxy(name: listener.name, host: listener.host, port: listener.port, pool: pool, settings: plan.http,
-                                          tls: certificates[listener.name], logger: logger, onBound: { onListening(listener, $0) }))
+                                          maxConnections: plan.connections.maxConnections, tls: certificates[listener.name], logger: logger,
+                                          onBound: { onListening(listener, $0) }))
             case .tcp:
-                services.append(TCPProxy(name: listener.name, host: listener.host, port: listener.port, pool: pool, logger: logger, onBound: { onListening(listener, $0) }))
+                services.append(TCPProxy(name: listener.name, host: listener.host, port: listener.port, pool: pool, limits: plan.connections, logger: logger,
+                                         onBound: { onListening(listener, $0) }))
             }
         }
         services.append(Upkeep(balancer: self))

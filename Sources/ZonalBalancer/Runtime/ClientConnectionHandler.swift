@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ZonalCore
+import ZonalObservability
 
 /// Serves one client connection of an HTTP listener: each request goes to a server the pool
 /// picks, over a kept-alive server connection, with bodies streamed both ways and reads held
@@ -277,6 +278,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     /// The server of `exchange` failed before any response byte: retry elsewhere if that is
     /// safe and allowed, else answer 502/503.
+    /// One line per server per 10 s, however many requests a failing server fails.
+    private static let serverFailures = RateLimitedLog()
+
     private func serverFailed(_ exchange: Exchange, blame: Bool, reason: String) {
         guard let backend = exchange.backend else { return }
         release(backend.id)
@@ -287,7 +291,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         let replayable = !exchange.sentToServer || exchange.replay != nil
         exchange.server = nil
         exchange.backend = nil
-        environment.logger.notice("server failed before answering", metadata: [
+        Self.serverFailures.log(environment.logger, .notice, "server failed before answering", key: backend.id, metadata: [
             "pool": "\(pool.name)", "server": "\(backend.id)", "reason": "\(reason)",
             "retry": "\(replayable && exchange.attempts <= pool.requestPolicy.retries)",
         ])

@@ -105,6 +105,10 @@ extension GlueHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, case .inputClosed = event {
             if let partner { partner.partnerWriteEOF() } else { unpairedInputClosed = true }
+        } else if event is IdleStateHandler.IdleStateEvent {
+            // Nothing either way for the idle timeout: both ends go.
+            partner?.partnerCloseFull()
+            context.close(promise: nil)
         } else {
             context.fireUserInboundEventTriggered(event)
         }

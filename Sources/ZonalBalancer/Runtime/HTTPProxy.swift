@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import HummingbirdCore
 import ServiceLifecycle
 import ZonalCore
 
@@ -14,6 +15,8 @@ public struct HTTPProxy: Service {
     public var port: Int
     public let pool: BackendPool
     public var settings: HTTPSettings
+    /// Client connections served at once; more wait to be accepted.
+    public var maxConnections: Int
     /// Set for an HTTPS listener: TLS is terminated here with the source's current certificate.
     let tls: TLSContextSource?
     public var logger: Logger
@@ -21,17 +24,18 @@ public struct HTTPProxy: Service {
     public var onBound: @Sendable (SocketAddress) -> Void
 
     public init(
-        name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSettings = .init(),
+        name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSettings = .init(), maxConnections: Int = ConnectionLimits().maxConnections,
         logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
-        self.init(name: name, host: host, port: port, pool: pool, settings: settings, tls: nil, logger: logger, onBound: onBound)
+        self.init(name: name, host: host, port: port, pool: pool, settings: settings, maxConnections: maxConnections, tls: nil, logger: logger, onBound: onBound)
     }
 
     init(
-        name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSettings, tls: TLSContextSource?,
+        name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSettings, maxConnections: Int, tls: TLSContextSource?,
         logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void
     ) {
         self.tls = tls
+        self.maxConnections = maxConnections
         self.name = name
         self.host = host
         self.port = port
@@ -49,7 +53,7 @@ public struct HTTPProxy: Service {
             pool: pool, settings: settings, caches: ServerConnectionCaches(),
             metrics: ProxyMetrics(listener: name, pool: pool.name), logger: logger
         )
-        let bootstrap = ServerBootstrap.zonalListener()
+        let bootstrap = ServerBootstrap.zonalListener(maxConnections: maxConnections)
             .childChannelInitializer { client in
                 client.eventLoop.makeCompletedFuture {
                     if let tls { try client.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current)) }
@@ -72,9 +76,14 @@ extension HTTPProxy {
 }
 
 extension ServerBootstrap {
-    /// A listening bootstrap with the options every Zonal listener uses.
-    static func zonalListener() -> ServerBootstrap {
+    /// A listening bootstrap with the options every Zonal listener uses. Beyond
+    /// `maxConnections` open client connections it stops accepting (they wait in the backlog)
+    /// until one closes, so a flood of connections cannot exhaust descriptors or memory.
+    static func zonalListener(maxConnections: Int) -> ServerBootstrap {
         ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelInitializer { server in
+                server.eventLoop.makeCompletedFuture { try server.pipeline.syncOperations.addHandler(AvailableConnectionsChannelHandler(maxConnections: maxConnections)) }
+            }
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import ZonalCore
+import ZonalObservability
 
 /// A layer-4 listener: each client connection is relayed, bytes both ways, to a server the
 /// pool picks. A server that refuses or does not answer within the connect timeout is skipped
@@ -13,12 +14,15 @@ public struct TCPProxy: Service {
     public var host: String
     public var port: Int
     public let pool: BackendPool
+    public var limits: ConnectionLimits
     public var logger: Logger
     /// Called once the listener is bound, with its address (port 0 picks a free port).
     public var onBound: @Sendable (SocketAddress) -> Void
 
-    public init(name: String = "tcp", host: String, port: Int, pool: BackendPool, logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+    public init(name: String = "tcp", host: String, port: Int, pool: BackendPool, limits: ConnectionLimits = .init(), logger: Logger,
+                onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
         self.name = name
+        self.limits = limits
         self.host = host
         self.port = port
         self.pool = pool
@@ -30,15 +34,21 @@ public struct TCPProxy: Service {
         let pool = self.pool
         let logger = self.logger
         let metrics = ProxyMetrics(listener: name, pool: pool.name)
-        let bootstrap = ServerBootstrap.zonalListener()
+        let idleTimeout = TimeAmount.nanoseconds(limits.tcpIdleTimeout.nanoseconds)
+        let bootstrap = ServerBootstrap.zonalListener(maxConnections: limits.maxConnections)
             .childChannelInitializer { client in
                 client.eventLoop.makeCompletedFuture {
+                    // Every byte of the relay passes the client channel, one way or the other.
+                    try client.pipeline.syncOperations.addHandler(IdleStateHandler(allTimeout: idleTimeout))
                     try client.pipeline.syncOperations.addHandler(GlueHandler())
                     Self.relay(client, pool: pool, metrics: metrics, logger: logger)
                 }
             }
         try await bootstrap.serve(host: host, port: port, logger: logger, describing: "TCP listener for pool \(pool.name)", onBound: onBound)
     }
+
+    /// One warning per pool per 10 s when no server takes connections, however many arrive.
+    private static let warnings = RateLimitedLog()
 
     /// Connects `client` to a server of the pool and glues the two, or closes it when no server can take it.
     static func relay(_ client: any Channel, pool: BackendPool, metrics: ProxyMetrics, logger: Logger) {
@@ -65,7 +75,7 @@ public struct TCPProxy: Service {
                     server.close(promise: nil)
                 }
             case .failure(let error):
-                logger.warning("no server for a connection", metadata: ["pool": "\(pool.name)", "client": "\(clientAddress)", "error": "\(error)"])
+                Self.warnings.log(logger, .warning, "no server for a connection", key: pool.name, metadata: ["pool": "\(pool.name)", "client": "\(clientAddress)", "error": "\(error)"])
                 client.close(promise: nil)
             }
         }

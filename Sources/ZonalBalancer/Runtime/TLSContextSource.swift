@@ -44,6 +44,7 @@ final class TLSContextSource: Sendable {
         }
         guard !chain.isEmpty else { throw TLSLoadError("\(files.certificate) holds no PEM certificate") }
         let key: NIOSSLPrivateKey
+        if case .failure(let error) = SecretFile.checkPrivate(files.key) { throw TLSLoadError("refusing the private key \(error)") }
         do { key = try NIOSSLPrivateKey(file: files.key, format: .pem) } catch {
             throw TLSLoadError("cannot read the private key \(files.key): \(error)")
         }

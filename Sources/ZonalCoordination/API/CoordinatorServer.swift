@@ -163,16 +163,16 @@ public struct CoordinatorServer: Sendable {
     }
 
     /// The server as an application listening on `host:port`.
-    public func application(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
-        Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "zonal-coordinator"), logger: logger)
+    public func application(host: String, port: Int, limits: APILimits = .init(), logger: Logger) -> some ApplicationProtocol {
+        APIServer.application(router: router(), host: host, port: port, name: "zonal-coordinator", limits: limits, logger: logger)
     }
 
     /// Opens the embedded coordinator's state in `directory` and serves it on `host:port`: what
     /// `zonal up` and `zonal coordinator serve` both run.
-    public static func start(directory: String, host: String, port: Int, tokens: AdminTokenSource,
+    public static func start(directory: String, host: String, port: Int, tokens: AdminTokenSource, limits: APILimits = .init(),
                              logger: Logger) throws(CoordinatorError) -> (EmbeddedCoordinator, some ApplicationProtocol) {
         let coordinator = try EmbeddedCoordinator(directory: directory, endpoint: "http://\(IPAddressText.hostPort(host, port))")
-        return (coordinator, CoordinatorServer(coordinator: coordinator, tokens: tokens).application(host: host, port: port, logger: logger))
+        return (coordinator, CoordinatorServer(coordinator: coordinator, tokens: tokens).application(host: host, port: port, limits: limits, logger: logger))
     }
 
     // MARK: Encoding

@@ -28,6 +28,11 @@ public struct KeyValueStore: Sendable {
 
     // MARK: Reads
 
+    /// How many keys the store holds.
+    public var keyCount: Int { keys.count }
+    /// How many leases are granted and not yet revoked.
+    public var leaseCount: Int { leases.count }
+
     public func get(_ key: String) -> KeyValue? {
         keys[key]
     }

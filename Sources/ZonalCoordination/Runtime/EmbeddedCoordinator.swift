@@ -15,6 +15,8 @@ public actor EmbeddedCoordinator: Coordinator {
 
     private var store: KeyValueStore
     private let journal: StoreJournal?
+    /// What one change may add; checked before it is journaled.
+    public nonisolated let limits: Limits
     private let clock: any ZonalClock
     private var watchers: [UUID: Watcher] = [:]
     private var expiryTimer: Task<Void, Never>?
@@ -25,15 +27,17 @@ public actor EmbeddedCoordinator: Coordinator {
     /// memory when `directory` is nil. Throws ``CoordinatorError/corruptState(path:reason:)``
     /// for damaged state, which is never silently replaced by an empty store.
     /// `checkpointInterval`: journal entries after which a snapshot is written and the journal emptied.
-    public init(directory: String?, clock: any ZonalClock = SystemClock(), endpoint: String = "embedded", checkpointInterval: Int = 10_000) throws(CoordinatorError) {
-        try self.init(directory: directory, clock: clock, endpoint: endpoint, checkpointInterval: checkpointInterval, files: SystemJournalFiles())
+    public init(directory: String?, clock: any ZonalClock = SystemClock(), endpoint: String = "embedded", checkpointInterval: Int = 10_000,
+                limits: Limits = .init()) throws(CoordinatorError) {
+        try self.init(directory: directory, clock: clock, endpoint: endpoint, checkpointInterval: checkpointInterval, limits: limits, files: SystemJournalFiles())
     }
 
     /// The same, with the journal's file operations given: tests crash or fill the disk there.
     init(directory: String?, clock: any ZonalClock, endpoint: String, checkpointInterval: Int, checkpointBytes: Int = 64 << 20,
-         files: any JournalFiles) throws(CoordinatorError) {
+         limits: Limits = .init(), files: any JournalFiles) throws(CoordinatorError) {
         self.clock = clock
         self.endpoint = endpoint
+        self.limits = limits
         if let directory {
             (journal, store) = try StoreJournal.open(directory: directory, now: clock.now, files: files)
             journal?.checkpointInterval = checkpointInterval
@@ -116,7 +120,8 @@ public actor EmbeddedCoordinator: Coordinator {
     }
 
     public nonisolated func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<WatchEvent, any Error> {
-        let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
+        // Bounded: a watcher that stops reading is cut off (see `deliver`), not buffered forever.
+        let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream(bufferingPolicy: .bufferingOldest(limits.watchBuffer))
         let id = UUID()
         continuation.onTermination = { _ in Task { await self.removeWatcher(id) } }
         Task { await self.addWatcher(id, prefix: prefix, from: revision, continuation: continuation) }
@@ -146,10 +151,11 @@ public actor EmbeddedCoordinator: Coordinator {
     // MARK: Internals
 
     /// Journals an entry, then applies it and tells the watchers. Nothing changes when the
-    /// journal cannot be written.
+    /// journal cannot be written or the change would pass a limit.
     private func commit(_ entry: StoreJournal.Entry) throws(CoordinatorError) {
         var next = store
         let events = try StoreJournal.replay(entry, into: &next, now: clock.now)
+        try limits.check(entry, from: store, to: next)
         try journal?.append(entry)
         store = next
         publish(events)
@@ -158,17 +164,33 @@ public actor EmbeddedCoordinator: Coordinator {
 
     private func publish(_ events: [WatchEvent]) {
         guard !events.isEmpty else { return }
-        for watcher in watchers.values {
+        for (id, watcher) in watchers {
             for event in events where event.keyValue.key.hasPrefix(watcher.prefix) {
-                watcher.continuation.yield(event)
+                guard deliver(event, to: watcher.continuation) else {
+                    watchers[id] = nil
+                    break
+                }
             }
         }
+    }
+
+    /// Hands an event to a watcher; false when its buffer is full, in which case the watch ends
+    /// with the reason: the watcher resumes from the last revision it read, as after a lost
+    /// connection, and memory stays bounded whatever it does.
+    private func deliver(_ event: WatchEvent, to continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) -> Bool {
+        if case .dropped = continuation.yield(event) {
+            continuation.finish(throwing: CoordinatorError.unreachable(endpoints: [endpoint], reason: "the watcher fell \(limits.watchBuffer) events behind and was cut off; resume from the last revision read"))
+            return false
+        }
+        return true
     }
 
     private func addWatcher(_ id: UUID, prefix: String, from revision: Int64, continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) {
         do {
             // History and registration in one actor turn: no event can slip between them.
-            for event in try store.events(prefix: prefix, from: revision) { continuation.yield(event) }
+            for event in try store.events(prefix: prefix, from: revision) {
+                guard deliver(event, to: continuation) else { return }
+            }
             watchers[id] = Watcher(prefix: prefix, continuation: continuation)
         } catch {
             continuation.finish(throwing: error)
@@ -203,5 +225,42 @@ public actor EmbeddedCoordinator: Coordinator {
     private func expiryTimerFired() {
         expireDueLeases()
         scheduleExpiry()
+    }
+}
+
+extension EmbeddedCoordinator {
+    /// What the coordinator holds at most, so that a client with the token but bad intent (or a
+    /// bug) cannot fill the machine's memory or disk through it.
+    public struct Limits: Sendable, Hashable {
+        /// Bytes of one key and its value together; etcd's default request limit. Default 1.5 MiB.
+        public var maxKeyValueBytes = 1536 * 1024
+        /// Keys held at once. Default 1,000,000.
+        public var maxKeys = 1_000_000
+        /// Leases granted and not yet expired or revoked. Default 100,000.
+        public var maxLeases = 100_000
+        /// Events one watcher may have unread before it is cut off. Default 10,000.
+        public var watchBuffer = 10_000
+
+        public init() {}
+
+        /// Refuses a change that takes the store past a limit; one that shrinks it always passes.
+        func check(_ entry: StoreJournal.Entry, from before: KeyValueStore, to after: KeyValueStore) throws(CoordinatorError) {
+            let puts: [(key: String, value: [UInt8])] = switch entry {
+            case .put(let key, let value, _): [(key, value)]
+            case .transaction(let transaction): (transaction.success + transaction.failure).compactMap {
+                if case .put(let key, let value, _) = $0 { (key, value) } else { nil }
+            }
+            default: []
+            }
+            for put in puts where put.key.utf8.count + put.value.count > maxKeyValueBytes {
+                throw .rejected("key \(put.key.prefix(64)) with its value is \(put.key.utf8.count + put.value.count) bytes, above the limit of \(maxKeyValueBytes)")
+            }
+            if after.keyCount > maxKeys && after.keyCount > before.keyCount {
+                throw .rejected("the coordinator holds \(before.keyCount) keys, its limit is \(maxKeys)")
+            }
+            if after.leaseCount > maxLeases && after.leaseCount > before.leaseCount {
+                throw .rejected("the coordinator holds \(before.leaseCount) leases, its limit is \(maxLeases)")
+            }
+        }
     }
 }

@@ -81,9 +81,12 @@ final class StoreJournal {
     /// Opens (or creates) the state in `directory` and rebuilds the store from it.
     static func open(directory: String, now: MonotonicInstant, files: any JournalFiles = SystemJournalFiles()) throws(CoordinatorError) -> (StoreJournal, KeyValueStore) {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            if !FileManager.default.fileExists(atPath: directory) {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try DurableFile.syncDirectory((directory as NSString).deletingLastPathComponent)
+            }
         } catch {
-            throw .storage(path: directory, reason: "\(error.localizedDescription)")
+            throw .storage(path: directory, reason: "\(error)")
         }
         // A snapshot being written when the process died is a temporary file nobody will finish.
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where DurableFile.isTemporary(name) {

@@ -142,11 +142,13 @@ public struct BalancerSpec: Sendable, Hashable {
     public var listeners: [Listener]
     public var pools: [Pool]
     public var http: HTTPSettings
-    /// When set, the admin API wants `Authorization: Bearer <token>`; required when the admin
-    /// port is not on a loopback address.
+    public var connections: ConnectionLimits
+    /// A token of this balancer's own for its admin API, instead of the admin token `zonal up`
+    /// generates (for instances run outside `zonal up`). Either way the admin API wants one.
     public var adminToken: String?
 
-    public init(listeners: [Listener], pools: [Pool], http: HTTPSettings = .init(), adminToken: String? = nil) {
+    public init(listeners: [Listener], pools: [Pool], http: HTTPSettings = .init(), connections: ConnectionLimits = .init(), adminToken: String? = nil) {
+        self.connections = connections
         self.listeners = listeners
         self.pools = pools
         self.http = http
@@ -176,6 +178,22 @@ public struct RequestLimits: Sendable, Hashable {
     public init(maxHeaderBytes: Int = 16 * 1024, maxBodyBytes: Int = 0) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxBodyBytes = maxBodyBytes
+    }
+}
+
+/// Limits on the client connections of every listener of a balancer instance, against
+/// clients that open many connections or hold them open doing nothing.
+public struct ConnectionLimits: Sendable, Hashable {
+    /// Client connections one listener serves at once; beyond it new ones wait in the kernel's
+    /// accept queue until one closes, as with HAProxy's `maxconn`. Default 10,000.
+    public var maxConnections: Int
+    /// A TCP-mode connection that carried no byte either way for this long is closed (HAProxy's
+    /// `timeout client`). Default 1 h.
+    public var tcpIdleTimeout: Duration
+
+    public init(maxConnections: Int = 10_000, tcpIdleTimeout: Duration = .seconds(3600)) {
+        self.maxConnections = maxConnections
+        self.tcpIdleTimeout = tcpIdleTimeout
     }
 }
 

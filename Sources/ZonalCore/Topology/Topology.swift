@@ -174,17 +174,36 @@ public struct SupervisorSettings: Sendable, Hashable {
     public var stateDirectory: String?
     /// Restart delays for crashed processes.
     public var restart: RestartSettings
+    /// Limits of every HTTP API of the topology's processes (control API, coordinator,
+    /// balancer admin, database agents, the app's admin port).
+    public var api: APILimits
 
     public init(
         controlHost: String = "127.0.0.1",
         controlPort: Int = 7300,
         stateDirectory: String? = nil,
-        restart: RestartSettings = .init()
+        restart: RestartSettings = .init(),
+        api: APILimits = .init()
     ) {
         self.controlHost = controlHost
         self.controlPort = controlPort
         self.stateDirectory = stateDirectory
         self.restart = restart
+        self.api = api
+    }
+}
+
+/// What a Zonal HTTP API allows one client, so that opening connections and sending nothing
+/// cannot exhaust a control process (the data ports have limits of their own).
+public struct APILimits: Sendable, Hashable {
+    /// Connections served at once; more wait in the kernel's accept queue. Default 256.
+    public var maxConnections: Int
+    /// A connection with no request under way for this long is closed. Default 60 s.
+    public var idleTimeout: Duration
+
+    public init(maxConnections: Int = 256, idleTimeout: Duration = .seconds(60)) {
+        self.maxConnections = maxConnections
+        self.idleTimeout = idleTimeout
     }
 }
 

@@ -10,7 +10,7 @@ extension TopologyReader {
             return nil
         }
         guard let fields = YAMLFields(node, subject: "`balancer` of \(subject)", problems: problems,
-                                      allowedKeys: ["listeners", "pools", "http", "admin_token"]) else { return nil }
+                                      allowedKeys: ["listeners", "pools", "http", "connections", "admin_token"]) else { return nil }
         record(path, fields.line)
         let pools = (fields.sequence("pools", required: true) ?? []).compactMap { readPool($0, path: path, subject: subject) }
         var listeners = (fields.sequence("listeners") ?? []).compactMap { readListener($0, path: path, subject: subject) }
@@ -28,8 +28,14 @@ extension TopologyReader {
             http.limits.maxHeaderBytes = httpFields.int("max_header_size", in: 1024...(1 << 20)) ?? http.limits.maxHeaderBytes
             http.limits.maxBodyBytes = httpFields.int("max_body_size", in: 0...Int.max) ?? http.limits.maxBodyBytes
         }
+        var connections = ConnectionLimits()
+        if let connectionsNode = fields["connections"], let connectionFields = YAMLFields(connectionsNode, subject: "`connections` of \(subject)", problems: problems,
+                                                                                      allowedKeys: ["max", "tcp_idle_timeout"]) {
+            connections.maxConnections = connectionFields.int("max", in: 1...1_000_000) ?? connections.maxConnections
+            connections.tcpIdleTimeout = connectionFields.duration("tcp_idle_timeout") ?? connections.tcpIdleTimeout
+        }
         record("\(path).admin_token", fields.line(of: "admin_token"))
-        return BalancerSpec(listeners: listeners, pools: pools, http: http, adminToken: fields.string("admin_token"))
+        return BalancerSpec(listeners: listeners, pools: pools, http: http, connections: connections, adminToken: fields.string("admin_token"))
     }
 
     private mutating func readListener(_ node: Yams.Node, path: String, subject: String) -> BalancerSpec.Listener? {

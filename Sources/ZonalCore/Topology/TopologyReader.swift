@@ -46,7 +46,7 @@ struct TopologyReader {
 
     private mutating func readSupervisor(_ node: Yams.Node) -> SupervisorSettings? {
         guard let fields = YAMLFields(node, subject: "`supervisor`", problems: problems,
-                                      allowedKeys: ["control_host", "control_port", "state_dir", "restart"]) else { return nil }
+                                      allowedKeys: ["control_host", "control_port", "state_dir", "restart", "api"]) else { return nil }
         var settings = SupervisorSettings()
         settings.controlHost = fields.string("control_host") ?? settings.controlHost
         settings.controlPort = fields.int("control_port", in: 1...65535) ?? settings.controlPort
@@ -59,6 +59,10 @@ struct TopologyReader {
             settings.restart.maxBackoff = restart.duration("max_backoff") ?? settings.restart.maxBackoff
             settings.restart.stableAfter = restart.duration("stable_after") ?? settings.restart.stableAfter
             record("supervisor.restart", restart.line)
+        }
+        if let apiNode = fields["api"], let api = YAMLFields(apiNode, subject: "`supervisor.api`", problems: problems, allowedKeys: ["max_connections", "idle_timeout"]) {
+            settings.api.maxConnections = api.int("max_connections", in: 1...100_000) ?? settings.api.maxConnections
+            settings.api.idleTimeout = api.duration("idle_timeout") ?? settings.api.idleTimeout
         }
         return settings
     }

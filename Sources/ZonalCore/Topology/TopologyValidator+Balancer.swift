@@ -27,11 +27,6 @@ extension Checker {
         if !spec.listeners.isEmpty && !spec.listeners.contains(where: { $0.port == service.port }) {
             report("services.\(service.name).port", "`port` \(service.port) of \(subject) is none of its listeners' ports (\(spec.listeners.map { String($0.port) }.joined(separator: ", "))); it is the port health checks probe")
         }
-        if let admin = service.adminPort, spec.adminToken == nil {
-            for node in service.nodes.compactMap({ topology.node(named: $0) }) where !IPAddressText.isLoopback(node.address) {
-                report("services.\(service.name).admin_port", "the admin API of \(subject) (port \(admin)) would listen on \(node.address), which is not loopback; set `admin_token` in its `balancer` section")
-            }
-        }
         for pool in spec.pools { balancerPool(pool, of: service, spec: spec, knownZones: knownZones) }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ZonalCore
 import ZonalObservability
 
 /// The agent's HTTP API, the way any balancer or health checker finds the primary and the
@@ -22,8 +23,8 @@ public struct DatabaseAgentAPI: Sendable {
     /// What health checkers poll, open without a token.
     static let openPaths: Set<String> = ["/health", "/metrics", "/primary", "/replica"]
 
-    public func application(host: String, port: Int, logger: Logger) -> some ApplicationProtocol {
-        Application(router: router(), configuration: .init(address: .hostname(host, port: port), serverName: "zonal-db-agent"), logger: logger)
+    public func application(host: String, port: Int, limits: APILimits, logger: Logger) -> some ApplicationProtocol {
+        APIServer.application(router: router(), host: host, port: port, name: "zonal-db-agent", limits: limits, logger: logger)
     }
 
     func router() -> Router<BasicRequestContext> {

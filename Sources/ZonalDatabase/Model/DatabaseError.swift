@@ -9,6 +9,7 @@ public enum DatabaseError: Error, Sendable, Hashable, CustomStringConvertible {
     case commandFailed(program: String, status: String, output: String)
     case query(String)
     case corruptWAL(segment: String, reason: String)
+    case insecureFile(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -30,6 +31,8 @@ public enum DatabaseError: Error, Sendable, Hashable, CustomStringConvertible {
             "query failed: \(message)"
         case .corruptWAL(let segment, let reason):
             "archived WAL segment \(segment) is corrupt: \(reason)"
+        case .insecureFile(let path, let reason):
+            "password file \(path): \(reason)"
         }
     }
 }

@@ -32,6 +32,12 @@ extension DatabaseNodePlan {
             serverLogFile: (dataDirectory as NSString).deletingLastPathComponent + "/postgresql.log",
             binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory,
             backup: spec.backup?.resolved(service: name),
-            parameters: spec.parameters)
+            parameters: spec.parameters,
+            passwordFile: Self.passwordFile(service: name, stateDirectory: stateDirectory))
+    }
+
+    /// Where the cluster password of `service` lives under a state directory.
+    public static func passwordFile(service: String, stateDirectory: String) -> String {
+        "\(URL(fileURLWithPath: stateDirectory).standardizedFileURL.path)/\(service)/postgres.password"
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import ZonalCore
 
 /// Everything one node's agent needs, resolved from the topology: who it is, its peers, where
@@ -39,9 +40,16 @@ public struct DatabaseNodePlan: Sendable, Hashable {
     /// Base backups and WAL archiving; nil: none.
     public var backup: DatabaseSpec.Backup?
     public var parameters: [String: String]
+    /// The cluster's password (see ``ClusterPassword``). Default `<state_dir>/<service>/postgres.password`.
+    public var passwordFile: String
+    /// The libpq password file PostgreSQL's own programs read as the server's account (a
+    /// standby streaming WAL, pg_rewind, pg_basebackup): next to the data directory.
+    public var serverPassfile: String { (dataDirectory as NSString).deletingLastPathComponent + "/pgpass" }
 
     public init(service: String, me: Endpoint, peers: [Endpoint], settings: DatabaseHA.Settings, dataDirectory: String, serverLogFile: String,
-                binDirectory: String = DatabaseNodePlan.defaultBinDirectory, backup: DatabaseSpec.Backup? = nil, parameters: [String: String] = [:]) {
+                binDirectory: String = DatabaseNodePlan.defaultBinDirectory, backup: DatabaseSpec.Backup? = nil, parameters: [String: String] = [:],
+                passwordFile: String) {
+        self.passwordFile = passwordFile
         self.service = service
         self.me = me
         self.peers = peers

@@ -29,12 +29,15 @@ public struct ServerConfiguration: Sendable, Hashable {
         /// Names this node to the primary (`application_name`), which is how
         /// `synchronous_standby_names` refers to it.
         public var applicationName: String
+        /// The libpq password file the standby's WAL receiver reads the password from.
+        public var passfile: String
 
-        public init(host: String, port: Int, slot: String, applicationName: String) {
+        public init(host: String, port: Int, slot: String, applicationName: String, passfile: String) {
             self.host = host
             self.port = port
             self.slot = slot
             self.applicationName = applicationName
+            self.passfile = passfile
         }
     }
 
@@ -104,7 +107,7 @@ public struct ServerConfiguration: Sendable, Hashable {
             ("archive_mode", archiveCommand == nil ? "off" : "on"),
             ("archive_command", quoted(archiveCommand ?? "")),
             ("archive_timeout", "'60s'"),
-            ("primary_conninfo", quoted(upstream.map { "host=\($0.host) port=\($0.port) user=postgres application_name=\($0.applicationName) connect_timeout=2" } ?? "")),
+            ("primary_conninfo", quoted(upstream.map { "host=\($0.host) port=\($0.port) user=postgres passfile=\($0.passfile) application_name=\($0.applicationName) connect_timeout=2" } ?? "")),
             ("primary_slot_name", quoted(upstream?.slot ?? "")),
         ]
         if let recovery {

@@ -23,10 +23,14 @@ public struct BackupCatalog: Sendable {
             .sorted { $0.finishedAt < $1.finishedAt }
     }
 
-    /// Creates `base/` and `wal/` for the server's account, which writes into both.
+    /// Creates `base/` and `wal/` for the server's account, which writes into both, private to
+    /// it; each new directory is made durable in its parent before any segment is archived there.
     func prepare(for account: ServerAccount) throws {
         for path in [directory, baseDirectory, archive.directory] {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            if !FileManager.default.fileExists(atPath: path) {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try DurableFile.syncDirectory((path as NSString).deletingLastPathComponent)
+            }
             try account.own(path)
         }
     }

@@ -13,6 +13,8 @@ public actor DatabaseAgent: Service {
     public nonisolated let plan: DatabaseNodePlan
     let controller: PostgresController
     let session: PostgresSession
+    /// The cluster's password, which every connection to a server of the cluster proves.
+    let password: ClusterPassword
     let store: ClusterStore
     let clock: any ZonalClock
     let logger: Logger
@@ -45,8 +47,11 @@ public actor DatabaseAgent: Service {
 
     public init(plan: DatabaseNodePlan, coordinator: any Coordinator, clock: any ZonalClock = SystemClock(), logger: Logger) throws {
         self.plan = plan
-        self.controller = try PostgresController(binDirectory: plan.binDirectory, dataDirectory: plan.dataDirectory, logFile: plan.serverLogFile, logger: logger)
-        self.session = PostgresSession(host: plan.me.host, port: plan.me.port, logger: logger)
+        let password = try ClusterPassword.loadOrCreate(file: plan.passwordFile)
+        self.password = password
+        self.controller = try PostgresController(binDirectory: plan.binDirectory, dataDirectory: plan.dataDirectory, logFile: plan.serverLogFile,
+                                                 password: password, logger: logger)
+        self.session = PostgresSession(host: plan.me.host, port: plan.me.port, password: password, logger: logger)
         self.store = ClusterStore(coordinator: coordinator, service: plan.service)
         self.clock = clock
         self.logger = logger
@@ -60,6 +65,7 @@ public actor DatabaseAgent: Service {
 
     public func run() async throws {
         _ = try await controller.inspect()  // wrong owner, wrong version: say so before anything else
+        try writePassfiles()
         if let backup = plan.backup {
             let catalog = BackupCatalog(directory: backup.directory)
             try catalog.prepare(for: controller.account)
@@ -280,7 +286,7 @@ public actor DatabaseAgent: Service {
         switch action {
         case .bootstrap:
             guard let keeper, try await store.claimBootstrap(node: me, lease: keeper.lease.id) else { return }
-            try await controller.initialize()
+            try await controller.initialize(password: password)
             try await startServer(following: nil)
             try await store.record(DatabaseEvent(kind: .bootstrap, from: nil, to: me, cause: "new cluster", duration: .zero))
         case .clone(let leader):
@@ -338,7 +344,18 @@ public actor DatabaseAgent: Service {
 
     private func upstream(_ leader: String) -> ServerConfiguration.Upstream {
         let peer = plan.peers.first { $0.name == leader }
-        return .init(host: peer?.host ?? leader, port: peer?.port ?? 5432, slot: ServerConfiguration.slotName(for: plan.me.name), applicationName: plan.me.name)
+        return .init(host: peer?.host ?? leader, port: peer?.port ?? 5432, slot: ServerConfiguration.slotName(for: plan.me.name), applicationName: plan.me.name,
+                     passfile: plan.serverPassfile)
+    }
+
+    /// The server's own password file (its WAL receiver reads it) and the one for people and
+    /// tools beside the password.
+    private func writePassfiles() throws {
+        let nodeDirectory = (plan.serverPassfile as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: nodeDirectory, withIntermediateDirectories: true)
+        try controller.account.own(nodeDirectory)
+        try password.writePassfile(at: plan.serverPassfile, owner: controller.account.fileOwner)
+        try password.writePassfile(at: ClusterPassword.clientPassfile(besides: plan.passwordFile))
     }
 
     private func rejoin(_ leader: String) async throws {

@@ -9,11 +9,14 @@ import ZonalSupervisor
 public struct PointInTimeRestore: Sendable {
     public let catalog: BackupCatalog
     public let binDirectory: String
+    /// The cluster's password, which the restored instance keeps (it is in the base backup).
+    public let password: ClusterPassword
     public let logger: Logger
 
-    public init(catalog: BackupCatalog, binDirectory: String, logger: Logger) {
+    public init(catalog: BackupCatalog, binDirectory: String, password: ClusterPassword, logger: Logger) {
         self.catalog = catalog
         self.binDirectory = binDirectory
+        self.password = password
         self.logger = logger
     }
 
@@ -45,7 +48,7 @@ public struct PointInTimeRestore: Sendable {
         try controller.write(configuration, standby: false)
         try DurableFile.write(Data(), to: directory + "/recovery.signal", owner: controller.account.fileOwner)
         let server = try await controller.start()
-        let session = PostgresSession(host: "127.0.0.1", port: port, logger: logger)
+        let session = PostgresSession(host: "127.0.0.1", port: port, password: password, logger: logger)
         defer { Task { await session.disconnect() } }
         // Recovery ends by promotion once the target is reached; a failure ends the server.
         while true {

@@ -19,11 +19,14 @@ public struct PostgresController: Sendable {
     public let dataDirectory: String
     /// The server's output.
     public let logFile: String
+    /// What PostgreSQL's client programs (pg_basebackup, pg_rewind) log in with; nil where
+    /// nothing connects to a server.
+    public let password: ClusterPassword?
     /// Whom PostgreSQL runs as.
     let account: ServerAccount
     let logger: Logger
 
-    public init(binDirectory: String, dataDirectory: String, logFile: String, logger: Logger) throws(DatabaseError) {
+    public init(binDirectory: String, dataDirectory: String, logFile: String, password: ClusterPassword? = nil, logger: Logger) throws(DatabaseError) {
         for program in ["postgres", "initdb", "pg_ctl", "pg_basebackup", "pg_rewind", "pg_controldata"]
         where !FileManager.default.isExecutableFile(atPath: binDirectory + "/" + program) {
             throw .missingBinaries(directory: binDirectory, program: program)
@@ -31,6 +34,7 @@ public struct PostgresController: Sendable {
         self.binDirectory = binDirectory
         self.dataDirectory = dataDirectory
         self.logFile = logFile
+        self.password = password
         self.account = try ServerAccount.current()
         self.logger = logger
     }
@@ -73,10 +77,17 @@ public struct PostgresController: Sendable {
         return .present(isStandby: FileManager.default.fileExists(atPath: dataDirectory + "/standby.signal"))
     }
 
-    /// Creates a new cluster with data checksums (which pg_rewind needs).
-    public func initialize() async throws {
+    /// Creates a new cluster with data checksums (which pg_rewind needs), its `postgres` user
+    /// holding `password` (stored as a SCRAM-SHA-256 verifier).
+    public func initialize(password: ClusterPassword) async throws {
         try prepareEmptyDataDirectory()
-        _ = try await runProgram("initdb", ["-D", dataDirectory, "-U", "postgres", "--data-checksums", "--auth-local=trust", "--auth-host=trust", "-E", "UTF8", "--locale=C"])
+        // initdb reads the password from a file, as the server's account: a private copy that
+        // lives only as long as initdb runs.
+        let passwordCopy = (dataDirectory as NSString).deletingLastPathComponent + "/\(DurableFile.temporaryPrefix)initdb-password"
+        try DurableFile.write(Array((password.secret + "\n").utf8), to: passwordCopy, permissions: 0o600, owner: account.fileOwner)
+        defer { unlink(passwordCopy) }
+        _ = try await runProgram("initdb", ["-D", dataDirectory, "-U", "postgres", "--pwfile=\(passwordCopy)", "--data-checksums", "--auth-local=peer",
+                                            "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C"])
         try writeAccessRules()
     }
 
@@ -228,15 +239,17 @@ public struct PostgresController: Sendable {
         try account.own((logFile as NSString).deletingLastPathComponent)
     }
 
-    /// Loopback clients and standbys without a password; see docs/database.md.
+    /// Every TCP connection, replication included, proves the password by SCRAM-SHA-256; the
+    /// local socket admits only the operating-system user of the same name. Written again at
+    /// every initdb and clone, so no copied file can loosen it; see docs/security.md.
     private func writeAccessRules() throws {
         let rules = """
-            # Written by Zonal at initdb/clone.
-            local all all trust
-            host all all 127.0.0.0/8 trust
-            host all all ::1/128 trust
-            host replication all 127.0.0.0/8 trust
-            host replication all ::1/128 trust
+            # Written by Zonal at initdb/clone; see docs/security.md.
+            local all all peer
+            host all all 0.0.0.0/0 scram-sha-256
+            host all all ::/0 scram-sha-256
+            host replication all 0.0.0.0/0 scram-sha-256
+            host replication all ::/0 scram-sha-256
 
             """
         try DurableFile.write(Data(rules.utf8), to: dataDirectory + "/pg_hba.conf", owner: account.fileOwner)
@@ -247,12 +260,21 @@ public struct PostgresController: Sendable {
         try await run(binDirectory + "/" + program, arguments)
     }
 
-    /// Runs `path` as the server's account; its output, or an error with the end of it.
+    /// Runs `path` as the server's account; its output, or an error with the end of it. With a
+    /// ``password``, libpq finds it in a password file of the account's own that lives only as
+    /// long as the program runs (never on the command line, never in the environment).
     @discardableResult
     func run(_ path: String, _ arguments: [String]) async throws -> String {
         let program = (path as NSString).lastPathComponent
+        var environment = Environment.inherit
+        let passfile = password.map { _ in (dataDirectory as NSString).deletingLastPathComponent + "/\(DurableFile.temporaryPrefix)pgpass-\(UInt64.random(in: 0...UInt64.max))" }
+        if let password, let passfile {
+            try password.writePassfile(at: passfile, owner: account.fileOwner)
+            environment = environment.updating(["PGPASSFILE": passfile])
+        }
+        defer { if let passfile { unlink(passfile) } }
         let result = try await Subprocess.run(
-            .path(FilePath("/usr/bin/setpriv")), arguments: Arguments(account.setprivArguments + ["--", path] + arguments),
+            .path(FilePath("/usr/bin/setpriv")), arguments: Arguments(account.setprivArguments + ["--", path] + arguments), environment: environment,
             output: .string(limit: 1 << 20), error: .string(limit: 1 << 16))
         let output = result.standardOutput + result.standardError
         switch result.terminationStatus {

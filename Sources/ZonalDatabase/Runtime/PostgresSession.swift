@@ -11,8 +11,8 @@ actor PostgresSession {
     private var connection: PostgresConnection?
     private var nextID = 1
 
-    init(host: String, port: Int, logger: Logger) {
-        var configuration = PostgresConnection.Configuration(host: host, port: port, username: "postgres", password: nil, database: "postgres", tls: .disable)
+    init(host: String, port: Int, password: ClusterPassword, logger: Logger) {
+        var configuration = PostgresConnection.Configuration(host: host, port: port, username: "postgres", password: password.secret, database: "postgres", tls: .disable)
         configuration.options.connectTimeout = .seconds(1)
         self.configuration = configuration
         self.logger = logger

@@ -35,7 +35,7 @@ public struct ControlAPI: Sendable {
     /// The control application, listening on the topology's control address.
     public func application(logger: Logger) -> some ApplicationProtocol {
         let settings = supervisor.topology.supervisor
-        return Application(router: router(), configuration: .init(address: .hostname(settings.controlHost, port: settings.controlPort), serverName: "zonal-control"), logger: logger)
+        return APIServer.application(router: router(), host: settings.controlHost, port: settings.controlPort, name: "zonal-control", limits: settings.api, logger: logger)
     }
 
     private static func operate(

@@ -79,7 +79,10 @@ public struct BackupScheduler: Service {
     private func zonal(_ arguments: [String], policy: BackupPolicy) async throws -> String {
         let log = "\(stateDirectory)/logs/backup-\(policy.name).log"
         let before = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
-        let child = try await ChildProcess.launch(ProcessSpec(executable: "/usr/bin/nice", arguments: ["-n", "10", zonalExecutable] + arguments, logFile: log))
+        // The one child that needs the repository's secrets from the supervisor's environment.
+        let secrets = ProcessSpec.passing(prefixes: ["ZONAL_BACKUP_", "AWS_"])
+        let child = try await ChildProcess.launch(ProcessSpec(executable: "/usr/bin/nice", arguments: ["-n", "10", zonalExecutable] + arguments,
+                                                              environment: secrets, logFile: log))
         let ending = await withTaskCancellationHandler {
             await child.termination.value
         } onCancel: {

@@ -11,7 +11,8 @@ public struct ProcessSpec: Sendable, Hashable {
     /// Absolute path of the program.
     public var executable: String
     public var arguments: [String]
-    /// Variables added to the supervisor's environment.
+    /// The child's variables besides the few every child gets (``ProcessSpec/sharedVariables``):
+    /// a child never sees the supervisor's secrets unless they are given here.
     public var environment: [String: String]
     /// Standard output and error are appended here.
     public var logFile: String
@@ -21,6 +22,25 @@ public struct ProcessSpec: Sendable, Hashable {
         self.arguments = arguments
         self.environment = environment
         self.logFile = logFile
+    }
+
+    /// What every child gets of the supervisor's environment: where programs are, the locale
+    /// and time zone, the log level and where the admin token is. Nothing else — in particular
+    /// not `ZONAL_BACKUP_PASSWORD`, `ZONAL_TOKEN` or `AWS_*`, which reach only the children
+    /// that need them.
+    public static let sharedVariables: Set<String> = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "TERM", "ZONAL_LOG_LEVEL", "ZONAL_BINARY",
+                                                      "ZONAL_TOKEN_FILE"]
+
+    /// The supervisor's variables named `names` or starting with one of `prefixes`, for a
+    /// child that needs them.
+    public static func passing(_ names: Set<String> = [], prefixes: [String] = [],
+                               from environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        environment.filter { names.contains($0.key) || prefixes.contains(where: $0.key.hasPrefix) }
+    }
+
+    /// The child's whole environment.
+    var childEnvironment: [String: String] {
+        Self.passing(Self.sharedVariables, prefixes: ["LC_"]).merging(environment) { _, own in own }
     }
 }
 
@@ -33,12 +53,12 @@ public struct ChildProcess: Sendable {
 
     /// Starts `spec`; throws when the program cannot be started at all.
     public static func launch(_ spec: ProcessSpec) async throws -> ChildProcess {
-        let output = try FileDescriptor.open(FilePath(spec.logFile), .writeOnly, options: [.append, .create], permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        let output = try FileDescriptor.open(FilePath(spec.logFile), .writeOnly, options: [.append, .create], permissions: [.ownerReadWrite, .groupRead])
         let errorOutput = try output.duplicate()
         var options = PlatformOptions()
         options.processGroupID = 0
         let (started, startedSink) = AsyncStream<pid_t>.makeStream()
-        let environment = Environment.inherit.updating(Dictionary(uniqueKeysWithValues: spec.environment.map { (Environment.Key(stringLiteral: $0.key), Optional($0.value)) }))
+        let environment = Environment.custom(Dictionary(uniqueKeysWithValues: spec.childEnvironment.map { (Environment.Key(stringLiteral: $0.key), $0.value) }))
         let run = Task<String, any Error> {
             defer { startedSink.finish() }
             let result = try await Subprocess.run(
