@@ -52,6 +52,15 @@ struct ZonalUpTests {
         return instances
     }
 
+    /// Whether `zonal up` reported every instance healthy within a minute; records why not.
+    func isUp(_ up: ProcessFixture) async -> Bool {
+        guard await poll(timeout: .seconds(60), until: { up.output.contains("is up: 3/3 instances healthy") }) != nil else {
+            Issue.record("zonal up did not become ready:\n\(up.output)")
+            return false
+        }
+        return true
+    }
+
     func health(_ instances: [[String: Any]], zone: String) -> [String] {
         instances.filter { $0["zone"] as? String == zone }.compactMap { $0["health"] as? String }
     }
@@ -62,10 +71,7 @@ struct ZonalUpTests {
         defer { env.directory.remove() }
         let up = try ProcessFixture(executable: ZonalBinary.path, arguments: ["up", env.topologyFile], outputPath: env.directory.file("up.out"))
         defer { up.signal(SIGKILL) }
-
-        let ready = await poll(timeout: .seconds(60)) { up.output.contains("is up: 3/3 instances healthy") }
-        #expect(ready != nil, "zonal up did not become ready:\n\(up.output)")
-        guard ready != nil else { return }
+        guard await isUp(up) else { return }
         #expect(up.output.contains("http://\(env.topology.nodes[0].address):8080"))
 
         let (failCode, failOutput) = try await ZonalBinary.run(["fail", "zone", "east-a", "-f", env.topologyFile], directory: env.directory)
@@ -112,10 +118,7 @@ struct ZonalUpTests {
         defer { env.directory.remove() }
         let up = try ProcessFixture(executable: ZonalBinary.path, arguments: ["up", env.topologyFile], outputPath: env.directory.file("up.out"))
         defer { up.signal(SIGKILL) }
-        guard await poll(timeout: .seconds(60), until: { up.output.contains("is up: 3/3 instances healthy") }) != nil else {
-            Issue.record("zonal up did not become ready:\n\(up.output)")
-            return
-        }
+        guard await isUp(up) else { return }
         let tokenPath = env.directory.file("state/admin-token")
         #expect((try FileManager.default.attributesOfItem(atPath: tokenPath)[.posixPermissions] as? Int) == 0o600)
         let token = try String(contentsOfFile: tokenPath, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Synchronization
 import ZonalCore
 
@@ -40,15 +41,24 @@ public final class EtcdCoordinator: Coordinator {
     /// token, or the etcd cluster it names. `endpoints` replaces the topology's (a node-local proxy).
     public convenience init(settings: CoordinatorSettings, token: AdminToken?, endpoints: [String] = [],
                             requestTimeout: Duration = .seconds(2)) throws(CoordinatorError) {
-        let credentials = switch settings.backend {
-        case .embedded: token.map { Credentials(user: CoordinatorServer.user, password: $0.secret) }
-        case .etcd: nil as Credentials?
+        let credentials: Credentials?
+        switch settings.backend {
+        case .embedded:
+            credentials = token.map { Credentials(user: CoordinatorServer.user, password: $0.secret) }
+        case .etcd:
+            if let user = settings.user, let file = settings.passwordFile {
+                credentials = Credentials(user: user, password: try Self.readPassword(file))
+            } else {
+                credentials = nil
+            }
         }
-        try self.init(endpoints: endpoints.isEmpty ? settings.clientEndpoints : endpoints, credentials: credentials, requestTimeout: requestTimeout)
+        try self.init(endpoints: endpoints.isEmpty ? settings.clientEndpoints : endpoints, credentials: credentials,
+                      tls: try settings.tls.map(Self.tlsConfiguration), requestTimeout: requestTimeout)
     }
 
-    /// Validates the endpoints (`http://HOST:PORT`) without connecting.
-    public init(endpoints: [String], credentials: Credentials? = nil, requestTimeout: Duration = .seconds(2)) throws(CoordinatorError) {
+    /// Validates the endpoints (`http://HOST:PORT`, or `https://` with `tls`) without connecting.
+    public init(endpoints: [String], credentials: Credentials? = nil, tls: TLSConfiguration? = nil,
+                requestTimeout: Duration = .seconds(2)) throws(CoordinatorError) {
         guard !endpoints.isEmpty else { throw .rejected("no etcd endpoints given") }
         for endpoint in endpoints {
             guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https", url.host != nil, url.port != nil else {
@@ -59,6 +69,7 @@ public final class EtcdCoordinator: Coordinator {
         self.requestTimeout = requestTimeout
         self.credentials = credentials
         var configuration = HTTPClient.Configuration()
+        configuration.tlsConfiguration = tls
         configuration.timeout.connect = .milliseconds(500)
         configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
@@ -66,6 +77,31 @@ public final class EtcdCoordinator: Coordinator {
 
     deinit {
         try? client.syncShutdown()
+    }
+
+    /// The first line of an etcd password file, which only its owner may read.
+    private static func readPassword(_ file: String) throws(CoordinatorError) -> String {
+        if case .failure(let error) = SecretFile.checkPrivate(file) { throw .rejected("etcd password file \(error)") }
+        guard let data = FileManager.default.contents(atPath: file) else { throw .rejected("cannot read the etcd password file \(file)") }
+        return String(String(decoding: data, as: UTF8.self).prefix { $0 != "\n" && $0 != "\r" })
+    }
+
+    /// Trusts etcd's CA only, and presents the client certificate when there is one.
+    private static func tlsConfiguration(_ files: CoordinatorSettings.TLSFiles) throws(CoordinatorError) -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(files.ca))
+            if let certificate = files.certificate, let key = files.key {
+                if case .failure(let error) = SecretFile.checkPrivate(key) { throw CoordinatorError.rejected("etcd client key \(error)") }
+                tls.certificateChain = try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+            }
+        } catch let error as CoordinatorError {
+            throw error
+        } catch {
+            throw .rejected("cannot load the etcd TLS files (ca \(files.ca), certificate \(files.certificate ?? "none")): \(error)")
+        }
+        return tls
     }
 
     // MARK: Coordinator

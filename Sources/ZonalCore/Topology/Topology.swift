@@ -137,13 +137,37 @@ public struct CoordinatorSettings: Sendable, Hashable {
     /// With `backend: etcd`: `zonal up` runs an etcd member on the first node of each of up to
     /// three zones (a service named `etcd`), and the endpoints are theirs. Default false.
     public var localCluster: Bool
+    /// With `backend: etcd` and authentication enabled there: the etcd user. Nil: no auth.
+    public var user: String?
+    /// The file holding `user`'s password (owner-only, as ssh wants keys).
+    public var passwordFile: String?
+    /// With `https://` endpoints: the CA that signed etcd's certificates, and this client's
+    /// certificate and key when etcd wants client certificates (`--client-cert-auth`).
+    public var tls: TLSFiles?
 
-    public init(backend: Backend = .embedded, endpoints: [String] = [], host: String = "127.0.0.1", port: Int = 7379, localCluster: Bool = false) {
+    /// PEM files of a TLS client.
+    public struct TLSFiles: Sendable, Hashable {
+        public var ca: String
+        public var certificate: String?
+        public var key: String?
+
+        public init(ca: String, certificate: String? = nil, key: String? = nil) {
+            self.ca = ca
+            self.certificate = certificate
+            self.key = key
+        }
+    }
+
+    public init(backend: Backend = .embedded, endpoints: [String] = [], host: String = "127.0.0.1", port: Int = 7379, localCluster: Bool = false,
+                user: String? = nil, passwordFile: String? = nil, tls: TLSFiles? = nil) {
         self.backend = backend
         self.endpoints = endpoints
         self.host = host
         self.port = port
         self.localCluster = localCluster
+        self.user = user
+        self.passwordFile = passwordFile
+        self.tls = tls
     }
 
     /// The endpoints a client uses: etcd's, or the embedded coordinator's own address.

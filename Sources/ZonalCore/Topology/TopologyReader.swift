@@ -27,7 +27,7 @@ struct TopologyReader {
     }
 
     private mutating func readCoordinator(_ node: Yams.Node) -> CoordinatorSettings? {
-        guard let fields = YAMLFields(node, subject: "`coordinator`", problems: problems, allowedKeys: ["backend", "endpoints", "host", "port", "local_cluster"]) else { return nil }
+        guard let fields = YAMLFields(node, subject: "`coordinator`", problems: problems, allowedKeys: ["backend", "endpoints", "host", "port", "local_cluster", "user", "password_file", "tls"]) else { return nil }
         record("coordinator", fields.line)
         var settings = CoordinatorSettings()
         if let backendName = fields.string("backend") {
@@ -41,6 +41,12 @@ struct TopologyReader {
         settings.host = fields.string("host") ?? settings.host
         settings.port = fields.int("port", in: 1...65535) ?? settings.port
         settings.localCluster = fields.bool("local_cluster") ?? settings.localCluster
+        settings.user = fields.string("user")
+        settings.passwordFile = fields.string("password_file")
+        if let tlsNode = fields["tls"], let tls = YAMLFields(tlsNode, subject: "`coordinator.tls`", problems: problems, allowedKeys: ["ca", "certificate", "key"]),
+           let ca = tls.string("ca", required: true) {
+            settings.tls = CoordinatorSettings.TLSFiles(ca: ca, certificate: tls.string("certificate"), key: tls.string("key"))
+        }
         return settings
     }
 

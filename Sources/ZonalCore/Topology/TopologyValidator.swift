@@ -190,6 +190,18 @@ struct Checker {
                 continue
             }
         }
+        if coordinator.backend == .embedded && (coordinator.user != nil || coordinator.passwordFile != nil || coordinator.tls != nil) {
+            report("coordinator", "`user`, `password_file` and `tls` are for `backend: etcd`; the embedded coordinator wants the admin token zonal up generates")
+        }
+        if (coordinator.user == nil) != (coordinator.passwordFile == nil) {
+            report("coordinator", "etcd authentication needs both `user` and `password_file`")
+        }
+        if let tls = coordinator.tls, (tls.certificate == nil) != (tls.key == nil) {
+            report("coordinator", "a client certificate needs both `tls.certificate` and `tls.key`")
+        }
+        if coordinator.tls != nil, coordinator.endpoints.contains(where: { $0.hasPrefix("http://") }) {
+            report("coordinator", "with `tls` every etcd endpoint must be https://")
+        }
     }
 
     mutating func supervisor() {
