@@ -25,7 +25,7 @@ public final class AdminTokenSource: Sendable {
         origin = .fixed(token)
     }
 
-    /// The token in `path`, re-read when the file's size or modification time changes.
+    /// The token in `path`, re-read when the file changes (another inode, size, mode or time).
     public init(file path: String) {
         origin = .file(path)
     }
@@ -56,20 +56,26 @@ public final class AdminTokenSource: Sendable {
     }
 }
 
-/// Identifies one version of a file cheaply, by its size and modification time.
+/// Identifies one version of a file cheaply: its inode (a file renamed into place is another),
+/// size, mode and modification time.
 private struct FileStamp: Equatable {
+    var inode: UInt64
     var size: Int
+    var mode: UInt32
     var modified: timespec
 
     init?(path: String) {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
+        inode = UInt64(info.st_ino)
         size = Int(info.st_size)
+        mode = UInt32(info.st_mode)
         modified = info.st_mtim
     }
 
     static func == (lhs: FileStamp, rhs: FileStamp) -> Bool {
-        lhs.size == rhs.size && lhs.modified.tv_sec == rhs.modified.tv_sec && lhs.modified.tv_nsec == rhs.modified.tv_nsec
+        lhs.inode == rhs.inode && lhs.size == rhs.size && lhs.mode == rhs.mode
+            && lhs.modified.tv_sec == rhs.modified.tv_sec && lhs.modified.tv_nsec == rhs.modified.tv_nsec
     }
 }
 

@@ -22,6 +22,12 @@ struct AppCommand: AsyncParsableCommand {
     @Option(help: "Start slow: every response waits this long, e.g. 500ms.") var slow: String?
     @Option(help: "Start failing: every response has this 5xx status.") var fail: Int?
 
+    func validate() throws {
+        for (name, value) in [("--port", port), ("--admin-port", adminPort)] {
+            if let value, !(1...65535).contains(value) { throw ValidationError("\(name) must be from 1 to 65535, got \(value)") }
+        }
+    }
+
     func run() async throws {
         ParentDeathSignal.armIfSupervised()
         Observability.bootstrap(logLevel: Observability.logLevelFromEnvironment)

@@ -17,6 +17,13 @@ struct BackupForget: AsyncParsableCommand {
     @Flag(help: "Show what would go; change nothing.") var dryRun = false
     @Flag(help: "Prune afterwards.") var prune = false
 
+    func validate() throws {
+        for (name, value) in [("--keep-last", keepLast), ("--keep-hourly", keepHourly), ("--keep-daily", keepDaily),
+                              ("--keep-weekly", keepWeekly), ("--keep-monthly", keepMonthly)] where !(0...1_000_000).contains(value) {
+            throw ValidationError("\(name) must be from 0 to 1000000, got \(value)")
+        }
+    }
+
     func run() async throws {
         let policy = RetentionPolicy(last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly)
         guard !policy.isEmpty else { throw ValidationError("give at least one --keep-… rule; forgetting every snapshot is not a policy") }

@@ -25,6 +25,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
         @Option(help: "File holding the admin token clients must present (default: admin-token in --data-dir, created when missing).")
         var tokenFile: String?
 
+        func validate() throws {
+            guard (1...65535).contains(port) else { throw ValidationError("--port must be from 1 to 65535, got \(port)") }
+        }
+
         func run() async throws {
             Observability.bootstrap(logLevel: Observability.logLevelFromEnvironment)
             guard IPAddressText.isLoopback(host) else { throw ValidationError("--host must be a loopback address (127.0.0.0/8 or ::1), not \(host)") }

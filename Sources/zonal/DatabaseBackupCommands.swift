@@ -43,6 +43,10 @@ struct DatabaseRestoreCommand: AsyncParsableCommand {
     @Option(help: "The new data directory (absent or empty).") var into: String
     @Option(help: "Port on 127.0.0.1 used while replaying.") var port: Int = 15_432
 
+    func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be from 1 to 65535, got \(port)") }
+    }
+
     func run() async throws {
         let (spec, backup, _) = try database.backup()
         guard let target = ISO8601DateFormatter.zonalFractional.date(from: toTime) ?? ISO8601DateFormatter().date(from: toTime) else {

@@ -242,6 +242,7 @@ struct DatabaseGuardCommand: ParsableCommand {
 
     func run() throws {
         guard !command.isEmpty else { throw ValidationError("give the server's command after --") }
+        guard parent > 1 else { throw ValidationError("--parent must be the agent's PID, got \(parent)") }
         ServerGuard.run(command, parent: parent)
     }
 }

@@ -60,6 +60,8 @@ struct DatabaseEndToEndTests {
             let mode = try FileManager.default.attributesOfItem(atPath: cluster.directory.file(file))[.posixPermissions] as? Int
             #expect(mode == 0o600, "\(file) has mode \(String(mode ?? 0, radix: 8))")
         }
+        #expect(await cluster.api("a1", "/status") == 401, "the agent's status wants the admin token")
+        #expect(await cluster.apiJSON("a1", "/status") != nil, "and answers with it")
         let hba = try String(contentsOfFile: cluster.directory.file("state/db/a1/data/pg_hba.conf"), encoding: .utf8)
         #expect(!hba.contains("trust") && hba.contains("host replication all 0.0.0.0/0 scram-sha-256"), "\(hba)")
         cluster.kill9("a1")

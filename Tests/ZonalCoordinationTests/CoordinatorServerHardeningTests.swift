@@ -5,6 +5,7 @@ import NIOCore
 import Testing
 import ZonalCore
 import ZonalObservability
+import ZonalTesting
 @testable import ZonalCoordination
 
 /// The embedded coordinator's gateway as an attacker on loopback meets it: no call without the
@@ -160,5 +161,26 @@ struct CoordinatorLimitTests {
             }
         }
         #expect(revisions == Array(1...20))
+    }
+}
+
+@Suite("Admin token file")
+struct AdminTokenSourceTests {
+    @Test("a server reads the token file again when it changes: rotation needs no restart; an unreadable or shared file means no token")
+    func rotation() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.file(AdminToken.fileName)
+        let source = AdminTokenSource(file: path)
+        #expect(source.current == nil, "no file, no token")
+        _ = try directory.writePrivate(AdminToken.fileName, "first-token\n")
+        #expect(source.current == (try AdminToken(secret: "first-token")))
+        _ = try directory.writePrivate(AdminToken.fileName + ".new", "second-token-longer\n")
+        #expect(rename(directory.file(AdminToken.fileName + ".new"), path) == 0)
+        #expect(source.current == (try AdminToken(secret: "second-token-longer")))
+        chmod(path, 0o644)
+        #expect(source.current == nil, "a token file others can read counts as none: every request is refused")
+        unlink(path)
+        #expect(source.current == nil)
     }
 }

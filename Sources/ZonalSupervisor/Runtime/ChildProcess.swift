@@ -38,9 +38,9 @@ public struct ProcessSpec: Sendable, Hashable {
         environment.filter { names.contains($0.key) || prefixes.contains(where: $0.key.hasPrefix) }
     }
 
-    /// The child's whole environment.
-    var childEnvironment: [String: String] {
-        Self.passing(Self.sharedVariables, prefixes: ["LC_"]).merging(environment) { _, own in own }
+    /// The child's whole environment, given the supervisor's.
+    func childEnvironment(from supervisor: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+        Self.passing(Self.sharedVariables, prefixes: ["LC_"], from: supervisor).merging(environment) { _, own in own }
     }
 }
 
@@ -58,7 +58,7 @@ public struct ChildProcess: Sendable {
         var options = PlatformOptions()
         options.processGroupID = 0
         let (started, startedSink) = AsyncStream<pid_t>.makeStream()
-        let environment = Environment.custom(Dictionary(uniqueKeysWithValues: spec.childEnvironment.map { (Environment.Key(stringLiteral: $0.key), $0.value) }))
+        let environment = Environment.custom(Dictionary(uniqueKeysWithValues: spec.childEnvironment().map { (Environment.Key(stringLiteral: $0.key), $0.value) }))
         let run = Task<String, any Error> {
             defer { startedSink.finish() }
             let result = try await Subprocess.run(
