@@ -30,23 +30,32 @@ public struct ClusterStore: Sendable {
         let result = try await coordinator.range(prefix: prefix)
         var view = DatabaseHA.ClusterView(leader: nil, initialized: false, members: [])
         var leaderLease: LeaseID?
+        var unreadable: [String] = []
         let decoder = JSONDecoder.zonal()
+        /// A value anyone with the token could have written: what does not decode is ignored and named.
+        func decode<Value: Decodable>(_: Value.Type, _ entry: KeyValue) -> Value? {
+            guard let value = try? decoder.decode(Value.self, from: Data(entry.value)) else {
+                unreadable.append(entry.key)
+                return nil
+            }
+            return value
+        }
         for entry in result.keyValues {
             switch entry.key {
             case leaderKey:
                 view.leader = entry.string
                 leaderLease = entry.lease
             case initializeKey: view.initialized = true
-            case positionKey: view.leaderPosition = try? decoder.decode(LeaderPosition.self, from: Data(entry.value))
-            case synchronousKey: view.synchronous = (try? decoder.decode(SynchronousSet.self, from: Data(entry.value))) ?? .empty
-            case switchoverKey: view.switchover = try? decoder.decode(SwitchoverRequest.self, from: Data(entry.value))
+            case positionKey: view.leaderPosition = decode(LeaderPosition.self, entry)
+            case synchronousKey: view.synchronous = decode(SynchronousSet.self, entry) ?? .empty
+            case switchoverKey: view.switchover = decode(SwitchoverRequest.self, entry)
             default:
-                if entry.key.hasPrefix(membersPrefix), let member = try? decoder.decode(MemberStatus.self, from: Data(entry.value)) {
+                if entry.key.hasPrefix(membersPrefix), let member = decode(MemberStatus.self, entry) {
                     view.members.append(member)
                 }
             }
         }
-        return ClusterReading(view: view, leaderLease: leaderLease, revision: result.revision)
+        return ClusterReading(view: view, leaderLease: leaderLease, revision: result.revision, unreadable: unreadable)
     }
 
     /// One read of the cluster.
@@ -55,6 +64,8 @@ public struct ClusterStore: Sendable {
         /// The lease the leader key hangs on.
         public var leaderLease: LeaseID?
         public var revision: Int64
+        /// Keys whose values did not decode and were ignored.
+        public var unreadable: [String] = []
     }
 
     public func publish(_ member: MemberStatus, lease: LeaseID) async throws {

@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import ZonalCoordination
 import ZonalCore
+import ZonalObservability
 import ZonalSupervisor
 
 /// One node's agent: owns its PostgreSQL server's lifecycle and, through the coordinator, its
@@ -125,9 +126,15 @@ public actor DatabaseAgent: Service {
         return decision.actions.isEmpty ? decision.decideAgainBy : clock.now
     }
 
+    /// One warning per damaged key per 10 s: the agent reads the cluster every cycle.
+    private static let unreadableValues = RateLimitedLog()
+
     /// The cluster, with a leader key left by this node's previous run moved onto this run's lease.
     private func readCluster() async -> DatabaseHA.ClusterView? {
         guard let reading = try? await store.read() else { return nil }
+        for key in reading.unreadable {
+            Self.unreadableValues.log(logger, .warning, "ignoring a value in the coordinator that does not decode", key: key, metadata: ["key": "\(key)"])
+        }
         if reading.view.leader == plan.me.name, let keeper, let held = reading.leaderLease, held != keeper.lease.id {
             if (try? await store.rebindLeadership(node: plan.me.name, lease: keeper.lease.id)) == true {
                 logger.notice("took over the leader key held by this node's previous run (lease \(held))")
