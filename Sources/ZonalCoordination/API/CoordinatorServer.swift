@@ -153,6 +153,11 @@ public struct CoordinatorServer: Sendable {
                     }
                 } catch CoordinatorError.compacted(_, let through) {
                     try await writer.write(Self.line(Gateway.WatchResponse(result: .init(canceled: true, compact_revision: .init(through + 1)))))
+                } catch let error as CoordinatorError {
+                    // Cut off (it fell too far behind) or disconnected: say why, as etcd does, so
+                    // the client resumes from the last revision it read.
+                    context.logger.debug("watch ended", metadata: ["reason": "\(error)"])
+                    try await writer.write(Self.line(Gateway.WatchResponse(result: .init(canceled: true, cancel_reason: error.description))))
                 } catch {
                     context.logger.debug("watch ended", metadata: ["reason": "\(error)"])
                 }
