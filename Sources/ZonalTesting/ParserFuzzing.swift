@@ -29,7 +29,7 @@ public enum ParserFuzzing {
     }
 
     public static let targets: [Target] = [
-        httpFront, duration, persistenceCookie, topology, watchStream, coordinatorJournal, keyFile, repositoryIndex, s3Answer, controlData, timelineHistory,
+        httpFront, duration, persistenceCookie, topology, watchStream, coordinatorJournal, coordinatorSnapshot, keyFile, repositoryIndex, s3Answer, controlData, timelineHistory,
     ]
 
     public static func target(named name: String) -> Target? {
@@ -92,17 +92,26 @@ public enum ParserFuzzing {
 
     /// The embedded coordinator's journal file as found at a start: the store it holds, or
     /// ``CoordinatorError/corruptState(path:reason:)``; never a crash, never a silent empty store.
-    static let coordinatorJournal = Target(name: "coordinator-journal", seeds: { [await journalSeed()] }) { bytes in
-        let directory = NSTemporaryDirectory() + "zonal-fuzz-journal-\(UUID().uuidString)"
+    static let coordinatorJournal = Target(name: "coordinator-journal", seeds: { [await stateSeed("journal")] }) { bytes in
+        openCoordinator(with: bytes, as: "journal")
+    }
+
+    /// The embedded coordinator's snapshot file, the same way.
+    static let coordinatorSnapshot = Target(name: "coordinator-snapshot", seeds: { [await stateSeed("snapshot")] }) { bytes in
+        openCoordinator(with: bytes, as: "snapshot")
+    }
+
+    private static func openCoordinator(with bytes: [UInt8], as file: String) {
+        let directory = NSTemporaryDirectory() + "zonal-fuzz-state-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        FileManager.default.createFile(atPath: directory + "/journal", contents: Data(bytes))
+        FileManager.default.createFile(atPath: "\(directory)/\(file)", contents: Data(bytes))
         do throws(CoordinatorError) {
             _ = try EmbeddedCoordinator(directory: directory)
         } catch {
             if case .corruptState = error { return }
             if case .rejected = error { return }
-            preconditionFailure("a journal gave an unexpected error: \(error)")
+            preconditionFailure("a \(file) gave an unexpected error: \(error)")
         }
     }
 
@@ -171,15 +180,16 @@ public enum ParserFuzzing {
         }
     }
 
-    /// A journal of a few changes of every kind, written by the coordinator itself.
-    static func journalSeed() async -> [UInt8] {
+    /// A state file (`journal` or `snapshot`) after a few changes of every kind, written by the
+    /// coordinator itself; the snapshot is taken at the last change.
+    static func stateSeed(_ file: String) async -> [UInt8] {
         let directory = NSTemporaryDirectory() + "zonal-fuzz-seed-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        guard let coordinator = try? EmbeddedCoordinator(directory: directory) else { return [] }
+        guard let coordinator = try? EmbeddedCoordinator(directory: directory, checkpointInterval: file == "snapshot" ? 4 : 10_000) else { return [] }
         _ = try? await coordinator.put("/a", value: [1], lease: nil)
         if let lease = try? await coordinator.grantLease(ttl: .seconds(5)) { _ = try? await coordinator.put("/l", value: [2], lease: lease.id) }
         _ = try? await coordinator.transaction(Transaction(compares: [.absent("/b")], success: [.put(key: "/b", value: [3], lease: nil)]))
         _ = try? await coordinator.delete("/a")
-        return Array(FileManager.default.contents(atPath: directory + "/journal") ?? Data())
+        return Array(FileManager.default.contents(atPath: "\(directory)/\(file)") ?? Data())
     }
 }

@@ -14,7 +14,7 @@ struct ParserFuzzingTests {
         let seeds = await target.seeds()
         #expect(!seeds.isEmpty && seeds.allSatisfy { !$0.isEmpty }, "\(name) has no seeds")
         var random = SeededRandom(seed: 0x5EED_0000 &+ UInt64(name.utf8.reduce(0) { $0 &* 31 &+ Int($1) }.magnitude))
-        let rounds = name == "coordinator-journal" ? 150 : 600
+        let rounds = name.hasPrefix("coordinator-") ? 150 : 600
         for seed in seeds { target.check(seed) }
         for _ in 0..<rounds {
             var bytes = seeds[Int.random(in: 0..<seeds.count, using: &random)]

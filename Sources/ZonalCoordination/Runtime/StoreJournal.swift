@@ -242,11 +242,21 @@ final class StoreJournal {
         guard CRC32.checksum(payload) == checksum else {
             throw .corruptState(path: path, reason: "the snapshot's checksum does not match its contents")
         }
+        let snapshot: KeyValueStore.Snapshot
         do {
-            return (KeyValueStore(snapshot: try JSONDecoder().decode(KeyValueStore.Snapshot.self, from: Data(payload)), now: now), Int64(sequence))
+            snapshot = try JSONDecoder().decode(KeyValueStore.Snapshot.self, from: Data(payload))
         } catch {
             throw .corruptState(path: path, reason: "the snapshot cannot be decoded: \(error)")
         }
+        // Counters that later writes increment must leave room to do so; revisions of keys must
+        // not be from the future.
+        let limit = Int64.max / 2
+        guard (0..<limit).contains(snapshot.revision), (0..<limit).contains(snapshot.lastLeaseID),
+              snapshot.keys.allSatisfy({ $0.modRevision <= snapshot.revision && $0.createRevision <= $0.modRevision }),
+              snapshot.leases.allSatisfy({ $0.ttl > .zero && $0.ttl <= EmbeddedCoordinator.maximumLeaseTTL }) else {
+            throw .corruptState(path: path, reason: "the snapshot holds counters, revisions or lease TTLs out of range (revision \(snapshot.revision), last lease \(snapshot.lastLeaseID))")
+        }
+        return (KeyValueStore(snapshot: snapshot, now: now), Int64(sequence))
     }
 
     /// Every intact record (its sequence number nil in journals written before they had one),
