@@ -161,3 +161,99 @@ struct TCPProxyTests {
         try await proxy.stop()
     }
 }
+
+/// A client connection held open by a test, reading what arrives as it pleases.
+final class HeldConnection: Sendable {
+    /// Keeps what the connection reads, and whether it ended, for the test to take.
+    final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let state = Mutex<(received: [String], ended: Bool)>(([], false))
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let text = String(buffer: unwrapInboundIn(data))
+            state.withLock { $0.received.append(text) }
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            state.withLock { $0.ended = true }
+        }
+    }
+
+    let channel: any Channel
+    private let collector = Collector()
+
+    init(host: String, port: Int) async throws {
+        let collector = self.collector
+        channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { $0.pipeline.addHandler(collector) }
+            .connect(host: host, port: port).get()
+    }
+
+    func send(_ text: String) async throws { try await channel.writeAndFlush(ByteBuffer(string: text)) }
+
+    /// The next bytes, or nil when the connection ended; throws `Timeout` after `limit`.
+    func next(within limit: Duration) async throws -> String? {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            let (text, ended) = collector.state.withLock { state -> (String?, Bool) in
+                state.received.isEmpty ? (nil, state.ended) : (state.received.removeFirst(), false)
+            }
+            if let text { return text }
+            if ended { return nil }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw Timeout()
+    }
+
+    func close() async { try? await channel.close() }
+
+    struct Timeout: Error {}
+}
+
+@Suite("Layer-4 proxy under hostile clients")
+struct TCPProxyLimitTests {
+    func proxy(_ limits: ConnectionLimits, to server: EchoServer) async throws -> RunningListener {
+        let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [Backend(id: "s", host: server.host, port: server.port, zone: "z")]))
+        return try await startListener { host, onBound in
+            TCPProxy(host: host, port: 0, pool: pool, limits: limits, logger: Logger(label: "test.proxy"), onBound: onBound)
+        }
+    }
+
+    @Test("a connection silent both ways for the idle timeout is closed; one that talks stays")
+    func idleTimeout() async throws {
+        let server = try await EchoServer.start(name: "s")
+        let proxy = try await proxy(ConnectionLimits(tcpIdleTimeout: .milliseconds(400)), to: server)
+        let silent = try await HeldConnection(host: proxy.host, port: proxy.port)
+        let talking = try await HeldConnection(host: proxy.host, port: proxy.port)
+        #expect(try await silent.next(within: .seconds(5)) == "s\n")
+        #expect(try await talking.next(within: .seconds(5)) == "s\n")
+        for round in 0..<8 {
+            try await talking.send("r\(round)")
+            #expect(try await talking.next(within: .seconds(5)) == "r\(round)")
+            try await Task.sleep(for: .milliseconds(150))
+        }
+        #expect(try await silent.next(within: .seconds(5)) == nil, "the silent connection was not closed")
+        try await talking.send("still")
+        #expect(try await talking.next(within: .seconds(5)) == "still", "a talking connection was closed")
+        await talking.close()
+        try await proxy.stop()
+    }
+
+    @Test("beyond the connection cap new clients wait to be accepted until one leaves")
+    func connectionCap() async throws {
+        let server = try await EchoServer.start(name: "s")
+        let proxy = try await proxy(ConnectionLimits(maxConnections: 2), to: server)
+        let first = try await HeldConnection(host: proxy.host, port: proxy.port)
+        let second = try await HeldConnection(host: proxy.host, port: proxy.port)
+        #expect(try await first.next(within: .seconds(5)) == "s\n")
+        #expect(try await second.next(within: .seconds(5)) == "s\n")
+        // The third connects (the kernel's backlog takes it) but is not served yet.
+        let third = try await HeldConnection(host: proxy.host, port: proxy.port)
+        await #expect(throws: HeldConnection.Timeout.self) { try await third.next(within: .milliseconds(700)) }
+        await first.close()
+        #expect(try await third.next(within: .seconds(5)) == "s\n", "the waiting client was not served once one left")
+        await second.close()
+        await third.close()
+        try await proxy.stop()
+    }
+}
