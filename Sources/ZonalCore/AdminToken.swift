@@ -67,11 +67,10 @@ public struct AdminToken: Sendable, Hashable, CustomStringConvertible {
     /// Reads a token file, refusing one that other users could read (as ssh does with keys).
     public static func load(file path: String) throws(AdminTokenError) -> AdminToken {
         try SecretFile.checkPrivate(path).mapError { AdminTokenError.unreadable(path: path, reason: $0.reason) }.get()
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .unreadable(path: path, reason: "cannot read the file")
-        }
+        let bytes: [UInt8]
+        do { bytes = try DurableFile.readAll(path) } catch { throw .unreadable(path: path, reason: error.reason) }
         do {
-            return try AdminToken(secret: String(decoding: data, as: UTF8.self))
+            return try AdminToken(secret: String(decoding: bytes, as: UTF8.self))
         } catch {
             throw .unreadable(path: path, reason: "the file is empty")
         }

@@ -190,6 +190,6 @@ public enum ParserFuzzing {
         if let lease = try? await coordinator.grantLease(ttl: .seconds(5)) { _ = try? await coordinator.put("/l", value: [2], lease: lease.id) }
         _ = try? await coordinator.transaction(Transaction(compares: [.absent("/b")], success: [.put(key: "/b", value: [3], lease: nil)]))
         _ = try? await coordinator.delete("/a")
-        return Array(FileManager.default.contents(atPath: "\(directory)/\(file)") ?? Data())
+        return (try? DurableFile.readAll("\(directory)/\(file)")) ?? []
     }
 }

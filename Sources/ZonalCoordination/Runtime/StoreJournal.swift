@@ -219,10 +219,8 @@ final class StoreJournal {
     /// The store a snapshot holds and the sequence number of its last entry (0 without one).
     private static func loadSnapshot(path: String, now: MonotonicInstant) throws(CoordinatorError) -> (KeyValueStore, Int64) {
         guard FileManager.default.fileExists(atPath: path) else { return (KeyValueStore(), 0) }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .storage(path: path, reason: "cannot read the file")
-        }
-        let bytes = Array(data)
+        let bytes: [UInt8]
+        do { bytes = try DurableFile.readAll(path) } catch { throw .storage(path: path, reason: error.description) }
         let magic = Array(bytes.prefix(snapshotMagic.count))
         let sequenced = magic == snapshotMagic
         guard sequenced || magic == firstSnapshotMagic else {
@@ -262,8 +260,9 @@ final class StoreJournal {
     /// Every intact record (its sequence number nil in journals written before they had one),
     /// and the length of the journal up to the last of them.
     static func readJournal(path: String) throws(CoordinatorError) -> ([(sequence: Int64?, entry: Entry)], Int) {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .storage(path: path, reason: "cannot read the file") }
-        return try parseJournal(Array(data), path: path)
+        let bytes: [UInt8]
+        do { bytes = try DurableFile.readAll(path) } catch { throw .storage(path: path, reason: error.description) }
+        return try parseJournal(bytes, path: path)
     }
 
     /// The records of a journal's bytes; the fuzz target's entry point.

@@ -32,8 +32,9 @@ public struct ClusterPassword: Sendable, Hashable, CustomStringConvertible {
 
     public static func load(file: String) throws(DatabaseError) -> ClusterPassword {
         if case .failure(let error) = SecretFile.checkPrivate(file) { throw .insecureFile(path: file, reason: error.reason) }
-        guard let data = FileManager.default.contents(atPath: file) else { throw .insecureFile(path: file, reason: "cannot read the file") }
-        let secret = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let bytes: [UInt8]
+        do { bytes = try DurableFile.readAll(file) } catch { throw .insecureFile(path: file, reason: error.reason) }
+        let secret = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !secret.isEmpty, !secret.contains(where: { $0 == ":" || $0 == "\\" || $0.isNewline }) else {
             throw .insecureFile(path: file, reason: "the password is empty or holds ':', '\\' or a line break")
         }
