@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import Synchronization
 import ZonalCore
 
@@ -79,26 +80,50 @@ private struct FileStamp: Equatable {
     }
 }
 
+/// The request context of every Zonal API: Hummingbird's basic context plus the address of
+/// the peer, which decides whether `/metrics` is open without the token.
+public struct APIRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
 /// Refuses every request without the admin token (401 with a one-line reason), except those
-/// `isOpen` lets through: health endpoints that checkers and balancers poll.
+/// `isOpen` lets through (health endpoints that checkers and balancers poll) and `GET /metrics`
+/// from the peers ``MetricsAccess`` admits.
 ///
 /// Accepts `Authorization: Bearer <token>` and, as etcd's gateway does, the bare token.
-public struct AdminTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+public struct AdminTokenMiddleware<Context: RemoteAddressRequestContext>: RouterMiddleware {
     public let tokens: AdminTokenSource
+    public let metrics: MetricsAccess
     public let isOpen: @Sendable (Request) -> Bool
 
-    public init(tokens: AdminTokenSource, isOpen: @escaping @Sendable (Request) -> Bool = AdminTokenMiddleware.healthAndMetrics) {
+    public init(tokens: AdminTokenSource, metrics: MetricsAccess = .loopback,
+                isOpen: @escaping @Sendable (Request) -> Bool = AdminTokenMiddleware.health) {
         self.tokens = tokens
+        self.metrics = metrics
         self.isOpen = isOpen
     }
 
-    /// `GET /health` and `GET /metrics` stay open; everything else wants the token.
-    public static func healthAndMetrics(_ request: Request) -> Bool {
-        request.method == .get && (request.uri.path == "/health" || request.uri.path == "/metrics")
+    /// `GET /health` stays open; everything else wants the token.
+    public static func health(_ request: Request) -> Bool {
+        request.method == .get && request.uri.path == "/health"
+    }
+
+    /// Every route stays open but `/metrics`, which follows the ``MetricsAccess``: for a port
+    /// that clients use, where only the metrics are an operator's.
+    public static func allButMetrics(_ request: Request) -> Bool {
+        request.uri.path != "/metrics"
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if isOpen(request) { return try await next(request, context) }
+        if isOpen(request) || (request.method == .get && request.uri.path == "/metrics" && metrics.admitsWithoutToken(peer: context.remoteAddress?.ipAddress)) {
+            return try await next(request, context)
+        }
         guard let token = tokens.current else {
             return Self.refusal("no admin token is configured for this server (set ZONAL_TOKEN_FILE or run it under zonal up)")
         }

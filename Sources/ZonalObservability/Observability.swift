@@ -69,7 +69,7 @@ extension Response {
 /// ``APILimits`` (a connection cap and an idle timeout), so each API gets them in one place.
 public enum APIServer {
     public static func application(
-        router: Router<BasicRequestContext>, host: String, port: Int, name: String, limits: APILimits = .init(), logger: Logger
+        router: Router<APIRequestContext>, host: String, port: Int, name: String, limits: APILimits = .init(), logger: Logger
     ) -> some ApplicationProtocol {
         Application(
             router: router,

@@ -5,6 +5,8 @@ import ZonalCore
 import ZonalObservability
 import ZonalSupervisor
 
+extension MetricsAccess: ExpressibleByArgument {}
+
 struct AppCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "app",
@@ -19,6 +21,7 @@ struct AppCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port clients use.") var port: Int = 8080
     @Option(help: "Port for /metrics, /health and /fault (default: the client port).") var adminPort: Int?
+    @Option(help: "Who reads /metrics without the admin token: loopback, anyone or token.") var metrics: MetricsAccess = .loopback
     @Option(help: "Start slow: every response waits this long, e.g. 500ms.") var slow: String?
     @Option(help: "Start failing: every response has this 5xx status.") var fail: Int?
 
@@ -46,7 +49,8 @@ struct AppCommand: AsyncParsableCommand {
         case (.some, .some):
             throw ValidationError("give --slow or --fail, not both")
         }
-        let configuration = AppConfiguration(service: service, node: node, zone: zone, region: region, host: host, port: port, adminPort: adminPort)
+        let configuration = AppConfiguration(service: service, node: node, zone: zone, region: region, host: host, port: port, adminPort: adminPort,
+                                              metrics: metrics)
         try await AppServer(configuration: configuration, faults: FaultSwitch(fault), tokens: .fromEnvironment(), logger: logger).run()
     }
 }

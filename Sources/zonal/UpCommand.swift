@@ -51,7 +51,8 @@ struct UpCommand: AsyncParsableCommand {
         let supervisor = Supervisor(
             topology: topology,
             launcher: InstanceLauncher(zonalExecutable: InstanceLauncher.currentExecutable, stateDirectory: directory,
-                                       topologyPath: file.map { URL(fileURLWithPath: $0).standardizedFileURL.path }),
+                                       topologyPath: file.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                                       metrics: topology.supervisor.api.metrics),
             events: EventLog(path: "\(directory)/events.jsonl", logger: logger),
             coordinator: coordinator,
             logger: logger

@@ -134,6 +134,9 @@ struct ZonalUpTests {
             }
         }
         #expect(try await Curl.run(["\(control)/health"], directory: env.directory).status == 200, "health stays open")
+        for url in ["\(control)/metrics", "\(coordinator)/metrics", "\(app)/metrics"] {
+            #expect(try await Curl.run([url], directory: env.directory).status == 200, "\(url) is open to a loopback peer")
+        }
         #expect(health(try await status(env), zone: "east-a") == ["healthy"], "nothing was failed without the token")
 
         // The lease TTL that used to stop the whole supervisor, and its neighbours.

@@ -16,7 +16,7 @@ struct AppRoutesTests {
     /// The service port's application, with `/metrics` as when no admin port is configured.
     func application(_ faults: FaultSwitch) -> some ApplicationProtocol {
         Observability.bootstrap()
-        let router = Router()
+        let router = Router(context: APIRequestContext.self)
         AppRoutes(configuration: Self.configuration, faults: faults).addServiceRoutes(to: router)
         router.addMetricsRoute()
         return Application(router: router)
@@ -25,7 +25,7 @@ struct AppRoutesTests {
     /// The admin port's application.
     func admin(_ faults: FaultSwitch) -> some ApplicationProtocol {
         Observability.bootstrap()
-        let router = Router()
+        let router = Router(context: APIRequestContext.self)
         AppRoutes(configuration: Self.configuration, faults: faults).addAdminRoutes(to: router, tokens: AdminTokenSource(fixed: Self.token))
         return Application(router: router)
     }

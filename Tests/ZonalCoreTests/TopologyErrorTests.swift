@@ -179,6 +179,25 @@ struct TopologyErrorTests {
         expectProblem("name: t\nsupervisor:\n  control_host: 0.0.0.0\n  control_port: 7300\nregions: [{ name: r, zones: [z] }]\nnodes: []\n", line: 4, "must listen on a loopback address")
     }
 
+    @Test("who reads /metrics without the token is one of loopback, anyone or token")
+    func metricsAccess() throws {
+        let yaml = { (value: String) in "name: t\nsupervisor:\n  api:\n    metrics: \(value)\nregions: [{ name: r, zones: [z] }]\nnodes: []\n" }
+        for access in MetricsAccess.allCases {
+            #expect(try TopologyLoader.parse(yaml(access.rawValue)).supervisor.api.metrics == access)
+        }
+        #expect(try TopologyLoader.parse("name: t\nregions: [{ name: r, zones: [z] }]\nnodes: []\n").supervisor.api.metrics == .loopback)
+        expectProblem(yaml("everyone"), line: 4, "unknown metrics `everyone`", "loopback, anyone, token")
+    }
+
+    @Test("loopback access admits 127.0.0.0/8, ::1 and mapped IPv4 loopback, never an unknown peer")
+    func metricsPeers() {
+        for peer in ["127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1"] { #expect(MetricsAccess.loopback.admitsWithoutToken(peer: peer), "\(peer)") }
+        for peer in ["10.0.0.1", "::ffff:10.0.0.1", "fe80::1", "128.0.0.1", "localhost"] { #expect(!MetricsAccess.loopback.admitsWithoutToken(peer: peer), "\(peer)") }
+        #expect(!MetricsAccess.loopback.admitsWithoutToken(peer: nil))
+        #expect(MetricsAccess.anyone.admitsWithoutToken(peer: "10.0.0.1") && MetricsAccess.anyone.admitsWithoutToken(peer: nil))
+        #expect(!MetricsAccess.token.admitsWithoutToken(peer: "127.0.0.1"))
+    }
+
     @Test("several problems are all reported at once, in file order")
     func manyProblems() {
         let found = problems(withServices("""

@@ -26,11 +26,11 @@ public struct AppRoutes: Sendable {
     }
 
     /// Routes clients use.
-    public func addServiceRoutes(to router: Router<BasicRequestContext>) {
+    public func addServiceRoutes(to router: Router<APIRequestContext>) {
         router.get("/health") { _, _ in
             try await applyFault { Response.json(["status": "ok", "node": configuration.node, "zone": configuration.zone]) }
         }
-        let identify: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+        let identify: @Sendable (Request, APIRequestContext) async throws -> Response = { request, _ in
             requests.increment()
             return try await applyFault {
                 Response.json(Identity(service: configuration.service, node: configuration.node, zone: configuration.zone,
@@ -45,11 +45,12 @@ public struct AppRoutes: Sendable {
         router.get("/**", use: identify)
     }
 
-    /// Routes operators use, on the admin port only: metrics, health and the fault switch, which
-    /// wants the admin token. Clients on the service port can never switch a fault on.
-    public func addAdminRoutes(to router: Router<BasicRequestContext>, tokens: AdminTokenSource) {
+    /// Routes operators use, on the admin port only: metrics (for the peers `metrics` admits),
+    /// health and the fault switch, which wants the admin token. Clients on the service port can
+    /// never switch a fault on.
+    public func addAdminRoutes(to router: Router<APIRequestContext>, tokens: AdminTokenSource, metrics: MetricsAccess = .loopback) {
         let faults = self.faults
-        router.add(middleware: AdminTokenMiddleware(tokens: tokens))
+        router.add(middleware: AdminTokenMiddleware(tokens: tokens, metrics: metrics))
         router.addAdminRoutes { if case .failing = faults.fault { false } else { true } }
         router.get("/fault") { _, _ in Response.json(faults.fault) }
         router.put("/fault") { request, context -> Response in

@@ -1,3 +1,5 @@
+import ZonalCore
+
 /// Where a sample application backend runs and who it says it is.
 public struct AppConfiguration: Sendable, Hashable {
     public var service: String
@@ -10,8 +12,11 @@ public struct AppConfiguration: Sendable, Hashable {
     public var port: Int
     /// The operator port for `/metrics`, `/health` and `/fault`; nil serves them on `port`.
     public var adminPort: Int?
+    /// Who reads `/metrics` without the admin token.
+    public var metrics: MetricsAccess
 
-    public init(service: String, node: String, zone: String, region: String, host: String, port: Int, adminPort: Int?) {
+    public init(service: String, node: String, zone: String, region: String, host: String, port: Int, adminPort: Int?,
+                metrics: MetricsAccess = .loopback) {
         self.service = service
         self.node = node
         self.zone = zone
@@ -19,5 +24,6 @@ public struct AppConfiguration: Sendable, Hashable {
         self.host = host
         self.port = port
         self.adminPort = adminPort
+        self.metrics = metrics
     }
 }

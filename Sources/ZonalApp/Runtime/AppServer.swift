@@ -22,14 +22,16 @@ public struct AppServer: Sendable {
     /// admin port if there is one, the only place faults can be switched.
     public func applications() -> [any Service] {
         let routes = AppRoutes(configuration: configuration, faults: faults)
-        let serviceRouter = Router()
-        routes.addServiceRoutes(to: serviceRouter)
+        let serviceRouter = Router(context: APIRequestContext.self)
         guard let adminPort = configuration.adminPort else {
+            serviceRouter.add(middleware: AdminTokenMiddleware(tokens: tokens, metrics: configuration.metrics, isOpen: AdminTokenMiddleware<APIRequestContext>.allButMetrics))
+            routes.addServiceRoutes(to: serviceRouter)
             serviceRouter.addMetricsRoute()
             return [application(serviceRouter, port: configuration.port)]
         }
-        let adminRouter = Router()
-        routes.addAdminRoutes(to: adminRouter, tokens: tokens)
+        routes.addServiceRoutes(to: serviceRouter)
+        let adminRouter = Router(context: APIRequestContext.self)
+        routes.addAdminRoutes(to: adminRouter, tokens: tokens, metrics: configuration.metrics)
         return [application(serviceRouter, port: configuration.port), application(adminRouter, port: adminPort)]
     }
 
@@ -38,7 +40,7 @@ public struct AppServer: Sendable {
         try await group.run()
     }
 
-    private func application(_ router: Router<BasicRequestContext>, port: Int) -> some Service {
+    private func application(_ router: Router<APIRequestContext>, port: Int) -> some Service {
         var logger = self.logger
         logger[metadataKey: "port"] = "\(port)"
         return APIServer.application(router: router, host: configuration.host, port: port, name: "zonal-app", logger: logger)

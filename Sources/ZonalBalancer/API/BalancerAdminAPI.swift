@@ -29,12 +29,12 @@ public struct BalancerAdminAPI: Sendable {
     }
 
     public func application(host: String, port: Int, limits: APILimits, logger: Logger) -> some ApplicationProtocol {
-        APIServer.application(router: router(), host: host, port: port, name: "zonal-balancer-admin", limits: limits, logger: logger)
+        APIServer.application(router: router(metrics: limits.metrics), host: host, port: port, name: "zonal-balancer-admin", limits: limits, logger: logger)
     }
 
-    func router() -> Router<BasicRequestContext> {
-        let router = Router()
-        router.add(middleware: AdminTokenMiddleware(tokens: tokens))
+    func router(metrics: MetricsAccess = .loopback) -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
+        router.add(middleware: AdminTokenMiddleware(tokens: tokens, metrics: metrics))
         router.addAdminRoutes()
         let balancer = self.balancer
         let api = router.group("/pools")
@@ -72,7 +72,7 @@ public struct BalancerAdminAPI: Sendable {
         return router
     }
 
-    private static func parameter(_ name: String, _ context: BasicRequestContext) throws(BalancerAdminError) -> String {
+    private static func parameter(_ name: String, _ context: APIRequestContext) throws(BalancerAdminError) -> String {
         guard let value = context.parameters.get(name) else { throw .invalid("missing \(name) in the path") }
         return value
     }

@@ -27,11 +27,11 @@ public struct CoordinatorServer: Sendable {
         self.tokens = tokens
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router(metrics: MetricsAccess = .loopback) -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
         let coordinator = self.coordinator, tokens = self.tokens
-        router.add(middleware: AdminTokenMiddleware(tokens: tokens) { request in
-            AdminTokenMiddleware<BasicRequestContext>.healthAndMetrics(request) || (request.method == .post && request.uri.path == "/v3/auth/authenticate")
+        router.add(middleware: AdminTokenMiddleware(tokens: tokens, metrics: metrics) { request in
+            AdminTokenMiddleware<APIRequestContext>.health(request) || (request.method == .post && request.uri.path == "/v3/auth/authenticate")
         })
         router.addAdminRoutes()
         router.post("/v3/auth/authenticate") { request, context in
@@ -169,7 +169,7 @@ public struct CoordinatorServer: Sendable {
 
     /// The server as an application listening on `host:port`.
     public func application(host: String, port: Int, limits: APILimits = .init(), logger: Logger) -> some ApplicationProtocol {
-        APIServer.application(router: router(), host: host, port: port, name: "zonal-coordinator", limits: limits, logger: logger)
+        APIServer.application(router: router(metrics: limits.metrics), host: host, port: port, name: "zonal-coordinator", limits: limits, logger: logger)
     }
 
     /// Opens the embedded coordinator's state in `directory` and serves it on `host:port`: what
@@ -183,7 +183,7 @@ public struct CoordinatorServer: Sendable {
     // MARK: Encoding
 
     private static func handle<Body: Decodable, Answer: Encodable>(
-        _ request: Request, _ context: BasicRequestContext, _: Body.Type,
+        _ request: Request, _ context: APIRequestContext, _: Body.Type,
         _ action: (Body) async throws(CoordinatorError) -> Answer
     ) async throws -> Response {
         let body: Body

@@ -10,10 +10,14 @@ public enum IPAddressText {
         isIPv4(text) || isIPv6(text)
     }
 
-    /// True for 127.0.0.0/8 and ::1, the only addresses the control API may listen on.
+    /// True for 127.0.0.0/8 and ::1 (also 127.0.0.0/8 mapped into IPv6, as a dual-stack socket
+    /// reports its IPv4 peers): the only addresses the control API may listen on.
     public static func isLoopback(_ text: String) -> Bool {
         if isIPv4(text) { return text.split(separator: ".").first == "127" }
-        return isIPv6(text) && (text == "::1" || text == "0:0:0:0:0:0:0:1")
+        guard isIPv6(text) else { return false }
+        let mappedPrefix = "::ffff:"
+        if text.lowercased().hasPrefix(mappedPrefix) { return isLoopback(String(text.dropFirst(mappedPrefix.count))) }
+        return text == "::1" || text == "0:0:0:0:0:0:0:1"
     }
 
     /// Whether two listeners on these addresses would collide on one port: the same address,

@@ -224,10 +224,34 @@ public struct APILimits: Sendable, Hashable {
     public var maxConnections: Int
     /// A connection with no request under way for this long is closed. Default 60 s.
     public var idleTimeout: Duration
+    /// Who may read `/metrics` without the admin token. Default ``MetricsAccess/loopback``.
+    public var metrics: MetricsAccess
 
-    public init(maxConnections: Int = 256, idleTimeout: Duration = .seconds(60)) {
+    public init(maxConnections: Int = 256, idleTimeout: Duration = .seconds(60), metrics: MetricsAccess = .loopback) {
         self.maxConnections = maxConnections
         self.idleTimeout = idleTimeout
+        self.metrics = metrics
+    }
+}
+
+/// Who may read a process's `/metrics` without the admin token. Metrics name every service,
+/// node and backend, which is a map of the estate: by default only this machine sees them.
+public enum MetricsAccess: String, Sendable, Hashable, CaseIterable {
+    /// Clients connecting from a loopback address (a Prometheus on the same machine).
+    case loopback
+    /// Anyone who reaches the listener (a Prometheus elsewhere on a network you trust).
+    case anyone
+    /// Only requests carrying the admin token, wherever they come from.
+    case token
+
+    /// Whether a request from `peer` (an IP address in text, nil when not known) may read
+    /// metrics without the token. An unknown peer is not loopback: closed unless `anyone`.
+    public func admitsWithoutToken(peer: String?) -> Bool {
+        switch self {
+        case .anyone: true
+        case .token: false
+        case .loopback: peer.map(IPAddressText.isLoopback) ?? false
+        }
     }
 }
 

@@ -45,12 +45,7 @@ extension TopologyReader {
         record("\(path).listeners.\(name)", fields.line)
         let port = fields.int("port", in: 1...65535, required: true)
         let pool = fields.string("pool", required: true)
-        var mode = BalancerSpec.Mode.http
-        if let text = fields.string("mode") {
-            if let parsed = BalancerSpec.Mode(rawValue: text) { mode = parsed } else {
-                problems.report(fields["mode"], "unknown mode `\(text)` of listener \(name) of \(subject); use one of: http, https, tcp")
-            }
-        }
+        let mode = fields.named("listener \(name) of \(subject)").choice("mode", BalancerSpec.Mode.self) ?? .http
         var tls: BalancerSpec.TLSFiles?
         if let tlsNode = fields["tls"], let tlsFields = YAMLFields(tlsNode, subject: "`tls` of listener \(name) of \(subject)", problems: problems,
                                                                     allowedKeys: ["certificate", "key"]) {
@@ -77,11 +72,7 @@ extension TopologyReader {
         if pool.service != nil && fields.has("servers") || pool.service == nil && !fields.has("servers") {
             problems.report(line: fields.line, "\(poolSubject) needs exactly one of `service` (a service whose instances are the servers) or `servers` (a list of address, port, zone)")
         }
-        if let text = fields.string("scheduling") {
-            if let scheduling = BalancerScheduling(rawValue: text) { pool.scheduling = scheduling } else {
-                problems.report(fields["scheduling"], "unknown scheduling `\(text)` of \(poolSubject); use one of: \(BalancerScheduling.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-        }
+        pool.scheduling = fields.choice("scheduling", BalancerScheduling.self) ?? pool.scheduling
         if let persistence = fields["persistence"] { pool.persistence = readPersistence(persistence, subject: poolSubject) }
         record("\(poolPath).persistence", fields.line(of: "persistence"))
         pool.primaryZone = fields.string("primary_zone")
@@ -98,11 +89,7 @@ extension TopologyReader {
             pool.outliers.maxEjection = outlierFields.duration("max_ejection") ?? pool.outliers.maxEjection
         }
         pool.health = fields["health"].flatMap { readHealth($0, subject: "`health` of \(poolSubject)", defaultProbe: .tcp(port: nil)) }
-        if let text = fields.string("role") {
-            if let role = DatabaseSpec.Role(rawValue: text) { pool.role = role } else {
-                problems.report(fields["role"], "unknown role `\(text)` of \(poolSubject); use primary (writes) or replica (reads)")
-            }
-        }
+        pool.role = fields.choice("role", DatabaseSpec.Role.self) ?? pool.role
         record("\(poolPath).role", fields.line(of: "role"))
         return pool
     }

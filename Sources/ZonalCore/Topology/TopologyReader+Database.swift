@@ -11,18 +11,9 @@ extension TopologyReader {
             "data_directory", "bin_directory", "parameters", "nofailover", "backup",
         ]) else { return nil }
         record(path, fields.line)
-        var edition = DatabaseSpec.Edition.ha
-        if let text = fields.string("edition") {
-            if let parsed = DatabaseSpec.Edition(rawValue: text) { edition = parsed } else {
-                problems.report(fields["edition"], "unknown edition `\(text)` of \(subject); use one of: \(DatabaseSpec.Edition.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-        }
+        let edition = fields.named(subject).choice("edition", DatabaseSpec.Edition.self) ?? .ha
         var failover = DatabaseSpec.defaults(for: edition)
-        if let text = fields.string("synchronous_mode") {
-            if let parsed = DatabaseSpec.SynchronousMode(rawValue: text) { failover.synchronousMode = parsed } else {
-                problems.report(fields["synchronous_mode"], "unknown synchronous_mode `\(text)` of \(subject); use one of: off, on, strict")
-            }
-        }
+        failover.synchronousMode = fields.named(subject).choice("synchronous_mode", DatabaseSpec.SynchronousMode.self) ?? failover.synchronousMode
         failover.synchronousStandbys = fields.int("synchronous_standbys", in: 1...16) ?? failover.synchronousStandbys
         failover.ttl = fields.duration("ttl") ?? failover.ttl
         failover.loopWait = fields.duration("loop_wait") ?? failover.loopWait

@@ -30,13 +30,7 @@ struct TopologyReader {
         guard let fields = YAMLFields(node, subject: "`coordinator`", problems: problems, allowedKeys: ["backend", "endpoints", "host", "port", "local_cluster", "user", "password_file", "tls"]) else { return nil }
         record("coordinator", fields.line)
         var settings = CoordinatorSettings()
-        if let backendName = fields.string("backend") {
-            if let backend = CoordinatorSettings.Backend(rawValue: backendName) {
-                settings.backend = backend
-            } else {
-                problems.report(fields["backend"], "unknown coordinator backend `\(backendName)`; use one of: \(CoordinatorSettings.Backend.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-        }
+        settings.backend = fields.choice("backend", CoordinatorSettings.Backend.self, noun: "coordinator backend") ?? settings.backend
         settings.endpoints = fields.stringList("endpoints")?.map(\.value) ?? []
         settings.host = fields.string("host") ?? settings.host
         settings.port = fields.int("port", in: 1...65535) ?? settings.port
@@ -66,9 +60,10 @@ struct TopologyReader {
             settings.restart.stableAfter = restart.duration("stable_after") ?? settings.restart.stableAfter
             record("supervisor.restart", restart.line)
         }
-        if let apiNode = fields["api"], let api = YAMLFields(apiNode, subject: "`supervisor.api`", problems: problems, allowedKeys: ["max_connections", "idle_timeout"]) {
+        if let apiNode = fields["api"], let api = YAMLFields(apiNode, subject: "`supervisor.api`", problems: problems, allowedKeys: ["max_connections", "idle_timeout", "metrics"]) {
             settings.api.maxConnections = api.int("max_connections", in: 1...100_000) ?? settings.api.maxConnections
             settings.api.idleTimeout = api.duration("idle_timeout") ?? settings.api.idleTimeout
+            settings.api.metrics = api.choice("metrics", MetricsAccess.self) ?? settings.api.metrics
         }
         return settings
     }

@@ -104,6 +104,19 @@ struct YAMLFields {
         return duration
     }
 
+    /// One of the cases of `Choice`, named by its raw value; anything else is reported with the
+    /// cases there are. `noun` names the value in the message (default: the key).
+    func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, _: Choice.Type, noun: String? = nil) -> Choice?
+    where Choice.RawValue == String {
+        guard let text = string(key) else { return nil }
+        guard let value = Choice(rawValue: text) else {
+            let cases = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+            problems.report(self[key], "unknown \(noun ?? key) `\(text)` of \(subject); use one of: \(cases)")
+            return nil
+        }
+        return value
+    }
+
     /// A list of strings; a single string is rejected so that `nodes: a, b` is not read as one name.
     func stringList(_ key: String, required: Bool = false) -> [(value: String, line: Int?)]? {
         guard let node = value(key, required: required) else { return nil }

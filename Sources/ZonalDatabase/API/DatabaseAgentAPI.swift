@@ -9,8 +9,8 @@ import ZonalObservability
 /// that runs as primary and holds the leader key; `GET /replica` only on a streaming standby,
 /// within `?lag=BYTES` and `?lag_seconds=S` when given; `GET /health` while PostgreSQL runs;
 /// `GET /status` the member, the leader and the last decision; `GET /metrics`. The health
-/// endpoints (`/health`, `/primary`, `/replica`) and `/metrics` are open to checkers; `/status`
-/// wants the admin token.
+/// endpoints (`/health`, `/primary`, `/replica`) are open to checkers, `/metrics` as the
+/// topology's ``MetricsAccess`` says; `/status` wants the admin token.
 public struct DatabaseAgentAPI: Sendable {
     public let agent: DatabaseAgent
     public let tokens: AdminTokenSource
@@ -21,15 +21,15 @@ public struct DatabaseAgentAPI: Sendable {
     }
 
     /// What health checkers poll, open without a token.
-    static let openPaths: Set<String> = ["/health", "/metrics", "/primary", "/replica"]
+    static let openPaths: Set<String> = ["/health", "/primary", "/replica"]
 
     public func application(host: String, port: Int, limits: APILimits, logger: Logger) -> some ApplicationProtocol {
-        APIServer.application(router: router(), host: host, port: port, name: "zonal-db-agent", limits: limits, logger: logger)
+        APIServer.application(router: router(metrics: limits.metrics), host: host, port: port, name: "zonal-db-agent", limits: limits, logger: logger)
     }
 
-    func router() -> Router<BasicRequestContext> {
-        let router = Router()
-        router.add(middleware: AdminTokenMiddleware(tokens: tokens) { request in request.method == .get && Self.openPaths.contains(request.uri.path) })
+    func router(metrics: MetricsAccess = .loopback) -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
+        router.add(middleware: AdminTokenMiddleware(tokens: tokens, metrics: metrics) { request in request.method == .get && Self.openPaths.contains(request.uri.path) })
         router.addMetricsRoute()
         let agent = self.agent
         router.get("/status") { _, _ in Response.json(await agent.report()) }

@@ -16,10 +16,10 @@ public struct ControlAPI: Sendable {
         self.tokens = tokens
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+    public func router() -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
         let supervisor = self.supervisor
-        router.add(middleware: AdminTokenMiddleware(tokens: tokens))
+        router.add(middleware: AdminTokenMiddleware(tokens: tokens, metrics: supervisor.topology.supervisor.api.metrics))
         router.addAdminRoutes()
         router.get("/v1/status") { _, _ in Response.json(await supervisor.status()) }
         router.get("/v1/events") { _, _ in Response.json(supervisor.events.all) }
@@ -39,7 +39,7 @@ public struct ControlAPI: Sendable {
     }
 
     private static func operate(
-        _ context: BasicRequestContext,
+        _ context: APIRequestContext,
         _ action: (Supervisor.Scope, String) async throws(SupervisorError) -> OperatorActionResult
     ) async throws -> Response {
         let scopeText = try context.parameters.require("scope")

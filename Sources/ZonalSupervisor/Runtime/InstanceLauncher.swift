@@ -10,11 +10,14 @@ public struct InstanceLauncher: Sendable {
     /// The topology file, passed to built-in services that read it (balancers); nil for the
     /// built-in quickstart topology.
     public var topologyPath: String?
+    /// Who reads the metrics of sample apps (which do not read the topology) without the token.
+    public var metrics: MetricsAccess
 
-    public init(zonalExecutable: String, stateDirectory: String, topologyPath: String? = nil) {
+    public init(zonalExecutable: String, stateDirectory: String, topologyPath: String? = nil, metrics: MetricsAccess = .loopback) {
         self.zonalExecutable = zonalExecutable
         self.stateDirectory = stateDirectory
         self.topologyPath = topologyPath
+        self.metrics = metrics
     }
 
     public func spec(for instance: Topology.Instance) throws -> ProcessSpec {
@@ -25,6 +28,7 @@ public struct InstanceLauncher: Sendable {
             var arguments = [
                 "app", "--service", instance.service.name, "--node", instance.node.name, "--zone", instance.node.zone,
                 "--region", instance.region, "--host", instance.node.address, "--port", String(instance.service.port),
+                "--metrics", metrics.rawValue,
             ]
             if let admin = instance.service.adminPort { arguments += ["--admin-port", String(admin)] }
             return ProcessSpec(executable: zonalExecutable, arguments: arguments, environment: environment, logFile: logFile)
