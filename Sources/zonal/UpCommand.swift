@@ -90,9 +90,13 @@ struct UpCommand: AsyncParsableCommand {
         case .etcd:
             do {
                 let client = try EtcdCoordinator(settings: settings, token: token)
-                // A local cluster is started by the supervisor itself; an external one must answer now.
-                if !settings.localCluster { _ = try await client.status() }
-                return (client, [])
+                // A local cluster is started by the supervisor itself (and gets authentication on
+                // once it answers); an external one must answer now.
+                guard settings.localCluster else {
+                    _ = try await client.status()
+                    return (client, [])
+                }
+                return (client, [.init(service: LocalClusterAuthentication(client: client, logger: logger), successTerminationBehavior: .ignore)])
             } catch {
                 throw CommandFailure("the topology's etcd cluster does not answer: \(error.description)")
             }

@@ -14,12 +14,14 @@ struct ZonalUpTests {
         let marker: String
     }
 
-    func makeEnvironment() throws -> Environment {
+    /// Three nodes in three zones of two regions with one sample app; the embedded coordinator
+    /// unless `coordinator` says otherwise.
+    func makeEnvironment(coordinator: String = "{ backend: embedded, host: \(LoopbackAddress.random()), port: 7379 }") throws -> Environment {
         let directory = try TemporaryDirectory(prefix: "zonal-up")
         let marker = "itest\(UInt32.random(in: 0...UInt32.max))"
         let yaml = """
             name: \(marker)
-            coordinator: { backend: embedded, host: \(LoopbackAddress.random()), port: 7379 }
+            coordinator: \(coordinator)
             supervisor:
               control_host: \(LoopbackAddress.random())
               control_port: 7300
@@ -52,9 +54,9 @@ struct ZonalUpTests {
         return instances
     }
 
-    /// Whether `zonal up` reported every instance healthy within a minute; records why not.
-    func isUp(_ up: ProcessFixture) async -> Bool {
-        guard await poll(timeout: .seconds(60), until: { up.output.contains("is up: 3/3 instances healthy") }) != nil else {
+    /// Whether `zonal up` reported all `instances` healthy within a minute; records why not.
+    func isUp(_ up: ProcessFixture, instances: Int = 3) async -> Bool {
+        guard await poll(timeout: .seconds(60), until: { up.output.contains("is up: \(instances)/\(instances) instances healthy") }) != nil else {
             Issue.record("zonal up did not become ready:\n\(up.output)")
             return false
         }
@@ -152,6 +154,32 @@ struct ZonalUpTests {
         #expect(up.isRunning, "the supervisor survived")
         let (statusCode, statusOutput) = try await ZonalBinary.run(["status", "-f", env.topologyFile], directory: env.directory)
         #expect(statusCode == 0, "\(statusOutput)")
+    }
+
+    @Test("the etcd members of a local cluster want the admin token as soon as they answer, and still after a restart")
+    func localClusterAuthentication() async throws {
+        let env = try makeEnvironment(coordinator: "{ backend: etcd, local_cluster: true }")
+        defer { env.directory.remove() }
+        let etcd = try #require(env.topology.coordinator.endpoints.first)
+        for round in 1...2 {
+            let up = try ProcessFixture(executable: ZonalBinary.path, arguments: ["up", env.topologyFile], outputPath: env.directory.file("up\(round).out"))
+            defer { up.signal(SIGKILL) }
+            guard await isUp(up, instances: 6) else { return }
+            let token = try String(contentsOfFile: env.directory.file("state/admin-token"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let refused = await poll(timeout: .seconds(20)) {
+                let answer = try? await Curl.run(["-X", "POST", "\(etcd)/v3/kv/put", "-d", #"{"key":"L2E=","value":"Yg=="}"#], directory: env.directory)
+                return answer?.status == 400 && answer?.body.contains("user name is empty") == true
+            }
+            #expect(refused != nil, "round \(round): etcd still takes writes without credentials")
+            let wrong = try await Curl.run(["-X", "POST", "\(etcd)/v3/auth/authenticate", "-d", #"{"name":"root","password":"guess"}"#], directory: env.directory)
+            #expect(wrong.status == 400 && wrong.body.contains("authentication failed"), "\(wrong)")
+            let login = try await Curl.run(["-X", "POST", "\(etcd)/v3/auth/authenticate", "-d", #"{"name":"root","password":"\#(token)"}"#], directory: env.directory)
+            #expect(login.status == 200 && login.body.contains("token"), "\(login)")
+            let (code, output) = try await ZonalBinary.run(["coordinator", "status", "-f", env.topologyFile], directory: env.directory)
+            #expect(code == 0, "round \(round): zonal coordinator status: \(output)")
+            up.signal(SIGTERM)
+            #expect(await up.waitForExit(timeout: .seconds(20)) != nil, "zonal up did not stop on SIGTERM")
+        }
     }
 
     @Test("children die with a supervisor killed by SIGKILL")

@@ -140,6 +140,10 @@ enum Gateway {
 
     struct AuthenticateRequest: Codable { var name: String; var password: String }
     struct AuthenticateResponse: Codable { var header: Header?; var token: String? }
+    struct AuthUserRequest: Codable { var name: String; var password: String }
+    struct AuthGrantRoleRequest: Codable { var user: String; var role: String }
+    struct AuthEnableRequest: Codable {}
+    struct AuthResponse: Codable { var header: Header? }
 
     /// How the gateway reports a failed call (HTTP 4xx/5xx).
     struct ErrorBody: Codable { var error: String?; var message: String?; var code: Int? }
@@ -148,6 +152,8 @@ enum Gateway {
     static let leaseNotFound = "etcdserver: requested lease not found"
     /// etcd's message for a wrong user name or password.
     static let authenticationFailed = "etcdserver: authentication failed, invalid user ID or password"
+    /// etcd's answer to `auth/authenticate` while authentication is off (HTTP 412).
+    static let authenticationNotEnabled = "etcdserver: authentication is not enabled"
 }
 
 extension Transaction.Compare {

@@ -17,7 +17,8 @@ public final class EtcdCoordinator: Coordinator {
     /// Deadline of one unary call. Default 2 s.
     public let requestTimeout: Duration
     /// etcd's user and password, traded for an auth token at `auth/authenticate` before the
-    /// first call and again whenever the token is refused. Nil for a cluster without auth.
+    /// first call and again whenever the token is refused. Nil for a cluster without auth; while
+    /// etcd says its authentication is off, calls go without a token (as etcd's own client does).
     public let credentials: Credentials?
     private let authToken = Mutex<String?>(nil)
     private let preferred = Mutex(0)
@@ -38,7 +39,9 @@ public final class EtcdCoordinator: Coordinator {
     }
 
     /// A client of a topology's coordinator: the embedded one, logged into with the admin
-    /// token, or the etcd cluster it names. `endpoints` replaces the topology's (a node-local proxy).
+    /// token, or the etcd cluster it names (as `user` with `password_file`; the members of a
+    /// `local_cluster` as root with the admin token, like the embedded coordinator).
+    /// `endpoints` replaces the topology's (a node-local proxy).
     public convenience init(settings: CoordinatorSettings, token: AdminToken?, endpoints: [String] = [],
                             requestTimeout: Duration = .seconds(2)) throws(CoordinatorError) {
         let credentials: Credentials?
@@ -48,6 +51,8 @@ public final class EtcdCoordinator: Coordinator {
         case .etcd:
             if let user = settings.user, let file = settings.passwordFile {
                 credentials = Credentials(user: user, password: try Self.readPassword(file))
+            } else if settings.localCluster {
+                credentials = token.map { Credentials(user: CoordinatorServer.user, password: $0.secret) }
             } else {
                 credentials = nil
             }
@@ -236,19 +241,39 @@ public final class EtcdCoordinator: Coordinator {
         }
     }
 
-    /// Sends a call with the auth token; a refused token is traded for a new one once.
+    /// Turns etcd's authentication on, with `root` (role root) holding this client's password,
+    /// unless it is on already: what `zonal up` does once for the etcd members it runs itself.
+    /// Safe to repeat, also after an attempt that stopped half-way.
+    public func enableAuthentication() async throws(CoordinatorError) {
+        guard let credentials, credentials.user == CoordinatorServer.user else {
+            throw .rejected("enabling etcd's authentication needs the credentials of user \(CoordinatorServer.user)")
+        }
+        if try await authenticate(credentials, deadline: .now() + .nanoseconds(requestTimeout.nanoseconds)) != nil { return }
+        let user = Gateway.AuthUserRequest(name: credentials.user, password: credentials.password)
+        do {
+            let _: Gateway.AuthResponse = try await call("/v3/auth/user/add", user)
+        } catch .rejected(let reason) where reason.contains("already exists") {
+            let _: Gateway.AuthResponse = try await call("/v3/auth/user/changepw", user)
+        }
+        let _: Gateway.AuthResponse = try await call("/v3/auth/user/grant", Gateway.AuthGrantRoleRequest(user: credentials.user, role: "root"))
+        let _: Gateway.AuthResponse = try await call("/v3/auth/enable", Gateway.AuthEnableRequest())
+    }
+
+    /// Sends a call with the auth token; a refused token (401), or a missing one after etcd
+    /// turned authentication on (400), is traded for a new one once.
     private func send(_ path: String, body: Data, deadline: NIODeadline) async throws(CoordinatorError) -> (response: HTTPClientResponse, endpoint: String) {
         guard let credentials else { return try await sendOnce(path, body: body, deadline: deadline, token: nil) }
         var token = authToken.withLock { $0 }
         if token == nil { token = try await authenticate(credentials, deadline: deadline) }
         let first = try await sendOnce(path, body: body, deadline: deadline, token: token)
-        guard first.response.status == .unauthorized else { return first }
+        guard first.response.status == .unauthorized || (token == nil && first.response.status == .badRequest) else { return first }
         _ = try? await first.response.body.collect(upTo: 1 << 16)
         return try await sendOnce(path, body: body, deadline: deadline, token: try await authenticate(credentials, deadline: deadline))
     }
 
-    /// Trades the credentials for an auth token, as etcd's `auth/authenticate` does.
-    private func authenticate(_ credentials: Credentials, deadline: NIODeadline) async throws(CoordinatorError) -> String {
+    /// Trades the credentials for an auth token, as etcd's `auth/authenticate` does; nil while
+    /// etcd's authentication is off.
+    private func authenticate(_ credentials: Credentials, deadline: NIODeadline) async throws(CoordinatorError) -> String? {
         let body: Data
         do { body = try JSONEncoder().encode(Gateway.AuthenticateRequest(name: credentials.user, password: credentials.password)) } catch {
             throw .badAnswer("cannot encode request: \(error)")
@@ -256,6 +281,10 @@ public final class EtcdCoordinator: Coordinator {
         let (response, endpoint) = try await sendOnce("/v3/auth/authenticate", body: body, deadline: deadline, token: nil)
         let bytes: ByteBuffer
         do { bytes = try await response.body.collect(upTo: 1 << 16) } catch { throw .unreachable(endpoints: [endpoint], reason: "\(error)") }
+        if response.status == .preconditionFailed, String(buffer: bytes).contains(Gateway.authenticationNotEnabled) {
+            authToken.withLock { $0 = nil }
+            return nil
+        }
         guard response.status == .ok, let token = (try? JSONDecoder().decode(Gateway.AuthenticateResponse.self, from: Data(buffer: bytes)))?.token else {
             throw .rejected("\(endpoint) refused user \(credentials.user): \(String(buffer: bytes).prefix(200))")
         }
