@@ -27,10 +27,8 @@ public struct AdminToken: Sendable, Hashable, CustomStringConvertible {
 
     /// A new random token: 32 bytes from the system's generator.
     public static func generate() -> AdminToken {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         // A hex string is never empty, so this cannot fail.
-        return try! AdminToken(secret: bytes.hex)
+        try! AdminToken(secret: SecretFile.randomSecret())
     }
 
     /// Never the secret: tokens end up in logs through string interpolation.
@@ -54,26 +52,20 @@ public struct AdminToken: Sendable, Hashable, CustomStringConvertible {
     /// The token file of a state directory, created with a new token (mode 0600) when missing.
     public static func loadOrCreate(stateDirectory: String) throws(AdminTokenError) -> AdminToken {
         let path = "\(stateDirectory)/\(fileName)"
-        if FileManager.default.fileExists(atPath: path) { return try load(file: path) }
-        let token = generate()
-        do {
-            try DurableFile.write(Array((token.secret + "\n").utf8), to: path, permissions: 0o600)
-        } catch {
-            throw .unreadable(path: path, reason: error.description)
-        }
-        return token
+        let secret: String
+        do { secret = try SecretFile.loadOrCreate(path) } catch { throw .unreadable(path: path, reason: error.reason) }
+        return try token(in: path, secret)
     }
 
     /// Reads a token file, refusing one that other users could read (as ssh does with keys).
     public static func load(file path: String) throws(AdminTokenError) -> AdminToken {
-        try SecretFile.checkPrivate(path).mapError { AdminTokenError.unreadable(path: path, reason: $0.reason) }.get()
-        let bytes: [UInt8]
-        do { bytes = try DurableFile.readAll(path) } catch { throw .unreadable(path: path, reason: error.reason) }
-        do {
-            return try AdminToken(secret: String(decoding: bytes, as: UTF8.self))
-        } catch {
-            throw .unreadable(path: path, reason: "the file is empty")
-        }
+        let secret: String
+        do { secret = try SecretFile.read(path) } catch { throw .unreadable(path: path, reason: error.reason) }
+        return try token(in: path, secret)
+    }
+
+    private static func token(in path: String, _ secret: String) throws(AdminTokenError) -> AdminToken {
+        do { return try AdminToken(secret: secret) } catch { throw .unreadable(path: path, reason: "the file is empty") }
     }
 
     /// The token a command should present, from the first of: `tokenFile` (a `--token-file`),
@@ -101,25 +93,4 @@ public enum AdminTokenError: Error, Hashable, Sendable, CustomStringConvertible 
         case .unreadable(let path, let reason): "admin token \(path): \(reason)"
         }
     }
-}
-
-/// Files that hold secrets (tokens, passwords, keys) must be private to their owner.
-public enum SecretFile {
-    /// Fails when `path` is readable or writable by its group or by others, naming its mode and
-    /// the fix, as ssh does for private keys.
-    public static func checkPrivate(_ path: String) -> Result<Void, SecretFileError> {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return .failure(SecretFileError(path: path, reason: String(cString: strerror(errno)))) }
-        let mode = info.st_mode & 0o777
-        guard mode & 0o077 == 0 else {
-            return .failure(SecretFileError(path: path, reason: "mode \(String(mode, radix: 8)) lets other users read it; run chmod 600 \(path)"))
-        }
-        return .success(())
-    }
-}
-
-public struct SecretFileError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let path: String
-    public let reason: String
-    public var description: String { "\(path): \(reason)" }
 }

@@ -57,12 +57,9 @@ struct RepositoryOptions: ParsableArguments {
     }
 }
 
-/// The first line of a password file.
 /// The first line of a password file, which only its owner may read (as ssh wants of keys).
 func readPassword(from path: String) throws -> String {
-    if case .failure(let error) = SecretFile.checkPrivate(path) { throw CommandFailure("password file \(error)") }
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw CommandFailure("cannot read the password file \(path)") }
-    return String(text.prefix { $0 != "\n" && $0 != "\r" })
+    do { return try SecretFile.read(path) } catch { throw CommandFailure("password file \(error)") }
 }
 
 /// Prints each warning on standard error; when there is any, fails (exit status 1) with

@@ -86,9 +86,7 @@ public final class EtcdCoordinator: Coordinator {
 
     /// The first line of an etcd password file, which only its owner may read.
     private static func readPassword(_ file: String) throws(CoordinatorError) -> String {
-        if case .failure(let error) = SecretFile.checkPrivate(file) { throw .rejected("etcd password file \(error)") }
-        guard let data = FileManager.default.contents(atPath: file) else { throw .rejected("cannot read the etcd password file \(file)") }
-        return String(String(decoding: data, as: UTF8.self).prefix { $0 != "\n" && $0 != "\r" })
+        do { return try SecretFile.read(file) } catch { throw .rejected("etcd password file \(error)") }
     }
 
     /// Trusts etcd's CA only, and presents the client certificate when there is one.

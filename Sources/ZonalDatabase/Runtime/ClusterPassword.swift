@@ -24,40 +24,24 @@ public struct ClusterPassword: Sendable, Hashable, CustomStringConvertible {
     /// it at once agree: the file is linked into place only if absent, and the loser reads the
     /// winner's. A file others can read is refused, as ssh refuses such keys.
     public static func loadOrCreate(file: String) throws(DatabaseError) -> ClusterPassword {
-        if !FileManager.default.fileExists(atPath: file) {
-            try create(file)
-        }
-        return try load(file: file)
+        let secret: String
+        do { secret = try SecretFile.loadOrCreate(file) } catch { throw .insecureFile(path: file, reason: error.reason) }
+        return try validated(secret, in: file)
     }
 
     public static func load(file: String) throws(DatabaseError) -> ClusterPassword {
-        if case .failure(let error) = SecretFile.checkPrivate(file) { throw .insecureFile(path: file, reason: error.reason) }
-        let bytes: [UInt8]
-        do { bytes = try DurableFile.readAll(file) } catch { throw .insecureFile(path: file, reason: error.reason) }
-        let secret = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !secret.isEmpty, !secret.contains(where: { $0 == ":" || $0 == "\\" || $0.isNewline }) else {
-            throw .insecureFile(path: file, reason: "the password is empty or holds ':', '\\' or a line break")
-        }
-        return ClusterPassword(secret: secret)
+        let secret: String
+        do { secret = try SecretFile.read(file) } catch { throw .insecureFile(path: file, reason: error.reason) }
+        return try validated(secret, in: file)
     }
 
-    private static func create(_ file: String) throws(DatabaseError) {
-        var generator = SystemRandomNumberGenerator()
-        let secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }.hex
-        let directory = (file as NSString).deletingLastPathComponent
-        let temporary = "\(directory)/\(DurableFile.temporaryPrefix)password-\(UInt64.random(in: 0...UInt64.max))"
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try DurableFile.write(Array((secret + "\n").utf8), to: temporary, permissions: 0o600)
-        } catch {
-            throw .insecureFile(path: file, reason: "cannot write it: \(error)")
+    /// libpq's password files cannot hold `:` or `\` unescaped; a generated password has neither.
+    private static func validated(_ secret: String, in file: String) throws(DatabaseError) -> ClusterPassword {
+        let secret = secret.trimmingCharacters(in: .whitespaces)
+        guard !secret.isEmpty, !secret.contains(where: { $0 == ":" || $0 == "\\" }) else {
+            throw .insecureFile(path: file, reason: "the password is empty or holds ':' or '\\'")
         }
-        defer { unlink(temporary) }
-        // link(2) never replaces an existing file: of two racing agents one wins, both read it.
-        if link(temporary, file) != 0 && errno != EEXIST {
-            throw .insecureFile(path: file, reason: "cannot write it: \(String(cString: strerror(errno)))")
-        }
-        try? DurableFile.syncDirectory(directory)
+        return ClusterPassword(secret: secret)
     }
 
     /// Writes a libpq password file for the `postgres` user at `path`, mode 0600, given to `owner`.
