@@ -50,7 +50,7 @@ let package = Package(
             dependencies: [
                 "ZonalCore",
                 "ZonalCoordination",
-                "ZonalSupervisor",
+                "ZonalProcess",
                 "ZonalObservability",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -106,10 +106,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
-            name: "ZonalSupervisor",
+            name: "ZonalProcess",
             dependencies: [
                 "CZonalSystem",
                 "ZonalCore",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ZonalSupervisor",
+            dependencies: [
+                "ZonalCore",
+                "ZonalProcess",
                 "ZonalCoordination",
                 "ZonalHealth",
                 "ZonalObservability",
@@ -179,6 +188,7 @@ let package = Package(
                 "ZonalApp",
                 "ZonalCoordination",
                 "ZonalSupervisor",
+                "ZonalProcess",
                 "ZonalObservability",
                 "ZonalBalancer",
                 "ZonalBackup",
@@ -244,7 +254,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ZonalSupervisorTests",
-            dependencies: ["ZonalSupervisor", "ZonalTesting"],
+            dependencies: ["ZonalSupervisor", "ZonalProcess", "ZonalTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ZonalProcessTests",
+            dependencies: ["ZonalProcess", "ZonalTesting"],
             swiftSettings: strict
         ),
         .testTarget(

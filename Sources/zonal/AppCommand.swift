@@ -3,6 +3,7 @@ import Logging
 import ZonalApp
 import ZonalCore
 import ZonalObservability
+import ZonalProcess
 import ZonalSupervisor
 
 extension MetricsAccess: ExpressibleByArgument {}

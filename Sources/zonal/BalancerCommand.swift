@@ -5,6 +5,7 @@ import ZonalBalancer
 import ZonalCoordination
 import ZonalCore
 import ZonalObservability
+import ZonalProcess
 import ZonalSupervisor
 
 struct BalancerCommand: AsyncParsableCommand {

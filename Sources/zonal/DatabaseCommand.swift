@@ -6,6 +6,7 @@ import ZonalCoordination
 import ZonalCore
 import ZonalDatabase
 import ZonalObservability
+import ZonalProcess
 import ZonalSupervisor
 
 struct DatabaseCommand: AsyncParsableCommand {

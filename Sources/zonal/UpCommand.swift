@@ -5,6 +5,7 @@ import ServiceLifecycle
 import ZonalCoordination
 import ZonalCore
 import ZonalObservability
+import ZonalProcess
 import ZonalSupervisor
 
 struct UpCommand: AsyncParsableCommand {
@@ -50,7 +51,7 @@ struct UpCommand: AsyncParsableCommand {
                                                                                  limits: topology.supervisor.api, logger: logger)
         let supervisor = Supervisor(
             topology: topology,
-            launcher: InstanceLauncher(zonalExecutable: InstanceLauncher.currentExecutable, stateDirectory: directory,
+            launcher: InstanceLauncher(zonalExecutable: ZonalExecutable.current, stateDirectory: directory,
                                        topologyPath: file.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                                        metrics: topology.supervisor.api.metrics),
             events: EventLog(path: "\(directory)/events.jsonl", logger: logger),
@@ -63,7 +64,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         var services = coordinatorServices + [.init(service: ControlAPI(supervisor: supervisor, tokens: tokens).application(logger: logger)), .init(service: service)]
         if !topology.backups.isEmpty {
-            services.append(.init(service: BackupScheduler(policies: topology.backups, zonalExecutable: InstanceLauncher.currentExecutable,
+            services.append(.init(service: BackupScheduler(policies: topology.backups, zonalExecutable: ZonalExecutable.current,
                                                            stateDirectory: directory, events: supervisor.events, logger: logger)))
         }
         let group = ServiceGroup(configuration: .init(

@@ -4,7 +4,7 @@ import ServiceLifecycle
 import ZonalCoordination
 import ZonalCore
 import ZonalObservability
-import ZonalSupervisor
+import ZonalProcess
 
 /// One node's agent: owns its PostgreSQL server's lifecycle and, through the coordinator, its
 /// part in the cluster. Each cycle it observes the server and the cluster, asks ``DatabaseHA``
@@ -57,7 +57,7 @@ public actor DatabaseAgent: Service {
         self.clock = clock
         self.logger = logger
         self.core = DatabaseHA(node: plan.me.name, settings: plan.settings)
-        let archiveCommand = plan.backup.map { "\"\(InstanceLauncher.currentExecutable)\" db archive-wal --to \"\(BackupCatalog(directory: $0.directory).archive.directory)\" %p %f" }
+        let archiveCommand = plan.backup.map { "\"\(ZonalExecutable.current)\" db archive-wal --to \"\(BackupCatalog(directory: $0.directory).archive.directory)\" %p %f" }
         self.configuration = ServerConfiguration(listenAddress: plan.me.host, port: plan.me.port, strictSynchronous: plan.settings.synchronousMode == .strict,
                                                  archiveCommand: archiveCommand, parameters: plan.parameters)
         self.status = MemberStatus(name: plan.me.name, zone: plan.me.zone, role: .stopped, position: nil,

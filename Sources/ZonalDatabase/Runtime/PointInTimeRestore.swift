@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 import ZonalCore
-import ZonalSupervisor
+import ZonalProcess
 
 /// Builds a new PostgreSQL instance as the cluster was at a moment: the newest base backup that
 /// finished before it, replayed from the WAL archive up to that moment, then stopped cleanly.
@@ -43,7 +43,7 @@ public struct PointInTimeRestore: Sendable {
         try await controller.copyBaseBackup(from: "\(catalog.baseDirectory)/\(backup.name)")
         var configuration = ServerConfiguration(listenAddress: "127.0.0.1", port: port)
         configuration.recovery = .init(
-            restoreCommand: "\"\(InstanceLauncher.currentExecutable)\" db restore-wal --from \"\(catalog.archive.directory)\" %f %p",
+            restoreCommand: "\"\(ZonalExecutable.current)\" db restore-wal --from \"\(catalog.archive.directory)\" %f %p",
             targetTime: Self.postgresTime(target))
         try controller.write(configuration, standby: false)
         try DurableFile.write(Data(), to: directory + "/recovery.signal", owner: controller.account.fileOwner)

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Subprocess
 import ZonalCore
-import ZonalSupervisor
+import ZonalProcess
 #if canImport(System)
 import System
 #else
@@ -159,7 +159,7 @@ public struct PostgresController: Sendable {
             try await stop(.immediate)
         }
         let spec = ProcessSpec(
-            executable: InstanceLauncher.currentExecutable,
+            executable: ZonalExecutable.current,
             arguments: ["db", "guard", "--parent", String(getpid()), "--", "/usr/bin/setpriv"] + account.setprivArguments + ["--", binDirectory + "/postgres", "-D", dataDirectory],
             logFile: logFile)
         return try await ChildProcess.launch(spec)

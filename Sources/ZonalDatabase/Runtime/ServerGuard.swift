@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Foundation
 import Glibc
-import ZonalSupervisor
+import ZonalProcess
 
 /// The process between an agent and its PostgreSQL server (`zonal db guard`): it stops the
 /// server at once (SIGQUIT, immediate shutdown) when the agent dies, even by SIGKILL.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import ZonalCore
+import ZonalProcess
 
 /// Runs the topology's backup policies for `zonal up`: each in its own child process
 /// (`zonal backup`, at low CPU priority, so the supervisor's health checks never wait behind

@@ -1,5 +1,6 @@
 import Foundation
 import ZonalCore
+import ZonalProcess
 
 /// Turns a topology instance into the command line that runs it.
 public struct InstanceLauncher: Sendable {
@@ -59,10 +60,5 @@ public struct InstanceLauncher: Sendable {
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
         }
         throw ChildProcessError.notStarted(program, reason: "not found in PATH (\(path))")
-    }
-
-    /// The path of the running `zonal` binary.
-    public static var currentExecutable: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 }

@@ -4,6 +4,7 @@ import Metrics
 import ZonalCoordination
 import ZonalCore
 import ZonalHealth
+import ZonalProcess
 
 /// Makes a topology real on one machine: runs every instance as a child process in its own
 /// process group, restarts crashed ones with backoff, probes their health, and fails or

@@ -1,4 +1,5 @@
 import Foundation
+import ZonalCore
 
 /// When a scheduled backup runs next. Pure: the last outcome and the time go in.
 ///

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import ZonalSupervisor
+@testable import ZonalProcess
 
 @Suite("Backup timetable")
 struct BackupTimetableTests {
