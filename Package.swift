@@ -150,7 +150,6 @@ let package = Package(
             dependencies: [
                 "ZonalCore",
                 "ZonalCoordination",
-                "ZonalDatabase",
                 "ZonalHealth",
                 "ZonalObservability",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -103,7 +103,7 @@ struct ConformanceTests {
             let start = try await c.put(p + "start", "0")
             let received = EventLog()
             let watching = Task {
-                for try await event in c.resumingWatch(prefix: p, fromRevision: start + 1, retryDelay: .milliseconds(50)) {
+                for try await event in c.resumingWatch(prefix: p, fromRevision: start + 1, backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(50))) {
                     received.append(event)
                 }
             }
@@ -129,6 +129,59 @@ struct ConformanceTests {
             #expect(events.map(\.keyValue.key) == expected)
             #expect(events.last?.kind == .delete)
             #expect(zip(events, events.dropFirst()).allSatisfy { $0.revision <= $1.revision })
+        }
+    }
+
+    @Test("a prefix follower gets one full reading, then every change, and reads afresh after a lost watch", arguments: Backend.allCases)
+    func prefixFollower(backend: Backend) async throws {
+        try await withBackend(backend) { fixture in
+            let c = fixture.coordinator, p = prefix()
+            try await c.put(p + "a", "1")
+            let seen = FollowerLog()
+            let follower = PrefixFollower(coordinator: c, prefix: p, backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(50)))
+            let following = Task {
+                await follower.run(
+                    onReading: { reading in seen.reading(reading.keyValues.map(\.key)) },
+                    onEvent: { event in
+                        seen.event(event.keyValue.key)
+                        if event.keyValue.key == p + "fail" { throw CoordinatorError.rejected("a handler that fails") }
+                    },
+                    onError: { _, pause in seen.failed(pause) })
+            }
+            defer { following.cancel() }
+            #expect(await poll(timeout: .seconds(5)) { seen.readings.count == 1 } != nil)
+            try await c.put(p + "b", "2")
+            await fixture.forceReconnect()
+            try await c.put(p + "c", "3")
+            #expect(await poll(timeout: .seconds(10)) { seen.events.contains(p + "c") } != nil, "events: \(seen.events)")
+            #expect(seen.events.prefix(2) == [p + "b", p + "c"], "a resumed watch loses nothing: \(seen.events)")
+            // A failing handler starts again with a fresh read that holds everything so far.
+            try await c.put(p + "fail", "x")
+            #expect(await poll(timeout: .seconds(10)) { seen.readings.count == 2 } != nil)
+            #expect(seen.readings.last == [p + "a", p + "b", p + "c", p + "fail"])
+            #expect(seen.pauses.first.map { $0 <= .milliseconds(20) } == true, "\(seen.pauses)")
+        }
+    }
+
+    @Test("a node's published role reads back, follows changes, and goes with its agent's lease", arguments: Backend.allCases)
+    func serviceRoles(backend: Backend) async throws {
+        try await withBackend(backend) { fixture in
+            let c = fixture.coordinator
+            let directory = ServiceRoleDirectory(coordinator: c, service: "db\(UUID().uuidString.prefix(6))")
+            let a = try await c.grantLease(ttl: .seconds(30)), b = try await c.grantLease(ttl: .seconds(30))
+            try await directory.publish(.primary, node: "a", lease: a.id)
+            try await directory.publish(.replica, node: "b", lease: b.id)
+            try await c.put(directory.prefix + "c", "leader")
+            var (roles, unreadable) = directory.roles(in: try await c.range(prefix: directory.prefix))
+            #expect(roles.byNode == ["a": .primary, "b": .replica] && unreadable == [directory.prefix + "c"])
+            let start = try await c.range(prefix: directory.prefix).revision
+            try await c.revokeLease(a.id)
+            try await directory.publish(nil, node: "b", lease: b.id)
+            for try await event in c.resumingWatch(prefix: directory.prefix, fromRevision: start + 1) {
+                _ = directory.apply(event, to: &roles)
+                if event.keyValue.key.hasSuffix("/b") { break }
+            }
+            #expect(roles.byNode.isEmpty, "\(roles)")
         }
     }
 
@@ -232,6 +285,21 @@ final class TermLog: Sendable {
 }
 
 /// Watch events collected by a watching task.
+final class FollowerLog: Sendable {
+    private struct State {
+        var readings: [[String]] = []
+        var events: [String] = []
+        var pauses: [Duration] = []
+    }
+    private let state = Mutex(State())
+    var readings: [[String]] { state.withLock { $0.readings } }
+    var events: [String] { state.withLock { $0.events } }
+    var pauses: [Duration] { state.withLock { $0.pauses } }
+    func reading(_ keys: [String]) { state.withLock { $0.readings.append(keys) } }
+    func event(_ key: String) { state.withLock { $0.events.append(key) } }
+    func failed(_ pause: Duration) { state.withLock { $0.pauses.append(pause) } }
+}
+
 final class EventLog: Sendable {
     private let events = Mutex<[WatchEvent]>([])
     var all: [WatchEvent] { events.withLock { $0 } }

@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import Testing
 import ZonalCore
-import ZonalProcess
 import ZonalTesting
 @testable import ZonalSupervisor
 

@@ -6,7 +6,6 @@ import Synchronization
 import UnixSignals
 import ZonalCoordination
 import ZonalCore
-import ZonalDatabase
 
 /// One running balancer instance: its pools, listeners, health checks, persistence sharing and
 /// admin operations. Pools are made once; a reload or an admin change reconfigures them in
@@ -16,7 +15,7 @@ public final class Balancer: Sendable {
     private let plan: Mutex<BalancerPlan>
     private let checks: [String: PoolHealthChecks]
     private let sharing: [AffinitySharing]
-    private let roleRouting: [DatabaseRoleRouting]
+    private let roleRouting: [RoleRouting]
     /// Certificates of the HTTPS listeners, by listener name.
     private let certificates: [String: TLSContextSource]
     private let reloadPlan: @Sendable () throws -> BalancerPlan
@@ -62,9 +61,10 @@ public final class Balancer: Sendable {
         }
         shares.withLock { table in for share in sharing { table[share.pool.name] = share } }
         self.sharing = sharing
-        roleRouting = plan.pools.compactMap { configuration -> DatabaseRoleRouting? in
+        roleRouting = plan.pools.compactMap { configuration -> RoleRouting? in
             guard let routing = configuration.databaseRouting, let coordinator, let pool = pools[configuration.name] else { return nil }
-            return DatabaseRoleRouting(pool: pool, store: ClusterStore(coordinator: coordinator, service: routing.service), role: routing.role, logger: logger)
+            return RoleRouting(pool: pool, directory: ServiceRoleDirectory(coordinator: coordinator, service: routing.service),
+                               role: ServiceRoles.Role(routing.role), logger: logger)
         }
     }
 

@@ -11,7 +11,7 @@ import ZonalCore
 ///
 /// Calls go to the last endpoint that answered and fail over to the next on a connection error,
 /// so losing one etcd member costs a retry, not an error. Watches are one streaming request
-/// each; ``Coordinator/resumingWatch(prefix:fromRevision:retryDelay:)`` reconnects them.
+/// each; ``Coordinator/resumingWatch(prefix:fromRevision:backoff:clock:)`` reconnects them.
 public final class EtcdCoordinator: Coordinator {
     public let endpoints: [String]
     /// Deadline of one unary call. Default 2 s.

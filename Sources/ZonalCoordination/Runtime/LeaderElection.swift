@@ -73,7 +73,7 @@ public struct LeaderElection: Sendable {
     }
 
     /// The leader now and after every change of candidates: nil while there is none. Survives
-    /// lost connections (``Coordinator/resumingWatch(prefix:fromRevision:retryDelay:)``).
+    /// lost connections (``Coordinator/resumingWatch(prefix:fromRevision:backoff:clock:)``).
     public func observe() -> AsyncThrowingStream<LeaderInfo?, any Error> {
         let (stream, continuation) = AsyncThrowingStream<LeaderInfo?, any Error>.makeStream()
         let task = Task {

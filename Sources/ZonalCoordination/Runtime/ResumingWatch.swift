@@ -2,16 +2,19 @@ import ZonalCore
 
 extension Coordinator {
     /// A watch that survives lost connections: after any error but compaction it watches again
-    /// from where it stopped, so the caller sees every event once, in order, without gaps.
-    /// Ends with ``CoordinatorError/compacted(requested:compactedThrough:)`` when the history it
-    /// needs is gone, or when the consuming task is cancelled.
-    public func resumingWatch(prefix: String, fromRevision revision: Int64, retryDelay: Duration = .milliseconds(200)) -> AsyncThrowingStream<WatchEvent, any Error> {
+    /// from where it stopped (pausing by `backoff` on `clock`), so the caller sees every event
+    /// once, in order, without gaps. Ends with ``CoordinatorError/compacted(requested:compactedThrough:)``
+    /// when the history it needs is gone, or when the consuming task is cancelled.
+    public func resumingWatch(prefix: String, fromRevision revision: Int64, backoff: Backoff = .coordinator,
+                              clock: any ZonalClock = SystemClock()) -> AsyncThrowingStream<WatchEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
         let task = Task {
             var cursor = WatchCursor(next: revision)
+            var failures = 0
             while !Task.isCancelled {
                 do {
                     for try await event in watch(prefix: prefix, fromRevision: cursor.next) where cursor.admit(event) {
+                        failures = 0
                         continuation.yield(event)
                     }
                 } catch let error as CoordinatorError {
@@ -20,7 +23,8 @@ extension Coordinator {
                         return
                     }
                 } catch {}
-                try? await Task.sleep(for: retryDelay)
+                failures += 1
+                try? await clock.sleep(for: backoff.delay(afterFailures: failures))
             }
             continuation.finish()
         }

@@ -273,6 +273,12 @@ public struct RestartSettings: Sendable, Hashable {
         self.maxBackoff = maxBackoff
         self.stableAfter = stableAfter
     }
+
+    /// The delays as a ``Backoff``, without jitter: a crash loop's restarts are meant to be
+    /// predictable, and one supervisor's children do not retry against a shared server.
+    public var backoff: Backoff {
+        Backoff(initial: initialBackoff, maximum: maxBackoff, jitter: 0)
+    }
 }
 
 extension Topology {

@@ -17,6 +17,8 @@ public actor DatabaseAgent: Service {
     /// The cluster's password, which every connection to a server of the cluster proves.
     let password: ClusterPassword
     let store: ClusterStore
+    /// Where this node's role is published for balancers (`/zonal/roles/<service>/<node>`).
+    let roles: ServiceRoleDirectory
     let clock: any ZonalClock
     let logger: Logger
     private let core: DatabaseHA
@@ -41,6 +43,8 @@ public actor DatabaseAgent: Service {
     private var backupTask: Task<Void, Never>?
     private var lastBackupSuccess: Date?
     private var lastBackupFailure: Date?
+    /// The role last published for balancers, and on which lease: written again only on change.
+    private var publishedRole: (role: ServiceRoles.Role?, lease: LeaseID)?
     /// The position last published as the leader's, so an idle primary writes nothing.
     private var publishedPosition: WALPosition?
     /// Whether this primary term has made the standbys' replication slots.
@@ -54,6 +58,7 @@ public actor DatabaseAgent: Service {
                                                  password: password, logger: logger)
         self.session = PostgresSession(host: plan.me.host, port: plan.me.port, password: password, logger: logger)
         self.store = ClusterStore(coordinator: coordinator, service: plan.service)
+        self.roles = ServiceRoleDirectory(coordinator: coordinator, service: plan.service)
         self.clock = clock
         self.logger = logger
         self.core = DatabaseHA(node: plan.me.name, settings: plan.settings)
@@ -222,11 +227,32 @@ public actor DatabaseAgent: Service {
         self.status = status
         guard let keeper else { return }
         try? await store.publish(status, lease: keeper.lease.id)
+        await publishRole(Self.role(of: local, leader: cluster.leader, me: plan.me.name), lease: keeper.lease.id)
         if cluster.leader == plan.me.name, case .primary(let position, _) = local {
             await keepPrimaryDuties(position)
         } else {
             slotsKept = false
             publishedPosition = nil
+        }
+    }
+
+    /// What balancers route by: primary only while running as one and holding the leader key,
+    /// replica only while streaming from an upstream; nothing otherwise.
+    static func role(of local: DatabaseHA.LocalServer, leader: String?, me: String) -> ServiceRoles.Role? {
+        switch local {
+        case .primary where leader == me: .primary
+        case .standby(_, let upstream?) where !upstream.isEmpty: .replica
+        default: nil
+        }
+    }
+
+    private func publishRole(_ role: ServiceRoles.Role?, lease: LeaseID) async {
+        if let published = publishedRole, published.role == role, published.lease == lease { return }
+        do {
+            try await roles.publish(role, node: plan.me.name, lease: lease)
+            publishedRole = (role, lease)
+        } catch {
+            logger.warning("could not publish this node's role \(role?.rawValue ?? "none") for balancers: \(error)")
         }
     }
 

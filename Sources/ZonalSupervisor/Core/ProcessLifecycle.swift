@@ -150,8 +150,6 @@ public struct ProcessLifecycle: Sendable {
     }
 
     private func backoff(forCrash crash: Int) -> Duration {
-        var delay = settings.initialBackoff
-        for _ in 1..<max(crash, 1) where delay < settings.maxBackoff { delay = delay * 2 }
-        return min(delay, settings.maxBackoff)
+        settings.backoff.delay(afterFailures: crash, random: 0)
     }
 }
