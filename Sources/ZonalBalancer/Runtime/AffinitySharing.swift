@@ -82,21 +82,20 @@ public struct AffinitySharing: Sendable {
     }
 
     private func followLoop() async {
-        while !Task.isCancelled {
-            do {
-                let current = try await coordinator.range(prefix: prefix)
-                for keyValue in current.keyValues { adopt(keyValue) }
-                for try await event in coordinator.resumingWatch(prefix: prefix, fromRevision: current.revision + 1) {
-                    switch event.kind {
-                    case .put: adopt(event.keyValue)
-                    case .delete: pool.forgetAffinity(client: String(event.keyValue.key.dropFirst(prefix.count)))
-                    }
+        await PrefixFollower(coordinator: coordinator, prefix: prefix).run(
+            onReading: { reading in
+                for keyValue in reading.keyValues { adopt(keyValue) }
+            },
+            onEvent: { event in
+                switch event.kind {
+                case .put: adopt(event.keyValue)
+                case .delete: pool.forgetAffinity(client: String(event.keyValue.key.dropFirst(prefix.count)))
                 }
-            } catch {
-                logger.warning("persistence sharing lost the coordinator; retrying", metadata: ["pool": "\(pool.name)", "error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
-            }
-        }
+            },
+            onError: { error, pause in
+                logger.warning("persistence sharing lost the coordinator; again in \(pause.zonalDescription)",
+                               metadata: ["pool": "\(pool.name)", "error": "\(error)"])
+            })
     }
 
     private func adopt(_ keyValue: KeyValue) {

@@ -73,25 +73,21 @@ public struct LeaderElection: Sendable {
     }
 
     /// The leader now and after every change of candidates: nil while there is none. Survives
-    /// lost connections (``Coordinator/resumingWatch(prefix:fromRevision:backoff:clock:)``).
-    public func observe() -> AsyncThrowingStream<LeaderInfo?, any Error> {
-        let (stream, continuation) = AsyncThrowingStream<LeaderInfo?, any Error>.makeStream()
+    /// lost connections: it follows the candidates with a ``PrefixFollower`` on this election's
+    /// clock, and ends only when the consumer stops.
+    public func observe() -> AsyncStream<LeaderInfo?> {
+        let (stream, continuation) = AsyncStream<LeaderInfo?>.makeStream()
         let task = Task {
-            do {
-                let start = try await coordinator.range(prefix: name)
-                var current = try await leader(among: start.keyValues)
-                continuation.yield(current)
-                for try await _ in coordinator.resumingWatch(prefix: name, fromRevision: start.revision + 1) {
-                    let next = try await currentLeader()
-                    if next?.key != current?.key || next?.value != current?.value {
-                        current = next
-                        continuation.yield(next)
-                    }
-                }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
+            var current: LeaderInfo??
+            func report(_ next: LeaderInfo?) {
+                if let known = current, known?.key == next?.key, known?.value == next?.value { return }
+                current = next
+                continuation.yield(next)
             }
+            await PrefixFollower(coordinator: coordinator, prefix: name, clock: clock).run(
+                onReading: { reading in report(try await leader(among: reading.keyValues)) },
+                onEvent: { _ in report(try await currentLeader()) })
+            continuation.finish()
         }
         continuation.onTermination = { _ in task.cancel() }
         return stream

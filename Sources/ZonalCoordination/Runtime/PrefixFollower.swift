@@ -19,8 +19,10 @@ public struct PrefixFollower: Sendable {
 
     /// Follows until the task is cancelled. `onReading` gets each full read (the first, and the
     /// first after every error); `onEvent` each change after it, in order. `onError` hears of
-    /// each failure with the pause before the next attempt.
+    /// each failure with the pause before the next attempt. The handlers run on the caller's
+    /// actor, so an actor can follow a prefix into its own state.
     public func run(
+        isolation: isolated (any Actor)? = #isolation,
         onReading: (RangeResult) async throws -> Void,
         onEvent: (WatchEvent) async throws -> Void,
         onError: (any Error, _ retryIn: Duration) -> Void = { _, _ in }

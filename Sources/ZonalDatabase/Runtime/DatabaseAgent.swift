@@ -460,16 +460,10 @@ public actor DatabaseAgent: Service {
 
     /// Wakes the cycle as soon as the leader key changes (a lost primary is noticed at once).
     private func wakeOnLeaderChange() async {
-        while !Task.isCancelled {
-            do {
-                let start = try await store.coordinator.range(prefix: store.leaderKey)
-                for try await event in store.coordinator.resumingWatch(prefix: store.leaderKey, fromRevision: start.revision + 1) where event.keyValue.key == store.leaderKey {
-                    requestWake()
-                }
-            } catch {
-                try? await clock.sleep(for: .milliseconds(500))
-            }
-        }
+        let leaderKey = store.leaderKey
+        await PrefixFollower(coordinator: store.coordinator, prefix: leaderKey, clock: clock).run(
+            onReading: { _ in },
+            onEvent: { event in if event.keyValue.key == leaderKey { requestWake() } })
     }
 
     private func requestWake() {
