@@ -52,8 +52,8 @@ struct RepositoryOptions: ParsableArguments {
         return password
     }
 
-    func open() throws -> Repository {
-        try reportingBackupErrors { try Repository.open(at: try path, password: try password()) }
+    func open() async throws -> Repository {
+        try await reportingBackupErrors { try await Repository.open(at: try path, password: try password()) }
     }
 }
 
@@ -70,10 +70,6 @@ func reportWarnings(_ warnings: [String], summary: (Int) -> String) throws {
 }
 
 /// Turns repository errors into one clear line and exit status 1.
-func reportingBackupErrors<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let error as BackupError { throw CommandFailure(error.description) }
-}
-
 func reportingBackupErrors<T>(_ body: () async throws -> T) async throws -> T {
     do { return try await body() } catch let error as BackupError { throw CommandFailure(error.description) }
 }
@@ -83,13 +79,13 @@ struct BackupInit: AsyncParsableCommand {
     @OptionGroup var repository: RepositoryOptions
     @Flag(help: "Succeed without a change when a repository is already there (for scripts and schedules).") var ifMissing = false
 
-    func run() throws {
+    func run() async throws {
         let path = try repository.path
-        if ifMissing, try reportingBackupErrors({ try Repository.exists(at: path) }) {
+        if ifMissing, try await reportingBackupErrors({ try await Repository.exists(at: path) }) {
             print("a repository is already at \(path)")
             return
         }
-        let created = try reportingBackupErrors { try Repository.initialize(at: path, password: try repository.password(confirm: true)) }
+        let created = try await reportingBackupErrors { try await Repository.initialize(at: path, password: try repository.password(confirm: true)) }
         print("created repository \(created.config.id.prefix(12)) at \(path)")
         print("keep the password safe: without it the backups cannot be read by anyone, you included")
     }
@@ -103,7 +99,7 @@ struct BackupCreate: AsyncParsableCommand {
     @Argument(help: "Files or directories to back up.") var paths: [String]
 
     func run() async throws {
-        let opened = try repository.open()
+        let opened = try await repository.open()
         let terminal = isatty(STDERR_FILENO) != 0
         let started = ContinuousClock.now
         let runner = BackupRunner(repository: opened, excludes: ExcludeRules(excludes), oneFileSystem: oneFileSystem) { progress in
@@ -127,8 +123,8 @@ struct BackupSnapshots: AsyncParsableCommand {
     @OptionGroup var repository: RepositoryOptions
     @Flag(help: "Print JSON.") var json = false
 
-    func run() throws {
-        let snapshots = try reportingBackupErrors { try repository.open().snapshots() }
+    func run() async throws {
+        let snapshots = try await reportingBackupErrors { try await repository.open().snapshots() }
         if json { return try printJSON(snapshots) }
         for snapshot in snapshots {
             print("\(snapshot.id.prefix(12))  \(snapshot.time.formatted(.iso8601))  \(snapshot.hostname)  \(ByteText.format(snapshot.summary.bytes))  \(snapshot.paths.joined(separator: " "))")
@@ -141,16 +137,16 @@ struct BackupList: AsyncParsableCommand {
     @OptionGroup var repository: RepositoryOptions
     @Argument(help: "Snapshot id (a prefix is enough) or `latest`.") var snapshot: String
 
-    func run() throws {
-        let opened = try repository.open()
-        try reportingBackupErrors {
-            let chosen = try opened.snapshot(snapshot)
-            try list(opened, tree: chosen.tree, path: "")
+    func run() async throws {
+        let opened = try await repository.open()
+        try await reportingBackupErrors {
+            let chosen = try await opened.snapshot(snapshot)
+            try await list(opened, tree: chosen.tree, path: "")
         }
     }
 
-    private func list(_ repository: Repository, tree id: BlobID, path: String) throws {
-        for node in try repository.loadTree(id).nodes {
+    private func list(_ repository: Repository, tree id: BlobID, path: String) async throws {
+        for node in try await repository.loadTree(id).nodes {
             let nodePath = "\(path)/\(node.name)"
             let kind = switch node.kind {
                 case .directory: "d"
@@ -162,7 +158,7 @@ struct BackupList: AsyncParsableCommand {
                 case .blockDevice: "b"
             }
             print("\(kind) \(String(node.mode, radix: 8))  \(String(node.size).padding(toLength: 12, withPad: " ", startingAt: 0)) \(nodePath)\(node.linkTarget.map { " -> \($0)" } ?? "")")
-            if let subtree = node.subtree { try list(repository, tree: subtree, path: nodePath) }
+            if let subtree = node.subtree { try await list(repository, tree: subtree, path: nodePath) }
         }
     }
 }
@@ -174,7 +170,7 @@ struct BackupRestore: AsyncParsableCommand {
     @Option(help: "Directory to restore into (must not exist or be empty).") var target: String
 
     func run() async throws {
-        let opened = try repository.open()
+        let opened = try await repository.open()
         let started = ContinuousClock.now
         let result = try await reportingBackupErrors {
             try await Restorer(repository: opened).restore(try opened.snapshot(snapshot), into: target)
@@ -191,8 +187,8 @@ struct BackupCheck: AsyncParsableCommand {
     @Flag(help: "Read every pack and verify every blob.") var readData = false
     @Flag(help: "Take no lock, for a repository this account cannot write to (a prune running meanwhile shows as damage).") var noLock = false
 
-    func run() throws {
-        let report = try reportingBackupErrors { try Checker(repository: try repository.open()).check(readData: readData, locking: !noLock) }
+    func run() async throws {
+        let report = try await reportingBackupErrors { try await Checker(repository: try repository.open()).check(readData: readData, locking: !noLock) }
         for note in report.notes { print("note: \(note)") }
         for error in report.errors { print("error: \(error)") }
         print("\(report.snapshots) snapshot(s), \(report.packs) pack(s)\(readData ? ", \(report.blobsRead) blob(s) read" : ""): \(report.isClean ? "no errors" : "\(report.errors.count) error(s); \(report.intactSnapshots.count) snapshot(s) still restore in full")")

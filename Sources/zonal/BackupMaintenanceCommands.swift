@@ -27,13 +27,13 @@ struct BackupForget: AsyncParsableCommand {
     func run() async throws {
         let policy = RetentionPolicy(last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly)
         guard !policy.isEmpty else { throw ValidationError("give at least one --keep-… rule; forgetting every snapshot is not a policy") }
-        let opened = try repository.open()
-        let decisions = policy.apply(to: try reportingBackupErrors { try opened.snapshots() }.map { ($0.id, $0.time) })
+        let opened = try await repository.open()
+        let decisions = await policy.apply(to: try reportingBackupErrors { try await opened.snapshots() }.map { ($0.id, $0.time) })
         for decision in decisions {
             print("\(decision.keep ? "keep  " : "forget") \(decision.snapshot.prefix(12))  \(decision.time.formatted(.iso8601))  \(decision.reasons.joined(separator: ", "))")
         }
         guard !dryRun else { return }
-        try reportingBackupErrors { for decision in decisions where !decision.keep { try opened.forget(decision.snapshot) } }
+        try await reportingBackupErrors { for decision in decisions where !decision.keep { try await opened.forget(decision.snapshot) } }
         print("\(decisions.filter { !$0.keep }.count) snapshot(s) forgotten, \(decisions.filter(\.keep).count) kept")
         if prune { try await BackupPrune.prune(opened) }
     }
@@ -63,8 +63,8 @@ struct BackupUnlock: AsyncParsableCommand {
     @Flag(help: "Remove every lock, live or not.") var all = false
 
     func run() async throws {
-        let opened = try repository.open()
-        let removed = try reportingBackupErrors { try RepositoryLock.removeLocks(in: opened.store, all: all) }
+        let opened = try await repository.open()
+        let removed = try await reportingBackupErrors { try await RepositoryLock.removeLocks(in: opened.store, all: all) }
         print("\(removed) lock(s) removed")
     }
 }
@@ -75,9 +75,9 @@ struct BackupDiff: AsyncParsableCommand {
     @Argument var first: String
     @Argument var second: String
 
-    func run() throws {
-        let opened = try repository.open()
-        let entries = try reportingBackupErrors { try SnapshotDiff(repository: opened).compare(try opened.snapshot(first), try opened.snapshot(second)) }
+    func run() async throws {
+        let opened = try await repository.open()
+        let entries = try await reportingBackupErrors { try await SnapshotDiff(repository: opened).compare(try opened.snapshot(first), try opened.snapshot(second)) }
         for entry in entries { print(entry) }
         let counts = Dictionary(grouping: entries, by: \.change).mapValues(\.count)
         print("\(counts[.added] ?? 0) added, \(counts[.removed] ?? 0) removed, \(counts[.modified] ?? 0) modified")
@@ -96,8 +96,8 @@ struct BackupRollback: AsyncParsableCommand {
     @Flag(help: "Do it without asking.") var yes = false
 
     func run() async throws {
-        let opened = try repository.open()
-        let chosen = try reportingBackupErrors { try opened.snapshot(snapshot) }
+        let opened = try await repository.open()
+        let chosen = try await reportingBackupErrors { try await opened.snapshot(snapshot) }
         if !yes {
             guard isatty(STDIN_FILENO) != 0 else {
                 throw CommandFailure("rollback replaces \(path) irreversibly; not on a terminal, so it needs --yes")
@@ -125,7 +125,7 @@ struct BackupCopy: AsyncParsableCommand {
     @Argument(help: "Snapshots to copy (default: all).") var snapshots: [String] = []
 
     func run() async throws {
-        let source = try repository.open()
+        let source = try await repository.open()
         let targetPassword: String
         if let toPasswordFile {
             targetPassword = try readPassword(from: toPasswordFile)
@@ -135,8 +135,9 @@ struct BackupCopy: AsyncParsableCommand {
             throw ValidationError("give the target's password with --to-password-file or ZONAL_BACKUP_TO_PASSWORD")
         }
         let copied = try await reportingBackupErrors {
-            let target = try Repository.open(at: to, password: targetPassword)
-            let chosen = snapshots.isEmpty ? try source.snapshots() : try snapshots.map { try source.snapshot($0) }
+            let target = try await Repository.open(at: to, password: targetPassword)
+            var chosen = snapshots.isEmpty ? try await source.snapshots() : []
+            for id in snapshots { chosen.append(try await source.snapshot(id)) }
             return try await Copier(source: source, target: target).copy(chosen)
         }
         for snapshot in copied { print("copied \(snapshot.original?.prefix(12) ?? "?") as \(snapshot.id.prefix(12))") }

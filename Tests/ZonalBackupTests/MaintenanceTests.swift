@@ -37,7 +37,7 @@ struct MaintenanceTests {
 
     @Test("prune keeps every chunk a kept snapshot needs, whatever was forgotten", arguments: 0..<4)
     func pruneProperty(seed: UInt64) async throws {
-        let repo = try TestRepository()
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
         var random = SeededRandom(seed: 100 + seed)
         var snapshots: [(Snapshot, String)] = []
@@ -47,9 +47,9 @@ struct MaintenanceTests {
             snapshots.append((try await repo.backUp(source), source))
         }
         let forgotten = snapshots.filter { _ in random.chance(0.5) }
-        for (snapshot, _) in forgotten { try repo.open().forget(snapshot.id) }
+        for (snapshot, _) in forgotten { try await repo.open().forget(snapshot.id) }
         let report = try await Pruner(repository: try repo.open()).prune()
-        let check = try Checker(repository: try repo.open()).check(readData: true)
+        let check = try await Checker(repository: try repo.open()).check(readData: true)
         #expect(check.isClean && check.notes.isEmpty, "\(check.errors) \(check.notes)")
         let forgottenIDs = Set(forgotten.map(\.0.id))
         for (index, (snapshot, source)) in snapshots.enumerated() where !forgottenIDs.contains(snapshot.id) {
@@ -63,7 +63,7 @@ struct MaintenanceTests {
 
     @Test("a prune opened before another process's backup finished keeps that backup's data")
     func pruneAfterConcurrentBackup() async throws {
-        let repo = try TestRepository()
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
         let old = repo.directory.file("old")
         try write(randomBytes(300_000, seed: 21), to: "\(old)/a.bin")
@@ -72,20 +72,20 @@ struct MaintenanceTests {
         let late = repo.directory.file("late")
         try write(randomBytes(300_000, seed: 22), to: "\(late)/b.bin")
         let kept = try await repo.backUp(late)  // lands between the prune's open and its lock
-        try pruning.forget(forgotten.id)
+        try await pruning.forget(forgotten.id)
         _ = try await Pruner(repository: pruning).prune()
         try await repo.expectIntact(kept, holding: late)
     }
 
     @Test("a backup opened before another process's prune finished stores again what the prune removed")
     func backupAfterConcurrentPrune() async throws {
-        let repo = try TestRepository()
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
         let source = repo.directory.file("data")
         try write(randomBytes(300_000, seed: 23), to: "\(source)/a.bin")
         let first = try await repo.backUp(source)
         let backingUp = try repo.open()  // its index still lists the data of `first`
-        try repo.open().forget(first.id)
+        try await repo.open().forget(first.id)
         _ = try await Pruner(repository: try repo.open()).prune()
         let second = try await BackupRunner(repository: backingUp, parallelism: 1).run(paths: [source]).snapshot
         try await repo.expectIntact(second, holding: source)
@@ -93,7 +93,7 @@ struct MaintenanceTests {
 
     @Test("diff names added, removed and modified paths")
     func diff() async throws {
-        let repo = try TestRepository()
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
         let source = repo.directory.file("site")
         try write(Array("one".utf8), to: "\(source)/keep.txt")
@@ -104,14 +104,14 @@ struct MaintenanceTests {
         try FileManager.default.removeItem(atPath: "\(source)/old")
         try write(Array("four".utf8), to: "\(source)/new/added.txt")
         let after = try await repo.backUp(source)
-        let changes = try SnapshotDiff(repository: try repo.open()).compare(before, after).map(\.description)
+        let changes = try await SnapshotDiff(repository: try repo.open()).compare(before, after).map(\.description)
         #expect(changes.contains("M /site/change.txt") && changes.contains("- /site/old/gone.txt") && changes.contains("+ /site/new/added.txt"))
         #expect(!changes.contains { $0.contains("keep.txt") }, "\(changes)")
     }
 
     @Test("rollback makes a directory exactly the snapshot: later files go, changed files come back")
     func rollback() async throws {
-        let repo = try TestRepository()
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
         let site = repo.directory.file("site")
         try write(Array("v1".utf8), to: "\(site)/page.html")
@@ -129,20 +129,20 @@ struct MaintenanceTests {
 
     @Test("copy re-encrypts snapshots into a second repository, once")
     func copy() async throws {
-        let repo = try TestRepository()
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
         let source = repo.directory.file("data")
         try write(randomBytes(300_000, seed: 6), to: "\(source)/a.bin")
         let snapshot = try await repo.backUp(source)
         let offsite = repo.directory.file("offsite")
-        try Repository.initialize(at: offsite, password: "other", scryptRounds: 1 << 10)
-        let target = try Repository.open(at: offsite, password: "other")
+        try await Repository.initialize(at: offsite, password: "other", scryptRounds: 1 << 10)
+        let target = try await Repository.open(at: offsite, password: "other")
         let copied = try await Copier(source: try repo.open(), target: target).copy([snapshot])
         #expect(copied.count == 1 && copied[0].original == snapshot.id)
         #expect(try await Copier(source: try repo.open(), target: try Repository.open(at: offsite, password: "other")).copy([snapshot]).isEmpty)
         let restored = repo.directory.file("restored")
         _ = try await Restorer(repository: try Repository.open(at: offsite, password: "other"), parallelism: 1).restore(copied[0], into: restored)
         #expect(FileManager.default.contentsEqual(atPath: "\(source)/a.bin", andPath: "\(restored)/data/a.bin"))
-        #expect(try Checker(repository: try Repository.open(at: offsite, password: "other")).check(readData: true).isClean)
+        await #expect(try Checker(repository: try Repository.open(at: offsite, password: "other")).check(readData: true).isClean)
     }
 }

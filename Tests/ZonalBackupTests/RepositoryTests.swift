@@ -10,27 +10,27 @@ struct TestRepository {
     let path: String
     static let password = "correct horse battery staple"
 
-    init() throws {
+    init() async throws {
         directory = try TemporaryDirectory(prefix: "zonal-backup")
         path = directory.file("repo")
-        try Repository.initialize(at: path, password: Self.password,
+        try await Repository.initialize(at: path, password: Self.password,
                                   config: RepositoryConfig(id: "test", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
                                   scryptRounds: 1 << 10)
     }
 
-    func open() throws -> Repository { try Repository.open(at: path, password: Self.password) }
+    func open() async throws -> Repository { try await Repository.open(at: path, password: Self.password) }
 
     /// One task at a time: tests of other targets need the other cooperative thread on time.
     func backUp(_ paths: String...) async throws -> Snapshot {
         try await BackupRunner(repository: try open(), parallelism: 1).run(paths: paths).snapshot
     }
 
-    func restorer() throws -> Restorer { Restorer(repository: try open(), parallelism: 1) }
+    func restorer() async throws -> Restorer { Restorer(repository: try await open(), parallelism: 1) }
 
     /// Expects `check --read-data` to find nothing wrong and `snapshot` (of the single directory
     /// `source`) to restore exactly `source`.
     func expectIntact(_ snapshot: Snapshot, holding source: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        let check = try Checker(repository: try open()).check(readData: true)
+        let check = try await Checker(repository: try open()).check(readData: true)
         #expect(check.isClean, "\(check.errors)", sourceLocation: sourceLocation)
         let restored = directory.file("restored-\(snapshot.id.prefix(8))")
         _ = try await restorer().restore(snapshot, into: restored)
@@ -74,7 +74,7 @@ func fileInfo(_ path: String) -> stat {
 struct RepositoryTests {
     @Test("a tree with every kind of file comes back byte for byte with its metadata")
     func roundTrip() async throws {
-        let repo = try TestRepository()
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
         let source = repo.directory.file("source")
         try write([], to: "\(source)/empty")
@@ -132,7 +132,7 @@ struct RepositoryTests {
 
     @Test("a name that is not UTF-8 is named in a warning with its odd bytes escaped; its neighbours are saved")
     func undecodableName() async throws {
-        let repo = try TestRepository()
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
         let source = repo.directory.file("latin1")
         try write(Array("fine".utf8), to: "\(source)/plain.txt")
@@ -148,7 +148,7 @@ struct RepositoryTests {
 
     @Test("with one-file-system a mount point below a path is kept empty; without, its files are saved")
     func oneFileSystem() async throws {
-        let repo = try TestRepository()
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
         let source = repo.directory.file("host")
         try write(Array("local".utf8), to: "\(source)/etc/hostname")
@@ -169,7 +169,7 @@ struct RepositoryTests {
 
     @Test("bytes inserted in the middle of a large file add little to the repository")
     func deduplication() async throws {
-        let repo = try TestRepository()
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
         let file = repo.directory.file("data/large.bin")
         var content = randomBytes(4 << 20, seed: 9)
@@ -182,12 +182,12 @@ struct RepositoryTests {
         try write(content, to: file)
         let third = try await repo.backUp(repo.directory.file("data"))
         #expect(third.summary.newBytes < 512 << 10, "an insertion of 1000 bytes stored \(third.summary.newBytes) new bytes")
-        #expect(try repo.open().snapshots().count == 3)
+        await #expect(try repo.open().snapshots().count == 3)
     }
 
     @Test("a file rewritten with the same size and modification time is still read again (its change time moved)")
     func sneakyChange() async throws {
-        let repo = try TestRepository()
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
         let file = repo.directory.file("data/config.txt")
         try write(Array("mode=safe\n".utf8), to: file)
@@ -206,8 +206,8 @@ struct RepositoryTests {
     }
 
     @Test("a wrong password is refused clearly and reads nothing")
-    func wrongPassword() throws {
-        let repo = try TestRepository()
+    func wrongPassword() async throws {
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
         #expect(throws: BackupError.wrongPassword) { try Repository.open(at: repo.path, password: "guess") }
         #expect(BackupError.wrongPassword.description.contains("cannot be recovered"))
@@ -217,15 +217,15 @@ struct RepositoryTests {
 
     @Test("a flipped byte in a pack is found by check --read-data; snapshots in other packs still restore")
     func corruptPack() async throws {
-        let repo = try TestRepository()
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
         try write(randomBytes(600_000, seed: 11), to: repo.directory.file("one/a.bin"))
         let kept = try await repo.backUp(repo.directory.file("one"))
-        let packsBefore = Set(try repo.open().indexedPacks)
+        let packsBefore = await Set(try repo.open().indexedPacks)
         try write(randomBytes(600_000, seed: 12), to: repo.directory.file("two/b.bin"))
         let damagedSnapshot = try await repo.backUp(repo.directory.file("two"))
-        let newPack = try #require(try repo.open().indexedPacks.subtracting(packsBefore).first)
-        #expect(try Checker(repository: try repo.open()).check(readData: true).isClean)
+        let newPack = try await #require(try repo.open().indexedPacks.subtracting(packsBefore).first)
+        await #expect(try Checker(repository: try repo.open()).check(readData: true).isClean)
 
         let packPath = "\(repo.path)/\(Repository.packName(newPack))"
         chmod(packPath, 0o644)
@@ -233,9 +233,9 @@ struct RepositoryTests {
         bytes[1000] ^= 0x40
         try Data(bytes).write(to: URL(fileURLWithPath: packPath))
 
-        let structural = try Checker(repository: try repo.open()).check(readData: false)
+        let structural = try await Checker(repository: try repo.open()).check(readData: false)
         #expect(structural.isClean, "without reading data the damage cannot be seen: \(structural.errors)")
-        let report = try Checker(repository: try repo.open()).check(readData: true)
+        let report = try await Checker(repository: try repo.open()).check(readData: true)
         #expect(report.errors.contains { $0.contains("does not match its name") })
         #expect(report.errors.contains { $0.contains("snapshot \(damagedSnapshot.id.prefix(12))") && $0.contains("b.bin") })
         #expect(report.intactSnapshots == [kept.id])
@@ -249,9 +249,9 @@ struct RepositoryTests {
 
     @Test("packs a crashed backup wrote without an index, or half wrote, leave the repository valid; the next backup completes; prune clears them")
     func interruptedBackup() async throws {
-        let repo = try TestRepository()
+        let repo = try await TestRepository()
         defer { repo.directory.remove() }
-        let repository = try repo.open()
+        let repository = try await repo.open()
         let writer = PackWriter(repository: repository)
         let chunk = randomBytes(2 << 20, seed: 13)
         let id = repository.key.blobID(of: chunk)
@@ -259,18 +259,18 @@ struct RepositoryTests {
         try await writer.add(id, kind: .data, stored: repository.codec.encode(chunk), plainLength: chunk.count)
         // The pack is written (it reached the pack size, and a task of its own writes it), the
         // index never is: as after kill -9.
-        let written = try await poll(timeout: .seconds(30)) { try !repository.store.list("data").isEmpty }
+        let written = try await poll(timeout: .seconds(30)) { try await !repository.store.list("data").isEmpty }
         #expect(written != nil, "the full pack was never written")
-        let report = try Checker(repository: try repo.open()).check(readData: true)
+        let report = try await Checker(repository: try repo.open()).check(readData: true)
         #expect(report.isClean && report.notes.contains { $0.contains("in no index") }, "\(report)")
         try write(chunk, to: repo.directory.file("after/file.bin"))
         let snapshot = try await repo.backUp(repo.directory.file("after"))
-        #expect(try Checker(repository: try repo.open()).check(readData: true).intactSnapshots == [snapshot.id])
+        await #expect(try Checker(repository: try repo.open()).check(readData: true).intactSnapshots == [snapshot.id])
 
         // A pack cut short mid-write by kill -9 stays a temporary file: ignored, then pruned.
         let torn = "\(repo.path)/data/00/\(DurableFile.temporaryPrefix)4242"
         try write(randomBytes(1000, seed: 14), to: torn)
-        #expect(try Checker(repository: try repo.open()).check(readData: true).isClean)
+        await #expect(try Checker(repository: try repo.open()).check(readData: true).isClean)
         let pruned = try await Pruner(repository: try repo.open()).prune()
         #expect(pruned.temporariesRemoved == 1 && !FileManager.default.fileExists(atPath: torn), "\(pruned)")
         try await repo.expectIntact(snapshot, holding: repo.directory.file("after"))
@@ -287,7 +287,7 @@ struct RepositoryTests {
         try #require(mount("tmpfs", mountPoint, "tmpfs", 0, "size=2m") == 0, "mount: \(String(cString: strerror(errno)))")
         defer { umount2(mountPoint, Int32(MNT_DETACH)) }
         let path = mountPoint + "/repo"
-        try Repository.initialize(at: path, password: TestRepository.password,
+        try await Repository.initialize(at: path, password: TestRepository.password,
                                   config: RepositoryConfig(id: "full", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
                                   scryptRounds: 1 << 10)
         let source = directory.file("source")
@@ -297,17 +297,17 @@ struct RepositoryTests {
         } throws: { error in
             "\(error)".contains("No space left on device")
         }
-        let afterFailure = try Checker(repository: try Repository.open(at: path, password: TestRepository.password)).check(readData: true)
+        let afterFailure = try await Checker(repository: try Repository.open(at: path, password: TestRepository.password)).check(readData: true)
         #expect(afterFailure.isClean && afterFailure.snapshots == 0, "\(afterFailure)")
         #expect(try FileManager.default.subpathsOfDirectory(atPath: path).allSatisfy { !DurableFile.isTemporary($0) }, "no temporary left behind")
         #expect(try FileManager.default.contentsOfDirectory(atPath: path + "/locks").isEmpty, "the lock was released")
 
         try #require(mount("tmpfs", mountPoint, "tmpfs", UInt(MS_REMOUNT), "size=32m") == 0, "remount: \(String(cString: strerror(errno)))")
-        let repository = try Repository.open(at: path, password: TestRepository.password)
+        let repository = try await Repository.open(at: path, password: TestRepository.password)
         let snapshot = try await BackupRunner(repository: repository, parallelism: 1).run(paths: [source]).snapshot
         let restored = directory.file("restored")
         _ = try await Restorer(repository: repository, parallelism: 1).restore(snapshot, into: restored)
         #expect(FileManager.default.contentsEqual(atPath: "\(source)/incompressible.bin", andPath: "\(restored)/source/incompressible.bin"))
-        #expect(try Checker(repository: repository).check(readData: true).intactSnapshots == [snapshot.id])
+        await #expect(try Checker(repository: repository).check(readData: true).intactSnapshots == [snapshot.id])
     }
 }

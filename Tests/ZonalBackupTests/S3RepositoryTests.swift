@@ -29,7 +29,7 @@ struct S3RepositoryTests {
         let local = try TemporaryDirectory(prefix: "zonal-s3-backup")
         defer { local.remove() }
         let location = server.repositoryLocation()
-        let created = try Repository.initialize(in: try store(location), password: TestRepository.password, config: Self.settings, scryptRounds: 1 << 10)
+        let created = try await Repository.initialize(in: try store(location), password: TestRepository.password, config: Self.settings, scryptRounds: 1 << 10)
         #expect(created.store.location == location)
         let source = local.file("source")
         try makeTree(source)
@@ -40,16 +40,16 @@ struct S3RepositoryTests {
         let again = try await BackupRunner(repository: try Repository.open(try store(location), password: TestRepository.password), parallelism: 1).run(paths: [source]).snapshot
         #expect(again.summary.newBlobs == 0)
 
-        let repository = try Repository.open(try store(location), password: TestRepository.password)
-        #expect(try repository.snapshots().map(\.id) == [first.id, again.id])
+        let repository = try await Repository.open(try store(location), password: TestRepository.password)
+        await #expect(try repository.snapshots().map(\.id) == [first.id, again.id])
         _ = try await Restorer(repository: repository, parallelism: 2).restore(again, into: local.file("restored"))
         for file in ["big.bin", "copy of big.bin", "docs/zeta.txt", "empty"] {
             #expect(FileManager.default.contentsEqual(atPath: "\(source)/\(file)", andPath: local.file("restored/source/\(file)")), "\(file)")
         }
         #expect(try FileManager.default.destinationOfSymbolicLink(atPath: local.file("restored/source/link")) == "docs/zeta.txt")
-        let report = try Checker(repository: repository).check(readData: true)
+        let report = try await Checker(repository: repository).check(readData: true)
         #expect(report.isClean && report.intactSnapshots.count == 2, "\(report.errors)")
-        #expect(try repository.store.list("locks").isEmpty, "backups release their locks")
+        await #expect(try repository.store.list("locks").isEmpty, "backups release their locks")
 
         #expect(throws: BackupError.alreadyExists(location)) { try Repository.initialize(in: try store(location), password: "x") }
         let parent = String(location.dropLast("/repo".count))
@@ -66,27 +66,27 @@ struct S3RepositoryTests {
         let server = try await S3ServerFixture()
         let location = try #require(try S3Location(parsing: server.repositoryLocation()))
         var store = S3Store(location: location, credentials: try S3Credentials(environment: S3ServerFixture.environment), region: "us-east-1")
-        try store.prepare()
+        try await store.prepare()
         let names = (0..<7).map { "data/\(String(format: "%02x", $0 * 37))/pack-\($0)" }
-        for (index, name) in names.enumerated() { try store.write(name, Array(repeating: UInt8(index), count: index * 10)) }
-        try store.write("config", [1])
+        for (index, name) in names.enumerated() { try await store.write(name, Array(repeating: UInt8(index), count: index * 10)) }
+        try await store.write("config", [1])
         store.pageSize = 2
-        let listed = try store.list("data")
+        let listed = try await store.list("data")
         #expect(listed.map { "data/\($0.name)" } == names.sorted())
         #expect(listed.map(\.size) == names.sorted().map { Int64(Int($0.suffix(1))! * 10) })
-        #expect(try store.read("data/25/pack-1", offset: 3, length: 4) == [1, 1, 1, 1])
+        await #expect(try store.read("data/25/pack-1", offset: 3, length: 4) == [1, 1, 1, 1])
         #expect(throws: BackupError.corrupt("data/25/pack-1 in \(location) ends before byte 14")) { try store.read("data/25/pack-1", offset: 4, length: 10) }
-        try store.remove("data/25/pack-1")
-        try store.remove("data/25/pack-1")
-        #expect(try !store.exists("data/25/pack-1") && store.exists("config"))
-        #expect(try store.list("data").count == 6)
+        try await store.remove("data/25/pack-1")
+        try await store.remove("data/25/pack-1")
+        await #expect(try !store.exists("data/25/pack-1") && store.exists("config"))
+        await #expect(try store.list("data").count == 6)
         await server.stop()
     }
 
     @Test("an off-site copy into S3 restores; a flipped byte there is reported by check and other snapshots restore; prune frees space")
     func offsiteCopy() async throws {
         let server = try await S3ServerFixture()
-        let local = try TestRepository()
+        let local = try await TestRepository()
         defer { local.directory.remove() }
         try write(randomBytes(600_000, seed: 31), to: local.directory.file("one/a.bin"))
         let kept = try await local.backUp(local.directory.file("one"))
@@ -94,30 +94,30 @@ struct S3RepositoryTests {
         let damaged = try await local.backUp(local.directory.file("two"))
 
         let location = server.repositoryLocation(prefix: "offsite/east")
-        try Repository.initialize(in: try store(location), password: "offsite", config: Self.settings, scryptRounds: 1 << 10)
-        let offsite = { try Repository.open(try store(location), password: "offsite") }
+        try await Repository.initialize(in: try store(location), password: "offsite", config: Self.settings, scryptRounds: 1 << 10)
+        let offsite = { () async throws -> Repository in try await Repository.open(try store(location), password: "offsite") }
         let copies = try await Copier(source: try local.open(), target: try offsite()).copy([kept])
         #expect(copies.count == 1)
-        let packsOfKept = try offsite().indexedPacks
+        let packsOfKept = try await offsite().indexedPacks
         let copies2 = try await Copier(source: try local.open(), target: try offsite()).copy([kept, damaged])
         #expect(copies2.count == 1 && copies2[0].original == damaged.id, "the snapshot copied before is skipped")
-        #expect(try Checker(repository: try offsite()).check(readData: true).isClean)
+        await #expect(try Checker(repository: try offsite()).check(readData: true).isClean)
 
-        let pack = try #require(try offsite().indexedPacks.subtracting(packsOfKept).first)
+        let pack = try await #require(try offsite().indexedPacks.subtracting(packsOfKept).first)
         let target = try store(location)
-        var bytes = try target.read(Repository.packName(pack))
+        var bytes = try await target.read(Repository.packName(pack))
         bytes[500] ^= 0x01
-        try target.write(Repository.packName(pack), bytes)
-        let report = try Checker(repository: try offsite()).check(readData: true)
+        try await target.write(Repository.packName(pack), bytes)
+        let report = try await Checker(repository: try offsite()).check(readData: true)
         #expect(report.errors.contains { $0.contains("snapshot \(copies2[0].id.prefix(12))") && $0.contains("b.bin") }, "\(report.errors)")
         #expect(report.intactSnapshots == [copies[0].id])
         _ = try await Restorer(repository: try offsite(), parallelism: 1).restore(copies[0], into: local.directory.file("restored"))
         #expect(FileManager.default.contentsEqual(atPath: local.directory.file("one/a.bin"), andPath: local.directory.file("restored/one/a.bin")))
 
-        try offsite().forget(copies2[0].id)
+        try await offsite().forget(copies2[0].id)
         let pruned = try await Pruner(repository: try offsite()).prune()
         #expect(pruned.bytesFreed > 500_000 && pruned.packsDeleted + pruned.packsRewritten >= 1, "\(pruned)")
-        #expect(try Checker(repository: try offsite()).check(readData: true).isClean)
+        await #expect(try Checker(repository: try offsite()).check(readData: true).isClean)
         await server.stop()
     }
 
@@ -130,16 +130,16 @@ struct S3RepositoryTests {
         // own listings of a prefix fail there too; a root listing has no slash.
         let location = try #require(try S3Location(parsing: "s3:\(server.endpoint)/zonal-signed"))
         let store = S3Store(location: location, credentials: keys, region: "us-east-1")
-        try store.prepare()
-        #expect(try store.isEmpty())
+        try await store.prepare()
+        await #expect(try store.isEmpty())
         let bytes = randomBytes(300_000, seed: 41)
-        try store.write("data/ab/pack", bytes)
-        #expect(try store.exists("data/ab/pack") && !store.exists("data/ab/other"))
-        #expect(try store.read("data/ab/pack") == bytes)
-        #expect(try store.read("data/ab/pack", offset: 1000, length: 5000) == Array(bytes[1000..<6000]))
-        #expect(try !store.isEmpty())
-        try store.remove("data/ab/pack")
-        #expect(try store.isEmpty())
+        try await store.write("data/ab/pack", bytes)
+        await #expect(try store.exists("data/ab/pack") && !store.exists("data/ab/other"))
+        await #expect(try store.read("data/ab/pack") == bytes)
+        await #expect(try store.read("data/ab/pack", offset: 1000, length: 5000) == Array(bytes[1000..<6000]))
+        await #expect(try !store.isEmpty())
+        try await store.remove("data/ab/pack")
+        await #expect(try store.isEmpty())
 
         var forged = keys
         forged.secretAccessKey = "not-the-secret"
@@ -148,7 +148,7 @@ struct S3RepositoryTests {
         } throws: { error in
             "\(error)".contains("SignatureDoesNotMatch")
         }
-        #expect(try !store.exists("config"), "the forged write stored nothing")
+        await #expect(try !store.exists("config"), "the forged write stored nothing")
         await server.stop()
     }
 

@@ -46,34 +46,34 @@ public struct BackupRunner: Sendable {
         let absolute = paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let names = absolute.map { ($0 as NSString).lastPathComponent }
         if Set(names).count != names.count { throw .invalid("the paths given end in the same name twice (\(names.joined(separator: ", "))); back them up separately") }
-        let lock = try repository.lock(exclusive: false)
-        defer { lock.release() }
-        let writer = PackWriter(repository: repository)
-        let state = RunState(readers: parallelism)
-        let parent = try parentListing(for: absolute)
-        var nodes: [Node] = []
-        for path in absolute {
-            let name = (path as NSString).lastPathComponent
-            guard let node = try await backUp(path: path, name: name, parent: parent[name], writer: writer, state: state, top: true, device: nil) else {
-                throw .notFound("\(path) does not exist or cannot be read")
+        return try await repository.withLock(exclusive: false) { () async throws(BackupError) -> Result in
+            let writer = PackWriter(repository: repository)
+            let state = RunState(readers: parallelism)
+            let parent = try await parentListing(for: absolute)
+            var nodes: [Node] = []
+            for path in absolute {
+                let name = (path as NSString).lastPathComponent
+                guard let node = try await backUp(path: path, name: name, parent: parent[name], writer: writer, state: state, top: true, device: nil) else {
+                    throw .notFound("\(path) does not exist or cannot be read")
+                }
+                nodes.append(node)
             }
-            nodes.append(node)
+            let root = try await store(tree: Tree(nodes: nodes.sorted { $0.name < $1.name }), writer: writer, state: state)
+            try await writer.finish()
+            var summary = state.summary
+            summary.storedBytes = await writer.storedBytes
+            let snapshot = Snapshot(id: Repository.randomName(), time: Date(), hostname: ProcessInfo.processInfo.hostName,
+                                    paths: absolute, tree: root, summary: summary)
+            try await repository.save(snapshot)
+            return Result(snapshot: snapshot, warnings: state.warnings)
         }
-        let root = try await store(tree: Tree(nodes: nodes.sorted { $0.name < $1.name }), writer: writer, state: state)
-        try await writer.finish()
-        var summary = state.summary
-        summary.storedBytes = await writer.storedBytes
-        let snapshot = Snapshot(id: Repository.randomName(), time: Date(), hostname: ProcessInfo.processInfo.hostName,
-                                paths: absolute, tree: root, summary: summary)
-        try repository.save(snapshot)
-        return Result(snapshot: snapshot, warnings: state.warnings)
     }
 
     /// The root listing of the newest snapshot of the same paths, whose unchanged files are
     /// taken over without being read again.
-    private func parentListing(for paths: [String]) throws(BackupError) -> [String: Node] {
-        guard let parent = try repository.snapshots().last(where: { $0.paths == paths }) else { return [:] }
-        return Self.byName(try repository.loadTree(parent.tree))
+    private func parentListing(for paths: [String]) async throws(BackupError) -> [String: Node] {
+        guard let parent = try await repository.snapshots().last(where: { $0.paths == paths }) else { return [:] }
+        return try await Self.byName(repository.loadTree(parent.tree))
     }
 
     private static func byName(_ tree: Tree) -> [String: Node] {
@@ -113,9 +113,8 @@ public struct BackupRunner: Sendable {
                 state.countDirectory()
                 break
             }
-            let parentListing = try parent.flatMap { node throws(BackupError) in
-                try node.kind == .directory ? node.subtree.map { id throws(BackupError) in Self.byName(try repository.loadTree(id)) } : nil
-            } ?? [:]
+            var parentListing: [String: Node] = [:]
+            if let parent, parent.kind == .directory, let id = parent.subtree { parentListing = Self.byName(try await repository.loadTree(id)) }
             node.subtree = try await backUpDirectory(path, parent: parentListing, writer: writer, state: state, device: home)
             state.countDirectory()
         case S_IFLNK:

@@ -29,45 +29,45 @@ public struct Checker: Sendable {
 
     /// `locking`: take a shared lock, so that no prune deletes packs under the check (which would
     /// show as damage); off for a repository that cannot be written to.
-    public func check(readData: Bool, locking: Bool = true) throws(BackupError) -> Report {
-        let lock = locking ? try repository.lock(exclusive: false) : nil
-        defer { lock?.release() }
-        var report = Report()
-        let indexed = repository.indexedPacks
-        let present = Set(try repository.store.list("data").map(\.baseName))
-        report.packs = present.count
-        for pack in indexed.subtracting(present).sorted() {
-            report.errors.append("pack \(pack.prefix(12)) is in the index but missing from data/")
-        }
-        for pack in present.subtracting(indexed).sorted() {
-            report.notes.append("pack \(pack.prefix(12)) is in no index (left by an interrupted backup; prune removes it)")
-        }
-        var damagedBlobs: Set<BlobID> = []
-        if readData {
-            let byPack = repository.blobsByPack()
-            for pack in indexed.intersection(present).sorted() {
-                damagedBlobs.formUnion(readPack(pack, blobs: byPack[pack] ?? [], report: &report))
+    public func check(readData: Bool, locking: Bool = true) async throws(BackupError) -> Report {
+        return try await repository.withLock(exclusive: false, enabled: locking) { () async throws(BackupError) -> Report in
+            var report = Report()
+            let indexed = repository.indexedPacks
+            let present = try await Set(repository.store.list("data").map(\.baseName))
+            report.packs = present.count
+            for pack in indexed.subtracting(present).sorted() {
+                report.errors.append("pack \(pack.prefix(12)) is in the index but missing from data/")
             }
-        }
-        for snapshot in try repository.snapshots() {
-            report.snapshots += 1
-            var visited: Set<BlobID> = []
-            let problems = walk(snapshot.tree, path: "/", damaged: damagedBlobs, missingPacks: indexed.subtracting(present), visited: &visited)
-            if problems.isEmpty {
-                report.intactSnapshots.append(snapshot.id)
-            } else {
-                report.errors += problems.prefix(20).map { "snapshot \(snapshot.id.prefix(12)): \($0)" }
-                if problems.count > 20 { report.errors.append("snapshot \(snapshot.id.prefix(12)): \(problems.count - 20) more problems") }
+            for pack in present.subtracting(indexed).sorted() {
+                report.notes.append("pack \(pack.prefix(12)) is in no index (left by an interrupted backup; prune removes it)")
             }
+            var damagedBlobs: Set<BlobID> = []
+            if readData {
+                let byPack = repository.blobsByPack()
+                for pack in indexed.intersection(present).sorted() {
+                    await damagedBlobs.formUnion(readPack(pack, blobs: byPack[pack] ?? [], report: &report))
+                }
+            }
+            for snapshot in try await repository.snapshots() {
+                report.snapshots += 1
+                var visited: Set<BlobID> = []
+                let problems = await walk(snapshot.tree, path: "/", damaged: damagedBlobs, missingPacks: indexed.subtracting(present), visited: &visited)
+                if problems.isEmpty {
+                    report.intactSnapshots.append(snapshot.id)
+                } else {
+                    report.errors += problems.prefix(20).map { "snapshot \(snapshot.id.prefix(12)): \($0)" }
+                    if problems.count > 20 { report.errors.append("snapshot \(snapshot.id.prefix(12)): \(problems.count - 20) more problems") }
+                }
+            }
+            return report
         }
-        return report
     }
 
     /// Problems in the tree `id` (at `path`): unreadable trees and missing or damaged blobs.
-    private func walk(_ id: BlobID, path: String, damaged: Set<BlobID>, missingPacks: Set<String>, visited: inout Set<BlobID>) -> [String] {
+    private func walk(_ id: BlobID, path: String, damaged: Set<BlobID>, missingPacks: Set<String>, visited: inout Set<BlobID>) async -> [String] {
         guard visited.insert(id).inserted else { return [] }
         let tree: Tree
-        do { tree = try repository.loadTree(id) } catch {
+        do { tree = try await repository.loadTree(id) } catch {
             return ["directory \(path) cannot be read: \(error)"]
         }
         var problems: [String] = []
@@ -83,17 +83,17 @@ public struct Checker: Sendable {
                 }
             }
             if let subtree = node.subtree {
-                problems += walk(subtree, path: nodePath, damaged: damaged, missingPacks: missingPacks, visited: &visited)
+                await problems += walk(subtree, path: nodePath, damaged: damaged, missingPacks: missingPacks, visited: &visited)
             }
         }
         return problems
     }
 
     /// Reads a pack whole; returns the ids of blobs in it that do not verify.
-    private func readPack(_ pack: String, blobs: [BlobID], report: inout Report) -> Set<BlobID> {
+    private func readPack(_ pack: String, blobs: [BlobID], report: inout Report) async -> Set<BlobID> {
         let name = Repository.packName(pack)
         let bytes: [UInt8]
-        do { bytes = try repository.store.read(name) } catch {
+        do { bytes = try await repository.store.read(name) } catch {
             report.errors.append("pack \(pack.prefix(12)) cannot be read: \(error)")
             return Set(blobs)
         }

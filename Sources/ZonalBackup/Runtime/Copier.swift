@@ -16,29 +16,29 @@ public struct Copier: Sendable {
     /// Copies `snapshots`; returns the new snapshots of the target.
     public func copy(_ snapshots: [Snapshot]) async throws(BackupError) -> [Snapshot] {
         // Shared locks on both sides: no prune deletes what is being read or deduplicated against.
-        let sourceLock = try source.lock(exclusive: false)
-        defer { sourceLock.release() }
-        let lock = try target.lock(exclusive: false)
-        defer { lock.release() }
-        let already = Set(try target.snapshots().compactMap(\.original))
-        let writer = PackWriter(repository: target)
-        var renamed: [BlobID: BlobID] = [:]
-        var copied: [Snapshot] = []
-        for snapshot in snapshots where !already.contains(snapshot.id) {
-            var copy = snapshot
-            copy.id = Repository.randomName()
-            copy.original = snapshot.id
-            copy.tree = try await copyTree(snapshot.tree, writer: writer, renamed: &renamed)
-            copied.append(copy)
+        try await source.withLock(exclusive: false) { () async throws(BackupError) -> [Snapshot] in
+            try await target.withLock(exclusive: false) { () async throws(BackupError) -> [Snapshot] in
+                let already = try await Set(target.snapshots().compactMap(\.original))
+                let writer = PackWriter(repository: target)
+                var renamed: [BlobID: BlobID] = [:]
+                var copied: [Snapshot] = []
+                for snapshot in snapshots where !already.contains(snapshot.id) {
+                    var copy = snapshot
+                    copy.id = Repository.randomName()
+                    copy.original = snapshot.id
+                    copy.tree = try await copyTree(snapshot.tree, writer: writer, renamed: &renamed)
+                    copied.append(copy)
+                }
+                try await writer.finish()
+                for snapshot in copied { try await target.save(snapshot) }
+                return copied
+            }
         }
-        try await writer.finish()
-        for snapshot in copied { try target.save(snapshot) }
-        return copied
     }
 
     private func copyTree(_ id: BlobID, writer: PackWriter, renamed: inout [BlobID: BlobID]) async throws(BackupError) -> BlobID {
         if let done = renamed[id] { return done }
-        var tree = try source.loadTree(id)
+        var tree = try await source.loadTree(id)
         for index in tree.nodes.indices {
             if let content = tree.nodes[index].content {
                 var copiedContent: [BlobID] = []

@@ -21,7 +21,7 @@ public struct LocalStore: RepositoryStore {
         ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).isEmpty
     }
 
-    public func prepare() throws(BackupError) {
+    public func prepare() async throws(BackupError) {
         do { try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: Self.directoryAttributes) } catch {
             throw .io("cannot create \(root): \(error.localizedDescription)")
         }
@@ -31,7 +31,7 @@ public struct LocalStore: RepositoryStore {
         FileManager.default.fileExists(atPath: path(name))
     }
 
-    public func write(_ name: String, _ bytes: [UInt8]) throws(BackupError) {
+    public func write(_ name: String, _ bytes: [UInt8]) async throws(BackupError) {
         let target = path(name)
         let directory = (target as NSString).deletingLastPathComponent
         do {
@@ -46,14 +46,14 @@ public struct LocalStore: RepositoryStore {
         do { try DurableFile.write(bytes, to: target, permissions: 0o400) } catch { throw .io(error.description) }
     }
 
-    public func read(_ name: String) throws(BackupError) -> [UInt8] {
+    public func read(_ name: String) async throws(BackupError) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path(name)) else {
             throw .io("cannot read \(path(name))")
         }
         return Array(data)
     }
 
-    public func read(_ name: String, offset: Int, length: Int) throws(BackupError) -> [UInt8] {
+    public func read(_ name: String, offset: Int, length: Int) async throws(BackupError) -> [UInt8] {
         let descriptor = open(path(name), O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw .io("cannot open \(path(name)): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
@@ -78,7 +78,7 @@ public struct LocalStore: RepositoryStore {
         }.sorted { $0.name < $1.name }
     }
 
-    public func removeTemporaries(under name: String) throws(BackupError) -> (count: Int, bytes: Int64) {
+    public func removeTemporaries(under name: String) async throws(BackupError) -> (count: Int, bytes: Int64) {
         guard let enumerator = FileManager.default.enumerator(atPath: path(name)) else { return (0, 0) }
         var removed = (count: 0, bytes: Int64(0))
         for case let entry as String in enumerator where DurableFile.isTemporary(entry) {
@@ -92,7 +92,7 @@ public struct LocalStore: RepositoryStore {
         return removed
     }
 
-    public func remove(_ name: String) throws(BackupError) {
+    public func remove(_ name: String) async throws(BackupError) {
         guard unlink(path(name)) == 0 || errno == ENOENT else { throw .io("cannot remove \(path(name)): \(String(cString: strerror(errno)))") }
     }
 }

@@ -40,7 +40,7 @@ actor PackWriter {
     /// Writes the last pack and the index of all packs written, so the blobs can be found.
     func finish() async throws(BackupError) {
         let packs = try await finishWithoutIndex()
-        try repository.addToIndex(packs)
+        try await repository.addToIndex(packs)
     }
 
     /// Writes the last pack and returns what all the packs hold, for an index written by the caller.
@@ -68,7 +68,7 @@ actor PackWriter {
         let earlier = writes.last
         writes.append(Task.detached {
             let name = SHA256.hash(data: pack).hex
-            try store.write(Repository.packName(name), pack)
+            try await store.write(Repository.packName(name), pack)
             return IndexFile.Pack(pack: name, blobs: blobs)
         })
         if let earlier { _ = try await Self.result(of: earlier) }

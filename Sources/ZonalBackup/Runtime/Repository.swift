@@ -32,52 +32,52 @@ public final class Repository: Sendable {
 
     /// Creates a repository at `location` (a directory path, or `s3:…`; see ``RepositoryLocation``).
     @discardableResult
-    public static func initialize(at location: String, password: String, config: RepositoryConfig? = nil, scryptRounds: Int = 1 << 15) throws(BackupError) -> Repository {
-        try initialize(in: try RepositoryLocation.store(location), password: password, config: config, scryptRounds: scryptRounds)
+    public static func initialize(at location: String, password: String, config: RepositoryConfig? = nil, scryptRounds: Int = 1 << 15) async throws(BackupError) -> Repository {
+        try await initialize(in: try RepositoryLocation.store(location), password: password, config: config, scryptRounds: scryptRounds)
     }
 
     /// Creates a repository in `store` (empty or missing) with `password`.
     /// `scryptRounds` is scrypt's N for the password's key file (default 2^15).
     @discardableResult
-    public static func initialize(in store: any RepositoryStore, password: String, config: RepositoryConfig? = nil, scryptRounds: Int = 1 << 15) throws(BackupError) -> Repository {
-        if try store.exists("config") { throw .alreadyExists(store.location) }
-        guard try store.isEmpty() else { throw .invalid("\(store.location) is not empty; a repository needs a place of its own") }
+    public static func initialize(in store: any RepositoryStore, password: String, config: RepositoryConfig? = nil, scryptRounds: Int = 1 << 15) async throws(BackupError) -> Repository {
+        if try await store.exists("config") { throw .alreadyExists(store.location) }
+        guard try await store.isEmpty() else { throw .invalid("\(store.location) is not empty; a repository needs a place of its own") }
         guard !password.isEmpty else { throw .invalid("the password is empty") }
-        try store.prepare()
+        try await store.prepare()
         let key = MasterKey.random()
         let config = config ?? RepositoryConfig(id: SHA256.hash(data: Array(UUID().uuidString.utf8)).hex)
         if let problem = config.chunker.problem { throw .invalid(problem) }
         let keyFile = KeyFile.make(for: key, password: password, rounds: scryptRounds)
-        try store.write("keys/\(SHA256.hash(data: Array(keyFile.salt.utf8)).hex)", Array(try Self.json(keyFile)))
-        try store.write("config", key.seal(Array(try Self.json(config))))
+        try await store.write("keys/\(SHA256.hash(data: Array(keyFile.salt.utf8)).hex)", Array(try Self.json(keyFile)))
+        try await store.write("config", key.seal(Array(try Self.json(config))))
         return Repository(store: store, config: config, key: key)
     }
 
     /// Whether `location` holds a repository (its config file), without opening it.
-    public static func exists(at location: String) throws(BackupError) -> Bool {
-        try RepositoryLocation.store(location).exists("config")
+    public static func exists(at location: String) async throws(BackupError) -> Bool {
+        try await RepositoryLocation.store(location).exists("config")
     }
 
     /// Opens the repository at `location` (a directory path, or `s3:…`) with `password`.
-    public static func open(at location: String, password: String) throws(BackupError) -> Repository {
-        try open(try RepositoryLocation.store(location), password: password)
+    public static func open(at location: String, password: String) async throws(BackupError) -> Repository {
+        try await open(try RepositoryLocation.store(location), password: password)
     }
 
     /// Opens the repository in `store` with `password` and loads its index.
-    public static func open(_ store: any RepositoryStore, password: String) throws(BackupError) -> Repository {
-        guard try store.exists("config") else { throw .notARepository(store.location) }
+    public static func open(_ store: any RepositoryStore, password: String) async throws(BackupError) -> Repository {
+        guard try await store.exists("config") else { throw .notARepository(store.location) }
         var key: MasterKey?
-        for file in try store.list("keys") {
-            guard let file = try? JSONDecoder.zonal().decode(KeyFile.self, from: Data(try store.read("keys/\(file.name)"))) else { continue }
+        for file in try await store.list("keys") {
+            guard let file = try? await JSONDecoder.zonal().decode(KeyFile.self, from: Data(try store.read("keys/\(file.name)"))) else { continue }
             if let unlocked = try? file.unlock(password: password) {
                 key = unlocked
                 break
             }
         }
         guard let key else { throw .wrongPassword }
-        let config: RepositoryConfig = try decode(key.open(try store.read("config"), what: "the config file"), what: "the config file")
+        let config: RepositoryConfig = try await decode(key.open(try store.read("config"), what: "the config file"), what: "the config file")
         let repository = Repository(store: store, config: config, key: key)
-        try repository.loadIndex()
+        try await repository.loadIndex()
         return repository
     }
 
@@ -93,12 +93,26 @@ public final class Repository: Sendable {
     /// reads what the index gained since (or all of it, after a prune): a prune or backup by another process may have ended between this
     /// repository's opening and the lock, and deduplicating against (or pruning by) an index
     /// from before it would reference deleted data or delete referenced data.
-    public func lock(exclusive: Bool) throws(BackupError) -> RepositoryLock {
-        let lock = try RepositoryLock.acquire(store, exclusive: exclusive)
+    /// Runs `body` holding the repository's lock (shared or exclusive; none when `enabled` is
+    /// false, for a repository that cannot be written to), released after it whatever happens.
+    public func withLock<T>(exclusive: Bool, enabled: Bool = true, _ body: () async throws(BackupError) -> T) async throws(BackupError) -> T {
+        let lock = enabled ? try await lock(exclusive: exclusive) : nil
         do {
-            try loadIndex()
+            let result = try await body()
+            await lock?.release()
+            return result
         } catch {
-            lock.release()
+            await lock?.release()
+            throw error
+        }
+    }
+
+    public func lock(exclusive: Bool) async throws(BackupError) -> RepositoryLock {
+        let lock = try await RepositoryLock.acquire(store, exclusive: exclusive)
+        do {
+            try await loadIndex()
+        } catch {
+            await lock.release()
             throw error
         }
         return lock
@@ -107,13 +121,13 @@ public final class Repository: Sendable {
     /// Reads the index files not read yet (all of them at opening; at a lock, those other
     /// processes wrote since). When a file read before is gone, a prune replaced the index, and
     /// it is read anew.
-    private func loadIndex() throws(BackupError) {
-        let present = Set(try store.list("index").map(\.name))
+    private func loadIndex() async throws(BackupError) {
+        let present = try await Set(store.list("index").map(\.name))
         let known = index.withLock { $0.files }
         let replaced = !known.isSubset(of: present)
         var read: [(name: String, file: IndexFile)] = []
         for name in (replaced ? present : present.subtracting(known)).sorted() {
-            read.append((name, try readSealed("index/\(name)", what: "index file \(name)")))
+            try await read.append((name, readSealed("index/\(name)", what: "index file \(name)")))
         }
         index.withLock { state in
             if replaced { state = IndexState() }
@@ -136,18 +150,18 @@ public final class Repository: Sendable {
     public var indexedPacks: Set<String> { index.withLock { Set($0.locations.values.map(\.pack)) } }
 
     /// Records the blobs of packs just written, in memory and in a new index file.
-    func addToIndex(_ packs: [IndexFile.Pack]) throws(BackupError) {
+    func addToIndex(_ packs: [IndexFile.Pack]) async throws(BackupError) {
         guard !packs.isEmpty else { return }
         let name = Self.randomName()
-        try writeSealed(IndexFile(packs: packs), as: "index/\(name)")
+        try await writeSealed(IndexFile(packs: packs), as: "index/\(name)")
         index.withLock { $0.record(packs, from: name) }
     }
 
     /// Makes `packs` the whole index: one new index file, then the in-memory index. The caller
     /// removes the old index files afterwards.
-    func replaceIndex(with packs: [IndexFile.Pack]) throws(BackupError) {
+    func replaceIndex(with packs: [IndexFile.Pack]) async throws(BackupError) {
         let name = Self.randomName()
-        try writeSealed(IndexFile(packs: packs), as: "index/\(name)")
+        try await writeSealed(IndexFile(packs: packs), as: "index/\(name)")
         index.withLock { state in
             state = IndexState()
             state.record(packs, from: name)
@@ -155,39 +169,39 @@ public final class Repository: Sendable {
     }
 
     /// Removes a snapshot (its data stays until a prune).
-    public func forget(_ snapshot: String) throws(BackupError) {
-        try store.remove("snapshots/\(snapshot)")
+    public func forget(_ snapshot: String) async throws(BackupError) {
+        try await store.remove("snapshots/\(snapshot)")
     }
 
     /// The plain content of a blob.
-    public func load(_ id: BlobID) throws(BackupError) -> [UInt8] {
+    public func load(_ id: BlobID) async throws(BackupError) -> [UInt8] {
         guard let location = location(of: id) else { throw .corrupt("blob \(id) is in no index") }
-        return try load(id, at: location)
+        return try await load(id, at: location)
     }
 
     /// The plain content of blob `id`, stored at `location` (already looked up in the index).
-    func load(_ id: BlobID, at location: Location) throws(BackupError) -> [UInt8] {
-        let stored = try store.read(Self.packName(location.pack), offset: location.blob.offset, length: location.blob.length)
+    func load(_ id: BlobID, at location: Location) async throws(BackupError) -> [UInt8] {
+        let stored = try await store.read(Self.packName(location.pack), offset: location.blob.offset, length: location.blob.length)
         let plain = try codec.decode(stored, length: location.blob.plainLength, what: "blob \(id) in pack \(location.pack.prefix(12))")
         guard key.blobID(of: plain) == id else { throw .corrupt("blob \(id) in pack \(location.pack.prefix(12)) does not match its id") }
         return plain
     }
 
-    public func loadTree(_ id: BlobID) throws(BackupError) -> Tree {
-        try Self.decode(try load(id), what: "tree \(id)")
+    public func loadTree(_ id: BlobID) async throws(BackupError) -> Tree {
+        try await Self.decode(try load(id), what: "tree \(id)")
     }
 
-    public func snapshots() throws(BackupError) -> [Snapshot] {
+    public func snapshots() async throws(BackupError) -> [Snapshot] {
         var found: [Snapshot] = []
-        for stored in try store.list("snapshots") {
-            found.append(try readSealed("snapshots/\(stored.name)", what: "snapshot \(stored.name)"))
+        for stored in try await store.list("snapshots") {
+            try await found.append(readSealed("snapshots/\(stored.name)", what: "snapshot \(stored.name)"))
         }
         return found.sorted { $0.time < $1.time }
     }
 
     /// The snapshot whose id starts with `prefix` (or the newest for `latest`).
-    public func snapshot(_ prefix: String) throws(BackupError) -> Snapshot {
-        let all = try snapshots()
+    public func snapshot(_ prefix: String) async throws(BackupError) -> Snapshot {
+        let all = try await snapshots()
         if prefix == "latest", let newest = all.last { return newest }
         let matching = all.filter { $0.id.hasPrefix(prefix) }
         guard matching.count == 1 else {
@@ -197,8 +211,8 @@ public final class Repository: Sendable {
         return matching[0]
     }
 
-    func save(_ snapshot: Snapshot) throws(BackupError) {
-        try writeSealed(snapshot, as: "snapshots/\(snapshot.id)")
+    func save(_ snapshot: Snapshot) async throws(BackupError) {
+        try await writeSealed(snapshot, as: "snapshots/\(snapshot.id)")
     }
 
     static func packName(_ pack: String) -> String { "data/\(pack.prefix(2))/\(pack)" }
@@ -207,12 +221,12 @@ public final class Repository: Sendable {
         SHA256.hash(data: (0..<32).map { _ in UInt8.random(in: 0...255) }).hex
     }
 
-    func readSealed<T: Decodable>(_ name: String, what: String) throws(BackupError) -> T {
-        try Self.decode(try key.open(try store.read(name), what: what), what: what)
+    func readSealed<T: Decodable>(_ name: String, what: String) async throws(BackupError) -> T {
+        try await Self.decode(try key.open(try store.read(name), what: what), what: what)
     }
 
-    func writeSealed(_ value: some Encodable, as name: String) throws(BackupError) {
-        try store.write(name, key.seal(Array(try Self.json(value))))
+    func writeSealed(_ value: some Encodable, as name: String) async throws(BackupError) {
+        try await store.write(name, key.seal(Array(try Self.json(value))))
     }
 
     static func json(_ value: some Encodable) throws(BackupError) -> Data {

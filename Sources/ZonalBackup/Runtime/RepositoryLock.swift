@@ -51,22 +51,22 @@ public final class RepositoryLock: Sendable {
             while (try? await Task.sleep(for: refreshInterval)) != nil {
                 holder.time = Date()
                 // A failed refresh is retried at the next interval; only six in a row make the lock stale.
-                file.rewrite(holder)
+                await file.rewrite(holder)
             }
         }
     }
 
     /// Takes the lock, or throws naming who holds a conflicting one.
     public static func acquire(_ store: any RepositoryStore, exclusive: Bool,
-                               refreshInterval: Duration = RepositoryLock.refreshInterval) throws(BackupError) -> RepositoryLock {
+                               refreshInterval: Duration = RepositoryLock.refreshInterval) async throws(BackupError) -> RepositoryLock {
         let holder = Holder(host: ProcessInfo.processInfo.hostName, pid: getpid(), exclusive: exclusive, time: Date())
-        try refuseIfConflicting(with: holder, in: store, except: nil)
+        try await refuseIfConflicting(with: holder, in: store, except: nil)
         let name = "locks/\(Repository.randomName())"
-        try store.write(name, Array(try Repository.json(holder)))
+        try await store.write(name, Array(try Repository.json(holder)))
         do {
-            try refuseIfConflicting(with: holder, in: store, except: name)
+            try await refuseIfConflicting(with: holder, in: store, except: name)
         } catch {
-            try? store.remove(name)
+            try? await store.remove(name)
             throw error
         }
         return RepositoryLock(file: LockFile(store: store, name: name), holder: holder, refreshInterval: refreshInterval)
@@ -74,10 +74,10 @@ public final class RepositoryLock: Sendable {
 
     /// Removes stale locks (or, with `all`, every lock) and returns how many went. For an
     /// operator who knows the holder is gone before ``staleAfter`` has passed.
-    public static func removeLocks(in store: any RepositoryStore, all: Bool) throws(BackupError) -> Int {
+    public static func removeLocks(in store: any RepositoryStore, all: Bool) async throws(BackupError) -> Int {
         var removed = 0
-        for (name, holder) in try holders(in: store) where all || holder.map({ $0.isStale(now: Date()) }) ?? true {
-            try store.remove(name)
+        for (name, holder) in try await holders(in: store) where all || holder.map({ $0.isStale(now: Date()) }) ?? true {
+            try await store.remove(name)
             removed += 1
         }
         return removed
@@ -87,22 +87,22 @@ public final class RepositoryLock: Sendable {
         refresher.cancel()
     }
 
-    public func release() {
+    public func release() async {
         refresher.cancel()
-        file.remove()
+        await file.remove()
     }
 
     /// Throws if a live lock other than `except` conflicts with `holder`, after removing every stale one.
-    private static func refuseIfConflicting(with holder: Holder, in store: any RepositoryStore, except: String?) throws(BackupError) {
+    private static func refuseIfConflicting(with holder: Holder, in store: any RepositoryStore, except: String?) async throws(BackupError) {
         var conflict: BackupError?
-        for (name, other) in try holders(in: store) where name != except {
+        for (name, other) in try await holders(in: store) where name != except {
             // An unreadable lock file is a damaged one (writes appear whole): honour it as exclusive.
             guard let other else {
                 conflict = conflict ?? .invalid("the repository has a lock \(name) that cannot be read; if no backup or prune is running, `zonal backup unlock` removes it")
                 continue
             }
             if other.isStale(now: Date()) {
-                try? store.remove(name)
+                try? await store.remove(name)
             } else if holder.conflicts(with: other) {
                 conflict = conflict ?? .invalid("the repository is locked by \(other.kind) (process \(other.pid) on \(other.host), refreshed \(other.time)); try again when it ends, or if that process is gone, `zonal backup unlock` removes the lock once it is stale (\(staleAfter.zonalDescription) after its last refresh) and `unlock --all` at once")
             }
@@ -112,41 +112,49 @@ public final class RepositoryLock: Sendable {
 
     /// Every lock file and what it says (nil when it cannot be read or decoded); a lock released
     /// between the listing and the read is left out.
-    private static func holders(in store: any RepositoryStore) throws(BackupError) -> [(name: String, holder: Holder?)] {
-        try store.list("locks").compactMap { file in
+    private static func holders(in store: any RepositoryStore) async throws(BackupError) -> [(name: String, holder: Holder?)] {
+        var holders: [(name: String, holder: Holder?)] = []
+        for file in try await store.list("locks") {
             let name = "locks/\(file.name)"
-            guard let bytes = try? store.read(name) else {
-                return (try? store.exists(name)) == false ? nil : (name, nil)
+            guard let bytes = try? await store.read(name) else {
+                if (try? await store.exists(name)) != false { holders.append((name, nil)) }
+                continue
             }
-            return (name, try? JSONDecoder.zonal().decode(Holder.self, from: Data(bytes)))
+            holders.append((name, try? JSONDecoder.zonal().decode(Holder.self, from: Data(bytes))))
         }
+        return holders
     }
 }
 
 /// One held lock's file. A refresh and the removal never overlap, and nothing is written after
 /// the removal, so a refresh that was under way when the lock was released cannot leave the
 /// file behind.
-private final class LockFile: Sendable {
+private actor LockFile {
     private let store: any RepositoryStore
     private let name: String
-    private let removed = Mutex(false)
+    private var removed = false
+    /// The rewrite under way, which the removal waits for.
+    private var writing: Task<Void, Never>?
 
     init(store: any RepositoryStore, name: String) {
         self.store = store
         self.name = name
     }
 
-    func rewrite(_ holder: RepositoryLock.Holder) {
-        removed.withLock { removed in
-            guard !removed, let bytes = try? Repository.json(holder) else { return }
-            try? store.write(name, Array(bytes))
+    func rewrite(_ holder: RepositoryLock.Holder) async {
+        guard !removed, let bytes = try? Repository.json(holder) else { return }
+        let previous = writing, store = self.store, name = self.name
+        let write = Task {
+            await previous?.value
+            try? await store.write(name, Array(bytes))
         }
+        writing = write
+        await write.value
     }
 
-    func remove() {
-        removed.withLock { removed in
-            removed = true
-            try? store.remove(name)
-        }
+    func remove() async {
+        removed = true
+        await writing?.value
+        try? await store.remove(name)
     }
 }

@@ -8,23 +8,23 @@ public protocol RepositoryStore: Sendable {
     var location: String { get }
 
     /// True when the store holds no file at all, so a repository may be created in it.
-    func isEmpty() throws(BackupError) -> Bool
+    func isEmpty() async throws(BackupError) -> Bool
     /// Makes the store ready to receive a new repository (a directory, a bucket).
-    func prepare() throws(BackupError)
-    func exists(_ name: String) throws(BackupError) -> Bool
+    func prepare() async throws(BackupError)
+    func exists(_ name: String) async throws(BackupError) -> Bool
     /// Writes `bytes` as `name` (for example `data/ab/ab12…`), durably and all at once.
-    func write(_ name: String, _ bytes: [UInt8]) throws(BackupError)
-    func read(_ name: String) throws(BackupError) -> [UInt8]
+    func write(_ name: String, _ bytes: [UInt8]) async throws(BackupError)
+    func read(_ name: String) async throws(BackupError) -> [UInt8]
     /// `length` bytes of `name` from `offset`.
-    func read(_ name: String, offset: Int, length: Int) throws(BackupError) -> [UInt8]
+    func read(_ name: String, offset: Int, length: Int) async throws(BackupError) -> [UInt8]
     /// The files under directory `name` (recursively), named relative to it, sorted by name.
-    func list(_ name: String) throws(BackupError) -> [StoredFile]
+    func list(_ name: String) async throws(BackupError) -> [StoredFile]
     /// Removes `name`; removing what is already gone is not an error.
-    func remove(_ name: String) throws(BackupError)
+    func remove(_ name: String) async throws(BackupError)
     /// Removes what writes cut short by a crash left under directory `name` (stores whose
     /// writes cannot be cut short have none); returns their number and total size. Only for a
     /// holder of the exclusive lock, when no write can be in progress there.
-    func removeTemporaries(under name: String) throws(BackupError) -> (count: Int, bytes: Int64)
+    func removeTemporaries(under name: String) async throws(BackupError) -> (count: Int, bytes: Int64)
 }
 
 /// A file in a store and its size.

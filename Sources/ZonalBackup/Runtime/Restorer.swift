@@ -40,7 +40,7 @@ public struct Restorer: Sendable {
     }
 
     func restoreTree(_ id: BlobID, into directory: String, state: RestoreState) async throws(BackupError) {
-        let tree = try repository.loadTree(id)
+        let tree = try await repository.loadTree(id)
         // Files go first, in order of name, a few at a time; then subdirectories, each after its
         // own content. A hard link to a file met before is made once that file is complete: at
         // the end of this directory's files (the file is in it, or in a directory done earlier).
@@ -129,7 +129,7 @@ public struct Restorer: Sendable {
                 guard failure == nil, next < pieces.count else { return }
                 let piece = pieces[next]
                 next += 1
-                group.addTask { write(piece.id, from: piece.location, at: piece.offset, to: descriptor, path: path) }
+                group.addTask { await write(piece.id, from: piece.location, at: piece.offset, to: descriptor, path: path) }
             }
             for _ in 0..<parallelism { startNext() }
             for await result in group {
@@ -143,9 +143,9 @@ public struct Restorer: Sendable {
     }
 
     /// Writes one chunk at `offset`; a chunk of zeros is skipped and stays a hole.
-    private func write(_ id: BlobID, from location: Repository.Location, at offset: Int64, to descriptor: Int32, path: String) -> BackupError? {
+    private func write(_ id: BlobID, from location: Repository.Location, at offset: Int64, to descriptor: Int32, path: String) async -> BackupError? {
         let chunk: [UInt8]
-        do { chunk = try repository.load(id, at: location) } catch { return error }
+        do { chunk = try await repository.load(id, at: location) } catch { return error }
         return chunk.withUnsafeBytes { bytes -> BackupError? in
             if bytes.isEmpty || (bytes[0] == 0 && memcmp(bytes.baseAddress!, bytes.baseAddress! + 1, bytes.count - 1) == 0) { return nil }
             var done = 0

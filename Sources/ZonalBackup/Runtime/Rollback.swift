@@ -15,7 +15,7 @@ public struct Rollback: Sendable {
     /// Rolls `path` (a path the snapshot backed up, or one inside it) back to `snapshot`.
     public func rollBack(_ path: String, to snapshot: Snapshot) async throws(BackupError) -> Restorer.Result {
         let target = URL(fileURLWithPath: path).standardizedFileURL.path
-        guard let node = try find(target, in: snapshot) else {
+        guard let node = try await find(target, in: snapshot) else {
             throw .notFound("\(target) is not in snapshot \(snapshot.id.prefix(12)), which holds \(snapshot.paths.joined(separator: ", "))")
         }
         guard node.kind == .directory, let subtree = node.subtree else {
@@ -50,14 +50,14 @@ public struct Rollback: Sendable {
     }
 
     /// The node at `path` inside `snapshot`, found from the backed-up path that contains it.
-    private func find(_ path: String, in snapshot: Snapshot) throws(BackupError) -> Node? {
+    private func find(_ path: String, in snapshot: Snapshot) async throws(BackupError) -> Node? {
         guard let base = snapshot.paths.first(where: { path == $0 || path.hasPrefix($0 + "/") }) else { return nil }
         var components = [(base as NSString).lastPathComponent]
         components += path.dropFirst(base.count).split(separator: "/").map(String.init)
         var tree: BlobID? = snapshot.tree
         var found: Node?
         for component in components {
-            guard let id = tree, let node = try repository.loadTree(id).nodes.first(where: { $0.name == component }) else { return nil }
+            guard let id = tree, let node = try await repository.loadTree(id).nodes.first(where: { $0.name == component }) else { return nil }
             found = node
             tree = node.subtree
         }

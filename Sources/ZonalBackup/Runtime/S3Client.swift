@@ -2,18 +2,22 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import ZonalCore
 
-/// Signed requests to one S3 endpoint. Calls block their thread until the answer is in (the
-/// request itself runs on AsyncHTTPClient's event loops), because repository code reads and
-/// writes its files synchronously whatever the store. Connection failures and 5xx answers are
-/// retried a few times with growing pauses: every repository request is idempotent.
+/// Signed requests to one S3 endpoint, async end to end on AsyncHTTPClient's event loops: no
+/// call holds a thread while it waits. Connection failures and 5xx answers are retried with
+/// ``Backoff`` pauses on the injected clock: every repository request is idempotent.
 struct S3Client: Sendable {
     let location: S3Location
     let signer: S3Signer
     /// Time allowed for one attempt, pack uploads included.
-    var timeout: TimeAmount = .seconds(120)
-    /// Pauses between attempts, in seconds; their count is the number of retries.
-    var retryPauses: [TimeInterval] = [0.2, 0.8, 2]
+    var timeout: Duration = .seconds(120)
+    /// Attempts after the first one.
+    var retries = 3
+    var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(2))
+    var clock: any ZonalClock = SystemClock()
+    /// Largest answer read into memory: a pack (at most a few MiB) or a listing page.
+    static let maximumAnswer = 256 << 20
 
     struct Response {
         var status: Int
@@ -22,8 +26,8 @@ struct S3Client: Sendable {
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    /// One client for the process, like AsyncHTTPClient's shared one, but failing a request at
-    /// once when its connection cannot be made: the retries above decide how long to insist.
+    /// One client for the process, failing a request at once when its connection cannot be
+    /// made: the retries above decide how long to insist.
     private static let http: HTTPClient = {
         var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(60)))
         configuration.connectionPool.retryConnectionEstablishment = false
@@ -33,23 +37,25 @@ struct S3Client: Sendable {
     /// Sends `method` for `key` of the bucket (nil: the bucket itself).
     func send(
         _ method: HTTPMethod, key: String?, query: [String: String] = [:], headers extra: [String: String] = [:], body: [UInt8] = []
-    ) throws(BackupError) -> Response {
+    ) async throws(BackupError) -> Response {
         let path = "/\(location.bucket)" + (key.map { "/\($0)" } ?? "")
         let encodedQuery = S3Signer.encodeQuery(query)
         let url = location.endpoint + S3Signer.encodePath(path) + (encodedQuery.isEmpty ? "" : "?\(encodedQuery)")
         let payloadHash = S3Signer.payloadHash(body)
-        var attempt = 0
+        var failures = 0
         while true {
             var headers = extra
             headers["host"] = location.host
             let signed = signer.sign(method: method.rawValue, path: path, query: query, headers: headers, payloadHash: payloadHash, date: Date())
+            var request = HTTPClientRequest(url: url)
+            request.method = method
+            for (name, value) in signed { request.headers.add(name: name, value: value) }
+            if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
             let outcome: Result<Response, BackupError>
             do {
-                var request = try HTTPClient.Request(url: url, method: method, headers: HTTPHeaders(signed.map { ($0.key, $0.value) }))
-                if !body.isEmpty { request.body = .byteBuffer(ByteBuffer(bytes: body)) }
-                let response = try Self.http.execute(request: request, deadline: .now() + timeout).wait()
-                let bytes = response.body.map { Array($0.readableBytesView) } ?? []
-                outcome = .success(Response(status: Int(response.status.code), body: bytes))
+                let response = try await Self.http.execute(request, deadline: .now() + .nanoseconds(timeout.nanoseconds))
+                let bytes = try await response.body.collect(upTo: Self.maximumAnswer)
+                outcome = .success(Response(status: Int(response.status.code), body: Array(bytes.readableBytesView)))
             } catch {
                 outcome = .failure(.io("cannot reach S3 at \(location.endpoint) (\(method) \(path)): \(error)"))
             }
@@ -57,9 +63,9 @@ struct S3Client: Sendable {
             case .success(let response): response.status >= 500
             case .failure: true
             }
-            guard retryable, attempt < retryPauses.count else { return try outcome.get() }
-            Thread.sleep(forTimeInterval: retryPauses[attempt])
-            attempt += 1
+            guard retryable, failures < retries, !Task.isCancelled else { return try outcome.get() }
+            failures += 1
+            do { try await clock.sleep(for: backoff.delay(afterFailures: failures)) } catch { return try outcome.get() }
         }
     }
 

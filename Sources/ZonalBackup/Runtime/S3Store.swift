@@ -17,28 +17,28 @@ public struct S3Store: RepositoryStore {
 
     private func key(_ name: String) -> String { client.location.key(name) }
 
-    public func isEmpty() throws(BackupError) -> Bool {
-        let response = try client.send(.GET, key: nil, query: ["list-type": "2", "max-keys": "1", "prefix": listingPrefix("")])
+    public func isEmpty() async throws(BackupError) -> Bool {
+        let response = try await client.send(.GET, key: nil, query: ["list-type": "2", "max-keys": "1", "prefix": listingPrefix("")])
         if response.status == 404 { return true }
         guard response.status == 200 else { throw client.failure(response, "listing") }
         return XMLText.first("KeyCount", in: response.text) == "0"
     }
 
     /// Creates the bucket when it does not exist yet.
-    public func prepare() throws(BackupError) {
-        let head = try client.send(.HEAD, key: nil)
+    public func prepare() async throws(BackupError) {
+        let head = try await client.send(.HEAD, key: nil)
         guard head.status == 404 else {
             guard head.status == 200 else { throw client.failure(head, "bucket \(client.location.bucket)") }
             return
         }
         let region = client.signer.region
         let body = region == "us-east-1" ? "" : "<CreateBucketConfiguration><LocationConstraint>\(region)</LocationConstraint></CreateBucketConfiguration>"
-        let created = try client.send(.PUT, key: nil, body: Array(body.utf8))
+        let created = try await client.send(.PUT, key: nil, body: Array(body.utf8))
         guard created.status == 200 else { throw client.failure(created, "creating bucket \(client.location.bucket)") }
     }
 
-    public func exists(_ name: String) throws(BackupError) -> Bool {
-        let response = try client.send(.HEAD, key: key(name))
+    public func exists(_ name: String) async throws(BackupError) -> Bool {
+        let response = try await client.send(.HEAD, key: key(name))
         switch response.status {
         case 200: return true
         case 404: return false
@@ -46,20 +46,20 @@ public struct S3Store: RepositoryStore {
         }
     }
 
-    public func write(_ name: String, _ bytes: [UInt8]) throws(BackupError) {
-        let response = try client.send(.PUT, key: key(name), headers: ["content-type": "application/octet-stream"], body: bytes)
+    public func write(_ name: String, _ bytes: [UInt8]) async throws(BackupError) {
+        let response = try await client.send(.PUT, key: key(name), headers: ["content-type": "application/octet-stream"], body: bytes)
         guard response.status == 200 else { throw client.failure(response, "writing \(name)") }
     }
 
-    public func read(_ name: String) throws(BackupError) -> [UInt8] {
-        let response = try client.send(.GET, key: key(name))
+    public func read(_ name: String) async throws(BackupError) -> [UInt8] {
+        let response = try await client.send(.GET, key: key(name))
         guard response.status == 200 else { throw client.failure(response, "reading \(name)") }
         return response.body
     }
 
-    public func read(_ name: String, offset: Int, length: Int) throws(BackupError) -> [UInt8] {
+    public func read(_ name: String, offset: Int, length: Int) async throws(BackupError) -> [UInt8] {
         guard length > 0 else { return [] }
-        let response = try client.send(.GET, key: key(name), headers: ["range": "bytes=\(offset)-\(offset + length - 1)"])
+        let response = try await client.send(.GET, key: key(name), headers: ["range": "bytes=\(offset)-\(offset + length - 1)"])
         guard response.status == 206 || response.status == 200 else { throw client.failure(response, "reading \(name)") }
         // A server that ignores Range sends the whole object.
         let bytes = response.status == 200 && response.body.count > length ? Array(response.body.dropFirst(offset).prefix(length)) : response.body
@@ -67,14 +67,14 @@ public struct S3Store: RepositoryStore {
         return bytes
     }
 
-    public func list(_ name: String) throws(BackupError) -> [StoredFile] {
+    public func list(_ name: String) async throws(BackupError) -> [StoredFile] {
         let prefix = listingPrefix(name)
         var files: [StoredFile] = []
         var token: String?
         repeat {
             var query = ["list-type": "2", "max-keys": String(pageSize), "prefix": prefix]
             query["continuation-token"] = token
-            let response = try client.send(.GET, key: nil, query: query)
+            let response = try await client.send(.GET, key: nil, query: query)
             guard response.status == 200 else { throw client.failure(response, "listing \(name)") }
             let text = response.text
             for entry in XMLText.blocks("Contents", in: text[...]) {
@@ -86,13 +86,13 @@ public struct S3Store: RepositoryStore {
         return files.sorted { $0.name < $1.name }
     }
 
-    public func remove(_ name: String) throws(BackupError) {
-        let response = try client.send(.DELETE, key: key(name))
+    public func remove(_ name: String) async throws(BackupError) {
+        let response = try await client.send(.DELETE, key: key(name))
         guard [200, 204, 404].contains(response.status) else { throw client.failure(response, "removing \(name)") }
     }
 
     /// An S3 object appears whole or not at all: a crashed upload leaves nothing to clean.
-    public func removeTemporaries(under name: String) throws(BackupError) -> (count: Int, bytes: Int64) {
+    public func removeTemporaries(under name: String) async throws(BackupError) -> (count: Int, bytes: Int64) {
         (0, 0)
     }
 

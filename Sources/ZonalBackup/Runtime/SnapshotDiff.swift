@@ -17,16 +17,20 @@ public struct SnapshotDiff: Sendable {
         self.repository = repository
     }
 
-    public func compare(_ old: Snapshot, _ new: Snapshot) throws(BackupError) -> [Entry] {
+    public func compare(_ old: Snapshot, _ new: Snapshot) async throws(BackupError) -> [Entry] {
         var entries: [Entry] = []
-        try compare(old.tree, new.tree, path: "", into: &entries)
+        try await compare(old.tree, new.tree, path: "", into: &entries)
         return entries
     }
 
-    private func compare(_ old: BlobID?, _ new: BlobID?, path: String, into entries: inout [Entry]) throws(BackupError) {
+    private func nodes(of tree: BlobID?) async throws(BackupError) -> [Node] {
+        guard let tree else { return [] }
+        return try await repository.loadTree(tree).nodes
+    }
+
+    private func compare(_ old: BlobID?, _ new: BlobID?, path: String, into entries: inout [Entry]) async throws(BackupError) {
         guard old != new else { return }
-        let before = try old.map { id throws(BackupError) in try repository.loadTree(id).nodes } ?? []
-        let after = try new.map { id throws(BackupError) in try repository.loadTree(id).nodes } ?? []
+        let before = try await nodes(of: old), after = try await nodes(of: new)
         let oldByName = Dictionary(before.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let newByName = Dictionary(after.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for name in Set(oldByName.keys).union(newByName.keys).sorted() {
@@ -34,10 +38,10 @@ public struct SnapshotDiff: Sendable {
             switch (oldByName[name], newByName[name]) {
             case (nil, let added?):
                 entries.append(Entry(change: .added, path: nodePath))
-                if added.kind == .directory { try compare(nil, added.subtree, path: nodePath, into: &entries) }
+                if added.kind == .directory { try await compare(nil, added.subtree, path: nodePath, into: &entries) }
             case (let removed?, nil):
                 entries.append(Entry(change: .removed, path: nodePath))
-                if removed.kind == .directory { try compare(removed.subtree, nil, path: nodePath, into: &entries) }
+                if removed.kind == .directory { try await compare(removed.subtree, nil, path: nodePath, into: &entries) }
             case (let before?, let after?):
                 if before.kind != after.kind || before.content != after.content || before.mode != after.mode
                     || before.uid != after.uid || before.gid != after.gid || before.linkTarget != after.linkTarget
@@ -45,7 +49,7 @@ public struct SnapshotDiff: Sendable {
                     entries.append(Entry(change: .modified, path: nodePath))
                 }
                 if before.kind == .directory || after.kind == .directory {
-                    try compare(before.kind == .directory ? before.subtree : nil, after.kind == .directory ? after.subtree : nil,
+                    try await compare(before.kind == .directory ? before.subtree : nil, after.kind == .directory ? after.subtree : nil,
                                 path: nodePath, into: &entries)
                 }
             case (nil, nil):
