@@ -53,7 +53,7 @@ struct RepositoryOptions: ParsableArguments {
     }
 
     func open() async throws -> Repository {
-        try await reportingBackupErrors { try await Repository.open(at: try path, password: try password()) }
+        try await Repository.open(at: try path, password: try password())
     }
 }
 
@@ -69,10 +69,6 @@ func reportWarnings(_ warnings: [String], summary: (Int) -> String) throws {
     if !warnings.isEmpty { throw CommandFailure(summary(warnings.count)) }
 }
 
-/// Turns repository errors into one clear line and exit status 1.
-func reportingBackupErrors<T>(_ body: () async throws -> T) async throws -> T {
-    do { return try await body() } catch let error as BackupError { throw CommandFailure(error.description) }
-}
 
 struct BackupInit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a repository in an empty directory or S3 prefix (the bucket is created if missing).")
@@ -81,11 +77,11 @@ struct BackupInit: AsyncParsableCommand {
 
     func run() async throws {
         let path = try repository.path
-        if ifMissing, try await reportingBackupErrors({ try await Repository.exists(at: path) }) {
+        if ifMissing, try await Repository.exists(at: path) {
             print("a repository is already at \(path)")
             return
         }
-        let created = try await reportingBackupErrors { try await Repository.initialize(at: path, password: try repository.password(confirm: true)) }
+        let created = try await Repository.initialize(at: path, password: try repository.password(confirm: true))
         print("created repository \(created.config.id.prefix(12)) at \(path)")
         print("keep the password safe: without it the backups cannot be read by anyone, you included")
     }
@@ -108,7 +104,7 @@ struct BackupCreate: AsyncParsableCommand {
             let line = "\(progress.files) files, \(ByteText.format(progress.bytes)), \(ByteText.format(Int64(Double(progress.bytes) / elapsed)))/s  \(progress.currentPath.suffix(40))"
             FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8))
         }
-        let result = try await reportingBackupErrors { try await runner.run(paths: paths) }
+        let result = try await runner.run(paths: paths)
         if terminal { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
         let summary = result.snapshot.summary
         let seconds = (ContinuousClock.now - started).seconds
@@ -124,7 +120,7 @@ struct BackupSnapshots: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let snapshots = try await reportingBackupErrors { try await repository.open().snapshots() }
+        let snapshots = try await repository.open().snapshots()
         if json { return try printJSON(snapshots) }
         for snapshot in snapshots {
             print("\(snapshot.id.prefix(12))  \(snapshot.time.formatted(.iso8601))  \(snapshot.hostname)  \(ByteText.format(snapshot.summary.bytes))  \(snapshot.paths.joined(separator: " "))")
@@ -139,10 +135,8 @@ struct BackupList: AsyncParsableCommand {
 
     func run() async throws {
         let opened = try await repository.open()
-        try await reportingBackupErrors {
-            let chosen = try await opened.snapshot(snapshot)
-            try await list(opened, tree: chosen.tree, path: "")
-        }
+        let chosen = try await opened.snapshot(snapshot)
+        try await list(opened, tree: chosen.tree, path: "")
     }
 
     private func list(_ repository: Repository, tree id: BlobID, path: String) async throws {
@@ -172,9 +166,7 @@ struct BackupRestore: AsyncParsableCommand {
     func run() async throws {
         let opened = try await repository.open()
         let started = ContinuousClock.now
-        let result = try await reportingBackupErrors {
-            try await Restorer(repository: opened).restore(try opened.snapshot(snapshot), into: target)
-        }
+        let result = try await Restorer(repository: opened).restore(try opened.snapshot(snapshot), into: target)
         let seconds = (ContinuousClock.now - started).seconds
         print("restored \(result.files) files, \(result.directories) directories, \(ByteText.format(result.bytes)) into \(target) in \(String(format: "%.1f", seconds)) s")
         try reportWarnings(result.warnings) { "\($0) entr(ies) could not be restored (listed above); everything else is in place" }
@@ -188,7 +180,7 @@ struct BackupCheck: AsyncParsableCommand {
     @Flag(help: "Take no lock, for a repository this account cannot write to (a prune running meanwhile shows as damage).") var noLock = false
 
     func run() async throws {
-        let report = try await reportingBackupErrors { try await Checker(repository: try repository.open()).check(readData: readData, locking: !noLock) }
+        let report = try await Checker(repository: try repository.open()).check(readData: readData, locking: !noLock)
         for note in report.notes { print("note: \(note)") }
         for error in report.errors { print("error: \(error)") }
         print("\(report.snapshots) snapshot(s), \(report.packs) pack(s)\(readData ? ", \(report.blobsRead) blob(s) read" : ""): \(report.isClean ? "no errors" : "\(report.errors.count) error(s); \(report.intactSnapshots.count) snapshot(s) still restore in full")")

@@ -28,12 +28,12 @@ struct BackupForget: AsyncParsableCommand {
         let policy = RetentionPolicy(last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly)
         guard !policy.isEmpty else { throw ValidationError("give at least one --keep-… rule; forgetting every snapshot is not a policy") }
         let opened = try await repository.open()
-        let decisions = await policy.apply(to: try reportingBackupErrors { try await opened.snapshots() }.map { ($0.id, $0.time) })
+        let decisions = await policy.apply(to: try await opened.snapshots().map { ($0.id, $0.time) })
         for decision in decisions {
             print("\(decision.keep ? "keep  " : "forget") \(decision.snapshot.prefix(12))  \(decision.time.formatted(.iso8601))  \(decision.reasons.joined(separator: ", "))")
         }
         guard !dryRun else { return }
-        try await reportingBackupErrors { for decision in decisions where !decision.keep { try await opened.forget(decision.snapshot) } }
+        for decision in decisions where !decision.keep { try await opened.forget(decision.snapshot) }
         print("\(decisions.filter { !$0.keep }.count) snapshot(s) forgotten, \(decisions.filter(\.keep).count) kept")
         if prune { try await BackupPrune.prune(opened) }
     }
@@ -48,7 +48,7 @@ struct BackupPrune: AsyncParsableCommand {
     }
 
     static func prune(_ repository: Repository) async throws {
-        let report = try await reportingBackupErrors { try await Pruner(repository: repository).prune() }
+        let report = try await Pruner(repository: repository).prune()
         print("pruned: \(report.packsDeleted) pack(s) deleted, \(report.packsRewritten) rewritten, \(report.packsKept) kept; \(report.blobsRemoved) blob(s) removed\(report.temporariesRemoved > 0 ? ", \(report.temporariesRemoved) file(s) left by crashed writes removed" : ""), \(ByteText.format(report.bytesFreed)) freed")
     }
 }
@@ -64,7 +64,7 @@ struct BackupUnlock: AsyncParsableCommand {
 
     func run() async throws {
         let opened = try await repository.open()
-        let removed = try await reportingBackupErrors { try await RepositoryLock.removeLocks(in: opened.store, all: all) }
+        let removed = try await RepositoryLock.removeLocks(in: opened.store, all: all)
         print("\(removed) lock(s) removed")
     }
 }
@@ -77,7 +77,7 @@ struct BackupDiff: AsyncParsableCommand {
 
     func run() async throws {
         let opened = try await repository.open()
-        let entries = try await reportingBackupErrors { try await SnapshotDiff(repository: opened).compare(try opened.snapshot(first), try opened.snapshot(second)) }
+        let entries = try await SnapshotDiff(repository: opened).compare(try opened.snapshot(first), try opened.snapshot(second))
         for entry in entries { print(entry) }
         let counts = Dictionary(grouping: entries, by: \.change).mapValues(\.count)
         print("\(counts[.added] ?? 0) added, \(counts[.removed] ?? 0) removed, \(counts[.modified] ?? 0) modified")
@@ -97,7 +97,7 @@ struct BackupRollback: AsyncParsableCommand {
 
     func run() async throws {
         let opened = try await repository.open()
-        let chosen = try await reportingBackupErrors { try await opened.snapshot(snapshot) }
+        let chosen = try await opened.snapshot(snapshot)
         if !yes {
             guard isatty(STDIN_FILENO) != 0 else {
                 throw CommandFailure("rollback replaces \(path) irreversibly; not on a terminal, so it needs --yes")
@@ -107,7 +107,7 @@ struct BackupRollback: AsyncParsableCommand {
             print("Type yes to go on: ", terminator: "")
             guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else { throw CommandFailure("not confirmed; nothing changed") }
         }
-        let result = try await reportingBackupErrors { try await Rollback(repository: opened).rollBack(path, to: chosen) }
+        let result = try await Rollback(repository: opened).rollBack(path, to: chosen)
         print("rolled \(path) back to snapshot \(chosen.id.prefix(12)): \(result.files) files, \(result.directories) directories, \(ByteText.format(result.bytes))")
         try reportWarnings(result.warnings) { "\($0) entr(ies) could not be restored (listed above); everything else is as in the snapshot" }
     }
@@ -134,12 +134,10 @@ struct BackupCopy: AsyncParsableCommand {
         } else {
             throw ValidationError("give the target's password with --to-password-file or ZONAL_BACKUP_TO_PASSWORD")
         }
-        let copied = try await reportingBackupErrors {
-            let target = try await Repository.open(at: to, password: targetPassword)
-            var chosen = snapshots.isEmpty ? try await source.snapshots() : []
-            for id in snapshots { chosen.append(try await source.snapshot(id)) }
-            return try await Copier(source: source, target: target).copy(chosen)
-        }
+        let target = try await Repository.open(at: to, password: targetPassword)
+        var chosen = snapshots.isEmpty ? try await source.snapshots() : []
+        for id in snapshots { chosen.append(try await source.snapshot(id)) }
+        let copied = try await Copier(source: source, target: target).copy(chosen)
         for snapshot in copied { print("copied \(snapshot.original?.prefix(12) ?? "?") as \(snapshot.id.prefix(12))") }
         print("\(copied.count) snapshot(s) copied to \(to)")
     }

@@ -21,13 +21,11 @@ struct DatabaseBackupCommand: AsyncParsableCommand {
         }
         let catalog = BackupCatalog(directory: backup.directory)
         let (password, _) = try database.password()
-        try await reportingDatabaseErrors {
-            let controller = try PostgresController(binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory, dataDirectory: backup.directory,
-                                                    logFile: backup.directory + "/backup.log", password: password, logger: Logger(label: "zonal.db"))
-            let record = try await catalog.take(fromHost: node.address, port: service.port, node: leader, using: controller)
-            let pruned = try catalog.prune(BackupRetention(keep: backup.keep, keepDays: backup.keepDays))
-            print("base backup \(record.name) of \(leader) in \(backup.directory)/base (WAL from \(record.startSegment)); retention removed \(pruned.backups.count) backup(s), \(pruned.segments.count) WAL segment(s)")
-        }
+        let controller = try PostgresController(binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory, dataDirectory: backup.directory,
+                                                logFile: backup.directory + "/backup.log", password: password, logger: Logger(label: "zonal.db"))
+        let record = try await catalog.take(fromHost: node.address, port: service.port, node: leader, using: controller)
+        let pruned = try catalog.prune(BackupRetention(keep: backup.keep, keepDays: backup.keepDays))
+        print("base backup \(record.name) of \(leader) in \(backup.directory)/base (WAL from \(record.startSegment)); retention removed \(pruned.backups.count) backup(s), \(pruned.segments.count) WAL segment(s)")
     }
 }
 
@@ -56,10 +54,8 @@ struct DatabaseRestoreCommand: AsyncParsableCommand {
         let (password, _) = try database.password()
         let restore = PointInTimeRestore(catalog: BackupCatalog(directory: backup.directory), binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory,
                                          password: password, logger: Logger(label: "zonal.db"))
-        try await reportingDatabaseErrors {
-            let outcome = try await restore.restore(to: target, into: directory, port: port)
-            print("restored to \(toTime) from base backup \(outcome.backup.name) into \(outcome.directory); start it with pg_ctl -D \(outcome.directory) (as postgres)")
-        }
+        let outcome = try await restore.restore(to: target, into: directory, port: port)
+        print("restored to \(toTime) from base backup \(outcome.backup.name) into \(outcome.directory); start it with pg_ctl -D \(outcome.directory) (as postgres)")
     }
 }
 

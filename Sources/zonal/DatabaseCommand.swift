@@ -18,14 +18,6 @@ struct DatabaseCommand: AsyncParsableCommand {
     )
 }
 
-/// Runs `body`, turning a ``DatabaseError`` into one clear message and exit status 1.
-func reportingDatabaseErrors<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch let error as DatabaseError {
-        throw CommandFailure(error.description)
-    }
-}
 
 /// Which database service of the topology a command is about.
 struct DatabaseServiceOptions: ParsableArguments {
@@ -100,27 +92,16 @@ struct DatabaseAgentCommand: AsyncParsableCommand {
         var logger = Logger(label: "zonal.db")
         logger[metadataKey: "service"] = "\(service.name)"
         logger[metadataKey: "node"] = "\(node)"
-        let agent = try await reportingDatabaseErrors {
-            let stateDir = database.stateDirectory(topology)
-            var plan = try DatabaseNodePlan(topology: topology, service: service.name, node: node, stateDirectory: stateDir)
-            if case .postgres(let spec) = service.kind, spec.dataDirectory == nil, !PostgresController.serverAccountCanReach(plan.dataDirectory) {
-                // A state directory under a private home directory: PostgreSQL's own user cannot
-                // enter it, so the data goes where it can.
-                var fallback = try DatabaseNodePlan(topology: topology, service: service.name, node: node, stateDirectory: "/var/lib/zonal/\(topology.name)")
-                logger.notice("the postgres user cannot reach \(plan.dataDirectory); keeping the data in \(fallback.dataDirectory) instead")
-                fallback.passwordFile = plan.passwordFile  // read by the agent, which reaches it
-                plan = fallback
-            }
-            let coordinator = try database.topologyOptions.coordinatorClient(topology, endpoints: self.coordinator, requestTimeout: .seconds(1))
-            return try DatabaseAgent(plan: plan, coordinator: coordinator, logger: logger)
-        }
-        let plan = agent.plan
+        let plan = try DatabaseNodePlan.reachable(topology: topology, service: service.name, node: node,
+                                                  stateDirectory: database.stateDirectory(topology), logger: logger)
+        let coordinator = try database.topologyOptions.coordinatorClient(topology, endpoints: self.coordinator, requestTimeout: .seconds(1))
+        let agent = try DatabaseAgent(plan: plan, coordinator: coordinator, logger: logger)
         print("agent of \(plan.me.name) for \(service.name): PostgreSQL on \(plan.me.postgresAddress), API on \(plan.me.apiAddress), data in \(plan.dataDirectory)")
         print("connect as postgres with the password in \(plan.passwordFile): PGPASSFILE=\(ClusterPassword.clientPassfile(besides: plan.passwordFile)) psql -h \(plan.me.host) -p \(plan.me.port) -U postgres")
         let api = DatabaseAgentAPI(agent: agent, tokens: .fromEnvironment()).application(host: plan.me.host, port: plan.me.apiPort,
                                                                                    limits: topology.supervisor.api, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [agent, api], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await reportingDatabaseErrors { try await group.run() }
+        try await group.run()
     }
 }
 

@@ -11,7 +11,7 @@ struct EventsCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let events = try await reportingControlErrors { try await options.controlClient().events() }
+        let events = try await options.controlClient().events()
         if json {
             try printJSON(events)
         } else {

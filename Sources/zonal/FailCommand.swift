@@ -13,7 +13,7 @@ struct FailCommand: AsyncParsableCommand {
     @OptionGroup var target: FailureTarget
 
     func run() async throws {
-        let result = try await reportingControlErrors { try await target.options.controlClient().fail(target.scope, target.name) }
+        let result = try await target.options.controlClient().fail(target.scope, target.name)
         print(OperatorActionText.render(result))
     }
 }
@@ -24,7 +24,7 @@ struct RecoverCommand: AsyncParsableCommand {
     @OptionGroup var target: FailureTarget
 
     func run() async throws {
-        let result = try await reportingControlErrors { try await target.options.controlClient().recover(target.scope, target.name) }
+        let result = try await target.options.controlClient().recover(target.scope, target.name)
         print(OperatorActionText.render(result))
     }
 }

@@ -12,7 +12,7 @@ struct StatusCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let report = try await reportingControlErrors { try await options.controlClient().status() }
+        let report = try await options.controlClient().status()
         if json {
             try printJSON(report)
         } else {

@@ -62,14 +62,6 @@ struct CommandFailure: Error, CustomStringConvertible {
     }
 }
 
-/// Turns client errors into a one-line message and a non-zero exit, without a stack of noise.
-func reportingControlErrors<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-        return try await body()
-    } catch let error as ControlClientError {
-        throw CommandFailure(error.description)
-    }
-}
 /// Prints a value in Zonal's JSON dialect, for the `--json` flags.
 func printJSON(_ value: some Encodable) throws {
     print(String(decoding: try JSONEncoder.zonal(pretty: true).encode(value), as: UTF8.self))

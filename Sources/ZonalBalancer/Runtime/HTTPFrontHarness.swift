@@ -26,7 +26,7 @@ public enum HTTPFrontHarness {
         )
         do {
             try HTTPProxy.configureClient(channel, environment: environment)
-            try channel.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 40000)).wait()
+            channel.connect(to: try SocketAddress(ipAddress: "192.0.2.1", port: 40000), promise: nil)
         } catch {
             preconditionFailure("the client pipeline could not be set up: \(error)")
         }
