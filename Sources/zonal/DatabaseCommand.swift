@@ -149,31 +149,9 @@ struct DatabaseSwitchoverCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (store, service) = try database.store()
-        guard service.nodes.contains(to) else {
-            throw CommandFailure("\(to) is not a node of \(service.name); its nodes: \(service.nodes.joined(separator: ", "))")
-        }
         guard let limit = Duration(configText: timeout) else { throw CommandFailure("--timeout must be a duration such as 30s, got \(timeout)") }
-        let view = try await store.read().view
-        guard let leader = view.leader else { throw CommandFailure("\(service.name) has no primary now; nothing to switch over") }
-        guard leader != to else { throw CommandFailure("\(to) is already the primary") }
-        guard let target = view.members.first(where: { $0.name == to }), target.isStreaming(from: leader) else {
-            throw CommandFailure("\(to) does not stream from \(leader) now; a switchover to it could lose commits")
-        }
-        // The request lives on a lease: an abandoned switchover ends by itself.
-        let lease = try await store.coordinator.grantLease(ttl: limit)
-        try await store.requestSwitchover(SwitchoverRequest(from: leader, target: to), lease: lease.id)
-        let started = ContinuousClock.now
-        while ContinuousClock.now - started < limit {
-            try await Task.sleep(for: .milliseconds(100))
-            let now = try await store.read().view
-            if now.leader == to, now.members.first(where: { $0.name == to })?.role == .primary {
-                try? await store.coordinator.revokeLease(lease.id)
-                print("switchover: \(to) is the primary (was \(leader)) after \((ContinuousClock.now - started).zonalDescription)")
-                return
-            }
-        }
-        try? await store.coordinator.revokeLease(lease.id)
-        throw CommandFailure("switchover to \(to) did not finish within \(limit.zonalDescription); \(leader) stays the primary unless it stepped down (see `zonal db status`)")
+        let outcome = try await Switchover(store: store).run(to: to, nodes: service.nodes, service: service.name, timeout: limit)
+        print("switchover: \(outcome.to) is the primary (was \(outcome.from)) after \(outcome.took.zonalDescription)")
     }
 }
 

@@ -57,7 +57,7 @@ struct MaintenanceTests {
             _ = try await repo.restorer().restore(snapshot, into: target)
             #expect(FileManager.default.contentsEqual(atPath: source, andPath: "\(target)/tree"), "snapshot \(index) lost data after prune")
         }
-        if forgotten.count == snapshots.count { #expect(try repo.open().blobCount == 0) }
+        if forgotten.count == snapshots.count { await #expect(try repo.open().blobCount == 0) }
         #expect(report.packsKept + report.packsRewritten + report.packsDeleted > 0)
     }
 
@@ -68,7 +68,7 @@ struct MaintenanceTests {
         let old = repo.directory.file("old")
         try write(randomBytes(300_000, seed: 21), to: "\(old)/a.bin")
         let forgotten = try await repo.backUp(old)
-        let pruning = try repo.open()  // its index is read now
+        let pruning = try await repo.open()  // its index is read now
         let late = repo.directory.file("late")
         try write(randomBytes(300_000, seed: 22), to: "\(late)/b.bin")
         let kept = try await repo.backUp(late)  // lands between the prune's open and its lock
@@ -84,7 +84,7 @@ struct MaintenanceTests {
         let source = repo.directory.file("data")
         try write(randomBytes(300_000, seed: 23), to: "\(source)/a.bin")
         let first = try await repo.backUp(source)
-        let backingUp = try repo.open()  // its index still lists the data of `first`
+        let backingUp = try await repo.open()  // its index still lists the data of `first`
         try await repo.open().forget(first.id)
         _ = try await Pruner(repository: try repo.open()).prune()
         let second = try await BackupRunner(repository: backingUp, parallelism: 1).run(paths: [source]).snapshot

@@ -10,6 +10,8 @@ public enum DatabaseError: Error, Sendable, Hashable, CustomStringConvertible {
     case query(String)
     case corruptWAL(segment: String, reason: String)
     case insecureFile(path: String, reason: String)
+    /// A switchover that may not start, or did not finish in time.
+    case switchover(String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,8 @@ public enum DatabaseError: Error, Sendable, Hashable, CustomStringConvertible {
             "archived WAL segment \(segment) is corrupt: \(reason)"
         case .insecureFile(let path, let reason):
             "password file \(path): \(reason)"
+        case .switchover(let reason):
+            reason
         }
     }
 }
