@@ -1,0 +1,50 @@
+import ZonalCore
+
+/// What `zonal up` prints once every instance is healthy (or the ready timeout passed): each
+/// instance with its zone, health and addresses, where clients reach each balancer, the
+/// coordinator, the control API and where the logs are.
+public struct ReadyMessage: Sendable {
+    public var report: StatusReport
+    public var topology: Topology
+    public var allHealthy: Bool
+    public var stateDirectory: String
+
+    public init(report: StatusReport, topology: Topology, allHealthy: Bool, stateDirectory: String) {
+        self.report = report
+        self.topology = topology
+        self.allHealthy = allHealthy
+        self.stateDirectory = stateDirectory
+    }
+
+    public var text: String {
+        let healthy = report.instances.filter(\.isHealthy).count
+        var lines = [allHealthy
+            ? "topology \(report.topology) is up: \(healthy)/\(report.instances.count) instances healthy"
+            : "topology \(report.topology) is running, but only \(healthy)/\(report.instances.count) instances are healthy"]
+        for instance in report.instances {
+            let admin = instance.adminAddress.map { "  admin http://\($0)" } ?? ""
+            lines.append("  \(instance.id.padding(toLength: 18, withPad: " ", startingAt: 0)) \(instance.region)/\(instance.zone)  \(instance.health.padding(toLength: 9, withPad: " ", startingAt: 0)) http://\(instance.address)\(admin)")
+        }
+        lines += Self.balancerLines(topology)
+        lines.append("coordinator: \(report.coordinator) at \(report.coordinator.endpoints.joined(separator: ", "))")
+        lines.append("control API http://\(report.control)  (zonal status, zonal fail zone NAME, zonal recover zone NAME, zonal events)")
+        lines.append("logs and events in \(stateDirectory); Ctrl-C stops everything")
+        return lines.joined(separator: "\n")
+    }
+
+    /// Where clients reach each balancer, and which servers stand behind it.
+    static func balancerLines(_ topology: Topology) -> [String] {
+        topology.instances.flatMap { instance -> [String] in
+            guard case .balancer(let spec) = instance.service.kind else { return [] }
+            return spec.listeners.map { listener in
+                let scheme = listener.mode == .tcp ? "tcp " : "\(listener.mode.rawValue)://"
+                let pool = spec.pools.first { $0.name == listener.pool }
+                let backing = pool?.service.flatMap { name in topology.services.first { $0.name == name } }
+                let primary = pool?.primaryZone ?? backing?.primaryZone, secondary = pool?.secondaryZone ?? backing?.secondaryZone
+                var zones = primary.map { "primary zone \($0)" + (secondary.map { ", secondary zone \($0)" } ?? "") } ?? "all zones"
+                if let role = pool?.role, let service = pool?.service { zones = role == .primary ? "PostgreSQL primary of \(service)" : "PostgreSQL replicas of \(service)" }
+                return "balancer \(instance.service.name) \(listener.name): \(scheme)\(IPAddressText.hostPort(instance.node.address, listener.port))  -> pool \(listener.pool) (\(zones))"
+            }
+        }
+    }
+}
