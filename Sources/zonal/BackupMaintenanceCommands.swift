@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ZonalBackup
+import ZonalCore
 
 struct BackupForget: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,7 +26,7 @@ struct BackupForget: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let policy = RetentionPolicy(last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly)
+        let policy = Retention(last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly)
         guard !policy.isEmpty else { throw ValidationError("give at least one --keep-… rule; forgetting every snapshot is not a policy") }
         let opened = try await repository.open()
         let decisions = await policy.apply(to: try await opened.snapshots().map { ($0.id, $0.time) })

@@ -24,7 +24,7 @@ struct DatabaseBackupCommand: AsyncParsableCommand {
         let controller = try PostgresController(binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory, dataDirectory: backup.directory,
                                                 logFile: backup.directory + "/backup.log", password: password, logger: Logger(label: "zonal.db"))
         let record = try await catalog.take(fromHost: node.address, port: service.port, node: leader, using: controller)
-        let pruned = try catalog.prune(BackupRetention(keep: backup.keep, keepDays: backup.keepDays))
+        let pruned = try catalog.prune(backup.retention)
         print("base backup \(record.name) of \(leader) in \(backup.directory)/base (WAL from \(record.startSegment)); retention removed \(pruned.backups.count) backup(s), \(pruned.segments.count) WAL segment(s)")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZonalCore
 import ZonalTesting
 @testable import ZonalBackup
 
@@ -11,14 +12,14 @@ struct RetentionPolicyTests {
     func rules() {
         // One snapshot every 6 hours for 60 days.
         let snapshots = (0..<240).map { (id: "s\($0)", time: start.addingTimeInterval(Double($0) * 6 * 3600)) }
-        let decisions = RetentionPolicy(last: 2, daily: 7, weekly: 4, monthly: 3).apply(to: snapshots)
+        let decisions = Retention(last: 2, daily: 7, weekly: 4, monthly: 3).apply(to: snapshots)
         let kept = decisions.filter(\.keep)
         #expect(decisions.first?.snapshot == "s239" && decisions.first?.reasons.contains("last 2") == true)
         #expect(kept.filter { $0.reasons.contains("daily 7") }.count == 7)
         #expect(kept.filter { $0.reasons.contains("weekly 4") }.count == 4)
         #expect(kept.filter { $0.reasons.contains("monthly 3") }.count == 3)
         #expect(kept.count < 16 && kept.count >= 9, "\(kept.count) kept")
-        #expect(RetentionPolicy().apply(to: snapshots).allSatisfy { $0.keep }, "no rule removes nothing")
+        #expect(Retention().apply(to: snapshots).allSatisfy { $0.keep }, "no rule removes nothing")
     }
 }
 

@@ -209,10 +209,10 @@ struct RepositoryTests {
     func wrongPassword() async throws {
         let repo = try await TestRepository()
         defer { repo.directory.remove() }
-        #expect(throws: BackupError.wrongPassword) { try Repository.open(at: repo.path, password: "guess") }
+        await #expect(throws: BackupError.wrongPassword) { try await Repository.open(at: repo.path, password: "guess") }
         #expect(BackupError.wrongPassword.description.contains("cannot be recovered"))
-        #expect(throws: BackupError.notARepository(repo.directory.path)) { try Repository.open(at: repo.directory.path, password: "x") }
-        #expect(throws: BackupError.alreadyExists(repo.path)) { try Repository.initialize(at: repo.path, password: "x") }
+        await #expect(throws: BackupError.notARepository(repo.directory.path)) { try await Repository.open(at: repo.directory.path, password: "x") }
+        await #expect(throws: BackupError.alreadyExists(repo.path)) { try await Repository.initialize(at: repo.path, password: "x") }
     }
 
     @Test("a flipped byte in a pack is found by check --read-data; snapshots in other packs still restore")

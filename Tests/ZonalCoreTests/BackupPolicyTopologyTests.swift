@@ -23,7 +23,7 @@ struct BackupPolicyTopologyTests {
         let policy = try #require(topology.backups.first)
         #expect(policy.paths == ["/etc", "/srv/app"] && policy.excludes == [".cache", "*.tmp"] && policy.oneFileSystem)
         #expect(policy.interval == .seconds(3600) && !policy.prune)
-        #expect(policy.retention.forgetArguments == ["--keep-last", "3", "--keep-daily", "7"])
+        #expect(policy.retention == Retention(last: 3, daily: 7))
     }
 
     @Test func missingPasswordFile() {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZonalCore
 import ZonalTesting
 @testable import ZonalDatabase
 
@@ -19,9 +20,9 @@ struct BackupTests {
             record("b3", daysAgo: 5, segment: "000000020000000000000009", now: now),
             record("b4", daysAgo: 1, segment: "00000002000000000000000C", now: now),
         ]
-        #expect(BackupRetention(keep: 2, keepDays: 0).expired(backups, now: now).map(\.name) == ["b1", "b2"])
-        #expect(BackupRetention(keep: 1, keepDays: 25).expired(backups, now: now).map(\.name) == ["b1"])
-        #expect(BackupRetention(keep: 10, keepDays: 0).expired(backups, now: now).isEmpty)
+        #expect(BackupRetention.expired(backups, under: Retention(last: 2), now: now).map(\.name) == ["b1", "b2"])
+        #expect(BackupRetention.expired(backups, under: Retention(last: 1, within: .seconds(25 * 86_400)), now: now).map(\.name) == ["b1"])
+        #expect(BackupRetention.expired(backups, under: Retention(last: 10), now: now).isEmpty)
         let kept = Array(backups.suffix(2))
         let archived = ["000000010000000000000004", "000000010000000000000008", "000000020000000000000009", "00000002.history", "00000002000000000000000A"]
         #expect(BackupRetention.prunableSegments(archived, keptBackups: kept) == ["000000010000000000000004", "000000010000000000000008"])

@@ -16,13 +16,13 @@ extension TopologyReader {
         let passwordFile = fields.string("password_file", required: true)
         let interval = fields.duration("interval")
         if !fields.has("interval") { problems.report(line: fields.line, "\(subject) is missing the required key `interval` (how often it runs, e.g. 1h)") }
-        var retention = BackupPolicy.Retention()
+        var retention = Retention()
         if let keep = fields["keep"], let keepFields = YAMLFields(keep, subject: "`keep` of \(subject)", problems: problems,
                                                                   allowedKeys: ["last", "hourly", "daily", "weekly", "monthly"]) {
-            retention = BackupPolicy.Retention(
-                last: keepFields.int("last", in: 1...100_000), hourly: keepFields.int("hourly", in: 1...100_000),
-                daily: keepFields.int("daily", in: 1...100_000), weekly: keepFields.int("weekly", in: 1...100_000),
-                monthly: keepFields.int("monthly", in: 1...100_000))
+            retention = Retention(
+                last: keepFields.int("last", in: 1...100_000) ?? 0, hourly: keepFields.int("hourly", in: 1...100_000) ?? 0,
+                daily: keepFields.int("daily", in: 1...100_000) ?? 0, weekly: keepFields.int("weekly", in: 1...100_000) ?? 0,
+                monthly: keepFields.int("monthly", in: 1...100_000) ?? 0)
         }
         let prune = fields.bool("prune") ?? true
         let oneFileSystem = fields.bool("one_file_system") ?? false

@@ -66,9 +66,9 @@ public struct BackupCatalog: Sendable {
 
     /// Deletes the base backups `retention` lets go and the archived WAL no kept backup needs.
     @discardableResult
-    public func prune(_ retention: BackupRetention, now: Date = Date()) throws -> (backups: [String], segments: [String]) {
+    public func prune(_ retention: Retention, now: Date = Date()) throws -> (backups: [String], segments: [String]) {
         let all = list()
-        let expired = retention.expired(all, now: now)
+        let expired = BackupRetention.expired(all, under: retention, now: now)
         for backup in expired {
             // The record goes first: a backup without one is no longer offered for restores.
             try FileManager.default.removeItem(atPath: "\(baseDirectory)/\(backup.name).json")

@@ -297,7 +297,7 @@ public actor DatabaseAgent: Service {
         backupTask = Task {
             do {
                 let record = try await catalog.take(fromHost: me.host, port: me.port, node: me.name, using: controller)
-                let pruned = try catalog.prune(BackupRetention(keep: backup.keep, keepDays: backup.keepDays))
+                let pruned = try catalog.prune(backup.retention)
                 logger.notice("base backup \(record.name) taken; retention removed \(pruned.backups.count) backup(s) and \(pruned.segments.count) WAL segment(s)")
                 self.backupFinished(succeeded: true)
             } catch {

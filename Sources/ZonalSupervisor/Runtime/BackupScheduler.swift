@@ -131,3 +131,12 @@ struct BackupRunFailure: Error, CustomStringConvertible {
         return "zonal \(command) \(ending)" + (said.isEmpty ? "" : ": \(said)")
     }
 }
+
+extension Retention {
+    /// The `zonal backup forget` options that express these rules (scheduled file backups set
+    /// no `within`).
+    var forgetArguments: [String] {
+        [("--keep-last", last), ("--keep-hourly", hourly), ("--keep-daily", daily), ("--keep-weekly", weekly), ("--keep-monthly", monthly)]
+            .filter { $0.1 > 0 }.flatMap { [$0.0, String($0.1)] }
+    }
+}
