@@ -23,8 +23,8 @@ struct DatabaseBackupCommand: AsyncParsableCommand {
         let (password, _) = try database.password()
         let controller = try PostgresController(binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory, dataDirectory: backup.directory,
                                                 logFile: backup.directory + "/backup.log", password: password, logger: Logger(label: "zonal.db"))
-        let record = try await catalog.take(fromHost: node.address, port: service.port, node: leader, using: controller)
-        let pruned = try catalog.prune(backup.retention)
+        let (record, pruned) = try await catalog.takeAndPrune(fromHost: node.address, port: service.port, node: leader, using: controller,
+                                                             retention: backup.retention)
         print("base backup \(record.name) of \(leader) in \(backup.directory)/base (WAL from \(record.startSegment)); retention removed \(pruned.backups.count) backup(s), \(pruned.segments.count) WAL segment(s)")
     }
 }

@@ -35,6 +35,14 @@ public struct BackupCatalog: Sendable {
         }
     }
 
+    /// What a scheduled or manual base backup does: take one, then let `retention` remove the
+    /// backups and archived WAL it no longer keeps. Returns the new backup and what was removed.
+    public func takeAndPrune(fromHost host: String, port: Int, node: String, using controller: PostgresController,
+                             retention: Retention) async throws -> (backup: BaseBackupRecord, pruned: (backups: [String], segments: [String])) {
+        let record = try await take(fromHost: host, port: port, node: node, using: controller)
+        return (record, try prune(retention))
+    }
+
     /// Takes a base backup of the server at `host:port` (WAL streamed alongside, so it is whole on
     /// its own). It appears under its final name only when complete.
     public func take(fromHost host: String, port: Int, node: String, using controller: PostgresController) async throws -> BaseBackupRecord {

@@ -296,8 +296,7 @@ public actor DatabaseAgent: Service {
         let controller = self.controller, me = plan.me, logger = self.logger
         backupTask = Task {
             do {
-                let record = try await catalog.take(fromHost: me.host, port: me.port, node: me.name, using: controller)
-                let pruned = try catalog.prune(backup.retention)
+                let (record, pruned) = try await catalog.takeAndPrune(fromHost: me.host, port: me.port, node: me.name, using: controller, retention: backup.retention)
                 logger.notice("base backup \(record.name) taken; retention removed \(pruned.backups.count) backup(s) and \(pruned.segments.count) WAL segment(s)")
                 self.backupFinished(succeeded: true)
             } catch {
