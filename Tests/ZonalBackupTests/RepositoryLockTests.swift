@@ -127,11 +127,16 @@ struct RepositoryLockTests {
     @Test("a holder refreshes its lock's time while it runs")
     func refresh() async throws {
         defer { directory.remove() }
-        let lock = try await RepositoryLock.acquire(store, exclusive: true, refreshInterval: .milliseconds(100))
+        let clock = VirtualClock()
+        let lock = try await RepositoryLock.acquire(store, exclusive: true, refreshInterval: .seconds(300), clock: clock)
         let name = await "locks/" + (try #require(try lockFiles().first))
         let store = self.store
         let time = { @Sendable () async throws -> Date in try JSONDecoder.zonal().decode(RepositoryLock.Holder.self, from: Data(try await store.read(name))).time }
         let written = try await time()
+        #expect(await poll(timeout: .seconds(5)) { clock.sleeperCount == 1 } != nil)
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(try await time() == written, "nothing is rewritten before the interval")
+        clock.advance(by: .seconds(300))
         #expect(await poll(timeout: .seconds(5)) { ((try? await time()) ?? written) > written } != nil)
         await lock.release()
     }

@@ -44,11 +44,11 @@ public final class RepositoryLock: Sendable {
     private let file: LockFile
     private let refresher: Task<Void, Never>
 
-    private init(file: LockFile, holder: Holder, refreshInterval: Duration) {
+    private init(file: LockFile, holder: Holder, refreshInterval: Duration, clock: any ZonalClock) {
         self.file = file
         refresher = Task {
             var holder = holder
-            while (try? await Task.sleep(for: refreshInterval)) != nil {
+            while (try? await clock.sleep(for: refreshInterval)) != nil {
                 holder.time = Date()
                 // A failed refresh is retried at the next interval; only six in a row make the lock stale.
                 await file.rewrite(holder)
@@ -58,7 +58,8 @@ public final class RepositoryLock: Sendable {
 
     /// Takes the lock, or throws naming who holds a conflicting one.
     public static func acquire(_ store: any RepositoryStore, exclusive: Bool,
-                               refreshInterval: Duration = RepositoryLock.refreshInterval) async throws(BackupError) -> RepositoryLock {
+                               refreshInterval: Duration = RepositoryLock.refreshInterval,
+                               clock: any ZonalClock = SystemClock()) async throws(BackupError) -> RepositoryLock {
         let holder = Holder(host: ProcessInfo.processInfo.hostName, pid: getpid(), exclusive: exclusive, time: Date())
         try await refuseIfConflicting(with: holder, in: store, except: nil)
         let name = "locks/\(Repository.randomName())"
@@ -69,7 +70,7 @@ public final class RepositoryLock: Sendable {
             try? await store.remove(name)
             throw error
         }
-        return RepositoryLock(file: LockFile(store: store, name: name), holder: holder, refreshInterval: refreshInterval)
+        return RepositoryLock(file: LockFile(store: store, name: name), holder: holder, refreshInterval: refreshInterval, clock: clock)
     }
 
     /// Removes stale locks (or, with `all`, every lock) and returns how many went. For an

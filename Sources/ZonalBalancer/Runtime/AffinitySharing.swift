@@ -22,6 +22,7 @@ public struct AffinitySharing: Sendable {
     public let prefix: String
     public let pool: BackendPool
     public let timeout: Duration
+    public let clock: any ZonalClock
     public let logger: Logger
     private let pending = PendingPlacements()
     /// Wakes the publishing loop; holds at most one wake-up, the placements wait in ``pending``.
@@ -29,11 +30,12 @@ public struct AffinitySharing: Sendable {
     private let waker: AsyncStream<Void>.Continuation
 
     /// `prefix` is the pool's key prefix, such as `/zonal/quickstart/balancer/lb/web/affinity/`.
-    public init(coordinator: any Coordinator, prefix: String, pool: BackendPool, timeout: Duration, logger: Logger) {
+    public init(coordinator: any Coordinator, prefix: String, pool: BackendPool, timeout: Duration, clock: any ZonalClock = SystemClock(), logger: Logger) {
         self.coordinator = coordinator
         self.prefix = prefix
         self.pool = pool
         self.timeout = timeout
+        self.clock = clock
         self.logger = logger
         (wakeUps, waker) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
@@ -82,7 +84,7 @@ public struct AffinitySharing: Sendable {
     }
 
     private func followLoop() async {
-        await PrefixFollower(coordinator: coordinator, prefix: prefix).run(
+        await PrefixFollower(coordinator: coordinator, prefix: prefix, clock: clock).run(
             onReading: { reading in
                 for keyValue in reading.keyValues { adopt(keyValue) }
             },
@@ -113,7 +115,7 @@ public struct AffinitySharing: Sendable {
     /// Deletes entries unused for longer than the timeout, unless they changed meanwhile.
     private func sweepLoop() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: max(timeout / 4, .seconds(1)))
+            guard (try? await clock.sleep(for: max(timeout / 4, .seconds(1)))) != nil else { return }
             guard let current = try? await coordinator.range(prefix: prefix) else { continue }
             let now = Int(Date().timeIntervalSince1970)
             for keyValue in current.keyValues {

@@ -20,12 +20,15 @@ public final class Balancer: Sendable {
     private let certificates: [String: TLSContextSource]
     private let reloadPlan: @Sendable () throws -> BalancerPlan
     private let logger: Logger
+    /// The time source of the pools and of every periodic task.
+    let clock: any ZonalClock
 
     /// `coordinator`, when given, shares source-address persistence between instances and tells
     /// PostgreSQL pools which servers are primary and replicas;
     /// `reloadPlan` reads the topology again for a reload. Throws when an HTTPS listener's
     /// certificate or key cannot be loaded.
-    public init(plan: BalancerPlan, coordinator: (any Coordinator)?, logger: Logger, reloadPlan: @escaping @Sendable () throws -> BalancerPlan) throws(TLSLoadError) {
+    public init(plan: BalancerPlan, coordinator: (any Coordinator)?, clock: any ZonalClock = SystemClock(), logger: Logger,
+                reloadPlan: @escaping @Sendable () throws -> BalancerPlan) throws(TLSLoadError) {
         var certificates: [String: TLSContextSource] = [:]
         for listener in plan.listeners {
             if let files = listener.tls { certificates[listener.name] = try TLSContextSource(files: files) }
@@ -34,11 +37,13 @@ public final class Balancer: Sendable {
         self.plan = Mutex(plan)
         self.reloadPlan = reloadPlan
         self.logger = logger
+        self.clock = clock
         let shares = Mutex<[String: AffinitySharing]>([:])
         var pools: [String: BackendPool] = [:]
         for configuration in plan.pools {
             pools[configuration.name] = BackendPool(
                 configuration: configuration,
+                clock: clock,
                 onZoneSwitch: { pool, change in
                     Counter(label: "zonal_balancer_zone_switches_total", dimensions: [("pool", pool), ("to", change.to.rawValue)]).increment()
                     logger.notice("zone switch", metadata: ["pool": "\(pool)", "from": "\(change.from)", "to": "\(change.to)", "cause": "\(change.cause)"])
@@ -55,7 +60,7 @@ public final class Balancer: Sendable {
             for configuration in plan.pools {
                 guard case .sourceAddress(let timeout) = configuration.persistence, let pool = pools[configuration.name] else { continue }
                 let share = AffinitySharing(coordinator: coordinator, prefix: "/zonal/\(plan.topology)/balancer/\(plan.service)/\(configuration.name)/affinity/",
-                                            pool: pool, timeout: timeout, logger: logger)
+                                            pool: pool, timeout: timeout, clock: clock, logger: logger)
                 sharing.append(share)
             }
         }
@@ -64,7 +69,7 @@ public final class Balancer: Sendable {
         roleRouting = plan.pools.compactMap { configuration -> RoleRouting? in
             guard let routing = configuration.databaseRouting, let coordinator, let pool = pools[configuration.name] else { return nil }
             return RoleRouting(pool: pool, directory: ServiceRoleDirectory(coordinator: coordinator, service: routing.service),
-                               role: ServiceRoles.Role(routing.role), logger: logger)
+                               role: ServiceRoles.Role(routing.role), clock: clock, logger: logger)
         }
     }
 
@@ -208,7 +213,7 @@ public final class Balancer: Sendable {
         private func watchCertificates() async {
             guard !balancer.certificates.isEmpty else { return }
             while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(5))
+                guard (try? await balancer.clock.sleep(for: .seconds(5))) != nil else { return }
                 var report = ReloadReport()
                 balancer.refreshCertificates(&report)
             }
@@ -218,7 +223,7 @@ public final class Balancer: Sendable {
         private func tickZones() async {
             while !Task.isCancelled {
                 for pool in balancer.pools.values { _ = pool.servingZone }
-                try? await Task.sleep(for: .milliseconds(250))
+                guard (try? await balancer.clock.sleep(for: .milliseconds(250))) != nil else { return }
             }
         }
     }

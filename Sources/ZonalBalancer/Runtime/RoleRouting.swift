@@ -11,6 +11,7 @@ struct RoleRouting: Sendable {
     let pool: BackendPool
     let directory: ServiceRoleDirectory
     let role: ServiceRoles.Role
+    var clock: any ZonalClock = SystemClock()
     let logger: Logger
 
     /// One warning per damaged key per 10 s.
@@ -20,7 +21,7 @@ struct RoleRouting: Sendable {
         // Nothing is known yet: no server may take a write that might reach a standby.
         for backend in pool.configuration.backends { pool.setHealth(backend.id, .unhealthy) }
         var roles = ServiceRoles()
-        await PrefixFollower(coordinator: directory.coordinator, prefix: directory.prefix).run(
+        await PrefixFollower(coordinator: directory.coordinator, prefix: directory.prefix, clock: clock).run(
             onReading: { reading in
                 let (read, unreadable) = directory.roles(in: reading)
                 for key in unreadable { warnUnreadable(key) }

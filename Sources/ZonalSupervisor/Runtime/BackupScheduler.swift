@@ -13,13 +13,17 @@ public struct BackupScheduler: Service {
     public let zonalExecutable: String
     public let stateDirectory: String
     public let events: EventLog
+    /// Waits until the next run; the runs themselves are dated by the wall clock, which survives restarts.
+    public let clock: any ZonalClock
     public let logger: Logger
 
-    public init(policies: [BackupPolicy], zonalExecutable: String, stateDirectory: String, events: EventLog, logger: Logger) {
+    public init(policies: [BackupPolicy], zonalExecutable: String, stateDirectory: String, events: EventLog,
+                clock: any ZonalClock = SystemClock(), logger: Logger) {
         self.policies = policies
         self.zonalExecutable = zonalExecutable
         self.stateDirectory = stateDirectory
         self.events = events
+        self.clock = clock
         self.logger = logger
     }
 
@@ -43,7 +47,7 @@ public struct BackupScheduler: Service {
         while !Task.isCancelled {
             var record = load(policy)
             if let next = timetable.nextRun(lastSuccess: record.lastSuccess, lastFailure: record.lastFailure), next > Date() {
-                guard (try? await Task.sleep(for: .seconds(next.timeIntervalSinceNow))) != nil else { return }
+                guard (try? await clock.sleep(for: .seconds(next.timeIntervalSinceNow))) != nil else { return }
             }
             let started = ContinuousClock.now
             do {
