@@ -119,7 +119,7 @@ struct DatabaseStatusCommand: AsyncParsableCommand {
         let view = try await store.read().view
         let events = try await store.events()
         if json {
-            try printJSON(DatabaseStatusReport(service: service.name, leader: view.leader, members: view.members, synchronous: view.synchronous, events: events))
+            try printJSON(DatabaseStatusReport(service: service.name, view: view, events: events))
             return
         }
         print(DatabaseStatusTable(service: service, view: view, events: events).render())
@@ -128,13 +128,6 @@ struct DatabaseStatusCommand: AsyncParsableCommand {
     }
 }
 
-struct DatabaseStatusReport: Encodable {
-    var service: String
-    var leader: String?
-    var members: [MemberStatus]
-    var synchronous: SynchronousSet
-    var events: [DatabaseEvent]
-}
 
 struct DatabaseSwitchoverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -155,39 +148,6 @@ struct DatabaseSwitchoverCommand: AsyncParsableCommand {
     }
 }
 
-/// The table `zonal db status` prints.
-struct DatabaseStatusTable {
-    var service: Topology.Service
-    var view: DatabaseHA.ClusterView
-    var events: [DatabaseEvent]
-
-    func render() -> String {
-        var lines = ["\(service.name): leader \(view.leader ?? "none"); synchronous standbys \(view.synchronous)"]
-        lines.append("NODE        ZONE        ROLE        TIMELINE  WAL           LAG BYTES  LAG S   UPSTREAM  SYNC")
-        let leaderLSN = view.leaderPosition?.position.lsn
-        for name in service.nodes {
-            guard let member = view.members.first(where: { $0.name == name }) else {
-                lines.append(pad(name, 12) + "(no agent)")
-                continue
-            }
-            let lag = member.role == .standby ? leaderLSN.map { String($0.bytes(after: member.position?.lsn ?? .zero)) } ?? "?" : "-"
-            let seconds = member.replayLagSeconds.map { String(format: "%.1f", $0) } ?? "-"
-            let sync = view.synchronous.members.contains(name) ? "sync" : (member.role == .standby ? "async" : "-")
-            lines.append(pad(name, 12) + pad(member.zone, 12) + pad(member.role.rawValue, 12) + pad(member.position.map { "\($0.timeline)" } ?? "-", 10)
-                         + pad(member.position.map { "\($0.lsn)" } ?? "-", 14) + pad(lag, 11) + pad(seconds, 8) + pad(member.upstream ?? "-", 10) + sync)
-        }
-        if !events.isEmpty {
-            lines.append("recent changes of primary:")
-            let formatter = ISO8601DateFormatter()
-            for event in events.suffix(5) { lines.append("  \(formatter.string(from: event.at)) \(event)") }
-        }
-        return lines.joined(separator: "\n")
-    }
-
-    private func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count)
-    }
-}
 
 /// Started by an agent in front of its PostgreSQL server; see ``ServerGuard``.
 struct DatabaseGuardCommand: ParsableCommand {

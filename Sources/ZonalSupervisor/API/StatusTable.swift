@@ -1,4 +1,5 @@
 import Foundation
+import ZonalCore
 
 /// Renders a ``StatusReport`` as the table `zonal status` prints.
 public struct StatusTable: Sendable {
@@ -20,18 +21,12 @@ public struct StatusTable: Sendable {
             [instance.region, instance.zone, instance.node, instance.service, instance.role, instance.health,
              instance.process + (instance.pid.map { " (pid \($0))" } ?? ""), instance.address]
         }
-        let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
-        func line(_ cells: [String], colorHealth: Bool) -> String {
-            cells.enumerated().map { column, cell in
-                let padded = cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-                return colorHealth && column == 5 ? paint(padded, for: cell) : padded
-            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
-        }
         let healthy = report.instances.filter(\.isHealthy).count
         let title = "topology \(report.topology): \(healthy)/\(report.instances.count) healthy, control \(report.control)"
         let coordinator = "coordinator: " + paint(report.coordinator.description, for: report.coordinator.healthy ? "healthy" : "unhealthy")
             + " at " + report.coordinator.endpoints.joined(separator: ", ")
-        return ([title, coordinator, line(header, colorHealth: false)] + rows.map { line($0, colorHealth: true) }).joined(separator: "\n")
+        let table = TextTable(header: header, rows: rows).lines { column, cell, padded in column == 5 ? paint(padded, for: cell) : padded }
+        return ([title, coordinator] + table).joined(separator: "\n")
     }
 
     private func paint(_ text: String, for health: String) -> String {
