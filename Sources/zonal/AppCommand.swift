@@ -4,7 +4,6 @@ import ZonalApp
 import ZonalCore
 import ZonalObservability
 import ZonalProcess
-import ZonalSupervisor
 
 extension MetricsAccess: ExpressibleByArgument {}
 

@@ -6,7 +6,6 @@ import ZonalCoordination
 import ZonalCore
 import ZonalObservability
 import ZonalProcess
-import ZonalSupervisor
 
 struct BalancerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -18,17 +18,6 @@ struct FailCommand: AsyncParsableCommand {
     }
 }
 
-struct RecoverCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "recover", abstract: "Start again every process of a zone or node that `zonal fail` stopped.")
-
-    @OptionGroup var target: FailureTarget
-
-    func run() async throws {
-        let result = try await target.options.controlClient().recover(target.scope, target.name)
-        print(OperatorActionText.render(result))
-    }
-}
-
 /// What `fail` and `recover` act on: a zone or a node of a running topology.
 struct FailureTarget: ParsableArguments {
     @Argument(help: "zone or node")
