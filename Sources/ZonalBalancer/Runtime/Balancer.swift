@@ -69,7 +69,7 @@ public final class Balancer: Sendable {
         roleRouting = plan.pools.compactMap { configuration -> RoleRouting? in
             guard let routing = configuration.databaseRouting, let coordinator, let pool = pools[configuration.name] else { return nil }
             return RoleRouting(pool: pool, directory: ServiceRoleDirectory(coordinator: coordinator, service: routing.service),
-                               role: ServiceRoles.Role(routing.role), clock: clock, logger: logger)
+                               role: routing.role, clock: clock, logger: logger)
         }
     }
 

@@ -54,13 +54,3 @@ struct RoleRouting: Sendable {
         backend.split(separator: "@").last.map(String.init) ?? backend
     }
 }
-
-extension ServiceRoles.Role {
-    /// The role a pool's `role:` key asks for.
-    init(_ role: DatabaseSpec.Role) {
-        switch role {
-        case .primary: self = .primary
-        case .replica: self = .replica
-        }
-    }
-}

@@ -1,14 +1,11 @@
+import ZonalCore
+
 /// Which nodes of a replicated service (PostgreSQL today, Redis next) take writes and which take
 /// reads, as the service's agents publish it under ``ServiceRoleDirectory``'s keys. Pure: the
 /// rule for who takes traffic lives here once, for every balancer and proxy.
 public struct ServiceRoles: Sendable, Hashable {
     /// What an agent says of its own node.
-    public enum Role: String, Sendable, Hashable, CaseIterable {
-        /// Runs as primary and holds the service's leader key: the one address for writes.
-        case primary
-        /// Streams from the primary: an address for reads.
-        case replica
-    }
+    public typealias Role = ReplicaRole
 
     public private(set) var byNode: [String: Role]
 

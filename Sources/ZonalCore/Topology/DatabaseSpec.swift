@@ -16,12 +16,7 @@ public struct DatabaseSpec: Sendable, Hashable {
     }
 
     /// Which servers of a PostgreSQL cluster a balancer pool sends connections to.
-    public enum Role: String, Sendable, Hashable, CaseIterable {
-        /// The node that runs as primary and holds the leader key: the address for writes.
-        case primary
-        /// Streaming standbys (the primary when none streams): the address for reads.
-        case replica
-    }
+    public typealias Role = ReplicaRole
 
     /// Whether commits wait for standbys.
     public enum SynchronousMode: String, Sendable, Hashable, CaseIterable {
@@ -120,4 +115,13 @@ public struct DatabaseSpec: Sendable, Hashable {
         case .enterprise: 3
         }
     }
+}
+
+/// The two roles of a node of a replicated service (PostgreSQL, Redis): what a pool's `role:`
+/// asks for, and what the service's agents publish under `/zonal/roles/<service>/<node>`.
+public enum ReplicaRole: String, Sendable, Hashable, CaseIterable {
+    /// Runs as primary and holds the service's leader key: the one address for writes.
+    case primary
+    /// Streams from the primary: an address for reads (the primary while none streams).
+    case replica
 }
