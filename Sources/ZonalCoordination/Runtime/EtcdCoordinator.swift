@@ -20,7 +20,14 @@ public final class EtcdCoordinator: Coordinator {
     /// first call and again whenever the token is refused. Nil for a cluster without auth; while
     /// etcd says its authentication is off, calls go without a token (as etcd's own client does).
     public let credentials: Credentials?
-    private let authToken = Mutex<String?>(nil)
+    /// What the last login found: no answer yet, a token, or authentication off (calls then go
+    /// without a token, and the login is tried again only when one is refused).
+    private enum Login: Sendable {
+        case none
+        case token(String)
+        case authenticationOff
+    }
+    private let login = Mutex(Login.none)
     private let preferred = Mutex(0)
     private let openWatches = Mutex<[UUID: Task<Void, Never>]>([:])
     private let client: HTTPClient
@@ -261,8 +268,12 @@ public final class EtcdCoordinator: Coordinator {
     /// turned authentication on (400), is traded for a new one once.
     private func send(_ path: String, body: Data, deadline: NIODeadline) async throws(CoordinatorError) -> (response: HTTPClientResponse, endpoint: String) {
         guard let credentials else { return try await sendOnce(path, body: body, deadline: deadline, token: nil) }
-        var token = authToken.withLock { $0 }
-        if token == nil { token = try await authenticate(credentials, deadline: deadline) }
+        let token: String?
+        switch login.withLock({ $0 }) {
+        case .token(let known): token = known
+        case .authenticationOff: token = nil
+        case .none: token = try await authenticate(credentials, deadline: deadline)
+        }
         let first = try await sendOnce(path, body: body, deadline: deadline, token: token)
         guard first.response.status == .unauthorized || (token == nil && first.response.status == .badRequest) else { return first }
         _ = try? await first.response.body.collect(upTo: 1 << 16)
@@ -280,13 +291,13 @@ public final class EtcdCoordinator: Coordinator {
         let bytes: ByteBuffer
         do { bytes = try await response.body.collect(upTo: 1 << 16) } catch { throw .unreachable(endpoints: [endpoint], reason: "\(error)") }
         if response.status == .preconditionFailed, String(buffer: bytes).contains(Gateway.authenticationNotEnabled) {
-            authToken.withLock { $0 = nil }
+            login.withLock { $0 = .authenticationOff }
             return nil
         }
         guard response.status == .ok, let token = (try? JSONDecoder().decode(Gateway.AuthenticateResponse.self, from: Data(buffer: bytes)))?.token else {
             throw .rejected("\(endpoint) refused user \(credentials.user): \(String(buffer: bytes).prefix(200))")
         }
-        authToken.withLock { $0 = token }
+        login.withLock { $0 = .token(token) }
         return token
     }
 
