@@ -34,6 +34,7 @@ let package = Package(
         .target(
             name: "ZonalBackup",
             dependencies: [
+                "ZonalObservability",
                 "CZstd",
                 "ZonalCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -75,6 +76,7 @@ let package = Package(
             dependencies: [
                 "ZonalCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -85,6 +87,7 @@ let package = Package(
         .target(
             name: "ZonalHealth",
             dependencies: [
+                "ZonalObservability",
                 "ZonalCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -168,6 +171,7 @@ let package = Package(
         .target(
             name: "ZonalTesting",
             dependencies: [
+                "ZonalObservability",
                 "ZonalCore",
                 "ZonalBackup",
                 "ZonalBalancer",

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import ZonalObservability
 
 /// Real etcd members (Debian's `etcd-server`) started by a test on loopback addresses of their
 /// own, with temporary data directories, and stopped by PID.
@@ -84,7 +85,7 @@ public final class EtcdFixture: @unchecked Sendable {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.body = .bytes(ByteBuffer(string: body))
-        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)), response.status == .ok,
+        guard let response = try? await HTTPClient.zonal.execute(request, timeout: .seconds(2)), response.status == .ok,
               let bytes = try? await response.body.collect(upTo: 1 << 20) else { return nil }
         return try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]
     }

@@ -160,8 +160,14 @@ struct DatabaseEndToEndTests {
         let cluster = try await DatabaseCluster(nodes: ["a1", "b1"], settings: "backup: { directory: \(backups.path) }")
         defer { Task { await cluster.stop() } }
         let primary = try #require(await cluster.waitForPrimary())
+        // With no base backup yet, the primary's agent takes one on its own at once.
+        let baseBackups = { ((try? FileManager.default.contentsOfDirectory(atPath: backups.file("base"))) ?? []).filter { $0.hasSuffix(".json") } }
+        let scheduled = await poll(timeout: .seconds(60)) { baseBackups().count == 1 }
+        #expect(scheduled != nil, "the primary took no scheduled base backup: \(cluster.agentOutput(primary).suffix(2000))")
+        #expect(cluster.agentOutput(primary).contains("base backup \(baseBackups().first?.dropLast(5) ?? "?") taken"))
         let backup = try await ZonalBinary.run(["db", "backup", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state")], directory: cluster.directory)
         #expect(backup.status == 0, "\(backup.output)")
+        #expect(baseBackups().count == 2, "\(baseBackups())")
 
         #expect(await cluster.sql(primary, "CREATE TABLE t (v text); INSERT INTO t VALUES ('first')") != nil)
         try await Task.sleep(for: .milliseconds(500))

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import ZonalCore
+import ZonalObservability
 
 /// Signed requests to one S3 endpoint, async end to end on AsyncHTTPClient's event loops: no
 /// call holds a thread while it waits. Connection failures and 5xx answers are retried with
@@ -26,14 +27,6 @@ struct S3Client: Sendable {
         var text: String { String(decoding: body, as: UTF8.self) }
     }
 
-    /// One client for the process, failing a request at once when its connection cannot be
-    /// made: the retries above decide how long to insist.
-    private static let http: HTTPClient = {
-        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(5), read: .seconds(60)))
-        configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
-
     /// Sends `method` for `key` of the bucket (nil: the bucket itself).
     func send(
         _ method: HTTPMethod, key: String?, query: [String: String] = [:], headers extra: [String: String] = [:], body: [UInt8] = []
@@ -53,7 +46,7 @@ struct S3Client: Sendable {
             if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
             let outcome: Result<Response, BackupError>
             do {
-                let response = try await Self.http.execute(request, deadline: .now() + .nanoseconds(timeout.nanoseconds))
+                let response = try await HTTPClient.zonal.execute(request, deadline: .now() + .nanoseconds(timeout.nanoseconds))
                 let bytes = try await response.body.collect(upTo: Self.maximumAnswer)
                 outcome = .success(Response(status: Int(response.status.code), body: Array(bytes.readableBytesView)))
             } catch {

@@ -5,12 +5,14 @@ import NIOHTTP1
 import NIOSSL
 import Synchronization
 import ZonalCore
+import ZonalObservability
 
 /// A ``Coordinator`` backed by etcd v3 through its JSON gateway (`/v3/...` on the client port),
 /// or by `zonal coordinator serve`, which speaks the same subset.
 ///
 /// Calls go to the last endpoint that answered and fail over to the next on a connection error,
-/// so losing one etcd member costs a retry, not an error. Watches are one streaming request
+/// so losing one etcd member costs a retry, not an error; an endpoint that failed is tried last
+/// until its ``EndpointRotation`` pause ends. Watches are one streaming request
 /// each; ``Coordinator/resumingWatch(prefix:fromRevision:backoff:clock:)`` reconnects them.
 public final class EtcdCoordinator: Coordinator {
     public let endpoints: [String]
@@ -28,9 +30,11 @@ public final class EtcdCoordinator: Coordinator {
         case authenticationOff
     }
     private let login = Mutex(Login.none)
-    private let preferred = Mutex(0)
+    private let rotation: Mutex<EndpointRotation>
+    private let tls: TLSConfiguration?
+    /// Dates endpoint failures for the rotation's pauses.
+    private let clock: any ZonalClock
     private let openWatches = Mutex<[UUID: Task<Void, Never>]>([:])
-    private let client: HTTPClient
 
     /// A user of etcd's authentication; never logged.
     public struct Credentials: Sendable, Hashable, CustomStringConvertible {
@@ -50,7 +54,7 @@ public final class EtcdCoordinator: Coordinator {
     /// `local_cluster` as root with the admin token, like the embedded coordinator).
     /// `endpoints` replaces the topology's (a node-local proxy).
     public convenience init(settings: CoordinatorSettings, token: AdminToken?, endpoints: [String] = [],
-                            requestTimeout: Duration = .seconds(2)) throws(CoordinatorError) {
+                            requestTimeout: Duration = .seconds(2), clock: any ZonalClock = SystemClock()) throws(CoordinatorError) {
         let credentials: Credentials?
         switch settings.backend {
         case .embedded:
@@ -65,12 +69,12 @@ public final class EtcdCoordinator: Coordinator {
             }
         }
         try self.init(endpoints: endpoints.isEmpty ? settings.clientEndpoints : endpoints, credentials: credentials,
-                      tls: try settings.tls.map(Self.tlsConfiguration), requestTimeout: requestTimeout)
+                      tls: try settings.tls.map(Self.tlsConfiguration), requestTimeout: requestTimeout, clock: clock)
     }
 
     /// Validates the endpoints (`http://HOST:PORT`, or `https://` with `tls`) without connecting.
     public init(endpoints: [String], credentials: Credentials? = nil, tls: TLSConfiguration? = nil,
-                requestTimeout: Duration = .seconds(2)) throws(CoordinatorError) {
+                requestTimeout: Duration = .seconds(2), clock: any ZonalClock = SystemClock()) throws(CoordinatorError) {
         guard !endpoints.isEmpty else { throw .rejected("no etcd endpoints given") }
         for endpoint in endpoints {
             guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https", url.host != nil, url.port != nil else {
@@ -80,15 +84,9 @@ public final class EtcdCoordinator: Coordinator {
         self.endpoints = endpoints.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.requestTimeout = requestTimeout
         self.credentials = credentials
-        var configuration = HTTPClient.Configuration()
-        configuration.tlsConfiguration = tls
-        configuration.timeout.connect = .milliseconds(500)
-        configuration.connectionPool.retryConnectionEstablishment = false
-        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }
-
-    deinit {
-        try? client.syncShutdown()
+        self.tls = tls
+        self.clock = clock
+        rotation = Mutex(EndpointRotation(count: endpoints.count))
     }
 
     /// The first line of an etcd password file, which only its owner may read.
@@ -302,21 +300,21 @@ public final class EtcdCoordinator: Coordinator {
     }
 
     private func sendOnce(_ path: String, body: Data, deadline: NIODeadline, token: String?) async throws(CoordinatorError) -> (response: HTTPClientResponse, endpoint: String) {
-        let first = preferred.withLock { $0 }
         var reasons: [String] = []
-        for offset in 0..<endpoints.count {
-            let index = (first + offset) % endpoints.count
+        for index in rotation.withLock({ $0.order(at: clock.now) }) {
             var request = HTTPClientRequest(url: endpoints[index] + path)
             request.method = .POST
+            request.tlsConfiguration = tls
             request.headers.add(name: "Content-Type", value: "application/json")
             if let token { request.headers.add(name: "Authorization", value: token) }
             request.body = .bytes(ByteBuffer(data: body))
             do {
-                let response = try await client.execute(request, deadline: deadline)
-                preferred.withLock { $0 = index }
+                let response = try await HTTPClient.zonal.execute(request, deadline: deadline)
+                rotation.withLock { $0.succeeded(index) }
                 return (response, endpoints[index])
             } catch {
                 if Task.isCancelled { throw .unreachable(endpoints: endpoints, reason: "cancelled") }
+                rotation.withLock { $0.failed(index, at: clock.now) }
                 reasons.append("\(endpoints[index]): \(error)")
             }
         }

@@ -40,9 +40,8 @@ public actor DatabaseAgent: Service {
     /// The last look at the running server from inside (replay position and lag of a standby).
     private var lastObservation: PostgresSession.Observation?
     private var wakeRequested = false
-    private var backupTask: Task<Void, Never>?
-    private var lastBackupSuccess: Date?
-    private var lastBackupFailure: Date?
+    /// The base backup schedule, running while this node is the primary.
+    private var baseBackups: Task<Void, Never>?
     /// The role last published for balancers, and on which lease: written again only on change.
     private var publishedRole: (role: ServiceRoles.Role?, lease: LeaseID)?
     /// The position last published as the leader's, so an idle primary writes nothing.
@@ -75,7 +74,6 @@ public actor DatabaseAgent: Service {
         if let backup = plan.backup {
             let catalog = BackupCatalog(directory: backup.directory)
             try catalog.prepare(for: controller.account)
-            lastBackupSuccess = catalog.list().last?.finishedAt
         }
         let watch = Task { await self.wakeOnLeaderChange() }
         let fencing = Task { await self.watchLease() }
@@ -96,6 +94,7 @@ public actor DatabaseAgent: Service {
     /// Stops the server cleanly and gives up the leader key, so a standby takes over at once
     /// instead of waiting for the lease.
     private func shutdown() async {
+        baseBackups?.cancel()
         guard server != nil else { return }
         try? await controller.stop(.fast)
         runningAsPrimary = false
@@ -233,6 +232,8 @@ public actor DatabaseAgent: Service {
         } else {
             slotsKept = false
             publishedPosition = nil
+            baseBackups?.cancel()
+            baseBackups = nil
         }
     }
 
@@ -287,28 +288,26 @@ public actor DatabaseAgent: Service {
         }
     }
 
-    /// On the primary: a base backup when one is due (the same timetable as scheduled
-    /// `zonal backup` runs: an interval after a success, sooner after a failure), then retention.
+    /// On the primary: base backups on their schedule (the one scheduled `zonal backup` runs
+    /// follow), each followed by retention. The catalog's newest backup counts as the last
+    /// success, so a restart or a new primary does not back up again at once.
     private func scheduleBaseBackup() {
-        guard let backup = plan.backup, backupTask == nil else { return }
-        if let next = BackupTimetable(interval: backup.interval).nextRun(lastSuccess: lastBackupSuccess, lastFailure: lastBackupFailure), next > Date() { return }
+        guard let backup = plan.backup, baseBackups == nil else { return }
         let catalog = BackupCatalog(directory: backup.directory)
+        let schedule = BackupSchedule(timetable: BackupTimetable(interval: backup.interval), clock: clock)
         let controller = self.controller, me = plan.me, logger = self.logger
-        backupTask = Task {
-            do {
-                let (record, pruned) = try await catalog.takeAndPrune(fromHost: me.host, port: me.port, node: me.name, using: controller, retention: backup.retention)
-                logger.notice("base backup \(record.name) taken; retention removed \(pruned.backups.count) backup(s) and \(pruned.segments.count) WAL segment(s)")
-                self.backupFinished(succeeded: true)
-            } catch {
-                logger.error("scheduled base backup failed: \(error)")
-                self.backupFinished(succeeded: false)
+        baseBackups = Task {
+            await schedule.run(from: .init(lastSuccess: catalog.list().last?.finishedAt)) {
+                try await catalog.takeAndPrune(fromHost: me.host, port: me.port, node: me.name, using: controller, retention: backup.retention)
+            } finished: { result, _ in
+                switch result {
+                case .success(let (record, pruned)):
+                    logger.notice("base backup \(record.name) taken; retention removed \(pruned.backups.count) backup(s) and \(pruned.segments.count) WAL segment(s)")
+                case .failure(let error):
+                    logger.error("scheduled base backup failed: \(error)")
+                }
             }
         }
-    }
-
-    private func backupFinished(succeeded: Bool) {
-        if succeeded { lastBackupSuccess = Date() } else { lastBackupFailure = Date() }
-        backupTask = nil
     }
 
     // MARK: actions

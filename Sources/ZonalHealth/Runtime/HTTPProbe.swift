@@ -1,7 +1,7 @@
 import AsyncHTTPClient
 import NIOCore
-import NIOPosix
 import ZonalCore
+import ZonalObservability
 
 /// Healthy when an HTTP GET answers with the expected status (and body text, when asked).
 public struct HTTPProbe: HealthProbe {
@@ -19,20 +19,14 @@ public struct HTTPProbe: HealthProbe {
         self.timeout = timeout
     }
 
-    /// A client for probes only: a fresh connection per probe (as HAProxy's checks do), and a
-    /// refused connection fails the probe at once instead of being retried until the timeout.
-    private static let client: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.maximumUsesPerConnection = 1
-        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
-    }()
-
     public func check() async -> ProbeOutcome {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "User-Agent", value: "zonal-health")
+        // A fresh connection per probe, as HAProxy's checks make: a server that stopped
+        // accepting connections must not look healthy over an old one.
+        request.headers.add(name: "Connection", value: "close")
         do {
-            let response = try await Self.client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
+            let response = try await HTTPClient.zonal.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
             let status = Int(response.status.code)
             let body = try await response.body.collect(upTo: maxBodyBytes)
             guard status == expectedStatus else {

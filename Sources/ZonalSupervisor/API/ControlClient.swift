@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import ZonalCore
+import ZonalObservability
 
 /// Talks to a running supervisor's control API; used by `zonal status`, `fail`, `recover`, `events`.
 public struct ControlClient: Sendable {
@@ -20,7 +21,7 @@ public struct ControlClient: Sendable {
     public func answers() async -> Bool {
         var request = HTTPClientRequest(url: baseURL + "/health")
         request.method = .GET
-        return (try? await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds))) != nil
+        return (try? await HTTPClient.zonal.execute(request, timeout: .nanoseconds(timeout.nanoseconds))) != nil
     }
 
     public func status() async throws(ControlClientError) -> StatusReport {
@@ -46,7 +47,7 @@ public struct ControlClient: Sendable {
         let status: Int
         let body: ByteBuffer
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
+            let response = try await HTTPClient.zonal.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
             status = Int(response.status.code)
             body = try await response.body.collect(upTo: 16 * 1024 * 1024)
         } catch {

@@ -13,7 +13,7 @@ public struct BackupScheduler: Service {
     public let zonalExecutable: String
     public let stateDirectory: String
     public let events: EventLog
-    /// Waits until the next run; the runs themselves are dated by the wall clock, which survives restarts.
+    /// Waits until the next run (see ``BackupSchedule``).
     public let clock: any ZonalClock
     public let logger: Logger
 
@@ -27,12 +27,6 @@ public struct BackupScheduler: Service {
         self.logger = logger
     }
 
-    /// What is remembered of a policy between runs of `zonal up`.
-    struct Record: Codable {
-        var lastSuccess: Date?
-        var lastFailure: Date?
-    }
-
     public func run() async throws {
         try FileManager.default.createDirectory(atPath: "\(stateDirectory)/backups", withIntermediateDirectories: true)
         await cancelWhenGracefulShutdown {
@@ -43,25 +37,17 @@ public struct BackupScheduler: Service {
     }
 
     private func schedule(_ policy: BackupPolicy) async {
-        let timetable = BackupTimetable(interval: policy.interval)
-        while !Task.isCancelled {
-            var record = load(policy)
-            if let next = timetable.nextRun(lastSuccess: record.lastSuccess, lastFailure: record.lastFailure), next > Date() {
-                guard (try? await clock.sleep(for: .seconds(next.timeIntervalSinceNow))) != nil else { return }
-            }
+        let schedule = BackupSchedule(timetable: BackupTimetable(interval: policy.interval), clock: clock)
+        await schedule.run(from: load(policy)) {
             let started = ContinuousClock.now
-            do {
-                let summary = try await backUp(policy)
-                record.lastSuccess = Date()
-                events.record(SupervisorEvent(kind: .backupFinished, subject: policy.name,
-                                              message: "\(summary) in \((ContinuousClock.now - started).zonalDescription)"))
-            } catch is CancellationError {
-                return
-            } catch {
-                record.lastFailure = Date()
-                events.record(SupervisorEvent(kind: .backupFailed, subject: policy.name, message: "\(error)"))
+            let summary = try await backUp(policy)
+            return "\(summary) in \((ContinuousClock.now - started).zonalDescription)"
+        } finished: { result, outcomes in
+            switch result {
+            case .success(let summary): events.record(SupervisorEvent(kind: .backupFinished, subject: policy.name, message: summary))
+            case .failure(let error): events.record(SupervisorEvent(kind: .backupFailed, subject: policy.name, message: "\(error)"))
             }
-            save(record, for: policy)
+            save(outcomes, for: policy)
         }
     }
 
@@ -111,13 +97,13 @@ public struct BackupScheduler: Service {
         "\(stateDirectory)/backups/\(policy.name).json"
     }
 
-    private func load(_ policy: BackupPolicy) -> Record {
-        (try? JSONDecoder.zonal().decode(Record.self, from: Data(contentsOf: URL(fileURLWithPath: path(for: policy))))) ?? Record()
+    private func load(_ policy: BackupPolicy) -> BackupSchedule.Outcomes {
+        (try? JSONDecoder.zonal().decode(BackupSchedule.Outcomes.self, from: Data(contentsOf: URL(fileURLWithPath: path(for: policy))))) ?? .init()
     }
 
-    private func save(_ record: Record, for policy: BackupPolicy) {
+    private func save(_ outcomes: BackupSchedule.Outcomes, for policy: BackupPolicy) {
         do {
-            try JSONEncoder.zonal().encode(record).write(to: URL(fileURLWithPath: path(for: policy)), options: .atomic)
+            try JSONEncoder.zonal().encode(outcomes).write(to: URL(fileURLWithPath: path(for: policy)), options: .atomic)
         } catch {
             logger.warning("cannot record the outcome of backup policy \(policy.name): \(error)")
         }
