@@ -49,7 +49,7 @@ struct AppCommand: AsyncParsableCommand {
         case (.some, .some):
             throw ValidationError("give --slow or --fail, not both")
         }
-        let configuration = AppConfiguration(service: service, node: node, zone: zone, region: region, host: host, port: port, adminPort: adminPort,
+        let configuration = AppPlan(service: service, node: node, zone: zone, region: region, host: host, port: port, adminPort: adminPort,
                                               metrics: metrics)
         try await AppServer(configuration: configuration, faults: FaultSwitch(fault), tokens: .fromEnvironment(), logger: logger).run()
     }

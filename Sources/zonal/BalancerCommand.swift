@@ -68,7 +68,7 @@ struct BalancerCommand: AsyncParsableCommand {
     }
 }
 
-extension PoolConfiguration {
+extension PoolPlan {
     /// Whether balancer instances share this pool's persistence table through the coordinator.
     var sharesPersistence: Bool {
         if case .sourceAddress = persistence { true } else { false }

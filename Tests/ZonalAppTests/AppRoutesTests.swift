@@ -9,7 +9,7 @@ import ZonalObservability
 
 @Suite("Sample application backend")
 struct AppRoutesTests {
-    static let configuration = AppConfiguration(service: "web", node: "east-a-1", zone: "east-a", region: "east", host: "127.0.0.1", port: 8080, adminPort: 9080)
+    static let configuration = AppPlan(service: "web", node: "east-a-1", zone: "east-a", region: "east", host: "127.0.0.1", port: 8080, adminPort: 9080)
 
     static let token = AdminToken.generate()
 

@@ -14,7 +14,7 @@ struct TestRepository {
         directory = try TemporaryDirectory(prefix: "zonal-backup")
         path = directory.file("repo")
         try await Repository.initialize(at: path, password: Self.password,
-                                  config: RepositoryConfig(id: "test", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
+                                  config: RepositoryParameters(id: "test", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
                                   scryptRounds: 1 << 10)
     }
 
@@ -288,7 +288,7 @@ struct RepositoryTests {
         defer { umount2(mountPoint, Int32(MNT_DETACH)) }
         let path = mountPoint + "/repo"
         try await Repository.initialize(at: path, password: TestRepository.password,
-                                  config: RepositoryConfig(id: "full", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
+                                  config: RepositoryParameters(id: "full", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
                                   scryptRounds: 1 << 10)
         let source = directory.file("source")
         try write(randomBytes(6 << 20, seed: 31), to: "\(source)/incompressible.bin")

@@ -9,7 +9,7 @@ import ZonalTesting
 /// `zonal backup --repo s3:…` takes.
 @Suite("Backup repository in S3", .serialized)
 struct S3RepositoryTests {
-    static let settings = RepositoryConfig(id: "s3-test", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20)
+    static let settings = RepositoryParameters(id: "s3-test", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20)
 
     func store(_ location: String) throws -> any RepositoryStore {
         try RepositoryLocation.store(location, environment: S3ServerFixture.environment)

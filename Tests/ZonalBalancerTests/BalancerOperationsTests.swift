@@ -120,7 +120,7 @@ struct BalancerOperationsTests {
     @Test("source-address persistence is shared through the coordinator: another instance sends the client to the same server")
     func sharedAffinity() async throws {
         let coordinator = try EmbeddedCoordinator(directory: nil)
-        let configuration = PoolConfiguration(name: "p", backends: (1...6).map { Backend(id: "s\($0)", host: "127.0.0.\($0)", port: 80, zone: "z") },
+        let configuration = PoolPlan(name: "p", backends: (1...6).map { Backend(id: "s\($0)", host: "127.0.0.\($0)", port: 80, zone: "z") },
                                               persistence: .sourceAddress(timeout: .seconds(1000)))
         let prefix = "/zonal/t/balancer/lb/p/affinity/"
         let (first, firstSharing) = sharingPool(configuration, coordinator: coordinator, prefix: prefix)
@@ -140,7 +140,7 @@ struct BalancerOperationsTests {
         #expect(try await coordinator.range(prefix: prefix).keyValues.count == 12)
     }
 
-    func sharingPool(_ configuration: PoolConfiguration, coordinator: any Coordinator, prefix: String) -> (BackendPool, AffinitySharing) {
+    func sharingPool(_ configuration: PoolPlan, coordinator: any Coordinator, prefix: String) -> (BackendPool, AffinitySharing) {
         let holder = SharingHolder()
         let pool = BackendPool(configuration: configuration, onAffinity: { _, client, server in
             holder.sharing.withLock { $0 }?.publish(client: client, server: server)

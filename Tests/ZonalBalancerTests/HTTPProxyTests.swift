@@ -45,7 +45,7 @@ struct HTTPProxyTests {
     @Test("spreads requests over kept-alive connections and tells servers who the client is")
     func roundRobin() async throws {
         let a = try await startHTTPServer(name: "a"), b = try await startHTTPServer(name: "b")
-        let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [backend("a", a), backend("b", b, weight: 2)]))
+        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [backend("a", a), backend("b", b, weight: 2)]))
         let proxy = try await startHTTPProxy(pool)
         var counts: [String: Int] = [:]
         for _ in 0..<30 {
@@ -62,7 +62,7 @@ struct HTTPProxyTests {
     @Test("streams large bodies both ways, and HTTP/1.0 and pipelined requests work", arguments: [0, 1, 300_000, 5_000_000])
     func bodies(size: Int) async throws {
         let a = try await startHTTPServer(name: "a")
-        let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [backend("a", a)]))
+        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [backend("a", a)]))
         let proxy = try await startHTTPProxy(pool)
         let payload = String(repeating: "0123456789abcdef", count: size / 16 + 1).prefix(size)
         let echoed = try await client.send("http://\(proxy.host):\(proxy.port)/echo", method: .POST, body: String(payload))
@@ -80,8 +80,8 @@ struct HTTPProxyTests {
     @Test("bad input gets a specific answer: 400, 431, 413, 408 for slow headers, 503 with no server")
     func badInput() async throws {
         let a = try await startHTTPServer(name: "a")
-        let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [backend("a", a)]))
-        let settings = HTTPSettings(limits: .init(maxHeaderBytes: 2048, maxBodyBytes: 1000), headerTimeout: .milliseconds(300))
+        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [backend("a", a)]))
+        let settings = HTTPSpec(limits: .init(maxHeaderBytes: 2048, maxBodyBytes: 1000), headerTimeout: .milliseconds(300))
         let proxy = try await startHTTPProxy(pool, settings: settings)
         let garbage = try await rawExchange(host: proxy.host, port: proxy.port, "HELLO THERE\r\n\r\n")
         #expect(garbage.hasPrefix("HTTP/1.1 400"), "\(garbage)")
@@ -106,7 +106,7 @@ struct HTTPProxyTests {
         let refusing = try await startHTTPServer(name: "refusing")
         try await refusing.stop()
         let hangUp = try await startHangUpServer()
-        let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [
+        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [
             Backend(id: "refusing", host: refusing.host, port: refusing.port, zone: "z"),
             Backend(id: "hangup", host: hangUp.host, port: hangUp.port, zone: "z"),
             backend("good", good),
@@ -128,7 +128,7 @@ struct HTTPProxyTests {
     @Test("an inserted cookie keeps a client on its server, on any balancer instance, until the server fails")
     func stickyCookie() async throws {
         let a = try await startHTTPServer(name: "a"), b = try await startHTTPServer(name: "b")
-        let configuration = PoolConfiguration(name: "p", backends: [backend("a", a), backend("b", b)], persistence: .cookie(.init()))
+        let configuration = PoolPlan(name: "p", backends: [backend("a", a), backend("b", b)], persistence: .cookie(.init()))
         let first = BackendPool(configuration: configuration), second = BackendPool(configuration: configuration)
         let proxy1 = try await startHTTPProxy(first), proxy2 = try await startHTTPProxy(second)
         let initial = try await client.send("http://\(proxy1.host):\(proxy1.port)/name")
@@ -150,7 +150,7 @@ struct HTTPProxyTests {
     @Test("an application's session cookie sends one session to one server on every instance; sessions spread")
     func applicationCookie() async throws {
         let servers = [try await startHTTPServer(name: "a"), try await startHTTPServer(name: "b"), try await startHTTPServer(name: "c")]
-        let configuration = PoolConfiguration(name: "p", backends: zip(["a", "b", "c"], servers).map { backend($0, $1) },
+        let configuration = PoolPlan(name: "p", backends: zip(["a", "b", "c"], servers).map { backend($0, $1) },
                                               persistence: .applicationCookie(name: "SESSION"))
         let proxies = [try await startHTTPProxy(BackendPool(configuration: configuration)), try await startHTTPProxy(BackendPool(configuration: configuration))]
         var owners: Set<String> = []
@@ -172,7 +172,7 @@ struct HTTPProxyTests {
     @Test("a client that leaves mid-request frees its server connection at once")
     func clientLeavesEarly() async throws {
         let a = try await startHTTPServer(name: "a")
-        let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [backend("a", a)]))
+        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [backend("a", a)]))
         let proxy = try await startHTTPProxy(pool)
         let leaving = Task { try await rawExchange(host: proxy.host, port: proxy.port, "GET /slow?ms=5000 HTTP/1.1\r\nHost: x\r\n\r\n") }
         #expect(await poll(timeout: .seconds(5)) { pool.activeConnections("a") == 1 } != nil)
@@ -186,7 +186,7 @@ struct HTTPProxyTests {
     @Test("weight 0 drains a server: its in-flight request finishes, new ones go elsewhere")
     func drain() async throws {
         let a = try await startHTTPServer(name: "a"), b = try await startHTTPServer(name: "b")
-        let configuration = PoolConfiguration(name: "p", backends: [backend("a", a), backend("b", b)], scheduling: .leastConnections)
+        let configuration = PoolPlan(name: "p", backends: [backend("a", a), backend("b", b)], scheduling: .leastConnections)
         let pool = BackendPool(configuration: configuration)
         let proxy = try await startHTTPProxy(pool)
         let slow = Task { try await client.send("http://\(proxy.host):\(proxy.port)/slow?ms=800") }
@@ -250,7 +250,7 @@ struct HTTPSListenerTests {
         defer { directory.remove() }
         let source = try TLSContextSource(files: try await makeCertificate("first.example", in: directory))
         let a = try await startHTTPServer(name: "a")
-        let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [backend("a", a)]))
+        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [backend("a", a)]))
         let proxy = try await startListener { host, onBound in
             HTTPProxy(name: "tls", host: host, port: 0, pool: pool, settings: .init(), maxConnections: 100, tls: source, logger: Logger(label: "test.tls"), onBound: onBound)
         }

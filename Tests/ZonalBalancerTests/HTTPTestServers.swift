@@ -56,7 +56,7 @@ func startHangUpServer() async throws -> (channel: any Channel, host: String, po
     return (channel, host, channel.localAddress!.port!)
 }
 
-func startHTTPProxy(_ pool: BackendPool, settings: HTTPSettings = .init()) async throws -> RunningListener {
+func startHTTPProxy(_ pool: BackendPool, settings: HTTPSpec = .init()) async throws -> RunningListener {
     try await startListener { host, onBound in
         HTTPProxy(name: "test", host: host, port: 0, pool: pool, settings: settings, logger: Logger(label: "test.proxy"), onBound: onBound)
     }

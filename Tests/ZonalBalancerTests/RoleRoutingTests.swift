@@ -8,7 +8,7 @@ import ZonalTesting
 @Suite("Pools of replicated services")
 struct RoleRoutingTests {
     func pool() -> BackendPool {
-        BackendPool(configuration: PoolConfiguration(name: "db", backends: ["a", "b", "c"].map {
+        BackendPool(configuration: PoolPlan(name: "db", backends: ["a", "b", "c"].map {
             Backend(id: "db@\($0)", host: "127.0.0.1", port: 5432, zone: $0, weight: 1)
         }))
     }

@@ -104,7 +104,7 @@ struct TCPProxyTests {
     @Test("relays both ways with half-close, spreading connections by weight")
     func relay() async throws {
         let a = try await EchoServer.start(name: "a"), b = try await EchoServer.start(name: "b")
-        let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [
+        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [
             Backend(id: "a", host: a.host, port: a.port, zone: "z"), Backend(id: "b", host: b.host, port: b.port, zone: "z"),
         ]))
         let proxy = try await startProxy(pool)
@@ -124,7 +124,7 @@ struct TCPProxyTests {
         let live = try await EchoServer.start(name: "live")
         let dead = try await EchoServer.start(name: "dead")
         try await dead.channel.close()
-        let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [
+        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [
             Backend(id: "dead", host: dead.host, port: dead.port, zone: "z"), Backend(id: "live", host: live.host, port: live.port, zone: "z"),
         ], outliers: .init(consecutiveFailures: 3)))
         let proxy = try await startProxy(pool)
@@ -140,7 +140,7 @@ struct TCPProxyTests {
     @Test("traffic moves to the secondary zone only when the primary zone has no healthy server")
     func zoneFailover() async throws {
         let a1 = try await EchoServer.start(name: "a1"), a2 = try await EchoServer.start(name: "a2"), b1 = try await EchoServer.start(name: "b1")
-        let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [
+        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [
             Backend(id: "a1", host: a1.host, port: a1.port, zone: "east-a"), Backend(id: "a2", host: a2.host, port: a2.port, zone: "east-a"),
             Backend(id: "b1", host: b1.host, port: b1.port, zone: "east-b"),
         ], primaryZone: "east-a", secondaryZone: "east-b"))
@@ -213,7 +213,7 @@ final class HeldConnection: Sendable {
 @Suite("Layer-4 proxy under hostile clients")
 struct TCPProxyLimitTests {
     func proxy(_ limits: ConnectionLimits, to server: EchoServer) async throws -> RunningListener {
-        let pool = BackendPool(configuration: PoolConfiguration(name: "p", backends: [Backend(id: "s", host: server.host, port: server.port, zone: "z")]))
+        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [Backend(id: "s", host: server.host, port: server.port, zone: "z")]))
         return try await startListener { host, onBound in
             TCPProxy(host: host, port: 0, pool: pool, limits: limits, logger: Logger(label: "test.proxy"), onBound: onBound)
         }

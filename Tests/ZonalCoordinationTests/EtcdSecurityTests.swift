@@ -79,7 +79,7 @@ struct EtcdSecurityTests {
         }
 
         /// The topology's coordinator section for this member, with `extra` keys.
-        func settings(_ extra: String) throws -> CoordinatorSettings {
+        func settings(_ extra: String) throws -> CoordinatorSpec {
             let yaml = """
                 name: t
                 coordinator:

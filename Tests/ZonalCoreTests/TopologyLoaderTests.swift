@@ -36,7 +36,7 @@ struct TopologyLoaderTests {
         let topology = try TopologyLoader.parse(Self.minimal)
         #expect(topology.coordinator.backend == .embedded)
         #expect(topology.supervisor.controlPort == 7300)
-        #expect(topology.supervisor.restart == RestartSettings())
+        #expect(topology.supervisor.restart == RestartSpec())
         let service = try #require(topology.services.first)
         #expect(service.health.probe == .http(path: "/health", port: nil, expectedStatus: 200, bodyContains: nil))
         #expect(service.health.rise == 2 && service.health.fall == 2)

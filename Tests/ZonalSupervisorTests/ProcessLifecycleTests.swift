@@ -5,7 +5,7 @@ import ZonalTesting
 
 @Suite("Process lifecycle decisions")
 struct ProcessLifecycleTests {
-    static let settings = RestartSettings(initialBackoff: .milliseconds(100), maxBackoff: .seconds(1), stableAfter: .seconds(10))
+    static let settings = RestartSpec(initialBackoff: .milliseconds(100), maxBackoff: .seconds(1), stableAfter: .seconds(10))
     let t0 = MonotonicInstant.zero
 
     @Test("a crash loop backs off exponentially up to the cap")

@@ -7,11 +7,11 @@ import ZonalObservability
 /// The HTTP surface of the sample backend: `/` says who answered, `/health` says whether it
 /// works; on the admin port, `/fault` switches misbehaviour for drills (with the admin token).
 public struct AppRoutes: Sendable {
-    public let configuration: AppConfiguration
+    public let configuration: AppPlan
     public let faults: FaultSwitch
     private let requests: Counter
 
-    public init(configuration: AppConfiguration, faults: FaultSwitch) {
+    public init(configuration: AppPlan, faults: FaultSwitch) {
         self.configuration = configuration
         self.faults = faults
         self.requests = Counter(label: "zonal_app_requests_total", dimensions: [("service", configuration.service), ("node", configuration.node)])

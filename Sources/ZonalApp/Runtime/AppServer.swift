@@ -5,13 +5,13 @@ import ZonalObservability
 
 /// Runs the sample backend's listeners until SIGTERM or SIGINT.
 public struct AppServer: Sendable {
-    public let configuration: AppConfiguration
+    public let configuration: AppPlan
     public let faults: FaultSwitch
     /// What the admin port's fault switch checks requests against.
     public let tokens: AdminTokenSource
     public var logger: Logger
 
-    public init(configuration: AppConfiguration, faults: FaultSwitch = FaultSwitch(), tokens: AdminTokenSource, logger: Logger) {
+    public init(configuration: AppPlan, faults: FaultSwitch = FaultSwitch(), tokens: AdminTokenSource, logger: Logger) {
         self.configuration = configuration
         self.faults = faults
         self.tokens = tokens

@@ -3,7 +3,7 @@ import Foundation
 /// What a repository holds, besides packs: its settings, the index of blobs in packs, the
 /// snapshots and the trees they point to. Every one of these is stored sealed (see
 /// docs/backup-format.md), as JSON inside.
-public struct RepositoryConfig: Codable, Sendable, Hashable {
+public struct RepositoryParameters: Codable, Sendable, Hashable {
     public var version = 1
     public var id: String
     public var chunker: FastCDC.Settings

@@ -15,7 +15,7 @@ public final class Repository: Sendable {
     }
 
     public let store: any RepositoryStore
-    public let config: RepositoryConfig
+    public let config: RepositoryParameters
     public let codec: BlobCodec
     private let index = Mutex(IndexState())
 
@@ -32,20 +32,20 @@ public final class Repository: Sendable {
 
     /// Creates a repository at `location` (a directory path, or `s3:…`; see ``RepositoryLocation``).
     @discardableResult
-    public static func initialize(at location: String, password: String, config: RepositoryConfig? = nil, scryptRounds: Int = 1 << 15) async throws(BackupError) -> Repository {
+    public static func initialize(at location: String, password: String, config: RepositoryParameters? = nil, scryptRounds: Int = 1 << 15) async throws(BackupError) -> Repository {
         try await initialize(in: try RepositoryLocation.store(location), password: password, config: config, scryptRounds: scryptRounds)
     }
 
     /// Creates a repository in `store` (empty or missing) with `password`.
     /// `scryptRounds` is scrypt's N for the password's key file (default 2^15).
     @discardableResult
-    public static func initialize(in store: any RepositoryStore, password: String, config: RepositoryConfig? = nil, scryptRounds: Int = 1 << 15) async throws(BackupError) -> Repository {
+    public static func initialize(in store: any RepositoryStore, password: String, config: RepositoryParameters? = nil, scryptRounds: Int = 1 << 15) async throws(BackupError) -> Repository {
         if try await store.exists("config") { throw .alreadyExists(store.location) }
         guard try await store.isEmpty() else { throw .invalid("\(store.location) is not empty; a repository needs a place of its own") }
         guard !password.isEmpty else { throw .invalid("the password is empty") }
         try await store.prepare()
         let key = MasterKey.random()
-        let config = config ?? RepositoryConfig(id: SHA256.hash(data: Array(UUID().uuidString.utf8)).hex)
+        let config = config ?? RepositoryParameters(id: SHA256.hash(data: Array(UUID().uuidString.utf8)).hex)
         if let problem = config.chunker.problem { throw .invalid(problem) }
         let keyFile = KeyFile.make(for: key, password: password, rounds: scryptRounds)
         try await store.write("keys/\(SHA256.hash(data: Array(keyFile.salt.utf8)).hex)", Array(try Self.json(keyFile)))
@@ -75,13 +75,13 @@ public final class Repository: Sendable {
             }
         }
         guard let key else { throw .wrongPassword }
-        let config: RepositoryConfig = try await decode(key.open(try store.read("config"), what: "the config file"), what: "the config file")
+        let config: RepositoryParameters = try await decode(key.open(try store.read("config"), what: "the config file"), what: "the config file")
         let repository = Repository(store: store, config: config, key: key)
         try await repository.loadIndex()
         return repository
     }
 
-    private init(store: any RepositoryStore, config: RepositoryConfig, key: MasterKey) {
+    private init(store: any RepositoryStore, config: RepositoryParameters, key: MasterKey) {
         self.store = store
         self.config = config
         self.codec = BlobCodec(key: key, level: config.compressionLevel)

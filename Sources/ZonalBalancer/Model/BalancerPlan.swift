@@ -17,8 +17,8 @@ public struct BalancerPlan: Sendable, Hashable {
     public var service: String
     public var node: String
     public var listeners: [Listener]
-    public var pools: [PoolConfiguration]
-    public var http: HTTPSettings
+    public var pools: [PoolPlan]
+    public var http: HTTPSpec
     public var connections: ConnectionLimits
     public var adminHost: String
     public var adminPort: Int?
@@ -47,7 +47,7 @@ public struct BalancerPlan: Sendable, Hashable {
         adminToken = spec.adminToken
     }
 
-    private static func configuration(of pool: BalancerSpec.Pool, in topology: Topology) throws(BalancerPlanError) -> PoolConfiguration {
+    private static func configuration(of pool: BalancerSpec.Pool, in topology: Topology) throws(BalancerPlanError) -> PoolPlan {
         var backends = pool.servers.map { Backend(id: $0.name, host: $0.address, port: $0.port, zone: $0.zone, weight: $0.weight) }
         var health = pool.health ?? HealthCheckSpec(probe: .tcp(port: nil))
         var primaryZone = pool.primaryZone, secondaryZone = pool.secondaryZone
@@ -62,15 +62,15 @@ public struct BalancerPlan: Sendable, Hashable {
             primaryZone = primaryZone ?? backing.primaryZone
             secondaryZone = secondaryZone ?? backing.secondaryZone
         }
-        let persistence: PoolConfiguration.Persistence = switch pool.persistence.kind {
+        let persistence: PoolPlan.Persistence = switch pool.persistence.kind {
         case .none: .none
         case .sourceIP: .sourceAddress(timeout: pool.persistence.timeout)
         case .cookie: .cookie(PersistenceCookie(name: pool.persistence.cookie ?? "ZONALSRV", timeout: pool.persistence.timeout))
         case .appCookie: .applicationCookie(name: pool.persistence.cookie ?? "")
         }
-        var routing: PoolConfiguration.DatabaseRouting?
+        var routing: PoolPlan.DatabaseRouting?
         if let service = pool.service, let role = pool.role { routing = .init(service: service, role: role) }
-        return PoolConfiguration(
+        return PoolPlan(
             name: pool.name, backends: backends, scheduling: pool.scheduling, persistence: persistence,
             primaryZone: primaryZone, secondaryZone: secondaryZone, retries: pool.retries, connectTimeout: pool.connectTimeout,
             healthCheck: routing == nil ? health : nil, failover: .init(failbackHoldDown: pool.failbackHoldDown),

@@ -17,7 +17,7 @@ public final class BackendPool: Sendable {
     }
 
     private struct State: Sendable {
-        var configuration: PoolConfiguration
+        var configuration: PoolPlan
         var health: [String: Health] = [:]
         var active: [String: Int] = [:]
         var roundRobin = SmoothWeightedRoundRobin()
@@ -32,7 +32,7 @@ public final class BackendPool: Sendable {
         var affinity: [String: Affinity] = [:]
         var affinityWrites = 0
 
-        init(configuration: PoolConfiguration) {
+        init(configuration: PoolPlan) {
             self.configuration = configuration
             self.ring = ConsistentHashRing(backends: configuration.backends)
             self.tokens = Dictionary(configuration.backends.map { ($0.persistenceToken, $0.id) }, uniquingKeysWith: { first, _ in first })
@@ -61,7 +61,7 @@ public final class BackendPool: Sendable {
     /// happens; `onAffinity` of every client newly persisted to a server (pool, client, server
     /// id), so other balancer instances can learn it.
     public init(
-        configuration: PoolConfiguration,
+        configuration: PoolPlan,
         clock: any ZonalClock = SystemClock(),
         onZoneSwitch: @escaping @Sendable (String, ZoneFailoverPolicy.Switch) -> Void = { _, _ in },
         onAffinity: @escaping @Sendable (String, String, String) -> Void = { _, _, _ in }
@@ -76,13 +76,13 @@ public final class BackendPool: Sendable {
     /// The pool's name; fixed for its life, so reading it takes no lock.
     public let name: String
 
-    public var configuration: PoolConfiguration {
+    public var configuration: PoolPlan {
         state.withLock { $0.configuration }
     }
 
     /// What each request needs of the configuration, without copying the server list.
     public struct RequestPolicy: Sendable {
-        public var persistence: PoolConfiguration.Persistence
+        public var persistence: PoolPlan.Persistence
         public var retries: Int
         public var connectTimeout: Duration
     }
@@ -93,7 +93,7 @@ public final class BackendPool: Sendable {
 
     /// Replaces the pool's servers and settings (the name stays). Kept servers keep their health
     /// and ejections; a changed zone layout restarts the failover policy from the current health.
-    public func reconfigure(_ configuration: PoolConfiguration) {
+    public func reconfigure(_ configuration: PoolPlan) {
         precondition(configuration.name == name, "a pool keeps its name")
         let now = clock.now
         let change: ZoneFailoverPolicy.Switch? = state.withLock { state in
@@ -279,7 +279,7 @@ public final class BackendPool: Sendable {
     // MARK: - Decisions under the lock
 
     private static func pickInZones(_ state: inout State, client: String, excluding: Set<String>, now: MonotonicInstant,
-                                    scheduling: PoolConfiguration.Scheduling? = nil) -> Backend? {
+                                    scheduling: PoolPlan.Scheduling? = nil) -> Backend? {
         let scheduling = scheduling ?? state.configuration.scheduling
         guard let zones = state.zones else {
             return pick(&state, client: client, from: candidates(state, zone: nil, excluding: excluding, now: now), scheduling: scheduling)
@@ -332,7 +332,7 @@ public final class BackendPool: Sendable {
         return backend
     }
 
-    private static func pick(_ state: inout State, client: String, from candidates: [Backend], scheduling: PoolConfiguration.Scheduling) -> Backend? {
+    private static func pick(_ state: inout State, client: String, from candidates: [Backend], scheduling: PoolPlan.Scheduling) -> Backend? {
         switch scheduling {
         case .roundRobin:
             return state.roundRobin.pick(from: candidates)

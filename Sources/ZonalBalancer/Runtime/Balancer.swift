@@ -173,7 +173,7 @@ public final class Balancer: Sendable {
         }
     }
 
-    private func change(pool name: String, _ edit: (inout PoolConfiguration) throws(BalancerAdminError) -> Void) throws(BalancerAdminError) {
+    private func change(pool name: String, _ edit: (inout PoolPlan) throws(BalancerAdminError) -> Void) throws(BalancerAdminError) {
         guard let pool = pools[name] else { throw .notFound("no pool named \(name); pools: \(pools.keys.sorted().joined(separator: ", "))") }
         var configuration = pool.configuration
         try edit(&configuration)

@@ -25,7 +25,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     struct Environment {
         let pool: BackendPool
-        let settings: HTTPSettings
+        let settings: HTTPSpec
         let caches: ServerConnectionCaches
         let metrics: ProxyMetrics
         let logger: Logger

@@ -16,12 +16,12 @@ public enum HTTPFrontHarness {
     public static func feed(_ chunks: [[UInt8]]) -> [UInt8] {
         let channel = EmbeddedChannel()
         let server = Backend(host: "127.0.0.1", port: 9, zone: "z")
-        let pool = BackendPool(configuration: PoolConfiguration(name: "fuzz", backends: [server], persistence: .cookie(.init())))
+        let pool = BackendPool(configuration: PoolPlan(name: "fuzz", backends: [server], persistence: .cookie(.init())))
         pool.setHealth(server.id, .unhealthy)
         var logger = Logger(label: "zonal.fuzz")
         logger.logLevel = .critical
         let environment = ClientConnectionHandler.Environment(
-            pool: pool, settings: HTTPSettings(limits: .init(maxHeaderBytes: 4096, maxBodyBytes: 1 << 16)),
+            pool: pool, settings: HTTPSpec(limits: .init(maxHeaderBytes: 4096, maxBodyBytes: 1 << 16)),
             caches: ServerConnectionCaches(), metrics: ProxyMetrics(listener: "fuzz", pool: "fuzz"), logger: logger
         )
         do {

@@ -14,7 +14,7 @@ public struct HTTPProxy: Service {
     public var host: String
     public var port: Int
     public let pool: BackendPool
-    public var settings: HTTPSettings
+    public var settings: HTTPSpec
     /// Client connections served at once; more wait to be accepted.
     public var maxConnections: Int
     /// Set for an HTTPS listener: TLS is terminated here with the source's current certificate.
@@ -24,14 +24,14 @@ public struct HTTPProxy: Service {
     public var onBound: @Sendable (SocketAddress) -> Void
 
     public init(
-        name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSettings = .init(), maxConnections: Int = ConnectionLimits().maxConnections,
+        name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSpec = .init(), maxConnections: Int = ConnectionLimits().maxConnections,
         logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
         self.init(name: name, host: host, port: port, pool: pool, settings: settings, maxConnections: maxConnections, tls: nil, logger: logger, onBound: onBound)
     }
 
     init(
-        name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSettings, maxConnections: Int, tls: TLSContextSource?,
+        name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSpec, maxConnections: Int, tls: TLSContextSource?,
         logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void
     ) {
         self.tls = tls

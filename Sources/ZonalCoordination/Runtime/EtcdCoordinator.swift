@@ -53,7 +53,7 @@ public final class EtcdCoordinator: Coordinator {
     /// token, or the etcd cluster it names (as `user` with `password_file`; the members of a
     /// `local_cluster` as root with the admin token, like the embedded coordinator).
     /// `endpoints` replaces the topology's (a node-local proxy).
-    public convenience init(settings: CoordinatorSettings, token: AdminToken?, endpoints: [String] = [],
+    public convenience init(settings: CoordinatorSpec, token: AdminToken?, endpoints: [String] = [],
                             requestTimeout: Duration = .seconds(2), clock: any ZonalClock = SystemClock()) throws(CoordinatorError) {
         let credentials: Credentials?
         switch settings.backend {
@@ -95,7 +95,7 @@ public final class EtcdCoordinator: Coordinator {
     }
 
     /// Trusts etcd's CA only, and presents the client certificate when there is one.
-    private static func tlsConfiguration(_ files: CoordinatorSettings.TLSFiles) throws(CoordinatorError) -> TLSConfiguration {
+    private static func tlsConfiguration(_ files: CoordinatorSpec.TLSFiles) throws(CoordinatorError) -> TLSConfiguration {
         var tls = TLSConfiguration.makeClientConfiguration()
         do {
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(files.ca))

@@ -141,13 +141,13 @@ public struct BalancerSpec: Sendable, Hashable {
 
     public var listeners: [Listener]
     public var pools: [Pool]
-    public var http: HTTPSettings
+    public var http: HTTPSpec
     public var connections: ConnectionLimits
     /// A token of this balancer's own for its admin API, instead of the admin token `zonal up`
     /// generates (for instances run outside `zonal up`). Either way the admin API wants one.
     public var adminToken: String?
 
-    public init(listeners: [Listener], pools: [Pool], http: HTTPSettings = .init(), connections: ConnectionLimits = .init(), adminToken: String? = nil) {
+    public init(listeners: [Listener], pools: [Pool], http: HTTPSpec = .init(), connections: ConnectionLimits = .init(), adminToken: String? = nil) {
         self.connections = connections
         self.listeners = listeners
         self.pools = pools
@@ -198,7 +198,7 @@ public struct ConnectionLimits: Sendable, Hashable {
 }
 
 /// How an HTTP listener treats its clients and servers.
-public struct HTTPSettings: Sendable, Hashable {
+public struct HTTPSpec: Sendable, Hashable {
     public var limits: RequestLimits
     /// Time a client has to send a whole request head once it started one (slowloris). Default 10 s.
     public var headerTimeout: Duration

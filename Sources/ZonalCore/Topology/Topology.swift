@@ -4,22 +4,22 @@ import Foundation
 /// placed on nodes. One file describes it; every `zonal` role reads the same model.
 public struct Topology: Sendable, Hashable {
     public var name: String
-    public var coordinator: CoordinatorSettings
-    public var supervisor: SupervisorSettings
+    public var coordinator: CoordinatorSpec
+    public var supervisor: SupervisorSpec
     public var regions: [Region]
     public var nodes: [Node]
     public var services: [Service]
     /// Backups `zonal up` takes on a schedule.
-    public var backups: [BackupPolicy]
+    public var backups: [BackupSpec]
 
     public init(
         name: String,
-        coordinator: CoordinatorSettings = .init(),
-        supervisor: SupervisorSettings = .init(),
+        coordinator: CoordinatorSpec = .init(),
+        supervisor: SupervisorSpec = .init(),
         regions: [Region],
         nodes: [Node],
         services: [Service],
-        backups: [BackupPolicy] = []
+        backups: [BackupSpec] = []
     ) {
         self.backups = backups
         self.name = name
@@ -119,7 +119,7 @@ extension Topology {
 }
 
 /// Which coordinator holds leadership and cluster state.
-public struct CoordinatorSettings: Sendable, Hashable {
+public struct CoordinatorSpec: Sendable, Hashable {
     public enum Backend: String, Sendable, Hashable, CaseIterable {
         /// A single-process coordinator run by `zonal up`; the default on one machine.
         case embedded
@@ -188,7 +188,7 @@ extension Topology {
 }
 
 /// How `zonal up` runs the topology on one machine.
-public struct SupervisorSettings: Sendable, Hashable {
+public struct SupervisorSpec: Sendable, Hashable {
     /// Loopback host of the control API that `zonal status`, `fail` and `recover` talk to.
     public var controlHost: String
     /// Port of the control API. Default 7300.
@@ -197,7 +197,7 @@ public struct SupervisorSettings: Sendable, Hashable {
     /// directory of `zonal up`. Default `.zonal/<topology name>`.
     public var stateDirectory: String?
     /// Restart delays for crashed processes.
-    public var restart: RestartSettings
+    public var restart: RestartSpec
     /// Limits of every HTTP API of the topology's processes (control API, coordinator,
     /// balancer admin, database agents, the app's admin port).
     public var api: APILimits
@@ -206,7 +206,7 @@ public struct SupervisorSettings: Sendable, Hashable {
         controlHost: String = "127.0.0.1",
         controlPort: Int = 7300,
         stateDirectory: String? = nil,
-        restart: RestartSettings = .init(),
+        restart: RestartSpec = .init(),
         api: APILimits = .init()
     ) {
         self.controlHost = controlHost
@@ -256,7 +256,7 @@ public enum MetricsAccess: String, Sendable, Hashable, CaseIterable {
 }
 
 /// Exponential restart backoff, as in systemd's and Kubernetes' crash loops.
-public struct RestartSettings: Sendable, Hashable {
+public struct RestartSpec: Sendable, Hashable {
     /// Delay before the first restart of a crashed process. Default 200 ms.
     public var initialBackoff: Duration
     /// The delay doubles on each crash in a row up to this cap. Default 30 s.

@@ -2,7 +2,7 @@ import Yams
 
 /// Reading the top-level `backups` list: scheduled `zonal backup` runs.
 extension TopologyReader {
-    mutating func readBackupPolicy(_ node: Yams.Node) -> BackupPolicy? {
+    mutating func readBackupPolicy(_ node: Yams.Node) -> BackupSpec? {
         guard let unnamed = YAMLFields(node, subject: "a backup policy", problems: problems, allowedKeys: [
             "name", "paths", "repository", "password_file", "interval", "exclude", "one_file_system", "keep", "prune",
         ]) else { return nil }
@@ -27,7 +27,7 @@ extension TopologyReader {
         let prune = fields.bool("prune") ?? true
         let oneFileSystem = fields.bool("one_file_system") ?? false
         guard let repository, let passwordFile, let interval, !paths.isEmpty else { return nil }
-        return BackupPolicy(name: name, paths: paths, repository: repository, passwordFile: passwordFile, interval: interval,
+        return BackupSpec(name: name, paths: paths, repository: repository, passwordFile: passwordFile, interval: interval,
                             excludes: fields.stringList("exclude")?.map(\.value) ?? [], oneFileSystem: oneFileSystem, retention: retention, prune: prune)
     }
 

@@ -18,7 +18,7 @@ extension TopologyReader {
             listeners = [BalancerSpec.Listener(name: "http", port: port, mode: .http, pool: first.name)]
             record("\(path).listeners.http", fields.line)
         }
-        var http = HTTPSettings()
+        var http = HTTPSpec()
         if let httpNode = fields["http"], let httpFields = YAMLFields(httpNode, subject: "`http` of \(subject)", problems: problems, allowedKeys: [
             "header_timeout", "keep_alive_timeout", "server_timeout", "max_header_size", "max_body_size",
         ]) {

@@ -15,8 +15,8 @@ struct TopologyReader {
         guard let fields = YAMLFields(root, subject: "the topology", problems: problems,
                                       allowedKeys: ["name", "coordinator", "supervisor", "regions", "nodes", "services", "backups"]) else { return nil }
         let name = fields.string("name", required: true)
-        let coordinator = fields["coordinator"].flatMap { readCoordinator($0) } ?? CoordinatorSettings()
-        let supervisor = fields["supervisor"].flatMap { readSupervisor($0) } ?? SupervisorSettings()
+        let coordinator = fields["coordinator"].flatMap { readCoordinator($0) } ?? CoordinatorSpec()
+        let supervisor = fields["supervisor"].flatMap { readSupervisor($0) } ?? SupervisorSpec()
         let regions = (fields.sequence("regions", required: true) ?? []).compactMap { readRegion($0) }
         let nodes = (fields.sequence("nodes", required: true) ?? []).compactMap { readNode($0) }
         let services = (fields.sequence("services") ?? []).compactMap { readService($0, nodes: nodes) }
@@ -26,11 +26,11 @@ struct TopologyReader {
                         regions: regions, nodes: nodes, services: services, backups: backups)
     }
 
-    private mutating func readCoordinator(_ node: Yams.Node) -> CoordinatorSettings? {
+    private mutating func readCoordinator(_ node: Yams.Node) -> CoordinatorSpec? {
         guard let fields = YAMLFields(node, subject: "`coordinator`", problems: problems, allowedKeys: ["backend", "endpoints", "host", "port", "local_cluster", "user", "password_file", "tls"]) else { return nil }
         record("coordinator", fields.line)
-        var settings = CoordinatorSettings()
-        settings.backend = fields.choice("backend", CoordinatorSettings.Backend.self, noun: "coordinator backend") ?? settings.backend
+        var settings = CoordinatorSpec()
+        settings.backend = fields.choice("backend", CoordinatorSpec.Backend.self, noun: "coordinator backend") ?? settings.backend
         settings.endpoints = fields.stringList("endpoints")?.map(\.value) ?? []
         settings.host = fields.string("host") ?? settings.host
         settings.port = fields.int("port", in: 1...65535) ?? settings.port
@@ -39,15 +39,15 @@ struct TopologyReader {
         settings.passwordFile = fields.string("password_file")
         if let tlsNode = fields["tls"], let tls = YAMLFields(tlsNode, subject: "`coordinator.tls`", problems: problems, allowedKeys: ["ca", "certificate", "key"]),
            let ca = tls.string("ca", required: true) {
-            settings.tls = CoordinatorSettings.TLSFiles(ca: ca, certificate: tls.string("certificate"), key: tls.string("key"))
+            settings.tls = CoordinatorSpec.TLSFiles(ca: ca, certificate: tls.string("certificate"), key: tls.string("key"))
         }
         return settings
     }
 
-    private mutating func readSupervisor(_ node: Yams.Node) -> SupervisorSettings? {
+    private mutating func readSupervisor(_ node: Yams.Node) -> SupervisorSpec? {
         guard let fields = YAMLFields(node, subject: "`supervisor`", problems: problems,
                                       allowedKeys: ["control_host", "control_port", "state_dir", "restart", "api"]) else { return nil }
-        var settings = SupervisorSettings()
+        var settings = SupervisorSpec()
         settings.controlHost = fields.string("control_host") ?? settings.controlHost
         settings.controlPort = fields.int("control_port", in: 1...65535) ?? settings.controlPort
         settings.stateDirectory = fields.string("state_dir")

@@ -158,7 +158,7 @@ public struct PostgresController: Sendable {
             logger.warning("stopping a server this agent did not start", metadata: ["pid": "\(pid)"])
             try await stop(.immediate)
         }
-        let spec = ProcessSpec(
+        let spec = ProcessPlan(
             executable: ZonalExecutable.current,
             arguments: ["db", "guard", "--parent", String(getpid()), "--", "/usr/bin/setpriv"] + account.setprivArguments + ["--", binDirectory + "/postgres", "-D", dataDirectory],
             logFile: logFile)

@@ -51,7 +51,7 @@ public struct ProcessLifecycle: Sendable {
         }
     }
 
-    public let settings: RestartSettings
+    public let settings: RestartSpec
     public private(set) var state: State = .idle
     /// Crashes since the process last ran stably.
     public private(set) var crashesInARow = 0
@@ -62,7 +62,7 @@ public struct ProcessLifecycle: Sendable {
     /// An operator asked to recover before the killed process was reaped.
     private var recoverPending = false
 
-    public init(settings: RestartSettings) {
+    public init(settings: RestartSpec) {
         self.settings = settings
     }
 

@@ -9,7 +9,7 @@ import ZonalProcess
 /// chunking and compression), then its retention. Outcomes go to the event log; the time of the
 /// last success is kept in the state directory, so a restart does not back up again at once.
 public struct BackupScheduler: Service {
-    public let policies: [BackupPolicy]
+    public let policies: [BackupSpec]
     public let zonalExecutable: String
     public let stateDirectory: String
     public let events: EventLog
@@ -17,7 +17,7 @@ public struct BackupScheduler: Service {
     public let clock: any ZonalClock
     public let logger: Logger
 
-    public init(policies: [BackupPolicy], zonalExecutable: String, stateDirectory: String, events: EventLog,
+    public init(policies: [BackupSpec], zonalExecutable: String, stateDirectory: String, events: EventLog,
                 clock: any ZonalClock = SystemClock(), logger: Logger) {
         self.policies = policies
         self.zonalExecutable = zonalExecutable
@@ -36,7 +36,7 @@ public struct BackupScheduler: Service {
         }
     }
 
-    private func schedule(_ policy: BackupPolicy) async {
+    private func schedule(_ policy: BackupSpec) async {
         let schedule = BackupSchedule(timetable: BackupTimetable(interval: policy.interval), clock: clock)
         await schedule.run(from: load(policy)) {
             let started = ContinuousClock.now
@@ -53,7 +53,7 @@ public struct BackupScheduler: Service {
 
     /// Initialises the repository if needed, takes the snapshot, applies the retention; returns
     /// the backup's summary line.
-    private func backUp(_ policy: BackupPolicy) async throws -> String {
+    private func backUp(_ policy: BackupSpec) async throws -> String {
         let repository = ["--repo", policy.repository, "--password-file", policy.passwordFile]
         // Asked of the repository itself, so that S3 repositories are found as well as directories.
         try await zonal(["backup", "init", "--if-missing"] + repository, policy: policy)
@@ -67,12 +67,12 @@ public struct BackupScheduler: Service {
 
     /// Runs `zonal ARGUMENTS` at nice 10; its output goes to the policy's log and is returned.
     @discardableResult
-    private func zonal(_ arguments: [String], policy: BackupPolicy) async throws -> String {
+    private func zonal(_ arguments: [String], policy: BackupSpec) async throws -> String {
         let log = "\(stateDirectory)/logs/backup-\(policy.name).log"
         let before = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
         // The one child that needs the repository's secrets from the supervisor's environment.
-        let secrets = ProcessSpec.passing(prefixes: ["ZONAL_BACKUP_", "AWS_"])
-        let child = try await ChildProcess.launch(ProcessSpec(executable: "/usr/bin/nice", arguments: ["-n", "10", zonalExecutable] + arguments,
+        let secrets = ProcessPlan.passing(prefixes: ["ZONAL_BACKUP_", "AWS_"])
+        let child = try await ChildProcess.launch(ProcessPlan(executable: "/usr/bin/nice", arguments: ["-n", "10", zonalExecutable] + arguments,
                                                               environment: secrets, logFile: log))
         let ending = await withTaskCancellationHandler {
             await child.termination.value
@@ -93,15 +93,15 @@ public struct BackupScheduler: Service {
         return String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
     }
 
-    private func path(for policy: BackupPolicy) -> String {
+    private func path(for policy: BackupSpec) -> String {
         "\(stateDirectory)/backups/\(policy.name).json"
     }
 
-    private func load(_ policy: BackupPolicy) -> BackupSchedule.Outcomes {
+    private func load(_ policy: BackupSpec) -> BackupSchedule.Outcomes {
         (try? JSONDecoder.zonal().decode(BackupSchedule.Outcomes.self, from: Data(contentsOf: URL(fileURLWithPath: path(for: policy))))) ?? .init()
     }
 
-    private func save(_ outcomes: BackupSchedule.Outcomes, for policy: BackupPolicy) {
+    private func save(_ outcomes: BackupSchedule.Outcomes, for policy: BackupSpec) {
         do {
             try JSONEncoder.zonal().encode(outcomes).write(to: URL(fileURLWithPath: path(for: policy)), options: .atomic)
         } catch {

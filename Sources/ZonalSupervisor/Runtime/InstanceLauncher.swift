@@ -21,7 +21,7 @@ public struct InstanceLauncher: Sendable {
         self.metrics = metrics
     }
 
-    public func spec(for instance: Topology.Instance) throws -> ProcessSpec {
+    public func plan(for instance: Topology.Instance) throws -> ProcessPlan {
         let logFile = "\(stateDirectory)/logs/\(instance.id).log"
         let environment = [ParentDeathSignal.environmentKey: String(getpid())]
         switch instance.service.kind {
@@ -32,23 +32,23 @@ public struct InstanceLauncher: Sendable {
                 "--metrics", metrics.rawValue,
             ]
             if let admin = instance.service.adminPort { arguments += ["--admin-port", String(admin)] }
-            return ProcessSpec(executable: zonalExecutable, arguments: arguments, environment: environment, logFile: logFile)
+            return ProcessPlan(executable: zonalExecutable, arguments: arguments, environment: environment, logFile: logFile)
         case .balancer:
             return topologyReader(["balancer"], instance, environment: environment, logFile: logFile)
         case .postgres:
             return topologyReader(["db", "agent", "--state-dir", stateDirectory], instance, environment: environment, logFile: logFile)
         case .process(let command):
             let expanded = command.map { instance.expand($0, stateDirectory: stateDirectory) }
-            return ProcessSpec(executable: try Self.resolve(expanded[0]), arguments: Array(expanded.dropFirst()),
+            return ProcessPlan(executable: try Self.resolve(expanded[0]), arguments: Array(expanded.dropFirst()),
                                environment: environment, logFile: logFile)
         }
     }
 
     /// A built-in service that reads its settings from the topology itself.
-    private func topologyReader(_ command: [String], _ instance: Topology.Instance, environment: [String: String], logFile: String) -> ProcessSpec {
+    private func topologyReader(_ command: [String], _ instance: Topology.Instance, environment: [String: String], logFile: String) -> ProcessPlan {
         var arguments = command + ["--service", instance.service.name, "--node", instance.node.name]
         if let topologyPath { arguments += ["--topology", topologyPath] }
-        return ProcessSpec(executable: zonalExecutable, arguments: arguments, environment: environment, logFile: logFile)
+        return ProcessPlan(executable: zonalExecutable, arguments: arguments, environment: environment, logFile: logFile)
     }
 
     /// Finds a program the way a shell would: a path as given, a bare name in `PATH`.

@@ -74,7 +74,7 @@ public struct LocalDeployment: Sendable {
 
     /// The topology's coordinator: the embedded one, served on its loopback address, or a
     /// client of the etcd cluster, which must answer before anything starts.
-    static func startCoordinator(_ settings: CoordinatorSettings, stateDirectory: String, token: AdminToken, tokens: AdminTokenSource, limits: APILimits,
+    static func startCoordinator(_ settings: CoordinatorSpec, stateDirectory: String, token: AdminToken, tokens: AdminTokenSource, limits: APILimits,
                                  logger: Logger) async throws -> (any Coordinator, [ServiceGroupConfiguration.ServiceConfiguration]) {
         switch settings.backend {
         case .embedded:

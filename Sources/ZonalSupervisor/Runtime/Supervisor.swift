@@ -213,7 +213,7 @@ public actor Supervisor {
         let generation = entry.generation
         managed[id] = entry
         do {
-            let child = try await ChildProcess.launch(try launcher.spec(for: entry.instance))
+            let child = try await ChildProcess.launch(try launcher.plan(for: entry.instance))
             managed[id]?.process = child
             events.record(SupervisorEvent(kind: .processStarted, subject: id, message: "pid \(child.pid): \(reason)"))
             watchers.append(Task { [weak self] in

@@ -1,7 +1,7 @@
 import ZonalCore
 
 /// A pool of servers behind one or more listeners, and how the balancer picks among them.
-public struct PoolConfiguration: Sendable, Hashable {
+public struct PoolPlan: Sendable, Hashable {
     public typealias Scheduling = BalancerScheduling
 
     /// How a client is kept on the server it was first sent to.

@@ -1,6 +1,6 @@
 /// A backup `zonal up` takes on a schedule: directories into a `zonal backup` repository every
 /// `interval`, then the retention rules applied.
-public struct BackupPolicy: Sendable, Hashable {
+public struct BackupSpec: Sendable, Hashable {
     public var name: String
     public var paths: [String]
     /// The repository: a directory or `s3:http://HOST:PORT/BUCKET/PREFIX` (S3 keys from the

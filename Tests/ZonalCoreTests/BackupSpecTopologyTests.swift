@@ -2,7 +2,7 @@ import Testing
 @testable import ZonalCore
 
 @Suite("Backup policies in topology files")
-struct BackupPolicyTopologyTests {
+struct BackupSpecTopologyTests {
     let errors = TopologyErrorTests()
 
     @Test("a policy is read with its paths, excludes, retention and interval")

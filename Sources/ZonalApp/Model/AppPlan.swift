@@ -1,7 +1,7 @@
 import ZonalCore
 
 /// Where a sample application backend runs and who it says it is.
-public struct AppConfiguration: Sendable, Hashable {
+public struct AppPlan: Sendable, Hashable {
     public var service: String
     public var node: String
     public var zone: String
