@@ -36,7 +36,8 @@ public struct AdminToken: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `presented` is this token, in time independent of where the two first differ.
     public func matches(_ presented: some StringProtocol) -> Bool {
-        let expected = Array(secret.utf8), given = Array(presented.utf8)
+        let expected = Array(secret.utf8)
+        let given = Array(presented.utf8)
         var difference = UInt8(truncatingIfNeeded: expected.count ^ given.count)
         for index in 0..<expected.count {
             difference |= expected[index] ^ (index < given.count ? given[index] : 0)
@@ -71,8 +72,10 @@ public struct AdminToken: Sendable, Hashable, CustomStringConvertible {
     /// The token a command should present, from the first of: `tokenFile` (a `--token-file`),
     /// `ZONAL_TOKEN`, `ZONAL_TOKEN_FILE`, the state directory's token file. Nil when there is none
     /// anywhere (a request without it will then be refused with the reason).
-    public static func find(tokenFile: String?, stateDirectory: String?,
-                            environment: [String: String] = ProcessInfo.processInfo.environment) throws(AdminTokenError) -> AdminToken? {
+    public static func find(
+        tokenFile: String?, stateDirectory: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(AdminTokenError) -> AdminToken? {
         if let tokenFile { return try load(file: tokenFile) }
         if let secret = environment[environmentKey] { return try AdminToken(secret: secret) }
         if let file = environment[fileEnvironmentKey] { return try load(file: file) }

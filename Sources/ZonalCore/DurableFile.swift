@@ -19,8 +19,10 @@ public enum DurableFile {
     /// - Parameters:
     ///   - permissions: the new file's mode.
     ///   - owner: the account to give the file to before it appears (needs root); nil keeps the writer's.
-    public static func write(_ bytes: some ContiguousBytes, to path: String, permissions: mode_t = 0o600,
-                             owner: FileOwner? = nil) throws(DurableFileError) {
+    public static func write(
+        _ bytes: some ContiguousBytes, to path: String, permissions: mode_t = 0o600,
+        owner: FileOwner? = nil
+    ) throws(DurableFileError) {
         let directory = (path as NSString).deletingLastPathComponent
         let temporary = "\(directory.isEmpty ? "." : directory)/\(temporaryPrefix)\(UInt64.random(in: 0...UInt64.max))"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)

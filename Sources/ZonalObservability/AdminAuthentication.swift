@@ -102,8 +102,10 @@ public struct AdminTokenMiddleware<Context: RemoteAddressRequestContext>: Router
     public let metrics: MetricsAccess
     public let isOpen: @Sendable (Request) -> Bool
 
-    public init(tokens: AdminTokenSource, metrics: MetricsAccess = .loopback,
-                isOpen: @escaping @Sendable (Request) -> Bool = AdminTokenMiddleware.health) {
+    public init(
+        tokens: AdminTokenSource, metrics: MetricsAccess = .loopback,
+        isOpen: @escaping @Sendable (Request) -> Bool = AdminTokenMiddleware.health
+    ) {
         self.tokens = tokens
         self.metrics = metrics
         self.isOpen = isOpen

@@ -49,9 +49,10 @@ extension Router {
     /// Adds only `GET /metrics`, for routers whose `/health` has a meaning of its own.
     public func addMetricsRoute() {
         get("/metrics") { _, _ -> Response in
-            Response(status: .ok,
-                     headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: Observability.registry.emitToBuffer())))
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: Observability.registry.emitToBuffer())))
         }
     }
 }
@@ -60,8 +61,9 @@ extension Response {
     /// A JSON response from any `Encodable` value, with sorted keys for stable output.
     public static func json(status: HTTPResponse.Status = .ok, _ value: some Encodable) -> Response {
         let data = (try? JSONEncoder.zonal(pretty: true).encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 
@@ -74,8 +76,9 @@ public enum APIServer {
         Application(
             router: router,
             server: .http1(configuration: .init(idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds))),
-            configuration: .init(address: .hostname(host, port: port), serverName: name,
-                                 availableConnectionsDelegate: .maximum(limits.maxConnections, logger: logger)),
+            configuration: .init(
+                address: .hostname(host, port: port), serverName: name,
+                availableConnectionsDelegate: .maximum(limits.maxConnections, logger: logger)),
             logger: logger)
     }
 }

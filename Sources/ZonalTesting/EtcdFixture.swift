@@ -29,13 +29,15 @@ public final class EtcdFixture: @unchecked Sendable {
         members = (0..<size).map { Member(name: "m\($0)", address: LoopbackAddress.random()) }
         let cluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
         for member in members {
-            let process = try ProcessFixture(executable: binary, arguments: [
-                "--name", member.name, "--data-dir", directory.file(member.name),
-                "--listen-client-urls", member.clientURL, "--advertise-client-urls", member.clientURL,
-                "--listen-peer-urls", member.peerURL, "--initial-advertise-peer-urls", member.peerURL,
-                "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", directory.path,
-                "--heartbeat-interval", "100", "--election-timeout", "1000",
-            ], outputPath: directory.file("\(member.name).log"))
+            let process = try ProcessFixture(
+                executable: binary,
+                arguments: [
+                    "--name", member.name, "--data-dir", directory.file(member.name),
+                    "--listen-client-urls", member.clientURL, "--advertise-client-urls", member.clientURL,
+                    "--listen-peer-urls", member.peerURL, "--initial-advertise-peer-urls", member.peerURL,
+                    "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", directory.path,
+                    "--heartbeat-interval", "100", "--election-timeout", "1000",
+                ], outputPath: directory.file("\(member.name).log"))
             processes[member.name] = process
         }
         for member in members {
@@ -50,8 +52,9 @@ public final class EtcdFixture: @unchecked Sendable {
     public func leader() async -> Member? {
         for member in members where processes[member.name]?.isRunning == true {
             guard let status = await Self.post(member.clientURL + "/v3/maintenance/status", body: "{}"),
-                  let header = status["header"] as? [String: Any],
-                  let memberID = header["member_id"] as? String, let leader = status["leader"] as? String else { continue }
+                let header = status["header"] as? [String: Any],
+                let memberID = header["member_id"] as? String, let leader = status["leader"] as? String
+            else { continue }
             if memberID == leader { return member }
         }
         return nil
@@ -86,7 +89,8 @@ public final class EtcdFixture: @unchecked Sendable {
         request.method = .POST
         request.body = .bytes(ByteBuffer(string: body))
         guard let response = try? await HTTPClient.zonal.execute(request, timeout: .seconds(2)), response.status == .ok,
-              let bytes = try? await response.body.collect(upTo: 1 << 20) else { return nil }
+            let bytes = try? await response.body.collect(upTo: 1 << 20)
+        else { return nil }
         return try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView)) as? [String: Any]
     }
 }

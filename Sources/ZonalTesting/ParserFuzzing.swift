@@ -29,7 +29,8 @@ public enum ParserFuzzing {
     }
 
     public static let targets: [Target] = [
-        httpFront, duration, persistenceCookie, topology, watchStream, coordinatorJournal, coordinatorSnapshot, keyFile, repositoryIndex, s3Answer, controlData, timelineHistory,
+        httpFront, duration, persistenceCookie, topology, watchStream, coordinatorJournal, coordinatorSnapshot, keyFile, repositoryIndex, s3Answer, controlData,
+        timelineHistory,
     ]
 
     public static func target(named name: String) -> Target? {
@@ -38,11 +39,14 @@ public enum ParserFuzzing {
 
     /// The balancer's client side: whatever comes in, what goes out is an HTTP response or nothing.
     /// Input is split at each 0xFF byte into separate reads.
-    static let httpFront = Target(name: "http-front", seeds: [
-        "GET / HTTP/1.1\r\nHost: example\r\n\r\n",
-        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
-        "GET /a HTTP/1.1\r\nHost: x\r\nCookie: ZONALSRV=a.-1y2p0ij32e8e7\r\n\r\n\u{FF}GET /b HTTP/1.1\r\n\r\n",
-    ].map { Array($0.utf8) }) { bytes in
+    static let httpFront = Target(
+        name: "http-front",
+        seeds: [
+            "GET / HTTP/1.1\r\nHost: example\r\n\r\n",
+            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            "GET /a HTTP/1.1\r\nHost: x\r\nCookie: ZONALSRV=a.-1y2p0ij32e8e7\r\n\r\n\u{FF}GET /b HTTP/1.1\r\n\r\n",
+        ].map { Array($0.utf8) }
+    ) { bytes in
         let chunks = bytes.split(separator: 0xFF, omittingEmptySubsequences: false).map(Array.init)
         let answer = HTTPFrontHarness.feed(chunks)
         precondition(answer.isEmpty || answer.starts(with: Array("HTTP/1.".utf8)), "the balancer wrote something that is not HTTP")
@@ -57,9 +61,12 @@ public enum ParserFuzzing {
     }
 
     /// Persistence cookies: any header value is found or not, valid or not, at any time.
-    static let persistenceCookie = Target(name: "persistence-cookie", seeds: [
-        "ZONALSRV=abc.1y2p0ij", "a=1; ZONALSRV=a.-1y2p0ij32e8e7", "ZONALSRV=.", "ZONALSRV=x.zzzzzzzzzzzzzz",
-    ].map { Array($0.utf8) }) { bytes in
+    static let persistenceCookie = Target(
+        name: "persistence-cookie",
+        seeds: [
+            "ZONALSRV=abc.1y2p0ij", "a=1; ZONALSRV=a.-1y2p0ij32e8e7", "ZONALSRV=.", "ZONALSRV=x.zzzzzzzzzzzzzz",
+        ].map { Array($0.utf8) }
+    ) { bytes in
         let cookie = PersistenceCookie(timeout: .seconds(1000))
         guard let found = cookie.find(in: [String(decoding: bytes, as: UTF8.self)]) else { return }
         precondition(found.issued >= 0, "a negative issue time was taken")
@@ -70,7 +77,9 @@ public enum ParserFuzzing {
     }
 
     /// Topology YAML: a topology or a ``TopologyError`` naming the line.
-    static let topology = Target(name: "topology", seeds: [Array(BuiltinTopology.quickstartYAML.utf8), Array("name: x\nregions: [{ name: r, zones: [z] }]\n".utf8)]) { bytes in
+    static let topology = Target(
+        name: "topology", seeds: [Array(BuiltinTopology.quickstartYAML.utf8), Array("name: x\nregions: [{ name: r, zones: [z] }]\n".utf8)]
+    ) { bytes in
         do throws(TopologyError) {
             _ = try TopologyLoader.parse(String(decoding: bytes, as: UTF8.self))
         } catch {
@@ -79,11 +88,15 @@ public enum ParserFuzzing {
     }
 
     /// etcd's watch stream, split at each 0xFF byte into chunks: events or a specific error.
-    static let watchStream = Target(name: "watch-stream", seeds: [
-        #"{"result":{"header":{"revision":"5"},"created":true}}"# + "\n" + #"{"result":{"events":[{"kv":{"key":"L2E=","value":"eA==","mod_revision":"6"}}]}}"# + "\n",
-        #"{"result":{"events":[{"type":"DELETE","kv":{"key":"L2E="}}]}}"# + "\u{FF}\n" + #"{"result":{"compact_revision":"9223372036854775807"}}"# + "\n",
-        #"{"error":{"message":"etcdserver: mvcc: required revision has been compacted"}}"# + "\n",
-    ].map { Array($0.utf8) }) { bytes in
+    static let watchStream = Target(
+        name: "watch-stream",
+        seeds: [
+            #"{"result":{"header":{"revision":"5"},"created":true}}"# + "\n"
+                + #"{"result":{"events":[{"kv":{"key":"L2E=","value":"eA==","mod_revision":"6"}}]}}"# + "\n",
+            #"{"result":{"events":[{"type":"DELETE","kv":{"key":"L2E="}}]}}"# + "\u{FF}\n" + #"{"result":{"compact_revision":"9223372036854775807"}}"# + "\n",
+            #"{"error":{"message":"etcdserver: mvcc: required revision has been compacted"}}"# + "\n",
+        ].map { Array($0.utf8) }
+    ) { bytes in
         var decoder = WatchStreamDecoder(requestedRevision: 1)
         for chunk in bytes.split(separator: 0xFF, omittingEmptySubsequences: false) {
             do { _ = try decoder.feed(ByteBuffer(bytes: chunk)) } catch { return }
@@ -117,10 +130,13 @@ public enum ParserFuzzing {
 
     /// A repository key file: unlocked, or `wrongPassword`/`corrupt`; scrypt parameters from the
     /// file never reach scrypt unchecked.
-    static let keyFile = Target(name: "key-file", seeds: [
-        #"{"kdf":"scrypt","rounds":1024,"blockSize":8,"parallelism":1,"salt":"c2FsdA==","sealedKey":"AAAA","created":"2026-01-01T00:00:00Z"}"#,
-        #"{"kdf":"scrypt","rounds":9223372036854775807,"blockSize":-1,"parallelism":0,"salt":"","sealedKey":"","created":"2026-01-01T00:00:00Z"}"#,
-    ].map { Array($0.utf8) }) { bytes in
+    static let keyFile = Target(
+        name: "key-file",
+        seeds: [
+            #"{"kdf":"scrypt","rounds":1024,"blockSize":8,"parallelism":1,"salt":"c2FsdA==","sealedKey":"AAAA","created":"2026-01-01T00:00:00Z"}"#,
+            #"{"kdf":"scrypt","rounds":9223372036854775807,"blockSize":-1,"parallelism":0,"salt":"","sealedKey":"","created":"2026-01-01T00:00:00Z"}"#,
+        ].map { Array($0.utf8) }
+    ) { bytes in
         guard let file = try? JSONDecoder.zonal().decode(KeyFile.self, from: Data(bytes)) else { return }
         do throws(BackupError) {
             _ = try file.unlock(password: "fuzz")
@@ -134,10 +150,13 @@ public enum ParserFuzzing {
 
     /// Index files and trees after decryption: what decodes is within range, so no reader's
     /// `offset + length` overflows.
-    static let repositoryIndex = Target(name: "repository-index", seeds: [
-        #"{"packs":[{"pack":"ab","blobs":[{"id":"abababababababababababababababababababababababababababababababab","kind":"data","offset":0,"length":10,"plainLength":4}]}]}"#,
-        #"{"nodes":[{"name":"a","kind":"file","mode":420,"uid":0,"gid":0,"mtime":-9223372036854775808,"size":9223372036854775807,"content":[]}]}"#,
-    ].map { Array($0.utf8) }) { bytes in
+    static let repositoryIndex = Target(
+        name: "repository-index",
+        seeds: [
+            #"{"packs":[{"pack":"ab","blobs":[{"id":"abababababababababababababababababababababababababababababababab","kind":"data","offset":0,"length":10,"plainLength":4}]}]}"#,
+            #"{"nodes":[{"name":"a","kind":"file","mode":420,"uid":0,"gid":0,"mtime":-9223372036854775808,"size":9223372036854775807,"content":[]}]}"#,
+        ].map { Array($0.utf8) }
+    ) { bytes in
         if let index = try? JSONDecoder.zonal().decode(IndexFile.self, from: Data(bytes)) {
             for blob in index.packs.flatMap(\.blobs) {
                 let (end, overflow) = blob.offset.addingReportingOverflow(blob.length)
@@ -148,10 +167,13 @@ public enum ParserFuzzing {
     }
 
     /// S3's XML answers: element texts found, never a crash on unclosed or nested elements.
-    static let s3Answer = Target(name: "s3-answer", seeds: [
-        "<ListBucketResult><KeyCount>1</KeyCount><Contents><Key>a&amp;b</Key><Size>12</Size></Contents><IsTruncated>true</IsTruncated><NextContinuationToken>x</NextContinuationToken></ListBucketResult>",
-        "<Error><Code>SlowDown</Code><Message>&lt;please&gt;</Message></Error>", "<Contents><Contents></Contents>",
-    ].map { Array($0.utf8) }) { bytes in
+    static let s3Answer = Target(
+        name: "s3-answer",
+        seeds: [
+            "<ListBucketResult><KeyCount>1</KeyCount><Contents><Key>a&amp;b</Key><Size>12</Size></Contents><IsTruncated>true</IsTruncated><NextContinuationToken>x</NextContinuationToken></ListBucketResult>",
+            "<Error><Code>SlowDown</Code><Message>&lt;please&gt;</Message></Error>", "<Contents><Contents></Contents>",
+        ].map { Array($0.utf8) }
+    ) { bytes in
         let text = String(decoding: bytes, as: UTF8.self)
         for entry in XMLText.blocks("Contents", in: text[...]) {
             _ = XMLText.all("Key", in: entry)
@@ -161,10 +183,13 @@ public enum ParserFuzzing {
     }
 
     /// `pg_controldata` output: fields read or left unknown.
-    static let controlData = Target(name: "pg-controldata", seeds: [
-        "Database cluster state:               in production\nLatest checkpoint location:           0/3000060\nLatest checkpoint's TimeLineID:       1\nMinimum recovery ending location:     0/0\n",
-        "Latest checkpoint's TimeLineID: -9223372036854775808\nLatest checkpoint location: FFFFFFFF/FFFFFFFF\n",
-    ].map { Array($0.utf8) }) { bytes in
+    static let controlData = Target(
+        name: "pg-controldata",
+        seeds: [
+            "Database cluster state:               in production\nLatest checkpoint location:           0/3000060\nLatest checkpoint's TimeLineID:       1\nMinimum recovery ending location:     0/0\n",
+            "Latest checkpoint's TimeLineID: -9223372036854775808\nLatest checkpoint location: FFFFFFFF/FFFFFFFF\n",
+        ].map { Array($0.utf8) }
+    ) { bytes in
         let data = ControlData(parsing: String(decoding: bytes, as: UTF8.self))
         if let timeline = data.timeline { precondition((0...Int(UInt32.max)).contains(timeline)) }
         _ = data.position
@@ -172,9 +197,12 @@ public enum ParserFuzzing {
     }
 
     /// Timeline history files: the switches, each with a 32-bit timeline.
-    static let timelineHistory = Target(name: "timeline-history", seeds: [
-        "1\t0/3000060\tno recovery target specified\n2\t0/5000000\tat restore point\n", "4294967296\t0/1\n-1 0/0\n# comment\n",
-    ].map { Array($0.utf8) }) { bytes in
+    static let timelineHistory = Target(
+        name: "timeline-history",
+        seeds: [
+            "1\t0/3000060\tno recovery target specified\n2\t0/5000000\tat restore point\n", "4294967296\t0/1\n-1 0/0\n# comment\n",
+        ].map { Array($0.utf8) }
+    ) { bytes in
         for change in TimelineSwitch.parseHistory(String(decoding: bytes, as: UTF8.self)) {
             precondition((0...Int(UInt32.max)).contains(change.timeline))
         }

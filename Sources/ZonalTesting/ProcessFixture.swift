@@ -72,10 +72,13 @@ public enum ZonalBinary {
 extension ZonalBinary {
     /// Runs `zonal` with `arguments` (and `environment` added to the test's) to completion and
     /// returns its exit status and combined output.
-    public static func run(_ arguments: [String], directory: TemporaryDirectory,
-                           environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        let fixture = try ProcessFixture(executable: path, arguments: arguments, outputPath: directory.file("cli-\(UUID().uuidString.prefix(8)).out"),
-                                         environment: environment)
+    public static func run(
+        _ arguments: [String], directory: TemporaryDirectory,
+        environment: [String: String] = [:]
+    ) async throws -> (status: Int32, output: String) {
+        let fixture = try ProcessFixture(
+            executable: path, arguments: arguments, outputPath: directory.file("cli-\(UUID().uuidString.prefix(8)).out"),
+            environment: environment)
         guard let status = await fixture.waitForExit(timeout: .seconds(30)) else {
             await fixture.stop()
             throw CommandTimedOut(arguments: arguments)
@@ -93,8 +96,9 @@ extension ZonalBinary {
 public enum Curl {
     public static func run(_ arguments: [String], directory: TemporaryDirectory) async throws -> (status: Int, body: String) {
         let body = directory.file("curl-\(UUID().uuidString.prefix(8)).body")
-        let fixture = try ProcessFixture(executable: "/usr/bin/curl", arguments: ["-s", "-o", body, "-w", "%{http_code}", "--max-time", "10"] + arguments,
-                                         outputPath: directory.file("curl-\(UUID().uuidString.prefix(8)).out"))
+        let fixture = try ProcessFixture(
+            executable: "/usr/bin/curl", arguments: ["-s", "-o", body, "-w", "%{http_code}", "--max-time", "10"] + arguments,
+            outputPath: directory.file("curl-\(UUID().uuidString.prefix(8)).out"))
         guard await fixture.waitForExit(timeout: .seconds(15)) != nil else {
             await fixture.stop()
             throw FixtureError("curl \(arguments.joined(separator: " ")) did not finish")

@@ -32,10 +32,12 @@ public final class S3ServerFixture: Sendable {
         }
         address = LoopbackAddress.random()
         directory = try TemporaryDirectory(prefix: "zonal-s3")
-        process = try ProcessFixture(executable: binary, arguments: ["-H", address, "-p", String(port)], outputPath: directory.file("moto.log"),
-                                     environment: unauthenticatedRequests.map { ["INITIAL_NO_AUTH_ACTION_COUNT": String($0)] } ?? [:])
+        process = try ProcessFixture(
+            executable: binary, arguments: ["-H", address, "-p", String(port)], outputPath: directory.file("moto.log"),
+            environment: unauthenticatedRequests.map { ["INITIAL_NO_AUTH_ACTION_COUNT": String($0)] } ?? [:])
         // Ready when it accepts connections: a request would count as one of the unauthenticated.
-        let address = address, port = port
+        let address = address
+        let port = port
         let ready = await poll(every: .milliseconds(100), timeout: .seconds(30)) { Self.accepts(address, port: port) }
         guard ready != nil else {
             await process.stop()

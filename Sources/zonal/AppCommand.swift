@@ -11,7 +11,8 @@ struct AppCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "app",
         abstract: "The sample application backend: answers with its node, zone and region.",
-        discussion: "Make it misbehave for drills: PUT /fault on the admin port with {\"mode\":\"slow\",\"delay\":\"500ms\"}, {\"mode\":\"fail\",\"status\":503} or {\"mode\":\"none\"}."
+        discussion:
+            "Make it misbehave for drills: PUT /fault on the admin port with {\"mode\":\"slow\",\"delay\":\"500ms\"}, {\"mode\":\"fail\",\"status\":503} or {\"mode\":\"none\"}."
     )
 
     @Option var service = "app"
@@ -49,8 +50,9 @@ struct AppCommand: AsyncParsableCommand {
         case (.some, .some):
             throw ValidationError("give --slow or --fail, not both")
         }
-        let configuration = AppPlan(service: service, node: node, zone: zone, region: region, host: host, port: port, adminPort: adminPort,
-                                              metrics: metrics)
+        let configuration = AppPlan(
+            service: service, node: node, zone: zone, region: region, host: host, port: port, adminPort: adminPort,
+            metrics: metrics)
         try await AppServer(configuration: configuration, faults: FaultSwitch(fault), tokens: .fromEnvironment(), logger: logger).run()
     }
 }

@@ -4,7 +4,8 @@ import ZonalDatabase
 
 /// PostgreSQL's `archive_command` (run by the server as its own user).
 struct ArchiveWALCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "archive-wal", abstract: "Archive one WAL segment (PostgreSQL's archive_command).", shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "archive-wal", abstract: "Archive one WAL segment (PostgreSQL's archive_command).", shouldDisplay: false)
 
     @Option(help: "The archive directory.") var to: String
     @Argument(help: "The segment's path (%p).") var path: String

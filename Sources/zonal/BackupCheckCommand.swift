@@ -13,7 +13,9 @@ struct BackupCheck: AsyncParsableCommand {
         let report = try await Checker(repository: try repository.open()).check(readData: readData, locking: !noLock)
         for note in report.notes { print("note: \(note)") }
         for error in report.errors { print("error: \(error)") }
-        print("\(report.snapshots) snapshot(s), \(report.packs) pack(s)\(readData ? ", \(report.blobsRead) blob(s) read" : ""): \(report.isClean ? "no errors" : "\(report.errors.count) error(s); \(report.intactSnapshots.count) snapshot(s) still restore in full")")
+        print(
+            "\(report.snapshots) snapshot(s), \(report.packs) pack(s)\(readData ? ", \(report.blobsRead) blob(s) read" : ""): \(report.isClean ? "no errors" : "\(report.errors.count) error(s); \(report.intactSnapshots.count) snapshot(s) still restore in full")"
+        )
         if !report.isClean { throw ExitCode(1) }
     }
 }

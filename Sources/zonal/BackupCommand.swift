@@ -69,7 +69,6 @@ func reportWarnings(_ warnings: [String], summary: (Int) -> String) throws {
     if !warnings.isEmpty { throw CommandFailure(summary(warnings.count)) }
 }
 
-
 /// Sizes for people: 1.5 MiB, 3.2 GiB.
 enum ByteText {
     static func format(_ bytes: Int64) -> String {

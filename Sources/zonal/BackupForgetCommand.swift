@@ -18,8 +18,10 @@ struct BackupForget: AsyncParsableCommand {
     @Flag(help: "Prune afterwards.") var prune = false
 
     func validate() throws {
-        for (name, value) in [("--keep-last", keepLast), ("--keep-hourly", keepHourly), ("--keep-daily", keepDaily),
-                              ("--keep-weekly", keepWeekly), ("--keep-monthly", keepMonthly)] where !(0...1_000_000).contains(value) {
+        for (name, value) in [
+            ("--keep-last", keepLast), ("--keep-hourly", keepHourly), ("--keep-daily", keepDaily),
+            ("--keep-weekly", keepWeekly), ("--keep-monthly", keepMonthly),
+        ] where !(0...1_000_000).contains(value) {
             throw ValidationError("\(name) must be from 0 to 1000000, got \(value)")
         }
     }
@@ -30,7 +32,9 @@ struct BackupForget: AsyncParsableCommand {
         let opened = try await repository.open()
         let decisions = await policy.apply(to: try await opened.snapshots().map { ($0.id, $0.time) })
         for decision in decisions {
-            print("\(decision.keep ? "keep  " : "forget") \(decision.snapshot.prefix(12))  \(decision.time.formatted(.iso8601))  \(decision.reasons.joined(separator: ", "))")
+            print(
+                "\(decision.keep ? "keep  " : "forget") \(decision.snapshot.prefix(12))  \(decision.time.formatted(.iso8601))  \(decision.reasons.joined(separator: ", "))"
+            )
         }
         guard !dryRun else { return }
         for decision in decisions where !decision.keep { try await opened.forget(decision.snapshot) }

@@ -3,7 +3,8 @@ import ZonalBackup
 import ZonalCore
 
 struct BackupInit: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "init", abstract: "Create a repository in an empty directory or S3 prefix (the bucket is created if missing).")
+    static let configuration = CommandConfiguration(
+        commandName: "init", abstract: "Create a repository in an empty directory or S3 prefix (the bucket is created if missing).")
     @OptionGroup var repository: RepositoryOptions
     @Flag(help: "Succeed without a change when a repository is already there (for scripts and schedules).") var ifMissing = false
 

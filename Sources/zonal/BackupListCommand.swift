@@ -16,7 +16,8 @@ struct BackupList: AsyncParsableCommand {
     private func list(_ repository: Repository, tree id: BlobID, path: String) async throws {
         for node in try await repository.loadTree(id).nodes {
             let nodePath = "\(path)/\(node.name)"
-            let kind = switch node.kind {
+            let kind =
+                switch node.kind {
                 case .directory: "d"
                 case .symlink: "l"
                 case .file: "-"
@@ -24,8 +25,10 @@ struct BackupList: AsyncParsableCommand {
                 case .socket: "s"
                 case .characterDevice: "c"
                 case .blockDevice: "b"
-            }
-            print("\(kind) \(String(node.mode, radix: 8))  \(String(node.size).padding(toLength: 12, withPad: " ", startingAt: 0)) \(nodePath)\(node.linkTarget.map { " -> \($0)" } ?? "")")
+                }
+            print(
+                "\(kind) \(String(node.mode, radix: 8))  \(String(node.size).padding(toLength: 12, withPad: " ", startingAt: 0)) \(nodePath)\(node.linkTarget.map { " -> \($0)" } ?? "")"
+            )
             if let subtree = node.subtree { try await list(repository, tree: subtree, path: nodePath) }
         }
     }

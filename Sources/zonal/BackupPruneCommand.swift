@@ -12,6 +12,8 @@ struct BackupPrune: AsyncParsableCommand {
 
     static func prune(_ repository: Repository) async throws {
         let report = try await Pruner(repository: repository).prune()
-        print("pruned: \(report.packsDeleted) pack(s) deleted, \(report.packsRewritten) rewritten, \(report.packsKept) kept; \(report.blobsRemoved) blob(s) removed\(report.temporariesRemoved > 0 ? ", \(report.temporariesRemoved) file(s) left by crashed writes removed" : ""), \(ByteText.format(report.bytesFreed)) freed")
+        print(
+            "pruned: \(report.packsDeleted) pack(s) deleted, \(report.packsRewritten) rewritten, \(report.packsKept) kept; \(report.blobsRemoved) blob(s) removed\(report.temporariesRemoved > 0 ? ", \(report.temporariesRemoved) file(s) left by crashed writes removed" : ""), \(ByteText.format(report.bytesFreed)) freed"
+        )
     }
 }

@@ -14,7 +14,9 @@ struct BackupRestore: AsyncParsableCommand {
         let started = ContinuousClock.now
         let result = try await Restorer(repository: opened).restore(try opened.snapshot(snapshot), into: target)
         let seconds = (ContinuousClock.now - started).seconds
-        print("restored \(result.files) files, \(result.directories) directories, \(ByteText.format(result.bytes)) into \(target) in \(String(format: "%.1f", seconds)) s")
+        print(
+            "restored \(result.files) files, \(result.directories) directories, \(ByteText.format(result.bytes)) into \(target) in \(String(format: "%.1f", seconds)) s"
+        )
         try reportWarnings(result.warnings) { "\($0) entr(ies) could not be restored (listed above); everything else is in place" }
     }
 }

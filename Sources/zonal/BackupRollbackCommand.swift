@@ -27,7 +27,9 @@ struct BackupRollback: AsyncParsableCommand {
             guard readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else { throw CommandFailure("not confirmed; nothing changed") }
         }
         let result = try await Rollback(repository: opened).rollBack(path, to: chosen)
-        print("rolled \(path) back to snapshot \(chosen.id.prefix(12)): \(result.files) files, \(result.directories) directories, \(ByteText.format(result.bytes))")
+        print(
+            "rolled \(path) back to snapshot \(chosen.id.prefix(12)): \(result.files) files, \(result.directories) directories, \(ByteText.format(result.bytes))"
+        )
         try reportWarnings(result.warnings) { "\($0) entr(ies) could not be restored (listed above); everything else is as in the snapshot" }
     }
 }

@@ -12,7 +12,9 @@ struct BackupSnapshots: AsyncParsableCommand {
         let snapshots = try await repository.open().snapshots()
         if json { return try printJSON(snapshots) }
         for snapshot in snapshots {
-            print("\(snapshot.id.prefix(12))  \(snapshot.time.formatted(.iso8601))  \(snapshot.hostname)  \(ByteText.format(snapshot.summary.bytes))  \(snapshot.paths.joined(separator: " "))")
+            print(
+                "\(snapshot.id.prefix(12))  \(snapshot.time.formatted(.iso8601))  \(snapshot.hostname)  \(ByteText.format(snapshot.summary.bytes))  \(snapshot.paths.joined(separator: " "))"
+            )
         }
     }
 }

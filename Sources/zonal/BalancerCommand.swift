@@ -32,7 +32,8 @@ struct BalancerCommand: AsyncParsableCommand {
         logger[metadataKey: "node"] = "\(node)"
         let plan: BalancerPlan
         do { plan = try BalancerPlan(topology: topology, service: service, node: node) } catch { throw CommandFailure(error.description) }
-        let options = topologyOptions, service = self.service
+        let options = topologyOptions
+        let service = self.service
         let needsCoordinator = plan.pools.contains { $0.sharesPersistence || $0.databaseRouting != nil }
         let coordinator = try needsCoordinator ? topologyOptions.coordinatorClient(topology) : nil
         let balancer: Balancer
@@ -47,8 +48,10 @@ struct BalancerCommand: AsyncParsableCommand {
             print("listener \(listener.name) (\(listener.mode.rawValue), pool \(listener.pool)) on \(address)")
         }
         if let adminPort = plan.adminPort {
-            services.append(BalancerAdminAPI(balancer: balancer, tokens: try adminTokens(plan)).application(host: plan.adminHost, port: adminPort,
-                                                                                             limits: topology.supervisor.api, logger: logger))
+            services.append(
+                BalancerAdminAPI(balancer: balancer, tokens: try adminTokens(plan)).application(
+                    host: plan.adminHost, port: adminPort,
+                    limits: topology.supervisor.api, logger: logger))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -26,14 +26,20 @@ struct DatabaseAgentCommand: AsyncParsableCommand {
         var logger = Logger(label: "zonal.db")
         logger[metadataKey: "service"] = "\(service.name)"
         logger[metadataKey: "node"] = "\(node)"
-        let plan = try DatabaseNodePlan.reachable(topology: topology, service: service.name, node: node,
-                                                  stateDirectory: database.stateDirectory(topology), logger: logger)
+        let plan = try DatabaseNodePlan.reachable(
+            topology: topology, service: service.name, node: node,
+            stateDirectory: database.stateDirectory(topology), logger: logger)
         let coordinator = try database.topologyOptions.coordinatorClient(topology, endpoints: self.coordinator, requestTimeout: .seconds(1))
         let agent = try DatabaseAgent(plan: plan, coordinator: coordinator, logger: logger)
-        print("agent of \(plan.me.name) for \(service.name): PostgreSQL on \(plan.me.postgresAddress), API on \(plan.me.apiAddress), data in \(plan.dataDirectory)")
-        print("connect as postgres with the password in \(plan.passwordFile): PGPASSFILE=\(ClusterPassword.clientPassfile(besides: plan.passwordFile)) psql -h \(plan.me.host) -p \(plan.me.port) -U postgres")
-        let api = DatabaseAgentAPI(agent: agent, tokens: .fromEnvironment()).application(host: plan.me.host, port: plan.me.apiPort,
-                                                                                   limits: topology.supervisor.api, logger: logger)
+        print(
+            "agent of \(plan.me.name) for \(service.name): PostgreSQL on \(plan.me.postgresAddress), API on \(plan.me.apiAddress), data in \(plan.dataDirectory)"
+        )
+        print(
+            "connect as postgres with the password in \(plan.passwordFile): PGPASSFILE=\(ClusterPassword.clientPassfile(besides: plan.passwordFile)) psql -h \(plan.me.host) -p \(plan.me.port) -U postgres"
+        )
+        let api = DatabaseAgentAPI(agent: agent, tokens: .fromEnvironment()).application(
+            host: plan.me.host, port: plan.me.apiPort,
+            limits: topology.supervisor.api, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [agent, api], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }

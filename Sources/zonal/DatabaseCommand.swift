@@ -7,11 +7,12 @@ struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Highly available PostgreSQL: node agents, status, switchover.",
-        subcommands: [DatabaseAgentCommand.self, DatabaseStatusCommand.self, DatabaseSwitchoverCommand.self, DatabaseBackupCommand.self, DatabaseRestoreCommand.self,
-                      DatabaseGuardCommand.self, ArchiveWALCommand.self, RestoreWALCommand.self]
+        subcommands: [
+            DatabaseAgentCommand.self, DatabaseStatusCommand.self, DatabaseSwitchoverCommand.self, DatabaseBackupCommand.self, DatabaseRestoreCommand.self,
+            DatabaseGuardCommand.self, ArchiveWALCommand.self, RestoreWALCommand.self,
+        ]
     )
 }
-
 
 /// Which database service of the topology a command is about.
 struct DatabaseServiceOptions: ParsableArguments {
@@ -46,7 +47,9 @@ struct DatabaseServiceOptions: ParsableArguments {
             return (topology, found)
         }
         guard databases.count == 1, let only = databases.first else {
-            throw CommandFailure(databases.isEmpty ? "the topology has no service of kind postgres" : "name one with --service: \(databases.map(\.name).joined(separator: ", "))")
+            throw CommandFailure(
+                databases.isEmpty ? "the topology has no service of kind postgres" : "name one with --service: \(databases.map(\.name).joined(separator: ", "))"
+            )
         }
         return (topology, only)
     }

@@ -8,7 +8,8 @@ struct DatabaseRestoreCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Build a new PostgreSQL instance as the cluster was at a moment (point-in-time recovery).",
-        discussion: "Takes the newest base backup that finished before --to-time, replays the archived WAL up to that moment and stops; DIR is then a data directory to start with pg_ctl. The cluster itself is not touched."
+        discussion:
+            "Takes the newest base backup that finished before --to-time, replays the archived WAL up to that moment and stops; DIR is then a data directory to start with pg_ctl. The cluster itself is not touched."
     )
 
     @OptionGroup var database: DatabaseServiceOptions
@@ -27,9 +28,12 @@ struct DatabaseRestoreCommand: AsyncParsableCommand {
         }
         let directory = URL(fileURLWithPath: into).standardizedFileURL.path
         let (password, _) = try database.password()
-        let restore = PointInTimeRestore(catalog: BackupCatalog(directory: backup.directory), binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory,
-                                         password: password, logger: Logger(label: "zonal.db"))
+        let restore = PointInTimeRestore(
+            catalog: BackupCatalog(directory: backup.directory), binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory,
+            password: password, logger: Logger(label: "zonal.db"))
         let outcome = try await restore.restore(to: target, into: directory, port: port)
-        print("restored to \(toTime) from base backup \(outcome.backup.name) into \(outcome.directory); start it with pg_ctl -D \(outcome.directory) (as postgres)")
+        print(
+            "restored to \(toTime) from base backup \(outcome.backup.name) into \(outcome.directory); start it with pg_ctl -D \(outcome.directory) (as postgres)"
+        )
     }
 }

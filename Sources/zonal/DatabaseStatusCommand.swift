@@ -23,6 +23,8 @@ struct DatabaseStatusCommand: AsyncParsableCommand {
         }
         print(DatabaseStatusTable(service: service, view: view, events: events).render())
         let passwordFile = DatabaseNodePlan.passwordFile(service: service.name, stateDirectory: database.stateDirectory(try database.topologyOptions.load()))
-        print("\nconnect as user postgres, password in \(passwordFile): PGPASSFILE=\(ClusterPassword.clientPassfile(besides: passwordFile)) psql -U postgres -h HOST -p PORT")
+        print(
+            "\nconnect as user postgres, password in \(passwordFile): PGPASSFILE=\(ClusterPassword.clientPassfile(besides: passwordFile)) psql -U postgres -h HOST -p PORT"
+        )
     }
 }

@@ -6,7 +6,8 @@ struct DatabaseSwitchoverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "switchover",
         abstract: "Hand the primary role to another node without losing an acknowledged commit.",
-        discussion: "The primary stops cleanly once the target streams from it, so the target has every commit; the target then takes the leader key and is promoted, and the old primary rejoins as a standby."
+        discussion:
+            "The primary stops cleanly once the target streams from it, so the target has every commit; the target then takes the leader key and is promoted, and the old primary rejoins as a standby."
     )
 
     @OptionGroup var database: DatabaseServiceOptions

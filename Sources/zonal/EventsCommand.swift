@@ -3,7 +3,8 @@ import Foundation
 import ZonalCore
 
 struct EventsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "events", abstract: "List what happened: failures, recoveries, restarts and health changes, with times.")
+    static let configuration = CommandConfiguration(
+        commandName: "events", abstract: "List what happened: failures, recoveries, restarts and health changes, with times.")
 
     @OptionGroup var options: TopologyOptions
 

@@ -8,7 +8,8 @@ import ZonalDatabase
 /// archive, a destination that cannot be written), so that recovery stops with the reason instead
 /// of ending early and promoting at an earlier point in time.
 struct RestoreWALCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "restore-wal", abstract: "Restore one archived WAL file (PostgreSQL's restore_command).", shouldDisplay: false)
+    static let configuration = CommandConfiguration(
+        commandName: "restore-wal", abstract: "Restore one archived WAL file (PostgreSQL's restore_command).", shouldDisplay: false)
 
     @Option(help: "The archive directory.") var from: String
     @Argument(help: "The file's name (%f).") var name: String

@@ -4,7 +4,8 @@ import ZonalCore
 import ZonalSupervisor
 
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show every instance of a running topology: zone, role, health, process, address.")
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show every instance of a running topology: zone, role, health, process, address.")
 
     @OptionGroup var options: TopologyOptions
 

@@ -28,8 +28,9 @@ struct TopologyOptions: ParsableArguments {
     /// A client of the topology's coordinator, logged in with the admin token.
     func coordinatorClient(_ topology: Topology, endpoints: [String] = [], requestTimeout: Duration = .seconds(2)) throws -> EtcdCoordinator {
         do {
-            return try EtcdCoordinator(settings: topology.coordinator, token: try adminToken(stateDirectory: topology.defaultStateDirectory),
-                                       endpoints: endpoints, requestTimeout: requestTimeout)
+            return try EtcdCoordinator(
+                settings: topology.coordinator, token: try adminToken(stateDirectory: topology.defaultStateDirectory),
+                endpoints: endpoints, requestTimeout: requestTimeout)
         } catch let error as CoordinatorError {
             throw CommandFailure(error.description)
         }

@@ -26,8 +26,9 @@ struct UpCommand: AsyncParsableCommand {
         guard let readyTimeout = Duration(configText: readyTimeout) else {
             throw ValidationError("--ready-timeout must look like 30s or 2m, got \(self.readyTimeout)")
         }
-        let deployment = LocalDeployment(topology: topology, topologyPath: file.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
-                                         stateDirectory: stateDir ?? topology.defaultStateDirectory, readyTimeout: readyTimeout)
+        let deployment = LocalDeployment(
+            topology: topology, topologyPath: file.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+            stateDirectory: stateDir ?? topology.defaultStateDirectory, readyTimeout: readyTimeout)
         try await deployment.run { message in
             // Unbuffered, so that a reader of a redirected output sees it at once.
             FileHandle.standardOutput.write(Data((message + "\n").utf8))

@@ -10,7 +10,9 @@ struct ValidateCommand: ParsableCommand {
     func run() throws {
         do {
             let topology = try TopologyLoader.load(path: file)
-            print("\(file): topology \(topology.name) is valid: \(topology.regions.count) region(s), \(topology.zoneNames.count) zone(s), \(topology.nodes.count) node(s), \(topology.instances.count) service instance(s)")
+            print(
+                "\(file): topology \(topology.name) is valid: \(topology.regions.count) region(s), \(topology.zoneNames.count) zone(s), \(topology.nodes.count) node(s), \(topology.instances.count) service instance(s)"
+            )
         } catch {
             print(error.description)
             throw ExitCode(1)

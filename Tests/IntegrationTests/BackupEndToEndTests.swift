@@ -22,11 +22,14 @@ struct BackupEndToEndTests {
             try bytes.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: directory.file("data/file\(index).bin"))) }
         }
         // Niced, so that the machine stays responsive for the tests running beside this one.
-        let backup = try ProcessFixture(executable: "/usr/bin/nice", arguments: ["-n", "15", ZonalBinary.path, "backup", directory.file("data")],
-                                        outputPath: directory.file("killed.out"), environment: environment)
+        let backup = try ProcessFixture(
+            executable: "/usr/bin/nice", arguments: ["-n", "15", ZonalBinary.path, "backup", directory.file("data")],
+            outputPath: directory.file("killed.out"), environment: environment)
         // Killed as soon as the first pack is in place: the rest is still being read.
         let packWritten = await poll(every: .milliseconds(5), timeout: .seconds(60)) {
-            ((try? FileManager.default.subpathsOfDirectory(atPath: directory.file("repo/data"))) ?? []).contains { $0.split(separator: "/").count == 2 && !$0.contains(".tmp-") }
+            ((try? FileManager.default.subpathsOfDirectory(atPath: directory.file("repo/data"))) ?? []).contains {
+                $0.split(separator: "/").count == 2 && !$0.contains(".tmp-")
+            }
         }
         backup.signal(SIGKILL)
         _ = await backup.waitForExit(timeout: .seconds(10))
@@ -46,12 +49,15 @@ struct BackupEndToEndTests {
             let mode = try #require(try FileManager.default.attributesOfItem(atPath: "\(repository)/\(entry)")[.posixPermissions] as? Int)
             #expect(mode & 0o077 == 0, "\(entry) has mode \(String(mode, radix: 8))")
         }
-        let (wrongStatus, wrongOutput) = try await ProcessFixtureRun.run(["backup", "snapshots"], environment: environment.merging(["ZONAL_BACKUP_PASSWORD": "nope"]) { $1 },
-                                                                         directory: directory)
+        let (wrongStatus, wrongOutput) = try await ProcessFixtureRun.run(
+            ["backup", "snapshots"], environment: environment.merging(["ZONAL_BACKUP_PASSWORD": "nope"]) { $1 },
+            directory: directory)
         #expect(wrongStatus == 1 && wrongOutput.contains("wrong password"), "\(wrongOutput)")
     }
 
-    @Test("files and directories the backup may not read, and device nodes a restore may not make, are named in warnings; the rest is done and the exit status is 1")
+    @Test(
+        "files and directories the backup may not read, and device nodes a restore may not make, are named in warnings; the rest is done and the exit status is 1"
+    )
     func unreadableFiles() async throws {
         let directory = try TemporaryDirectory(prefix: "zonal-backup-perm")
         defer { directory.remove() }
@@ -94,7 +100,9 @@ struct BackupEndToEndTests {
         // Without root the device node cannot be made: named in a warning, everything else restored, exit status 1.
         let (unprivilegedStatus, unprivilegedOutput) = try await zonal("backup", "restore", "latest", "--target", directory.file("mine/restored"))
         #expect(unprivilegedStatus == 1, "\(unprivilegedOutput)")
-        #expect(unprivilegedOutput.contains("\(directory.file("mine/restored"))/data/null: device node not created: Operation not permitted"), "\(unprivilegedOutput)")
+        #expect(
+            unprivilegedOutput.contains("\(directory.file("mine/restored"))/data/null: device node not created: Operation not permitted"),
+            "\(unprivilegedOutput)")
         #expect(try String(contentsOfFile: directory.file("mine/restored/data/public.txt"), encoding: .utf8) == "shared\n")
         chmod("\(data)/private", 0o755)
     }
@@ -125,10 +133,12 @@ struct BackupEndToEndTests {
         #expect(restoreStatus == 0, "\(restoreOutput)")
         #expect(FileManager.default.contentsEqual(atPath: directory.file("site"), andPath: directory.file("restored/site")))
 
-        let (localInit, _) = try await ProcessFixtureRun.run(["backup", "init", "--repo", directory.file("local")], environment: environment, directory: directory)
+        let (localInit, _) = try await ProcessFixtureRun.run(
+            ["backup", "init", "--repo", directory.file("local")], environment: environment, directory: directory)
         #expect(localInit == 0)
         let (copyStatus, copyOutput) = try await ProcessFixtureRun.run(
-            ["backup", "copy", "--to", directory.file("local")], environment: environment.merging(["ZONAL_BACKUP_TO_PASSWORD": "pw"]) { $1 }, directory: directory)
+            ["backup", "copy", "--to", directory.file("local")], environment: environment.merging(["ZONAL_BACKUP_TO_PASSWORD": "pw"]) { $1 },
+            directory: directory)
         #expect(copyStatus == 0 && copyOutput.contains("1 snapshot(s) copied"), "\(copyOutput)")
         let (missingStatus, missingOutput) = try await ProcessFixtureRun.run(
             ["backup", "snapshots"], environment: environment.merging(["AWS_SECRET_ACCESS_KEY": ""]) { $1 }, directory: directory)
@@ -142,9 +152,11 @@ enum ProcessFixtureRun {
     /// Runs it as user `nobody` when the tests run as root (who may read anything).
     static let asUnprivileged = getuid() == 0 ? ["/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"] : []
 
-    static func run(_ arguments: [String], environment: [String: String], directory: TemporaryDirectory, prefix: [String] = []) async throws -> (Int32, String) {
-        let fixture = try ProcessFixture(executable: "/usr/bin/nice", arguments: ["-n", "15"] + prefix + [ZonalBinary.path] + arguments,
-                                         outputPath: directory.file("run-\(UUID().uuidString)"), environment: environment)
+    static func run(_ arguments: [String], environment: [String: String], directory: TemporaryDirectory, prefix: [String] = []) async throws -> (Int32, String)
+    {
+        let fixture = try ProcessFixture(
+            executable: "/usr/bin/nice", arguments: ["-n", "15"] + prefix + [ZonalBinary.path] + arguments,
+            outputPath: directory.file("run-\(UUID().uuidString)"), environment: environment)
         return (await fixture.waitForExit(timeout: .seconds(120)) ?? -1, fixture.output)
     }
 }

@@ -78,7 +78,15 @@ struct BalancerTopology {
     func admin(_ path: String, via node: String = "c1") -> String { "http://\(address(of: node)):9000\(path)" }
     /// The admin token `zonal up` generated in the state directory, as an `Authorization` header.
     var adminHeaders: [(String, String)] {
-        get throws { [("Authorization", "Bearer " + (try String(contentsOfFile: directory.file("state/admin-token"), encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines))] }
+        get throws {
+            [
+                (
+                    "Authorization",
+                    "Bearer "
+                        + (try String(contentsOfFile: directory.file("state/admin-token"), encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)
+                )
+            ]
+        }
     }
 
     func adminCall(_ path: String, method: HTTPMethod = .GET, body: String? = nil) async throws -> (status: Int, body: Data) {
@@ -122,8 +130,9 @@ func get(_ url: String, headers: [(String, String)] = [], method: HTTPMethod = .
     let response = try await balancerClient.execute(request, timeout: .seconds(30))
     let bytes = try await response.body.collect(upTo: 1 << 30)
     let json = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any]
-    return Reply(status: Int(response.status.code), node: json?["node"] as? String ?? "", zone: json?["zone"] as? String ?? "",
-                 headers: response.headers, bytes: bytes.readableBytes)
+    return Reply(
+        status: Int(response.status.code), node: json?["node"] as? String ?? "", zone: json?["zone"] as? String ?? "",
+        headers: response.headers, bytes: bytes.readableBytes)
 }
 
 /// A bounded load: `workers` clients sending requests one after another until told to stop,

@@ -53,9 +53,11 @@ final class DatabaseCluster: @unchecked Sendable {
             """
         file = try directory.write("topology.yaml", yaml)
         tokenFile = try directory.writePrivate("admin-token", token.secret)
-        coordinator = try ProcessFixture(executable: ZonalBinary.path, arguments: [
-            "coordinator", "serve", "--host", coordinatorHost, "--port", "7379", "--data-dir", directory.file("coordinator"), "--token-file", tokenFile,
-        ], outputPath: directory.file("coordinator.out"))
+        coordinator = try ProcessFixture(
+            executable: ZonalBinary.path,
+            arguments: [
+                "coordinator", "serve", "--host", coordinatorHost, "--port", "7379", "--data-dir", directory.file("coordinator"), "--token-file", tokenFile,
+            ], outputPath: directory.file("coordinator.out"))
         for name in names {
             if relayed { relays[name] = try await TCPRelay(host: coordinatorHost, targetHost: coordinatorHost, targetPort: 7379) }
             try startAgent(name)
@@ -65,8 +67,9 @@ final class DatabaseCluster: @unchecked Sendable {
     func startAgent(_ name: String) throws {
         var arguments = ["db", "agent", "--topology", file, "--node", name, "--state-dir", directory.file("state")]
         if let relay = relays[name] { arguments += ["--coordinator", "http://\(relay.host):\(relay.port)"] }
-        agents[name] = try ProcessFixture(executable: ZonalBinary.path, arguments: arguments, outputPath: directory.file("agent-\(name)-\(UUID().uuidString.prefix(4)).out"),
-                                          environment: [AdminToken.fileEnvironmentKey: tokenFile])
+        agents[name] = try ProcessFixture(
+            executable: ZonalBinary.path, arguments: arguments, outputPath: directory.file("agent-\(name)-\(UUID().uuidString.prefix(4)).out"),
+            environment: [AdminToken.fileEnvironmentKey: tokenFile])
     }
 
     /// kill -9 of the node's agent and of its postmaster.
@@ -77,7 +80,8 @@ final class DatabaseCluster: @unchecked Sendable {
 
     func postmasterPID(_ name: String) -> pid_t? {
         guard let text = try? String(contentsOfFile: directory.file("state/db/\(name)/data/postmaster.pid"), encoding: .utf8),
-              let first = text.split(separator: "\n").first, let pid = pid_t(first), kill(pid, 0) == 0 else { return nil }
+            let first = text.split(separator: "\n").first, let pid = pid_t(first), kill(pid, 0) == 0
+        else { return nil }
         return pid
     }
 
@@ -88,9 +92,11 @@ final class DatabaseCluster: @unchecked Sendable {
     }
 
     func apiJSON(_ name: String, _ path: String) async -> [String: Any]? {
-        guard let request = try? HTTPClient.Request(url: "http://\(nodes[name]!):\(Self.apiPort)\(path)", headers: ["Authorization": token.authorizationHeader]),
-              let response = try? await databaseClient.execute(request: request).get(), let body = response.body,
-              let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any] else { return nil }
+        guard
+            let request = try? HTTPClient.Request(url: "http://\(nodes[name]!):\(Self.apiPort)\(path)", headers: ["Authorization": token.authorizationHeader]),
+            let response = try? await databaseClient.execute(request: request).get(), let body = response.body,
+            let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]
+        else { return nil }
         return object
     }
 
@@ -128,9 +134,13 @@ final class DatabaseCluster: @unchecked Sendable {
 
     /// psql's exit status and output, logging in with the password in `passfile` (never prompting).
     func psql(_ name: String, _ sql: String, passfile: String) async -> (status: Int32?, output: String) {
-        guard let fixture = try? ProcessFixture(executable: "/usr/bin/psql", arguments: [
-            "-w", "-h", nodes[name]!, "-p", "\(Self.port)", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-Atc", sql,
-        ], outputPath: directory.file("psql-\(UUID().uuidString.prefix(8)).out"), environment: ["PGCONNECT_TIMEOUT": "2", "PGPASSFILE": passfile]) else { return (nil, "") }
+        guard
+            let fixture = try? ProcessFixture(
+                executable: "/usr/bin/psql",
+                arguments: [
+                    "-w", "-h", nodes[name]!, "-p", "\(Self.port)", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-Atc", sql,
+                ], outputPath: directory.file("psql-\(UUID().uuidString.prefix(8)).out"), environment: ["PGCONNECT_TIMEOUT": "2", "PGPASSFILE": passfile])
+        else { return (nil, "") }
         let status = await fixture.waitForExit(timeout: .seconds(20))
         let output = fixture.output.trimmingCharacters(in: .whitespacesAndNewlines)
         try? FileManager.default.removeItem(atPath: fixture.outputPath)

@@ -31,14 +31,18 @@ struct DatabaseEndToEndTests {
         #expect(await poll(timeout: .seconds(10)) { await cluster.sql(first, "SELECT count(*) FROM t") == "2" } != nil)
         #expect(await cluster.sql(first, "INSERT INTO t VALUES (99)") == nil, "a standby accepted a write")
 
-        let switchover = try await ZonalBinary.run(["db", "switchover", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"), "--to", first], directory: cluster.directory)
+        let switchover = try await ZonalBinary.run(
+            ["db", "switchover", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"), "--to", first],
+            directory: cluster.directory)
         #expect(switchover.status == 0, "\(switchover.output)")
         #expect(await cluster.waitForPrimary(among: [first], timeout: .seconds(15)) == first)
         #expect(await cluster.sql(first, "INSERT INTO t VALUES (3)") != nil)
         #expect(await cluster.waitForReplica(second), "the old primary did not follow after the switchover: \(cluster.agentOutput(second).suffix(3000))")
         #expect(await poll(timeout: .seconds(10)) { await cluster.sql(second, "SELECT string_agg(id::text, ',' ORDER BY id) FROM t") == "1,2,3" } != nil)
 
-        let status = try await ZonalBinary.run(["db", "status", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state")], directory: cluster.directory)
+        let status = try await ZonalBinary.run(
+            ["db", "status", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state")],
+            directory: cluster.directory)
         #expect(status.output.contains("failover \(first) → \(second)"), "\(status.output)")
         #expect(status.output.contains("switchover \(second) → \(first)"), "\(status.output)")
     }
@@ -165,7 +169,9 @@ struct DatabaseEndToEndTests {
         let scheduled = await poll(timeout: .seconds(60)) { baseBackups().count == 1 }
         #expect(scheduled != nil, "the primary took no scheduled base backup: \(cluster.agentOutput(primary).suffix(2000))")
         #expect(cluster.agentOutput(primary).contains("base backup \(baseBackups().first?.dropLast(5) ?? "?") taken"))
-        let backup = try await ZonalBinary.run(["db", "backup", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state")], directory: cluster.directory)
+        let backup = try await ZonalBinary.run(
+            ["db", "backup", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state")],
+            directory: cluster.directory)
         #expect(backup.status == 0, "\(backup.output)")
         #expect(baseBackups().count == 2, "\(baseBackups())")
 
@@ -183,8 +189,12 @@ struct DatabaseEndToEndTests {
 
         let into = cluster.directory.file("restored")
         let port = Int.random(in: 20_000...30_000)
-        let restore = try await ZonalBinary.run(["db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"), "--to-time", target, "--into", into, "--port", "\(port)"],
-                                                directory: cluster.directory)
+        let restore = try await ZonalBinary.run(
+            [
+                "db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"), "--to-time",
+                target, "--into", into, "--port", "\(port)",
+            ],
+            directory: cluster.directory)
         #expect(restore.status == 0, "\(restore.output)")
         let server = RestoredServer(directory: into, port: port, scratch: cluster.directory)
         #expect(await server.start(), "the restored instance does not start")
@@ -198,8 +208,12 @@ struct DatabaseEndToEndTests {
         try handle.write(contentsOf: Data([0xFF, 0x00, 0xFF]))
         try handle.close()
         let second = cluster.directory.file("restored-again")
-        let refused = try await ZonalBinary.run(["db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"), "--to-time", target, "--into", second, "--port", "\(port)"],
-                                                directory: cluster.directory)
+        let refused = try await ZonalBinary.run(
+            [
+                "db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"), "--to-time",
+                target, "--into", second, "--port", "\(port)",
+            ],
+            directory: cluster.directory)
         #expect(refused.status != 0)
         #expect(refused.output.contains("archived WAL segment \(segment) is corrupt: SHA-256"), "\(refused.output)")
         #expect(!FileManager.default.fileExists(atPath: second))
@@ -210,7 +224,9 @@ struct DatabaseEndToEndTests {
         let directory = try TemporaryDirectory(prefix: "zonal-db-bad")
         defer { directory.remove() }
         func topology(_ extra: String) throws -> String {
-            try directory.write("t-\(UUID().uuidString.prefix(4)).yaml", """
+            try directory.write(
+                "t-\(UUID().uuidString.prefix(4)).yaml",
+                """
                 name: bad
                 coordinator: { backend: embedded, host: \(LoopbackAddress.random()), port: 7379 }
                 regions: [{ name: r, zones: [z1, z2] }]
@@ -249,7 +265,8 @@ struct DatabaseEndToEndTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: other) == ["notes.txt"])
 
         // No PostgreSQL where the topology says.
-        result = try await ZonalBinary.run(["db", "agent", "--topology", try topology("bin_directory: /nonexistent/bin"), "--node", "n1"], directory: directory)
+        result = try await ZonalBinary.run(
+            ["db", "agent", "--topology", try topology("bin_directory: /nonexistent/bin"), "--node", "n1"], directory: directory)
         #expect(result.status != 0)
         #expect(result.output.contains("PostgreSQL's postgres is not in /nonexistent/bin; install the postgresql package"), "\(result.output)")
     }
@@ -268,7 +285,10 @@ final class AcknowledgedIDs: @unchecked Sendable {
     /// Inserts increasing ids on `node` one by one until cancelled; keeps those acknowledged.
     func write(to node: String, in cluster: DatabaseCluster) async {
         while !Task.isCancelled {
-            let id = lock.withLock { () -> Int in next += 1; return next }
+            let id = lock.withLock { () -> Int in
+                next += 1
+                return next
+            }
             if await cluster.sql(node, "INSERT INTO t VALUES (\(id))") != nil {
                 lock.withLock { ids.append(id) }
             }
@@ -291,10 +311,12 @@ final class RestoredServer: @unchecked Sendable {
 
     /// Starts the server and waits until it answers.
     func start() async -> Bool {
-        server = try? ProcessFixture(executable: "/usr/bin/setpriv", arguments: [
-            "--reuid=postgres", "--regid=postgres", "--init-groups", "--", "/usr/lib/postgresql/15/bin/postgres", "-D", directory,
-            "-p", "\(port)", "-c", "listen_addresses=127.0.0.1", "-c", "archive_mode=off",
-        ], outputPath: scratch.file("restored-server.out"))
+        server = try? ProcessFixture(
+            executable: "/usr/bin/setpriv",
+            arguments: [
+                "--reuid=postgres", "--regid=postgres", "--init-groups", "--", "/usr/lib/postgresql/15/bin/postgres", "-D", directory,
+                "-p", "\(port)", "-c", "listen_addresses=127.0.0.1", "-c", "archive_mode=off",
+            ], outputPath: scratch.file("restored-server.out"))
         return await poll(timeout: .seconds(60)) { await self.query("SELECT 1") == "1" } != nil
     }
 
@@ -305,9 +327,13 @@ final class RestoredServer: @unchecked Sendable {
     }
 
     func query(_ sql: String) async -> String? {
-        guard let fixture = try? ProcessFixture(executable: "/usr/bin/psql", arguments: [
-            "-w", "-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-Atc", sql,
-        ], outputPath: scratch.file("restored-psql.out"), environment: ["PGCONNECT_TIMEOUT": "2", "PGPASSFILE": scratch.file("state/db/pgpass")]) else { return nil }
+        guard
+            let fixture = try? ProcessFixture(
+                executable: "/usr/bin/psql",
+                arguments: [
+                    "-w", "-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres", "-d", "postgres", "-Atc", sql,
+                ], outputPath: scratch.file("restored-psql.out"), environment: ["PGCONNECT_TIMEOUT": "2", "PGPASSFILE": scratch.file("state/db/pgpass")])
+        else { return nil }
         guard await fixture.waitForExit(timeout: .seconds(20)) == 0 else { return nil }
         return fixture.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -11,8 +11,9 @@ struct ScheduledBackupTests {
         var testDescription: String { rawValue }
     }
 
-    @Test("zonal up backs up a policy's paths every interval, keeps what its retention says, and records each run as an event",
-          arguments: RepositoryKind.allCases)
+    @Test(
+        "zonal up backs up a policy's paths every interval, keeps what its retention says, and records each run as an event",
+        arguments: RepositoryKind.allCases)
     func policyRunsOnItsInterval(kind: RepositoryKind) async throws {
         let directory = try TemporaryDirectory(prefix: "zonal-scheduled")
         defer { directory.remove() }
@@ -24,7 +25,9 @@ struct ScheduledBackupTests {
         _ = try directory.write("data/sub/b.txt", "second file")
         _ = try directory.write("data/skip.tmp", "left out")
         let password = try directory.writePrivate("password", "a scheduled passphrase\n")
-        let file = try directory.write("topology.yaml", """
+        let file = try directory.write(
+            "topology.yaml",
+            """
             name: scheduled
             coordinator: { backend: embedded, host: \(LoopbackAddress.random()), port: 7379 }
             supervisor: { control_host: \(LoopbackAddress.random()), control_port: 7300, state_dir: \(directory.file("state")) }
@@ -51,7 +54,8 @@ struct ScheduledBackupTests {
         #expect(!text.contains("backup-failed"), "\(text.suffix(2000))")
         #expect(text.contains("saved: 2 files"), "\(text.suffix(2000))")
 
-        let snapshots = try await ZonalBinary.run(["backup", "snapshots", "--repo", repository, "--password-file", password], directory: directory, environment: environment)
+        let snapshots = try await ZonalBinary.run(
+            ["backup", "snapshots", "--repo", repository, "--password-file", password], directory: directory, environment: environment)
         await server?.stop()
         #expect(snapshots.status == 0, "\(snapshots.output)")
         let listed = snapshots.output.split(separator: "\n").filter { $0.contains(directory.file("data")) || $0.contains("data") }

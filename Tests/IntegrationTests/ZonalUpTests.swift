@@ -50,7 +50,8 @@ struct ZonalUpTests {
     func status(_ env: Environment) async throws -> [[String: Any]] {
         let (code, output) = try await ZonalBinary.run(["status", "-f", env.topologyFile, "--json"], directory: env.directory)
         guard code == 0, let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any],
-              let instances = json["instances"] as? [[String: Any]] else { return [] }
+            let instances = json["instances"] as? [[String: Any]]
+        else { return [] }
         return instances
     }
 
@@ -128,10 +129,13 @@ struct ZonalUpTests {
         let coordinator = env.topology.coordinator.clientEndpoints[0]
         let app = "http://\(env.topology.nodes[0].address):9080"
 
-        for (method, url) in [("POST", "\(control)/v1/fail/zone/east-a"), ("GET", "\(control)/v1/status"), ("POST", "\(coordinator)/v3/kv/put"),
-                              ("POST", "\(coordinator)/v3/lease/grant"), ("PUT", "\(app)/fault")] {
+        for (method, url) in [
+            ("POST", "\(control)/v1/fail/zone/east-a"), ("GET", "\(control)/v1/status"), ("POST", "\(coordinator)/v3/kv/put"),
+            ("POST", "\(coordinator)/v3/lease/grant"), ("PUT", "\(app)/fault"),
+        ] {
             for headers in [[], ["-H", "Authorization: Bearer wrong"], ["-H", "Authorization: \(token.dropLast())"]] {
-                let answer = try await Curl.run(["-X", method, url, "-d", #"{"key":"L2E=","TTL":"5","mode":"fail","status":500}"#] + headers, directory: env.directory)
+                let answer = try await Curl.run(
+                    ["-X", method, url, "-d", #"{"key":"L2E=","TTL":"5","mode":"fail","status":500}"#] + headers, directory: env.directory)
                 #expect(answer.status == 401, "\(method) \(url) \(headers) answered \(answer.status): \(answer.body)")
             }
         }
@@ -143,14 +147,20 @@ struct ZonalUpTests {
 
         // The lease TTL that used to stop the whole supervisor, and its neighbours.
         for ttl in [#""9223372036854775807""#, #""-1""#, #""0""#, #""ten""#, "1e300", #""99999999999999999999""#] {
-            let answer = try await Curl.run(["-X", "POST", "\(coordinator)/v3/lease/grant", "-H", "Authorization: \(token)", "-d", #"{"TTL":\#(ttl)}"#], directory: env.directory)
+            let answer = try await Curl.run(
+                ["-X", "POST", "\(coordinator)/v3/lease/grant", "-H", "Authorization: \(token)", "-d", #"{"TTL":\#(ttl)}"#], directory: env.directory)
             #expect(answer.status == 400, "TTL \(ttl) answered \(answer.status): \(answer.body)")
         }
         let (coordinatorCode, coordinatorOutput) = try await ZonalBinary.run(["coordinator", "status", "-f", env.topologyFile], directory: env.directory)
         #expect(coordinatorCode == 0 && coordinatorOutput.contains("embedded coordinator"), "\(coordinatorOutput)")
-        #expect(try await Curl.run(["-X", "PUT", "\(app)/fault", "-H", "Authorization: Bearer \(token)", "-d", #"{"mode":"none"}"#], directory: env.directory).status == 200)
-        #expect(try await Curl.run(["-X", "PUT", "http://\(env.topology.nodes[0].address):8080/fault", "-d", #"{"mode":"fail","status":500}"#], directory: env.directory).status != 200,
-                "the service port has no fault switch")
+        #expect(
+            try await Curl.run(["-X", "PUT", "\(app)/fault", "-H", "Authorization: Bearer \(token)", "-d", #"{"mode":"none"}"#], directory: env.directory)
+                .status == 200)
+        #expect(
+            try await Curl.run(
+                ["-X", "PUT", "http://\(env.topology.nodes[0].address):8080/fault", "-d", #"{"mode":"fail","status":500}"#], directory: env.directory
+            ).status != 200,
+            "the service port has no fault switch")
         #expect(up.isRunning, "the supervisor survived")
         let (statusCode, statusOutput) = try await ZonalBinary.run(["status", "-f", env.topologyFile], directory: env.directory)
         #expect(statusCode == 0, "\(statusOutput)")
@@ -171,9 +181,11 @@ struct ZonalUpTests {
                 return answer?.status == 400 && answer?.body.contains("user name is empty") == true
             }
             #expect(refused != nil, "round \(round): etcd still takes writes without credentials")
-            let wrong = try await Curl.run(["-X", "POST", "\(etcd)/v3/auth/authenticate", "-d", #"{"name":"root","password":"guess"}"#], directory: env.directory)
+            let wrong = try await Curl.run(
+                ["-X", "POST", "\(etcd)/v3/auth/authenticate", "-d", #"{"name":"root","password":"guess"}"#], directory: env.directory)
             #expect(wrong.status == 400 && wrong.body.contains("authentication failed"), "\(wrong)")
-            let login = try await Curl.run(["-X", "POST", "\(etcd)/v3/auth/authenticate", "-d", #"{"name":"root","password":"\#(token)"}"#], directory: env.directory)
+            let login = try await Curl.run(
+                ["-X", "POST", "\(etcd)/v3/auth/authenticate", "-d", #"{"name":"root","password":"\#(token)"}"#], directory: env.directory)
             #expect(login.status == 200 && login.body.contains("token"), "\(login)")
             let (code, output) = try await ZonalBinary.run(["coordinator", "status", "-f", env.topologyFile], directory: env.directory)
             #expect(code == 0, "round \(round): zonal coordinator status: \(output)")

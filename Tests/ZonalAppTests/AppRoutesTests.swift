@@ -5,6 +5,7 @@ import Logging
 import Testing
 import ZonalCore
 import ZonalObservability
+
 @testable import ZonalApp
 
 @Suite("Sample application backend")
@@ -33,7 +34,9 @@ struct AppRoutesTests {
     /// Switches a fault through the admin port, with the token.
     func switchFault(_ faults: FaultSwitch, _ body: String) async throws -> HTTPResponse.Status {
         try await admin(faults).test(.router) { client in
-            try await client.execute(uri: "/fault", method: .put, headers: [.authorization: Self.token.authorizationHeader], body: ByteBuffer(string: body)) { $0.status }
+            try await client.execute(uri: "/fault", method: .put, headers: [.authorization: Self.token.authorizationHeader], body: ByteBuffer(string: body)) {
+                $0.status
+            }
         }
     }
 
@@ -46,8 +49,12 @@ struct AppRoutesTests {
         }
         #expect(faults.fault == .none, "the service port has no fault switch")
         try await admin(faults).test(.router) { client in
-            try await client.execute(uri: "/fault", method: .put, body: ByteBuffer(string: #"{"mode":"fail","status":502}"#)) { #expect($0.status == .unauthorized) }
-            try await client.execute(uri: "/fault", method: .put, headers: [.authorization: "Bearer nope"], body: ByteBuffer(string: #"{"mode":"fail","status":502}"#)) {
+            try await client.execute(uri: "/fault", method: .put, body: ByteBuffer(string: #"{"mode":"fail","status":502}"#)) {
+                #expect($0.status == .unauthorized)
+            }
+            try await client.execute(
+                uri: "/fault", method: .put, headers: [.authorization: "Bearer nope"], body: ByteBuffer(string: #"{"mode":"fail","status":502}"#)
+            ) {
                 #expect($0.status == .unauthorized)
             }
             try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
@@ -87,17 +94,20 @@ struct AppRoutesTests {
         }
     }
 
-    @Test("bad fault requests get a specific 400 and change nothing", arguments: [
-        (#"{"mode":"explode"}"#, "mode must be none, slow or fail"),
-        (#"{"mode":"slow","delay":"fast"}"#, "delay must look like 500ms"),
-        (#"{"mode":"fail","status":200}"#, "status must be from 500 to 599"),
-        (#"{"delay":"1s"}"#, "missing `mode`"),
-        (#"not json"#, "invalid fault"),
-    ])
+    @Test(
+        "bad fault requests get a specific 400 and change nothing",
+        arguments: [
+            (#"{"mode":"explode"}"#, "mode must be none, slow or fail"),
+            (#"{"mode":"slow","delay":"fast"}"#, "delay must look like 500ms"),
+            (#"{"mode":"fail","status":200}"#, "status must be from 500 to 599"),
+            (#"{"delay":"1s"}"#, "missing `mode`"),
+            (#"not json"#, "invalid fault"),
+        ])
     func badFault(body: String, message: String) async throws {
         let faults = FaultSwitch(.slow(.milliseconds(1)))
         try await admin(faults).test(.router) { client in
-            try await client.execute(uri: "/fault", method: .put, headers: [.authorization: Self.token.authorizationHeader], body: ByteBuffer(string: body)) { response in
+            try await client.execute(uri: "/fault", method: .put, headers: [.authorization: Self.token.authorizationHeader], body: ByteBuffer(string: body)) {
+                response in
                 #expect(response.status == .badRequest)
                 #expect(String(buffer: response.body).contains(message), "\(String(buffer: response.body))")
             }

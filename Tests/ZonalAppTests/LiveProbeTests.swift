@@ -6,6 +6,7 @@ import ZonalCore
 import ZonalHealth
 import ZonalObservability
 import ZonalTesting
+
 @testable import ZonalApp
 
 /// The HTTP health probe against a real running backend, switched slow and failing.
@@ -16,8 +17,9 @@ struct LiveProbeTests {
         let host = LoopbackAddress.random()
         let port = Int.random(in: 20000...40000)
         let faults = FaultSwitch()
-        let server = AppServer(configuration: AppPlan(service: "web", node: "n", zone: "z", region: "r", host: host, port: port, adminPort: nil),
-                               faults: faults, tokens: AdminTokenSource(fixed: nil), logger: Logger(label: "test.app"))
+        let server = AppServer(
+            configuration: AppPlan(service: "web", node: "n", zone: "z", region: "r", host: host, port: port, adminPort: nil),
+            faults: faults, tokens: AdminTokenSource(fixed: nil), logger: Logger(label: "test.app"))
         let group = ServiceGroup(configuration: .init(services: server.applications(), logger: Logger(label: "test.app")))
         let running = Task { try await group.run() }
         defer { running.cancel() }

@@ -1,5 +1,6 @@
 import Testing
 import ZonalTesting
+
 @testable import ZonalBackup
 
 @Suite("Content-defined chunking", .serialized)

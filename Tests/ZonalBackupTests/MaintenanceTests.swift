@@ -2,11 +2,12 @@ import Foundation
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalBackup
 
 @Suite("Retention policies")
 struct RetentionPolicyTests {
-    let start = Date(timeIntervalSince1970: 1_700_000_000) // a Tuesday, 22:13 UTC
+    let start = Date(timeIntervalSince1970: 1_700_000_000)  // a Tuesday, 22:13 UTC
 
     @Test("keep last, hourly, daily, weekly and monthly pick the newest snapshot of each period")
     func rules() {

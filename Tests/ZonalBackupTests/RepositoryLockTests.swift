@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalBackup
 
 @Suite("Repository locks")
@@ -67,7 +68,13 @@ struct RepositoryLockTests {
                             continue
                         }
                         holders.state.withLock { state in
-                            if exclusive { state.exclusive += 1; state.exclusiveTaken += 1 } else { state.shared += 1; state.sharedTaken += 1 }
+                            if exclusive {
+                                state.exclusive += 1
+                                state.exclusiveTaken += 1
+                            } else {
+                                state.shared += 1
+                                state.sharedTaken += 1
+                            }
                             if state.exclusive > 1 || (state.exclusive == 1 && state.shared > 0) { state.violations += 1 }
                         }
                         try? await Task.sleep(for: .microseconds(UInt64.random(in: 200...3_000, using: &random)))
@@ -104,7 +111,9 @@ struct RepositoryLockTests {
         } throws: { error in
             "\(error)".contains("locked by a backup (process 4343 on elsewhere") && "\(error)".contains("zonal backup unlock")
         }
-        let deadGone = try await !store.exists(dead), abandonedGone = try await !store.exists(abandoned), liveKept = try await store.exists(live)
+        let deadGone = try await !store.exists(dead)
+        let abandonedGone = try await !store.exists(abandoned)
+        let liveKept = try await store.exists(live)
         #expect(deadGone && abandonedGone && liveKept)
         let backup = try await RepositoryLock.acquire(store, exclusive: false)
         await #expect(try RepositoryLock.removeLocks(in: store, all: false) == 0, "neither the live lock nor our own is stale")
@@ -131,7 +140,9 @@ struct RepositoryLockTests {
         let lock = try await RepositoryLock.acquire(store, exclusive: true, refreshInterval: .seconds(300), clock: clock)
         let name = await "locks/" + (try #require(try lockFiles().first))
         let store = self.store
-        let time = { @Sendable () async throws -> Date in try JSONDecoder.zonal().decode(RepositoryLock.Holder.self, from: Data(try await store.read(name))).time }
+        let time = { @Sendable () async throws -> Date in
+            try JSONDecoder.zonal().decode(RepositoryLock.Holder.self, from: Data(try await store.read(name))).time
+        }
         let written = try await time()
         #expect(await poll(timeout: .seconds(5)) { clock.sleeperCount == 1 } != nil)
         try await Task.sleep(for: .milliseconds(20))

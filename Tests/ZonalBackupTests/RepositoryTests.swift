@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalBackup
 
 /// A repository with small chunks (fast tests, many chunks) in a temporary directory.
@@ -13,9 +14,10 @@ struct TestRepository {
     init() async throws {
         directory = try TemporaryDirectory(prefix: "zonal-backup")
         path = directory.file("repo")
-        try await Repository.initialize(at: path, password: Self.password,
-                                  config: RepositoryParameters(id: "test", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
-                                  scryptRounds: 1 << 10)
+        try await Repository.initialize(
+            at: path, password: Self.password,
+            config: RepositoryParameters(id: "test", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
+            scryptRounds: 1 << 10)
     }
 
     func open() async throws -> Repository { try await Repository.open(at: path, password: Self.password) }
@@ -35,7 +37,9 @@ struct TestRepository {
         let restored = directory.file("restored-\(snapshot.id.prefix(8))")
         _ = try await restorer().restore(snapshot, into: restored)
         let copy = "\(restored)/\((source as NSString).lastPathComponent)"
-        #expect(FileManager.default.contentsEqual(atPath: source, andPath: copy), "snapshot \(snapshot.id.prefix(8)) does not restore \(source)", sourceLocation: sourceLocation)
+        #expect(
+            FileManager.default.contentsEqual(atPath: source, andPath: copy), "snapshot \(snapshot.id.prefix(8)) does not restore \(source)",
+            sourceLocation: sourceLocation)
     }
 }
 
@@ -119,7 +123,8 @@ struct RepositoryTests {
         #expect(fileInfo("\(restored)/empty").st_mode & 0o7777 == 0o640)
         #expect(fileInfo("\(restored)/empty").st_mtim.tv_sec == 1_000_000_000 && fileInfo("\(restored)/empty").st_mtim.tv_nsec == 123_456_789)
         for special in ["pipe", "null"] {
-            let original = fileInfo("\(source)/\(special)"), copy = fileInfo("\(restored)/\(special)")
+            let original = fileInfo("\(source)/\(special)")
+            let copy = fileInfo("\(restored)/\(special)")
             #expect(copy.st_mode == original.st_mode && copy.st_rdev == original.st_rdev && copy.st_mtim.tv_sec == original.st_mtim.tv_sec, "\(special)")
         }
         #expect(fileInfo("\(restored)/pipe").st_mode & S_IFMT == S_IFIFO && fileInfo("\(restored)/null").st_rdev == null.st_rdev)
@@ -287,9 +292,10 @@ struct RepositoryTests {
         try #require(mount("tmpfs", mountPoint, "tmpfs", 0, "size=2m") == 0, "mount: \(String(cString: strerror(errno)))")
         defer { umount2(mountPoint, Int32(MNT_DETACH)) }
         let path = mountPoint + "/repo"
-        try await Repository.initialize(at: path, password: TestRepository.password,
-                                  config: RepositoryParameters(id: "full", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
-                                  scryptRounds: 1 << 10)
+        try await Repository.initialize(
+            at: path, password: TestRepository.password,
+            config: RepositoryParameters(id: "full", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
+            scryptRounds: 1 << 10)
         let source = directory.file("source")
         try write(randomBytes(6 << 20, seed: 31), to: "\(source)/incompressible.bin")
         await #expect {

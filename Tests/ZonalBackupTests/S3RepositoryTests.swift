@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import Testing
 import ZonalTesting
+
 @testable import ZonalBackup
 
 /// Repositories in a real S3 endpoint (moto's server on loopback), through the same code paths
@@ -34,10 +35,14 @@ struct S3RepositoryTests {
         let source = local.file("source")
         try makeTree(source)
 
-        let first = try await BackupRunner(repository: try Repository.open(try store(location), password: TestRepository.password), parallelism: 1).run(paths: [source]).snapshot
+        let first = try await BackupRunner(repository: try Repository.open(try store(location), password: TestRepository.password), parallelism: 1).run(paths: [
+            source
+        ]).snapshot
         #expect(first.summary.files == 4)
         #expect(first.summary.newBytes < 3 << 20, "the duplicate file is stored once (\(first.summary.newBytes) new bytes)")
-        let again = try await BackupRunner(repository: try Repository.open(try store(location), password: TestRepository.password), parallelism: 1).run(paths: [source]).snapshot
+        let again = try await BackupRunner(repository: try Repository.open(try store(location), password: TestRepository.password), parallelism: 1).run(paths: [
+            source
+        ]).snapshot
         #expect(again.summary.newBlobs == 0)
 
         let repository = try await Repository.open(try store(location), password: TestRepository.password)
@@ -75,10 +80,13 @@ struct S3RepositoryTests {
         #expect(listed.map { "data/\($0.name)" } == names.sorted())
         #expect(listed.map(\.size) == names.sorted().map { Int64(Int($0.suffix(1))! * 10) })
         await #expect(try store.read("data/25/pack-1", offset: 3, length: 4) == [1, 1, 1, 1])
-        await #expect(throws: BackupError.corrupt("data/25/pack-1 in \(location) ends before byte 14")) { try await store.read("data/25/pack-1", offset: 4, length: 10) }
+        await #expect(throws: BackupError.corrupt("data/25/pack-1 in \(location) ends before byte 14")) {
+            try await store.read("data/25/pack-1", offset: 4, length: 10)
+        }
         try await store.remove("data/25/pack-1")
         try await store.remove("data/25/pack-1")
-        let packGone = try await !store.exists("data/25/pack-1"), configKept = try await store.exists("config")
+        let packGone = try await !store.exists("data/25/pack-1")
+        let configKept = try await store.exists("config")
         #expect(packGone && configKept)
         await #expect(try store.list("data").count == 6)
         await server.stop()
@@ -135,7 +143,8 @@ struct S3RepositoryTests {
         await #expect(try store.isEmpty())
         let bytes = randomBytes(300_000, seed: 41)
         try await store.write("data/ab/pack", bytes)
-        let written = try await store.exists("data/ab/pack"), other = try await store.exists("data/ab/other")
+        let written = try await store.exists("data/ab/pack")
+        let other = try await store.exists("data/ab/other")
         #expect(written && !other)
         await #expect(try store.read("data/ab/pack") == bytes)
         await #expect(try store.read("data/ab/pack", offset: 1000, length: 5000) == Array(bytes[1000..<6000]))
@@ -165,9 +174,10 @@ struct S3RepositoryTests {
         ] {
             let form = S3Signer.encodeQuery(action.merging(["UserName": "zonal", "Version": "2010-05-08"]) { $1 })
             let signer = S3Signer(credentials: S3Credentials(accessKeyID: "setup", secretAccessKey: "setup"), region: "us-east-1", service: "iam")
-            let headers = signer.sign(method: "POST", path: "/", query: [:],
-                                      headers: ["host": "\(server.address):\(server.port)", "content-type": "application/x-www-form-urlencoded"],
-                                      payloadHash: S3Signer.payloadHash(Array(form.utf8)), date: Date())
+            let headers = signer.sign(
+                method: "POST", path: "/", query: [:],
+                headers: ["host": "\(server.address):\(server.port)", "content-type": "application/x-www-form-urlencoded"],
+                payloadHash: S3Signer.payloadHash(Array(form.utf8)), date: Date())
             var request = HTTPClientRequest(url: server.endpoint + "/")
             request.method = .POST
             request.headers = .init(headers.map { ($0.key, $0.value) })

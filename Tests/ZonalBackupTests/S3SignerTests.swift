@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ZonalBackup
 
 /// The signing examples of AWS's S3 documentation ("Signature Calculations for the
@@ -20,8 +21,9 @@ struct S3SignerTests {
 
     @Test("GET of an object range")
     func getRange() {
-        let headers = signer.sign(method: "GET", path: "/test.txt", query: [:], headers: ["Host": host, "Range": "bytes=0-9"],
-                                  payloadHash: S3Signer.emptyPayloadHash, date: date)
+        let headers = signer.sign(
+            method: "GET", path: "/test.txt", query: [:], headers: ["Host": host, "Range": "bytes=0-9"],
+            payloadHash: S3Signer.emptyPayloadHash, date: date)
         #expect(headers["authorization"]?.contains("SignedHeaders=host;range;x-amz-content-sha256;x-amz-date,") == true)
         #expect(signature(headers) == "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
         #expect(headers["x-amz-date"] == "20130524T000000Z")
@@ -29,9 +31,10 @@ struct S3SignerTests {
 
     @Test("PUT of an object whose name needs encoding, with a body (\"Welcome to Amazon S3.\")")
     func putObject() {
-        let headers = signer.sign(method: "PUT", path: "/test$file.text", query: [:],
-                                  headers: ["Host": host, "Date": "Fri, 24 May 2013 00:00:00 GMT", "x-amz-storage-class": "REDUCED_REDUNDANCY"],
-                                  payloadHash: "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072", date: date)
+        let headers = signer.sign(
+            method: "PUT", path: "/test$file.text", query: [:],
+            headers: ["Host": host, "Date": "Fri, 24 May 2013 00:00:00 GMT", "x-amz-storage-class": "REDUCED_REDUNDANCY"],
+            payloadHash: "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072", date: date)
         #expect(S3Signer.encodePath("/test$file.text") == "/test%24file.text")
         #expect(headers["x-amz-content-sha256"] == "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072")
         #expect(signature(headers) == "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd")
@@ -39,8 +42,9 @@ struct S3SignerTests {
 
     @Test("GET of a bucket listing with a query")
     func listObjects() {
-        let headers = signer.sign(method: "GET", path: "/", query: ["max-keys": "2", "prefix": "J"], headers: ["Host": host],
-                                  payloadHash: S3Signer.emptyPayloadHash, date: date)
+        let headers = signer.sign(
+            method: "GET", path: "/", query: ["max-keys": "2", "prefix": "J"], headers: ["Host": host],
+            payloadHash: S3Signer.emptyPayloadHash, date: date)
         #expect(signature(headers) == "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7")
         #expect(S3Signer.encodeQuery(["prefix": "data/ab", "continuation-token": "a+b="]) == "continuation-token=a%2Bb%3D&prefix=data%2Fab")
     }

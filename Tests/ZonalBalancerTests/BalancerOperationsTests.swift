@@ -2,13 +2,14 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Logging
-import Synchronization
 import NIOCore
+import Synchronization
 import Testing
 import ZonalCoordination
-import ZonalObservability
 import ZonalCore
+import ZonalObservability
 import ZonalTesting
+
 @testable import ZonalBalancer
 
 @Suite("Balancer operations")
@@ -51,13 +52,17 @@ struct BalancerOperationsTests {
                 #expect($0.status == .ok)
             }
             #expect(balancer.pools["web"]?.configuration.backends.first { $0.id == "web@b1" }?.weight == 0)
-            try await client.execute(uri: "/pools/web/servers", method: .post,
-                                     body: ByteBuffer(string: #"{"name": "extra", "address": "127.0.0.9", "port": 8081, "zone": "east-a", "weight": 3}"#)) {
+            try await client.execute(
+                uri: "/pools/web/servers", method: .post,
+                body: ByteBuffer(string: #"{"name": "extra", "address": "127.0.0.9", "port": 8081, "zone": "east-a", "weight": 3}"#)
+            ) {
                 #expect($0.status == .ok)
             }
             #expect(balancer.pools["web"]?.configuration.backends.last == Backend(id: "extra", host: "127.0.0.9", port: 8081, zone: "east-a", weight: 3))
-            try await client.execute(uri: "/pools/web/servers", method: .post,
-                                     body: ByteBuffer(string: #"{"name": "extra", "address": "127.0.0.9", "port": 8081, "zone": "east-a"}"#)) {
+            try await client.execute(
+                uri: "/pools/web/servers", method: .post,
+                body: ByteBuffer(string: #"{"name": "extra", "address": "127.0.0.9", "port": 8081, "zone": "east-a"}"#)
+            ) {
                 #expect($0.status == .conflict)
             }
             try await client.execute(uri: "/pools/web/servers/extra", method: .delete) { #expect($0.status == .ok) }
@@ -81,8 +86,10 @@ struct BalancerOperationsTests {
     func token() async throws {
         let app = Application(router: BalancerAdminAPI(balancer: try balancer(), tokens: AdminTokenSource(fixed: try AdminToken(secret: "s3cret"))).router())
         try await app.test(.router) { client in
-            for (uri, method) in [("/pools", HTTPRequest.Method.get), ("/pools/web/servers/web@a1/weight", .put), ("/pools/web/servers", .post),
-                                  ("/pools/web/servers/web@a1", .delete), ("/reload", .post)] {
+            for (uri, method) in [
+                ("/pools", HTTPRequest.Method.get), ("/pools/web/servers/web@a1/weight", .put), ("/pools/web/servers", .post),
+                ("/pools/web/servers/web@a1", .delete), ("/reload", .post),
+            ] {
                 try await client.execute(uri: uri, method: method) { response in
                     #expect(response.status == .unauthorized, "\(method) \(uri)")
                     #expect(String(buffer: response.body).contains("needs Authorization: Bearer"))
@@ -120,8 +127,9 @@ struct BalancerOperationsTests {
     @Test("source-address persistence is shared through the coordinator: another instance sends the client to the same server")
     func sharedAffinity() async throws {
         let coordinator = try EmbeddedCoordinator(directory: nil)
-        let configuration = PoolPlan(name: "p", backends: (1...6).map { Backend(id: "s\($0)", host: "127.0.0.\($0)", port: 80, zone: "z") },
-                                              persistence: .sourceAddress(timeout: .seconds(1000)))
+        let configuration = PoolPlan(
+            name: "p", backends: (1...6).map { Backend(id: "s\($0)", host: "127.0.0.\($0)", port: 80, zone: "z") },
+            persistence: .sourceAddress(timeout: .seconds(1000)))
         let prefix = "/zonal/t/balancer/lb/p/affinity/"
         let (first, firstSharing) = sharingPool(configuration, coordinator: coordinator, prefix: prefix)
         let (second, secondSharing) = sharingPool(configuration, coordinator: coordinator, prefix: prefix)
@@ -142,9 +150,11 @@ struct BalancerOperationsTests {
 
     func sharingPool(_ configuration: PoolPlan, coordinator: any Coordinator, prefix: String) -> (BackendPool, AffinitySharing) {
         let holder = SharingHolder()
-        let pool = BackendPool(configuration: configuration, onAffinity: { _, client, server in
-            holder.sharing.withLock { $0 }?.publish(client: client, server: server)
-        })
+        let pool = BackendPool(
+            configuration: configuration,
+            onAffinity: { _, client, server in
+                holder.sharing.withLock { $0 }?.publish(client: client, server: server)
+            })
         let sharing = AffinitySharing(coordinator: coordinator, prefix: prefix, pool: pool, timeout: .seconds(1000), logger: Logger(label: "test.share"))
         holder.sharing.withLock { $0 = sharing }
         return (pool, sharing)

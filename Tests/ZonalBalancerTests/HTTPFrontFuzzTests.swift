@@ -1,5 +1,6 @@
 import Testing
 import ZonalTesting
+
 @testable import ZonalBalancer
 
 /// The seeded counterpart of the libFuzzer target in `Fuzz/`: damaged requests, split at
@@ -69,9 +70,10 @@ struct HTTPFrontFuzzTests {
     }
 
     private func statusCodes(in answer: String) -> Set<String> {
-        Set(answer.components(separatedBy: "\r\n").compactMap { line -> String? in
-            guard line.hasPrefix("HTTP/1."), line.count >= 12 else { return nil }
-            return String(line.dropFirst(9).prefix(3))
-        })
+        Set(
+            answer.components(separatedBy: "\r\n").compactMap { line -> String? in
+                guard line.hasPrefix("HTTP/1."), line.count >= 12 else { return nil }
+                return String(line.dropFirst(9).prefix(3))
+            })
     }
 }

@@ -6,6 +6,7 @@ import NIOHTTP1
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalBalancer
 
 /// A GET through the proxy: status, the answering server's name, the body and headers.
@@ -24,8 +25,9 @@ extension HTTPClient {
         if let body { request.body = .bytes(ByteBuffer(string: body)) }
         let response = try await execute(request, timeout: .seconds(10))
         let bytes = try await response.body.collect(upTo: 64 << 20)
-        return Answer(status: Int(response.status.code), server: response.headers.first(name: "x-server"), body: String(buffer: bytes),
-                      headers: Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first }))
+        return Answer(
+            status: Int(response.status.code), server: response.headers.first(name: "x-server"), body: String(buffer: bytes),
+            headers: Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first }))
     }
 }
 
@@ -44,7 +46,8 @@ func backend(_ id: String, _ server: RunningListener, zone: String = "z", weight
 struct HTTPProxyTests {
     @Test("spreads requests over kept-alive connections and tells servers who the client is")
     func roundRobin() async throws {
-        let a = try await startHTTPServer(name: "a"), b = try await startHTTPServer(name: "b")
+        let a = try await startHTTPServer(name: "a")
+        let b = try await startHTTPServer(name: "b")
         let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [backend("a", a), backend("b", b, weight: 2)]))
         let proxy = try await startHTTPProxy(pool)
         var counts: [String: Int] = [:]
@@ -56,7 +59,9 @@ struct HTTPProxyTests {
             #expect(answer.headers["x-saw-forwarded"]?.hasPrefix("for=127.") == true, "\(answer.headers)")
         }
         #expect(counts == ["a": 10, "b": 20])
-        try await proxy.stop(); try await a.stop(); try await b.stop()
+        try await proxy.stop()
+        try await a.stop()
+        try await b.stop()
     }
 
     @Test("streams large bodies both ways, and HTTP/1.0 and pipelined requests work", arguments: [0, 1, 300_000, 5_000_000])
@@ -69,12 +74,14 @@ struct HTTPProxyTests {
         #expect(echoed.status == 200 && echoed.body.count == size && echoed.body == payload)
         let download = try await client.send("http://\(proxy.host):\(proxy.port)/bytes?n=\(size)")
         #expect(download.body.utf8.count == size)
-        let pipelined = try await rawExchange(host: proxy.host, port: proxy.port,
-                                              "GET /name HTTP/1.1\r\nHost: x\r\n\r\nGET /bytes?n=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let pipelined = try await rawExchange(
+            host: proxy.host, port: proxy.port,
+            "GET /name HTTP/1.1\r\nHost: x\r\n\r\nGET /bytes?n=3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         #expect(pipelined.components(separatedBy: "HTTP/1.1 200").count == 3 && pipelined.hasSuffix("zzz"), "\(pipelined)")
         let old = try await rawExchange(host: proxy.host, port: proxy.port, "GET /bytes?n=5 HTTP/1.0\r\n\r\n")
         #expect(old.hasPrefix("HTTP/1.0 200") && old.hasSuffix("zzzzz"), "\(old)")
-        try await proxy.stop(); try await a.stop()
+        try await proxy.stop()
+        try await a.stop()
     }
 
     @Test("bad input gets a specific answer: 400, 431, 413, 408 for slow headers, 503 with no server")
@@ -85,11 +92,13 @@ struct HTTPProxyTests {
         let proxy = try await startHTTPProxy(pool, settings: settings)
         let garbage = try await rawExchange(host: proxy.host, port: proxy.port, "HELLO THERE\r\n\r\n")
         #expect(garbage.hasPrefix("HTTP/1.1 400"), "\(garbage)")
-        let huge = try await rawExchange(host: proxy.host, port: proxy.port, "GET /name HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "b", count: 4000))\r\n\r\n")
+        let huge = try await rawExchange(
+            host: proxy.host, port: proxy.port, "GET /name HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "b", count: 4000))\r\n\r\n")
         #expect(huge.hasPrefix("HTTP/1.1 431"), "\(huge)")
         let tooLong = try await rawExchange(host: proxy.host, port: proxy.port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")
         #expect(tooLong.hasPrefix("HTTP/1.1 413"), "\(tooLong)")
-        let smuggled = try await rawExchange(host: proxy.host, port: proxy.port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
+        let smuggled = try await rawExchange(
+            host: proxy.host, port: proxy.port, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello")
         #expect(smuggled.hasPrefix("HTTP/1.1 400"), "\(smuggled)")
         // A slow client: half a head, then nothing. The proxy answers 408 and closes by itself.
         let slow = try await rawExchange(host: proxy.host, port: proxy.port, "GET /name HTTP/1.1\r\nHost: x\r\n")
@@ -97,7 +106,8 @@ struct HTTPProxyTests {
         pool.setHealth("a", .unhealthy)
         let none = try await rawExchange(host: proxy.host, port: proxy.port, "GET /name HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         #expect(none.hasPrefix("HTTP/1.1 503") && none.contains("no server is available"), "\(none)")
-        try await proxy.stop(); try await a.stop()
+        try await proxy.stop()
+        try await a.stop()
     }
 
     @Test("a refused or hung-up server costs nothing for idempotent requests; a POST already sent is not replayed")
@@ -106,11 +116,14 @@ struct HTTPProxyTests {
         let refusing = try await startHTTPServer(name: "refusing")
         try await refusing.stop()
         let hangUp = try await startHangUpServer()
-        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [
-            Backend(id: "refusing", host: refusing.host, port: refusing.port, zone: "z"),
-            Backend(id: "hangup", host: hangUp.host, port: hangUp.port, zone: "z"),
-            backend("good", good),
-        ], retries: 2, outliers: .init(consecutiveFailures: 1000)))
+        let pool = BackendPool(
+            configuration: PoolPlan(
+                name: "p",
+                backends: [
+                    Backend(id: "refusing", host: refusing.host, port: refusing.port, zone: "z"),
+                    Backend(id: "hangup", host: hangUp.host, port: hangUp.port, zone: "z"),
+                    backend("good", good),
+                ], retries: 2, outliers: .init(consecutiveFailures: 1000)))
         let proxy = try await startHTTPProxy(pool)
         for _ in 0..<12 {
             let answer = try await client.send("http://\(proxy.host):\(proxy.port)/name")
@@ -122,15 +135,20 @@ struct HTTPProxyTests {
         }
         // POSTs sent to the hang-up server fail with 502; those refused before sending are retried.
         #expect(statuses[200, default: 0] >= 4 && statuses[502, default: 0] >= 1 && statuses.keys.allSatisfy { [200, 502].contains($0) }, "\(statuses)")
-        try await proxy.stop(); try await good.stop(); try await hangUp.channel.close()
+        try await proxy.stop()
+        try await good.stop()
+        try await hangUp.channel.close()
     }
 
     @Test("an inserted cookie keeps a client on its server, on any balancer instance, until the server fails")
     func stickyCookie() async throws {
-        let a = try await startHTTPServer(name: "a"), b = try await startHTTPServer(name: "b")
+        let a = try await startHTTPServer(name: "a")
+        let b = try await startHTTPServer(name: "b")
         let configuration = PoolPlan(name: "p", backends: [backend("a", a), backend("b", b)], persistence: .cookie(.init()))
-        let first = BackendPool(configuration: configuration), second = BackendPool(configuration: configuration)
-        let proxy1 = try await startHTTPProxy(first), proxy2 = try await startHTTPProxy(second)
+        let first = BackendPool(configuration: configuration)
+        let second = BackendPool(configuration: configuration)
+        let proxy1 = try await startHTTPProxy(first)
+        let proxy2 = try await startHTTPProxy(second)
         let initial = try await client.send("http://\(proxy1.host):\(proxy1.port)/name")
         let setCookie = try #require(initial.headers["set-cookie"])
         #expect(setCookie.hasPrefix("ZONALSRV=") && setCookie.contains("Max-Age=1000"))
@@ -144,15 +162,21 @@ struct HTTPProxyTests {
         second.setHealth(stuck, .unhealthy)
         let moved = try await client.send("http://\(proxy2.host):\(proxy2.port)/name", headers: [("Cookie", cookie)])
         #expect(moved.server != stuck && moved.headers["set-cookie"] != nil)
-        try await proxy1.stop(); try await proxy2.stop(); try await a.stop(); try await b.stop()
+        try await proxy1.stop()
+        try await proxy2.stop()
+        try await a.stop()
+        try await b.stop()
     }
 
     @Test("an application's session cookie sends one session to one server on every instance; sessions spread")
     func applicationCookie() async throws {
         let servers = [try await startHTTPServer(name: "a"), try await startHTTPServer(name: "b"), try await startHTTPServer(name: "c")]
-        let configuration = PoolPlan(name: "p", backends: zip(["a", "b", "c"], servers).map { backend($0, $1) },
-                                              persistence: .applicationCookie(name: "SESSION"))
-        let proxies = [try await startHTTPProxy(BackendPool(configuration: configuration)), try await startHTTPProxy(BackendPool(configuration: configuration))]
+        let configuration = PoolPlan(
+            name: "p", backends: zip(["a", "b", "c"], servers).map { backend($0, $1) },
+            persistence: .applicationCookie(name: "SESSION"))
+        let proxies = [
+            try await startHTTPProxy(BackendPool(configuration: configuration)), try await startHTTPProxy(BackendPool(configuration: configuration)),
+        ]
         var owners: Set<String> = []
         for session in 0..<12 {
             var seen: Set<String> = []
@@ -180,12 +204,14 @@ struct HTTPProxyTests {
         let freed = await poll(timeout: .seconds(2)) { pool.activeConnections("a") == 0 }
         #expect(freed != nil, "the server connection stayed busy after its client left")
         _ = try? await leaving.value
-        try await proxy.stop(); try await a.stop()
+        try await proxy.stop()
+        try await a.stop()
     }
 
     @Test("weight 0 drains a server: its in-flight request finishes, new ones go elsewhere")
     func drain() async throws {
-        let a = try await startHTTPServer(name: "a"), b = try await startHTTPServer(name: "b")
+        let a = try await startHTTPServer(name: "a")
+        let b = try await startHTTPServer(name: "b")
         let configuration = PoolPlan(name: "p", backends: [backend("a", a), backend("b", b)], scheduling: .leastConnections)
         let pool = BackendPool(configuration: configuration)
         let proxy = try await startHTTPProxy(pool)
@@ -193,14 +219,20 @@ struct HTTPProxyTests {
         _ = await poll(timeout: .seconds(5)) { pool.snapshot().servers.contains { $0.active == 1 } }
         let busy = try #require(pool.snapshot().servers.first { $0.active == 1 }?.id)
         var drained = configuration
-        drained.backends = drained.backends.map { var server = $0; if server.id == busy { server.weight = 0 }; return server }
+        drained.backends = drained.backends.map {
+            var server = $0
+            if server.id == busy { server.weight = 0 }
+            return server
+        }
         pool.reconfigure(drained)
         for _ in 0..<6 {
             #expect(try await client.send("http://\(proxy.host):\(proxy.port)/name").server != busy)
         }
         let finished = try await slow.value
         #expect(finished.status == 200 && finished.server == busy)
-        try await proxy.stop(); try await a.stop(); try await b.stop()
+        try await proxy.stop()
+        try await a.stop()
+        try await b.stop()
     }
 }
 
@@ -237,8 +269,12 @@ private func runBlocking(_ executable: String, _ arguments: [String]) throws -> 
 /// Writes a fresh self-signed certificate for `name` and its key into `directory`.
 func makeCertificate(_ name: String, in directory: TemporaryDirectory) async throws -> BalancerSpec.TLSFiles {
     let files = BalancerSpec.TLSFiles(certificate: directory.file("cert.pem"), key: directory.file("key.pem"))
-    _ = try await run("/usr/bin/openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-                                     "-subj", "/CN=\(name)", "-keyout", files.key, "-out", files.certificate])
+    _ = try await run(
+        "/usr/bin/openssl",
+        [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+            "-subj", "/CN=\(name)", "-keyout", files.key, "-out", files.certificate,
+        ])
     return files
 }
 
@@ -252,7 +288,9 @@ struct HTTPSListenerTests {
         let a = try await startHTTPServer(name: "a")
         let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [backend("a", a)]))
         let proxy = try await startListener { host, onBound in
-            HTTPProxy(name: "tls", host: host, port: 0, pool: pool, settings: .init(), maxConnections: 100, tls: source, logger: Logger(label: "test.tls"), onBound: onBound)
+            HTTPProxy(
+                name: "tls", host: host, port: 0, pool: pool, settings: .init(), maxConnections: 100, tls: source, logger: Logger(label: "test.tls"),
+                onBound: onBound)
         }
         func servedSubject() async throws -> String {
             try await run("/usr/bin/openssl", ["s_client", "-connect", "\(proxy.host):\(proxy.port)"])
@@ -264,7 +302,7 @@ struct HTTPSListenerTests {
         #expect(response.status == .ok && response.headers.first(name: "x-saw-forwarded")?.contains("proto=https") == true)
         #expect(try await servedSubject().contains("first.example"))
 
-        try await Task.sleep(for: .milliseconds(1100)) // a new modification time
+        try await Task.sleep(for: .milliseconds(1100))  // a new modification time
         _ = try await makeCertificate("second.example", in: directory)
         #expect(try source.refresh())
         #expect(try await servedSubject().contains("second.example"))
@@ -273,6 +311,7 @@ struct HTTPSListenerTests {
         _ = try directory.write("cert.pem", "not a certificate")
         #expect(throws: TLSLoadError.self) { try source.refresh() }
         #expect(try await servedSubject().contains("second.example"), "a bad renewal must leave the old certificate serving")
-        try await proxy.stop(); try await a.stop()
+        try await proxy.stop()
+        try await a.stop()
     }
 }

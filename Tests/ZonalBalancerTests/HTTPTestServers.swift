@@ -7,6 +7,7 @@ import ServiceLifecycle
 import Synchronization
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalBalancer
 
 /// An HTTP server for proxy tests: `/name` says who answered and what forwarding headers it
@@ -33,9 +34,10 @@ func startHTTPServer(name: String) async throws -> RunningListener {
     }
     router.get("/fail") { _, _ in Response(status: .internalServerError, headers: [.init("X-Server")!: name]) }
     return try await startListener { host, onBound in
-        Application(router: router, configuration: .init(address: .hostname(host, port: 0)),
-                    onServerRunning: { channel in if let address = channel.localAddress { onBound(address) } },
-                    logger: Logger(label: "test.server.\(name)"))
+        Application(
+            router: router, configuration: .init(address: .hostname(host, port: 0)),
+            onServerRunning: { channel in if let address = channel.localAddress { onBound(address) } },
+            logger: Logger(label: "test.server.\(name)"))
     }
 }
 

@@ -3,14 +3,18 @@ import Testing
 import ZonalCoordination
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalBalancer
 
 @Suite("Pools of replicated services")
 struct RoleRoutingTests {
     func pool() -> BackendPool {
-        BackendPool(configuration: PoolPlan(name: "db", backends: ["a", "b", "c"].map {
-            Backend(id: "db@\($0)", host: "127.0.0.1", port: 5432, zone: $0, weight: 1)
-        }))
+        BackendPool(
+            configuration: PoolPlan(
+                name: "db",
+                backends: ["a", "b", "c"].map {
+                    Backend(id: "db@\($0)", host: "127.0.0.1", port: 5432, zone: $0, weight: 1)
+                }))
     }
 
     func healthy(_ pool: BackendPool) -> Set<String> {
@@ -21,9 +25,12 @@ struct RoleRoutingTests {
     func followsPublishedRoles() async throws {
         let coordinator = try EmbeddedCoordinator(directory: nil)
         let directory = ServiceRoleDirectory(coordinator: coordinator, service: "db")
-        let writes = pool(), reads = pool()
-        let routing = [RoleRouting(pool: writes, directory: directory, role: .primary, logger: Logger(label: "test")),
-                       RoleRouting(pool: reads, directory: directory, role: .replica, logger: Logger(label: "test"))]
+        let writes = pool()
+        let reads = pool()
+        let routing = [
+            RoleRouting(pool: writes, directory: directory, role: .primary, logger: Logger(label: "test")),
+            RoleRouting(pool: reads, directory: directory, role: .replica, logger: Logger(label: "test")),
+        ]
         let tasks = routing.map { routing in Task { await routing.run() } }
         defer { for task in tasks { task.cancel() } }
         let lease = try await coordinator.grantLease(ttl: .seconds(30))
@@ -35,8 +42,9 @@ struct RoleRoutingTests {
 
         // The new primary publishes before the old one withdraws: no server takes writes.
         try await directory.publish(.primary, node: "b", lease: lease.id)
-        #expect(await poll(timeout: .seconds(5)) { healthy(writes).isEmpty && healthy(reads) == [] } != nil,
-                "writes \(healthy(writes)), reads \(healthy(reads))")
+        #expect(
+            await poll(timeout: .seconds(5)) { healthy(writes).isEmpty && healthy(reads) == [] } != nil,
+            "writes \(healthy(writes)), reads \(healthy(reads))")
         try await directory.publish(nil, node: "a", lease: lease.id)
         #expect(await poll(timeout: .seconds(5)) { healthy(writes) == ["b"] && healthy(reads) == ["b"] } != nil)
 

@@ -1,5 +1,6 @@
 import Testing
 import ZonalTesting
+
 @testable import ZonalBalancer
 
 @Suite("Schedulers")
@@ -56,7 +57,8 @@ struct SchedulerTests {
         let reduced = ConsistentHashRing(backends: servers.filter { $0.id != "s3" })
         var random = SeededRandom(seed: 7)
         var counts: [String: Int] = [:]
-        var moved = 0, onRemoved = 0
+        var moved = 0
+        var onRemoved = 0
         for _ in 0..<20_000 {
             let client = "10.\(Int.random(in: 0...255, using: &random)).\(Int.random(in: 0...255, using: &random)).\(Int.random(in: 1...254, using: &random))"
             let before = full.backend(for: client)!.id
@@ -79,9 +81,11 @@ struct PersistenceCookieTests {
     let cookie = PersistenceCookie(timeout: .seconds(1000))
     let now = 1_800_000_000
 
-    @Test("forged issue times (negative, beyond 64 bits, far past or future, not base 36) are no cookie or not valid", arguments: [
-        "a.-1y2p0ij32e8e7", "a.1y2p0ij32e8e7", "a.-0", "a.zzzzzzzzzzzzzzzzzzzzzz", "a.", ".", "a", "a.!!", "a.1.2", "a. 1", "a.0",
-    ])
+    @Test(
+        "forged issue times (negative, beyond 64 bits, far past or future, not base 36) are no cookie or not valid",
+        arguments: [
+            "a.-1y2p0ij32e8e7", "a.1y2p0ij32e8e7", "a.-0", "a.zzzzzzzzzzzzzzzzzzzzzz", "a.", ".", "a", "a.!!", "a.1.2", "a. 1", "a.0",
+        ])
     func forged(value: String) {
         guard let found = cookie.find(in: ["ZONALSRV=\(value)"]) else { return }
         #expect(!cookie.isValid(found, now: now), "\(value) was taken as valid")

@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalBalancer
 
 /// A server that says its name, echoes what it reads, and shuts its output when the client shuts its own.
@@ -88,7 +89,9 @@ func exchange(host: String, port: Int, message: String) async throws -> String {
     let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .channelOption(.allowRemoteHalfClosure, value: true)
         .connect(host: host, port: port) { channel in
-            channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true)) }
+            channel.eventLoop.makeCompletedFuture {
+                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+            }
         }
     return try await channel.executeThenClose { inbound, outbound in
         try await outbound.write(ByteBuffer(string: message))
@@ -103,10 +106,14 @@ func exchange(host: String, port: Int, message: String) async throws -> String {
 struct TCPProxyTests {
     @Test("relays both ways with half-close, spreading connections by weight")
     func relay() async throws {
-        let a = try await EchoServer.start(name: "a"), b = try await EchoServer.start(name: "b")
-        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [
-            Backend(id: "a", host: a.host, port: a.port, zone: "z"), Backend(id: "b", host: b.host, port: b.port, zone: "z"),
-        ]))
+        let a = try await EchoServer.start(name: "a")
+        let b = try await EchoServer.start(name: "b")
+        let pool = BackendPool(
+            configuration: PoolPlan(
+                name: "p",
+                backends: [
+                    Backend(id: "a", host: a.host, port: a.port, zone: "z"), Backend(id: "b", host: b.host, port: b.port, zone: "z"),
+                ]))
         let proxy = try await startProxy(pool)
         var names: [String: Int] = [:]
         for index in 0..<10 {
@@ -124,9 +131,12 @@ struct TCPProxyTests {
         let live = try await EchoServer.start(name: "live")
         let dead = try await EchoServer.start(name: "dead")
         try await dead.channel.close()
-        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [
-            Backend(id: "dead", host: dead.host, port: dead.port, zone: "z"), Backend(id: "live", host: live.host, port: live.port, zone: "z"),
-        ], outliers: .init(consecutiveFailures: 3)))
+        let pool = BackendPool(
+            configuration: PoolPlan(
+                name: "p",
+                backends: [
+                    Backend(id: "dead", host: dead.host, port: dead.port, zone: "z"), Backend(id: "live", host: live.host, port: live.port, zone: "z"),
+                ], outliers: .init(consecutiveFailures: 3)))
         let proxy = try await startProxy(pool)
         for index in 0..<30 {
             let answer = try await exchange(host: proxy.host, port: proxy.port, message: "m\(index)")
@@ -139,11 +149,16 @@ struct TCPProxyTests {
 
     @Test("traffic moves to the secondary zone only when the primary zone has no healthy server")
     func zoneFailover() async throws {
-        let a1 = try await EchoServer.start(name: "a1"), a2 = try await EchoServer.start(name: "a2"), b1 = try await EchoServer.start(name: "b1")
-        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [
-            Backend(id: "a1", host: a1.host, port: a1.port, zone: "east-a"), Backend(id: "a2", host: a2.host, port: a2.port, zone: "east-a"),
-            Backend(id: "b1", host: b1.host, port: b1.port, zone: "east-b"),
-        ], primaryZone: "east-a", secondaryZone: "east-b"))
+        let a1 = try await EchoServer.start(name: "a1")
+        let a2 = try await EchoServer.start(name: "a2")
+        let b1 = try await EchoServer.start(name: "b1")
+        let pool = BackendPool(
+            configuration: PoolPlan(
+                name: "p",
+                backends: [
+                    Backend(id: "a1", host: a1.host, port: a1.port, zone: "east-a"), Backend(id: "a2", host: a2.host, port: a2.port, zone: "east-a"),
+                    Backend(id: "b1", host: b1.host, port: b1.port, zone: "east-b"),
+                ], primaryZone: "east-a", secondaryZone: "east-b"))
         let proxy = try await startProxy(pool)
         func servedBy() async throws -> String {
             String(try await exchange(host: proxy.host, port: proxy.port, message: "").dropLast())

@@ -1,6 +1,7 @@
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalBalancer
 
 @Suite("Zone failover policy")

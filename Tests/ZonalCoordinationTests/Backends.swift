@@ -7,6 +7,7 @@ import Testing
 import ZonalCore
 import ZonalObservability
 import ZonalTesting
+
 @testable import ZonalCoordination
 
 /// The backends the conformance suite runs against.
@@ -57,7 +58,8 @@ struct EmbeddedServerFixture: Sendable {
         let host = LoopbackAddress.random()
         let logger = Logger(label: "test.coordinator")
         let token = AdminToken.generate()
-        let application = CoordinatorServer(coordinator: coordinator, tokens: AdminTokenSource(fixed: token)).application(host: host, port: 2379, logger: logger)
+        let application = CoordinatorServer(coordinator: coordinator, tokens: AdminTokenSource(fixed: token)).application(
+            host: host, port: 2379, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [application], logger: logger))
         let running = Task { try await group.run() }
         let endpoint = "http://\(host):2379"
@@ -102,21 +104,54 @@ final class PartitionableCoordinator: Coordinator {
         if partitioned { throw .unreachable(endpoints: ["partitioned"], reason: "network partition") }
     }
 
-    func get(_ key: String) async throws(CoordinatorError) -> KeyValue? { try check(); return try await base.get(key) }
-    func range(prefix: String) async throws(CoordinatorError) -> RangeResult { try check(); return try await base.range(prefix: prefix) }
-    func put(_ key: String, value: [UInt8], lease: LeaseID?) async throws(CoordinatorError) -> Int64 { try check(); return try await base.put(key, value: value, lease: lease) }
-    func delete(_ key: String) async throws(CoordinatorError) -> Bool { try check(); return try await base.delete(key) }
-    func transaction(_ transaction: Transaction) async throws(CoordinatorError) -> TransactionResult { try check(); return try await base.transaction(transaction) }
-    func grantLease(ttl: Duration) async throws(CoordinatorError) -> Lease { try check(); return try await base.grantLease(ttl: ttl) }
-    func renewLease(_ id: LeaseID) async throws(CoordinatorError) -> Duration { try check(); return try await base.renewLease(id) }
-    func revokeLease(_ id: LeaseID) async throws(CoordinatorError) { try check(); try await base.revokeLease(id) }
-    func timeToLive(_ id: LeaseID) async throws(CoordinatorError) -> Duration? { try check(); return try await base.timeToLive(id) }
+    func get(_ key: String) async throws(CoordinatorError) -> KeyValue? {
+        try check()
+        return try await base.get(key)
+    }
+    func range(prefix: String) async throws(CoordinatorError) -> RangeResult {
+        try check()
+        return try await base.range(prefix: prefix)
+    }
+    func put(_ key: String, value: [UInt8], lease: LeaseID?) async throws(CoordinatorError) -> Int64 {
+        try check()
+        return try await base.put(key, value: value, lease: lease)
+    }
+    func delete(_ key: String) async throws(CoordinatorError) -> Bool {
+        try check()
+        return try await base.delete(key)
+    }
+    func transaction(_ transaction: Transaction) async throws(CoordinatorError) -> TransactionResult {
+        try check()
+        return try await base.transaction(transaction)
+    }
+    func grantLease(ttl: Duration) async throws(CoordinatorError) -> Lease {
+        try check()
+        return try await base.grantLease(ttl: ttl)
+    }
+    func renewLease(_ id: LeaseID) async throws(CoordinatorError) -> Duration {
+        try check()
+        return try await base.renewLease(id)
+    }
+    func revokeLease(_ id: LeaseID) async throws(CoordinatorError) {
+        try check()
+        try await base.revokeLease(id)
+    }
+    func timeToLive(_ id: LeaseID) async throws(CoordinatorError) -> Duration? {
+        try check()
+        return try await base.timeToLive(id)
+    }
     func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<WatchEvent, any Error> {
         if partitioned {
             return AsyncThrowingStream { $0.finish(throwing: CoordinatorError.unreachable(endpoints: ["partitioned"], reason: "network partition")) }
         }
         return base.watch(prefix: prefix, fromRevision: revision)
     }
-    func compact(through revision: Int64) async throws(CoordinatorError) { try check(); try await base.compact(through: revision) }
-    func status() async throws(CoordinatorError) -> CoordinatorStatus { try check(); return try await base.status() }
+    func compact(through revision: Int64) async throws(CoordinatorError) {
+        try check()
+        try await base.compact(through: revision)
+    }
+    func status() async throws(CoordinatorError) -> CoordinatorStatus {
+        try check()
+        return try await base.status()
+    }
 }

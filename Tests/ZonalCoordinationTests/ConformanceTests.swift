@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalCoordination
 
 /// One suite, every backend: the same semantics in process, over loopback, and on real etcd.
@@ -16,7 +17,8 @@ struct ConformanceTests {
     @Test("keys carry etcd's revisions; range is in key order; delete reports existence", arguments: Backend.allCases)
     func keyValues(backend: Backend) async throws {
         try await withBackend(backend) { fixture in
-            let c = fixture.coordinator, p = prefix()
+            let c = fixture.coordinator
+            let p = prefix()
             let first = try await c.put(p + "b", "1")
             let second = try await c.put(p + "b", "2")
             #expect(second > first)
@@ -38,7 +40,8 @@ struct ConformanceTests {
     @Test("compare-and-swap: of two writers with the same expected revision exactly one wins", arguments: Backend.allCases)
     func compareAndSwap(backend: Backend) async throws {
         try await withBackend(backend) { fixture in
-            let c = fixture.coordinator, key = prefix() + "cas"
+            let c = fixture.coordinator
+            let key = prefix() + "cas"
             #expect(try await c.compareAndSwap(key, expectedRevision: 0, value: Array("created".utf8)) != nil)
             #expect(try await c.compareAndSwap(key, expectedRevision: 0, value: Array("again".utf8)) == nil)
             let current = try #require(try await c.get(key))
@@ -56,7 +59,8 @@ struct ConformanceTests {
     @Test("an expired lease removes its keys; a revoked one too; renewing it then fails", arguments: Backend.allCases)
     func leaseExpiry(backend: Backend) async throws {
         try await withBackend(backend) { fixture in
-            let c = fixture.coordinator, p = prefix()
+            let c = fixture.coordinator
+            let p = prefix()
             let lease = try await c.grantLease(ttl: .seconds(2))
             try await c.put(p + "ephemeral", "x", lease: lease.id)
             try await c.put(p + "durable", "y")
@@ -76,15 +80,17 @@ struct ConformanceTests {
     @Test("keep-alive keeps a lease's keys past its TTL; stopping it lets them go", arguments: Backend.allCases)
     func keepAlive(backend: Backend) async throws {
         try await withBackend(backend) { fixture in
-            let c = fixture.coordinator, key = prefix() + "kept"
+            let c = fixture.coordinator
+            let key = prefix() + "kept"
             let requested = SystemClock().now
             let lease = try await c.grantLease(ttl: .seconds(5))
             try await c.put(key, "alive", lease: lease.id)
             // Renewing every 0.5 s leaves 4.5 s for a renewal to be late: the test shares two cores
             // with etcd clusters, proxies and `zonal up` under load (CI lost a 3 s lease), and a
             // lease lost to that says nothing here.
-            let keeper = LeaseKeeper(coordinator: c, lease: lease, grantRequestedAt: requested, clock: SystemClock(),
-                                     interval: .milliseconds(500), logger: logger)
+            let keeper = LeaseKeeper(
+                coordinator: c, lease: lease, grantRequestedAt: requested, clock: SystemClock(),
+                interval: .milliseconds(500), logger: logger)
             let renewing = Task { await keeper.run() }
             // Two TTLs pass; the key must survive both.
             try await Task.sleep(for: .seconds(10))
@@ -99,11 +105,14 @@ struct ConformanceTests {
     @Test("a watch delivers every change in order, across forced reconnects, without gaps or repeats", arguments: Backend.allCases)
     func watchAcrossReconnects(backend: Backend) async throws {
         try await withBackend(backend) { fixture in
-            let c = fixture.coordinator, p = prefix()
+            let c = fixture.coordinator
+            let p = prefix()
             let start = try await c.put(p + "start", "0")
             let received = EventLog()
             let watching = Task {
-                for try await event in c.resumingWatch(prefix: p, fromRevision: start + 1, backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(50))) {
+                for try await event in c.resumingWatch(
+                    prefix: p, fromRevision: start + 1, backoff: Backoff(initial: .milliseconds(50), maximum: .milliseconds(50)))
+                {
                     received.append(event)
                 }
             }
@@ -135,7 +144,8 @@ struct ConformanceTests {
     @Test("a prefix follower gets one full reading, then every change, and reads afresh after a lost watch", arguments: Backend.allCases)
     func prefixFollower(backend: Backend) async throws {
         try await withBackend(backend) { fixture in
-            let c = fixture.coordinator, p = prefix()
+            let c = fixture.coordinator
+            let p = prefix()
             try await c.put(p + "a", "1")
             let seen = FollowerLog()
             let follower = PrefixFollower(coordinator: c, prefix: p, backoff: Backoff(initial: .milliseconds(20), maximum: .milliseconds(50)))
@@ -168,7 +178,8 @@ struct ConformanceTests {
         try await withBackend(backend) { fixture in
             let c = fixture.coordinator
             let directory = ServiceRoleDirectory(coordinator: c, service: "db\(UUID().uuidString.prefix(6))")
-            let a = try await c.grantLease(ttl: .seconds(30)), b = try await c.grantLease(ttl: .seconds(30))
+            let a = try await c.grantLease(ttl: .seconds(30))
+            let b = try await c.grantLease(ttl: .seconds(30))
             try await directory.publish(.primary, node: "a", lease: a.id)
             try await directory.publish(.replica, node: "b", lease: b.id)
             try await c.put(directory.prefix + "c", "leader")
@@ -188,7 +199,8 @@ struct ConformanceTests {
     @Test("watching compacted history is refused with the compaction revision", arguments: Backend.allCases)
     func compaction(backend: Backend) async throws {
         try await withBackend(backend) { fixture in
-            let c = fixture.coordinator, p = prefix()
+            let c = fixture.coordinator
+            let p = prefix()
             let first = try await c.put(p + "1", "a")
             try await c.put(p + "2", "b")
             let third = try await c.put(p + "3", "c")

@@ -6,6 +6,7 @@ import Testing
 import ZonalCore
 import ZonalObservability
 import ZonalTesting
+
 @testable import ZonalCoordination
 
 /// The embedded coordinator's gateway as an attacker on loopback meets it: no call without the
@@ -32,19 +33,26 @@ struct CoordinatorServerHardeningTests {
                 }
             }
             #expect(await coordinator.get("/a") == nil, "nothing was written without the token")
-            try await client.execute(uri: "/v3/auth/authenticate", method: .post, body: ByteBuffer(string: #"{"name":"root","password":"guess"}"#)) { response in
+            try await client.execute(uri: "/v3/auth/authenticate", method: .post, body: ByteBuffer(string: #"{"name":"root","password":"guess"}"#)) {
+                response in
                 #expect(response.status == .badRequest && String(buffer: response.body).contains("authentication failed"))
             }
-            try await client.execute(uri: "/v3/auth/authenticate", method: .post, body: ByteBuffer(string: #"{"name":"admin","password":"\#(Self.token.secret)"}"#)) {
+            try await client.execute(
+                uri: "/v3/auth/authenticate", method: .post, body: ByteBuffer(string: #"{"name":"admin","password":"\#(Self.token.secret)"}"#)
+            ) {
                 #expect($0.status == .badRequest)
             }
-            let answer = try await client.execute(uri: "/v3/auth/authenticate", method: .post,
-                                                  body: ByteBuffer(string: #"{"name":"root","password":"\#(Self.token.secret)"}"#)) { response in
+            let answer = try await client.execute(
+                uri: "/v3/auth/authenticate", method: .post,
+                body: ByteBuffer(string: #"{"name":"root","password":"\#(Self.token.secret)"}"#)
+            ) { response in
                 #expect(response.status == .ok)
                 return try JSONDecoder().decode(Gateway.AuthenticateResponse.self, from: Data(buffer: response.body))
             }
             let issued = try #require(answer.token)
-            try await client.execute(uri: "/v3/kv/put", method: .post, headers: [.authorization: issued], body: ByteBuffer(string: #"{"key":"L2E=","value":"eA=="}"#)) {
+            try await client.execute(
+                uri: "/v3/kv/put", method: .post, headers: [.authorization: issued], body: ByteBuffer(string: #"{"key":"L2E=","value":"eA=="}"#)
+            ) {
                 #expect($0.status == .ok)
             }
             try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
@@ -52,50 +60,59 @@ struct CoordinatorServerHardeningTests {
         #expect(await coordinator.get("/a")?.value == Array("x".utf8))
     }
 
-    @Test("lease TTLs and revisions out of range, negative, zero or not numbers get a 400 with the reason; the server keeps serving", arguments: [
-        (#"{"TTL":"9223372036854775807"}"#, "between 1 and 9000000000"),
-        (#"{"TTL":"9000000001"}"#, "between 1 and 9000000000"),
-        (#"{"TTL":"-5"}"#, "between 1 and 9000000000"),
-        (#"{"TTL":"0"}"#, "between 1 and 9000000000"),
-        (#"{"TTL":"-9223372036854775808"}"#, "between 1 and 9000000000"),
-        (#"{"TTL":"99999999999999999999999"}"#, "not a 64-bit integer"),
-        (#"{"TTL":"ten"}"#, "not a 64-bit integer"),
-        (#"{"TTL":1e300}"#, "invalid request body"),
-        (#"{"TTL":[]}"#, "invalid request body"),
-        (#"{}"#, "invalid request body"),
-    ])
+    @Test(
+        "lease TTLs and revisions out of range, negative, zero or not numbers get a 400 with the reason; the server keeps serving",
+        arguments: [
+            (#"{"TTL":"9223372036854775807"}"#, "between 1 and 9000000000"),
+            (#"{"TTL":"9000000001"}"#, "between 1 and 9000000000"),
+            (#"{"TTL":"-5"}"#, "between 1 and 9000000000"),
+            (#"{"TTL":"0"}"#, "between 1 and 9000000000"),
+            (#"{"TTL":"-9223372036854775808"}"#, "between 1 and 9000000000"),
+            (#"{"TTL":"99999999999999999999999"}"#, "not a 64-bit integer"),
+            (#"{"TTL":"ten"}"#, "not a 64-bit integer"),
+            (#"{"TTL":1e300}"#, "invalid request body"),
+            (#"{"TTL":[]}"#, "invalid request body"),
+            (#"{}"#, "invalid request body"),
+        ])
     func hostileLeaseGrant(body: String, reason: String) async throws {
         let (coordinator, app) = try application()
         try await app.test(.router) { client in
-            try await client.execute(uri: "/v3/lease/grant", method: .post, headers: [.authorization: Self.token.secret], body: ByteBuffer(string: body)) { response in
+            try await client.execute(uri: "/v3/lease/grant", method: .post, headers: [.authorization: Self.token.secret], body: ByteBuffer(string: body)) {
+                response in
                 #expect(response.status == .badRequest, "\(body) answered \(response.status)")
                 #expect(String(buffer: response.body).contains(reason), "\(String(buffer: response.body))")
             }
-            try await client.execute(uri: "/v3/lease/grant", method: .post, headers: [.authorization: Self.token.secret], body: ByteBuffer(string: #"{"TTL":"5"}"#)) {
+            try await client.execute(
+                uri: "/v3/lease/grant", method: .post, headers: [.authorization: Self.token.secret], body: ByteBuffer(string: #"{"TTL":"5"}"#)
+            ) {
                 #expect($0.status == .ok, "the server still grants leases")
             }
         }
         #expect(await coordinator.status().revision == 0)
     }
 
-    @Test("hostile revisions and lease IDs in other calls are refused or answered, never a crash", arguments: [
-        ("/v3/kv/compaction", #"{"revision":"9223372036854775807"}"#),
-        ("/v3/kv/compaction", #"{"revision":"-9223372036854775808"}"#),
-        ("/v3/lease/keepalive", #"{"ID":"-1"}"#),
-        ("/v3/lease/timetolive", #"{"ID":"18446744073709551615"}"#),
-        ("/v3/lease/revoke", #"{"ID":"0"}"#),
-        ("/v3/kv/put", #"{"key":"L2E=","value":"eA==","lease":"9223372036854775807"}"#),
-        ("/v3/kv/txn", #"{"compare":[{"target":"MOD","key":"L2E=","mod_revision":"-9223372036854775808","result":"LESS"}]}"#),
-        ("/v3/kv/range", #"{"key":"not base64!"}"#),
-        ("/v3/kv/range", #"{"key":"L2E=","range_end":"L2I="}"#),
-    ])
+    @Test(
+        "hostile revisions and lease IDs in other calls are refused or answered, never a crash",
+        arguments: [
+            ("/v3/kv/compaction", #"{"revision":"9223372036854775807"}"#),
+            ("/v3/kv/compaction", #"{"revision":"-9223372036854775808"}"#),
+            ("/v3/lease/keepalive", #"{"ID":"-1"}"#),
+            ("/v3/lease/timetolive", #"{"ID":"18446744073709551615"}"#),
+            ("/v3/lease/revoke", #"{"ID":"0"}"#),
+            ("/v3/kv/put", #"{"key":"L2E=","value":"eA==","lease":"9223372036854775807"}"#),
+            ("/v3/kv/txn", #"{"compare":[{"target":"MOD","key":"L2E=","mod_revision":"-9223372036854775808","result":"LESS"}]}"#),
+            ("/v3/kv/range", #"{"key":"not base64!"}"#),
+            ("/v3/kv/range", #"{"key":"L2E=","range_end":"L2I="}"#),
+        ])
     func hostileCalls(path: String, body: String) async throws {
         let (_, app) = try application()
         try await app.test(.router) { client in
             try await client.execute(uri: path, method: .post, headers: [.authorization: Self.token.secret], body: ByteBuffer(string: body)) { response in
                 #expect(response.status.code < 500, "\(path) \(body) answered \(response.status)")
             }
-            try await client.execute(uri: "/v3/kv/put", method: .post, headers: [.authorization: Self.token.secret], body: ByteBuffer(string: #"{"key":"L2E=","value":"eA=="}"#)) {
+            try await client.execute(
+                uri: "/v3/kv/put", method: .post, headers: [.authorization: Self.token.secret], body: ByteBuffer(string: #"{"key":"L2E=","value":"eA=="}"#)
+            ) {
                 #expect($0.status == .ok)
             }
         }
@@ -113,7 +130,11 @@ struct CoordinatorLimitTests {
 
     @Test("values, keys and leases beyond the limits are refused with the reason; what shrinks the store still works")
     func storeLimits() async throws {
-        let coordinator = try coordinator { $0.maxKeyValueBytes = 100; $0.maxKeys = 3; $0.maxLeases = 2 }
+        let coordinator = try coordinator {
+            $0.maxKeyValueBytes = 100
+            $0.maxKeys = 3
+            $0.maxLeases = 2
+        }
         await #expect(throws: CoordinatorError.rejected("key /big with its value is 104 bytes, above the limit of 100")) {
             try await coordinator.put("/big", value: [UInt8](repeating: 1, count: 100), lease: nil)
         }
@@ -127,7 +148,9 @@ struct CoordinatorLimitTests {
         try await coordinator.put("/d", "room again")
         _ = try await coordinator.grantLease(ttl: .seconds(10))
         let second = try await coordinator.grantLease(ttl: .seconds(10))
-        await #expect(throws: CoordinatorError.rejected("the coordinator holds 2 leases, its limit is 2")) { _ = try await coordinator.grantLease(ttl: .seconds(10)) }
+        await #expect(throws: CoordinatorError.rejected("the coordinator holds 2 leases, its limit is 2")) {
+            _ = try await coordinator.grantLease(ttl: .seconds(10))
+        }
         try await coordinator.revokeLease(second.id)
         _ = try await coordinator.grantLease(ttl: .seconds(10))
         #expect(await coordinator.status().revision == 6)

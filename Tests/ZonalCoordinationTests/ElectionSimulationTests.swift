@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalCoordination
 
 /// Elections on the embedded coordinator under a virtual clock, with seeded partitions and
@@ -22,32 +23,34 @@ struct ElectionSimulationTests {
 
         var tasks: [Task<Void, Never>] = []
         for (index, link) in links.enumerated() {
-            tasks.append(Task {
-                var random = SeededRandom(seed: seed &* 31 &+ UInt64(index))
-                let election = LeaderElection(coordinator: link, name: "/sim/leader", settings: settings, clock: clock, logger: logger)
-                while clock.now < end, !Task.isCancelled {
-                    do {
-                        let leadership = try await election.campaign(value: "c\(index)")
-                        let start = clock.now
-                        try await clock.sleep(for: .milliseconds(Int64.random(in: 200...8000, using: &random)))
-                        let stop = min(clock.now, leadership.validUntil)
-                        terms.append(Term(value: "c\(index)", start: start, end: stop))
-                        await leadership.resign()
-                    } catch {
-                        // Partitioned while campaigning: try again a little later.
-                        try? await clock.sleep(for: .milliseconds(Int64.random(in: 100...1000, using: &random)))
+            tasks.append(
+                Task {
+                    var random = SeededRandom(seed: seed &* 31 &+ UInt64(index))
+                    let election = LeaderElection(coordinator: link, name: "/sim/leader", settings: settings, clock: clock, logger: logger)
+                    while clock.now < end, !Task.isCancelled {
+                        do {
+                            let leadership = try await election.campaign(value: "c\(index)")
+                            let start = clock.now
+                            try await clock.sleep(for: .milliseconds(Int64.random(in: 200...8000, using: &random)))
+                            let stop = min(clock.now, leadership.validUntil)
+                            terms.append(Term(value: "c\(index)", start: start, end: stop))
+                            await leadership.resign()
+                        } catch {
+                            // Partitioned while campaigning: try again a little later.
+                            try? await clock.sleep(for: .milliseconds(Int64.random(in: 100...1000, using: &random)))
+                        }
                     }
+                })
+        }
+        tasks.append(
+            Task {
+                var random = SeededRandom(seed: seed)
+                while clock.now < end, !Task.isCancelled {
+                    guard (try? await clock.sleep(for: .milliseconds(Int64.random(in: 300...4000, using: &random)))) != nil else { return }
+                    let link = links[Int.random(in: 0..<links.count, using: &random)]
+                    link.partitioned.toggle()
                 }
             })
-        }
-        tasks.append(Task {
-            var random = SeededRandom(seed: seed)
-            while clock.now < end, !Task.isCancelled {
-                guard (try? await clock.sleep(for: .milliseconds(Int64.random(in: 300...4000, using: &random)))) != nil else { return }
-                let link = links[Int.random(in: 0..<links.count, using: &random)]
-                link.partitioned.toggle()
-            }
-        })
         let finished = await clock.run(maxSteps: 20_000) { clock.now >= end }
         tasks.forEach { $0.cancel() }
         #expect(finished, "seed \(seed): the simulation stalled at \(clock.now)")

@@ -1,6 +1,7 @@
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalCoordination
 
 @Suite("Endpoint rotation")

@@ -2,6 +2,7 @@ import Logging
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalCoordination
 
 /// A real three-member etcd cluster, one member per zone, losing its Raft leader.

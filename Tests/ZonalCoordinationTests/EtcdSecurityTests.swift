@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalCoordination
 
 /// A real etcd (Debian's etcd-server) with TLS, client certificates and authentication, as a
@@ -22,23 +23,34 @@ struct EtcdSecurityTests {
             clientCertificate = directory.file("client.pem")
             clientKey = directory.file("client.key")
             let caKey = directory.file("ca.key")
-            try await Self.openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-                                    "-subj", "/CN=zonal-test-ca", "-keyout", caKey, "-out", ca], in: directory)
+            try await Self.openssl(
+                [
+                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                    "-subj", "/CN=zonal-test-ca", "-keyout", caKey, "-out", ca,
+                ], in: directory)
             for (certificate, key, name, extensions) in [
                 (serverCertificate, serverKey, "etcd", "subjectAltName=IP:\(address)\nextendedKeyUsage=serverAuth,clientAuth"),
                 (clientCertificate, clientKey, "zonal-client", "extendedKeyUsage=clientAuth"),
             ] {
-                let request = directory.file("\(name).csr"), extensionsFile = try directory.write("\(name).ext", extensions + "\n")
-                try await Self.openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=\(name)",
-                                        "-keyout", key, "-out", request], in: directory)
-                try await Self.openssl(["x509", "-req", "-in", request, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-days", "1",
-                                        "-extfile", extensionsFile, "-out", certificate], in: directory)
+                let request = directory.file("\(name).csr")
+                let extensionsFile = try directory.write("\(name).ext", extensions + "\n")
+                try await Self.openssl(
+                    [
+                        "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=\(name)",
+                        "-keyout", key, "-out", request,
+                    ], in: directory)
+                try await Self.openssl(
+                    [
+                        "x509", "-req", "-in", request, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-days", "1",
+                        "-extfile", extensionsFile, "-out", certificate,
+                    ], in: directory)
                 chmod(key, 0o600)
             }
         }
 
         static func openssl(_ arguments: [String], in directory: TemporaryDirectory) async throws {
-            let run = try ProcessFixture(executable: "/usr/bin/openssl", arguments: arguments, outputPath: directory.file("openssl-\(UUID().uuidString.prefix(6)).out"))
+            let run = try ProcessFixture(
+                executable: "/usr/bin/openssl", arguments: arguments, outputPath: directory.file("openssl-\(UUID().uuidString.prefix(6)).out"))
             guard await run.waitForExit(timeout: .seconds(20)) == 0 else { throw FixtureError("openssl \(arguments.prefix(2)) failed: \(run.output)") }
         }
     }
@@ -58,13 +70,15 @@ struct EtcdSecurityTests {
             let address = LoopbackAddress.random()
             certificates = try await Certificates(address: address, in: directory)
             url = "https://\(address):2379"
-            process = try ProcessFixture(executable: binary, arguments: [
-                "--name", "tls", "--data-dir", directory.file("data"),
-                "--listen-client-urls", url, "--advertise-client-urls", url,
-                "--listen-peer-urls", "http://\(address):2380", "--initial-advertise-peer-urls", "http://\(address):2380",
-                "--initial-cluster", "tls=http://\(address):2380",
-                "--cert-file", certificates.serverCertificate, "--key-file", certificates.serverKey,
-            ] + (clientCertificates ? ["--client-cert-auth", "--trusted-ca-file", certificates.ca] : []), outputPath: directory.file("etcd.log"))
+            process = try ProcessFixture(
+                executable: binary,
+                arguments: [
+                    "--name", "tls", "--data-dir", directory.file("data"),
+                    "--listen-client-urls", url, "--advertise-client-urls", url,
+                    "--listen-peer-urls", "http://\(address):2380", "--initial-advertise-peer-urls", "http://\(address):2380",
+                    "--initial-cluster", "tls=http://\(address):2380",
+                    "--cert-file", certificates.serverCertificate, "--key-file", certificates.serverKey,
+                ] + (clientCertificates ? ["--client-cert-auth", "--trusted-ca-file", certificates.ca] : []), outputPath: directory.file("etcd.log"))
             let started = await poll(timeout: .seconds(30)) { [self] in (try? await curl("kv/range", #"{"key":"AA=="}"#).status) == 200 }
             guard started != nil else {
                 await process.stop()
@@ -74,8 +88,11 @@ struct EtcdSecurityTests {
 
         /// curl over TLS, with the client certificate, as an operator would call etcd's gateway.
         func curl(_ path: String, _ body: String) async throws -> (status: Int, body: String) {
-            try await Curl.run(["--cacert", certificates.ca, "--cert", certificates.clientCertificate, "--key", certificates.clientKey,
-                                "-X", "POST", "\(url)/v3/\(path)", "-d", body], directory: directory)
+            try await Curl.run(
+                [
+                    "--cacert", certificates.ca, "--cert", certificates.clientCertificate, "--key", certificates.clientKey,
+                    "-X", "POST", "\(url)/v3/\(path)", "-d", body,
+                ], directory: directory)
         }
 
         /// The topology's coordinator section for this member, with `extra` keys.
@@ -129,8 +146,10 @@ struct EtcdSecurityTests {
     func authentication() async throws {
         let etcd = try await SecureEtcd(clientCertificates: false)
         defer { Task { await etcd.stop() } }
-        for (path, body) in [("auth/user/add", #"{"name":"root","password":"s3cret pass"}"#), ("auth/role/add", #"{"name":"root"}"#),
-                             ("auth/user/grant", #"{"user":"root","role":"root"}"#), ("auth/enable", "{}")] {
+        for (path, body) in [
+            ("auth/user/add", #"{"name":"root","password":"s3cret pass"}"#), ("auth/role/add", #"{"name":"root"}"#),
+            ("auth/user/grant", #"{"user":"root","role":"root"}"#), ("auth/enable", "{}"),
+        ] {
             let answer = try await etcd.curl(path, body)
             try #require(answer.status == 200, "\(path): \(answer.status) \(answer.body)")
         }
@@ -143,7 +162,9 @@ struct EtcdSecurityTests {
         var unauthenticated = settings
         unauthenticated.user = nil
         unauthenticated.passwordFile = nil
-        await #expect(throws: CoordinatorError.self, "no user: refused") { try await EtcdCoordinator(settings: unauthenticated, token: nil).put("/zonal/x", "no") }
+        await #expect(throws: CoordinatorError.self, "no user: refused") {
+            try await EtcdCoordinator(settings: unauthenticated, token: nil).put("/zonal/x", "no")
+        }
         var wrong = settings
         wrong.passwordFile = try etcd.directory.writePrivate("wrong-password", "guess\n")
         await #expect("a wrong password names the refusal") {
@@ -160,12 +181,14 @@ struct EtcdSecurityTests {
         #expect(try await client.get("/zonal/x") == nil, "nothing was written by the refused clients")
     }
 
-    @Test("the topology's etcd security settings are checked with the line", arguments: [
-        ("backend: embedded\n  user: root", "are for `backend: etcd`"),
-        ("backend: etcd\n  endpoints: [https://127.0.0.1:2379]\n  user: root", "needs both `user` and `password_file`"),
-        ("backend: etcd\n  endpoints: [http://127.0.0.1:2379]\n  tls: { ca: /ca.pem }", "must be https://"),
-        ("backend: etcd\n  endpoints: [https://127.0.0.1:2379]\n  tls: { ca: /ca.pem, certificate: /c.pem }", "both `tls.certificate` and `tls.key`"),
-    ])
+    @Test(
+        "the topology's etcd security settings are checked with the line",
+        arguments: [
+            ("backend: embedded\n  user: root", "are for `backend: etcd`"),
+            ("backend: etcd\n  endpoints: [https://127.0.0.1:2379]\n  user: root", "needs both `user` and `password_file`"),
+            ("backend: etcd\n  endpoints: [http://127.0.0.1:2379]\n  tls: { ca: /ca.pem }", "must be https://"),
+            ("backend: etcd\n  endpoints: [https://127.0.0.1:2379]\n  tls: { ca: /ca.pem, certificate: /c.pem }", "both `tls.certificate` and `tls.key`"),
+        ])
     func validation(coordinator: String, problem: String) {
         let yaml = "name: t\ncoordinator:\n  \(coordinator)\nregions: [{ name: r, zones: [z] }]\nnodes: [{ name: n, zone: z, address: 127.0.0.1 }]\n"
         #expect {

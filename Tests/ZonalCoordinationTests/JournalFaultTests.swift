@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalCoordination
 
 /// The embedded coordinator's journal under a crash or a full disk at every one of its file
@@ -19,8 +20,10 @@ struct JournalFaultTests {
             steps.append { _ = try await coordinator.grantLease(ttl: .seconds(30 + round)) }
             steps.append { try await coordinator.put("/leased\(round)", value: [UInt8(round)], lease: LeaseID(rawValue: Int64(round + 1))) }
             steps.append {
-                _ = try await coordinator.transaction(Transaction(compares: [.absent("/t\(round)")],
-                                                                  success: [.put(key: "/t\(round)", value: [1, 2], lease: nil), .delete(key: "/k\(round)")]))
+                _ = try await coordinator.transaction(
+                    Transaction(
+                        compares: [.absent("/t\(round)")],
+                        success: [.put(key: "/t\(round)", value: [1, 2], lease: nil), .delete(key: "/k\(round)")]))
             }
             if round % 2 == 1 {
                 steps.append { try await coordinator.revokeLease(LeaseID(rawValue: Int64(round))) }
@@ -47,8 +50,9 @@ struct JournalFaultTests {
     }
 
     func coordinator(_ directory: TemporaryDirectory, files: any JournalFiles) throws -> EmbeddedCoordinator {
-        try EmbeddedCoordinator(directory: directory.path, clock: VirtualClock(), endpoint: "test",
-                                checkpointInterval: Self.checkpointInterval, files: files)
+        try EmbeddedCoordinator(
+            directory: directory.path, clock: VirtualClock(), endpoint: "test",
+            checkpointInterval: Self.checkpointInterval, files: files)
     }
 
     /// How many file operations the whole workload makes when nothing fails.
@@ -90,7 +94,10 @@ struct JournalFaultTests {
             }
             let state = await recovered.snapshot
             let allowed = states[acknowledged...min(acknowledged + 1, states.count - 1)]
-            #expect(allowed.contains(state), "operation \(failAt) (\(files.crashedOperation ?? "none")) after \(acknowledged) acknowledged steps: recovered revision \(state.revision), leases \(state.lastLeaseID)")
+            #expect(
+                allowed.contains(state),
+                "operation \(failAt) (\(files.crashedOperation ?? "none")) after \(acknowledged) acknowledged steps: recovered revision \(state.revision), leases \(state.lastLeaseID)"
+            )
             // The recovered journal takes new writes and keeps them across another restart.
             let revision = try await recovered.put("/after", "crash")
             #expect(await (try coordinator(directory, files: SystemJournalFiles())).get("/after")?.modRevision == revision)
@@ -113,11 +120,14 @@ struct JournalFaultTests {
             let (states, consequences) = try await Self.model(skipping: failed.first)
             // Only the change whose append hit the full disk fails (and what depends on it,
             // such as a put with the lease it would have granted); a checkpoint's failure fails nothing.
-            #expect(failed == (failed.first.map { [$0] + consequences } ?? []), "operation \(failAt) (\(files.crashedOperation ?? "none")): steps \(failed) failed")
+            #expect(
+                failed == (failed.first.map { [$0] + consequences } ?? []), "operation \(failAt) (\(files.crashedOperation ?? "none")): steps \(failed) failed")
             let expected = states.last
             #expect(await live.snapshot == expected, "operation \(failAt) (\(files.crashedOperation ?? "none")): the live state is not what was acknowledged")
             let recovered = try coordinator(directory, files: SystemJournalFiles())
-            #expect(await recovered.snapshot == expected, "operation \(failAt) (\(files.crashedOperation ?? "none")): the restart does not see what was acknowledged")
+            #expect(
+                await recovered.snapshot == expected,
+                "operation \(failAt) (\(files.crashedOperation ?? "none")): the restart does not see what was acknowledged")
         }
     }
 
@@ -125,8 +135,9 @@ struct JournalFaultTests {
     func checkpointsBySize() async throws {
         let directory = try TemporaryDirectory(prefix: "zonal-journal")
         defer { directory.remove() }
-        let coordinator = try EmbeddedCoordinator(directory: directory.path, clock: VirtualClock(), endpoint: "test", checkpointInterval: 1_000_000,
-                                                  checkpointBytes: 64 * 1024, files: SystemJournalFiles())
+        let coordinator = try EmbeddedCoordinator(
+            directory: directory.path, clock: VirtualClock(), endpoint: "test", checkpointInterval: 1_000_000,
+            checkpointBytes: 64 * 1024, files: SystemJournalFiles())
         let value = [UInt8](repeating: 7, count: 4096)
         for index in 0..<64 { try await coordinator.put("/big\(index % 8)", value: value, lease: nil) }
         let journalSize = try #require(try FileManager.default.attributesOfItem(atPath: directory.file("journal"))[.size] as? Int)
@@ -181,8 +192,11 @@ final class FaultyJournalFiles: JournalFiles, @unchecked Sendable {
 
     func replace(_ path: String, with bytes: [UInt8]) throws(DurableFileError) {
         let temporary = (path as NSString).deletingLastPathComponent + "/" + DurableFile.temporaryPrefix + "crash"
-        try step("replace", path, half: {
-            if mode == .crash { FileManager.default.createFile(atPath: temporary, contents: Data(bytes.prefix(bytes.count / 2))) }
-        }) { () throws(DurableFileError) in try real.replace(path, with: bytes) }
+        try step(
+            "replace", path,
+            half: {
+                if mode == .crash { FileManager.default.createFile(atPath: temporary, contents: Data(bytes.prefix(bytes.count / 2))) }
+            }
+        ) { () throws(DurableFileError) in try real.replace(path, with: bytes) }
     }
 }

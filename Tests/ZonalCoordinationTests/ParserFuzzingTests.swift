@@ -6,7 +6,9 @@ import ZonalTesting
 /// splices of two seeds, extreme numbers), as CI can afford on every run.
 @Suite("Parsers under mutated input")
 struct ParserFuzzingTests {
-    static let interesting: [[UInt8]] = ["9223372036854775807", "-9223372036854775808", "18446744073709551616", "-1", "0", "1e308", "NaN", "\u{FF}", "\n", "\"", "{", "]"].map { Array($0.utf8) }
+    static let interesting: [[UInt8]] = [
+        "9223372036854775807", "-9223372036854775808", "18446744073709551616", "-1", "0", "1e308", "NaN", "\u{FF}", "\n", "\"", "{", "]",
+    ].map { Array($0.utf8) }
 
     @Test("seeds and their mutations get an answer or a specific error from every parser", arguments: ParserFuzzing.targets.map(\.name))
     func mutations(name: String) async throws {

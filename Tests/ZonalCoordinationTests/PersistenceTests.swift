@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalCoordination
 
 /// The embedded coordinator's state on disk: kept across restarts, never silently lost.
@@ -20,7 +21,8 @@ struct PersistenceTests {
             try await coordinator.put("/a", "2")
             lease = try await coordinator.grantLease(ttl: .seconds(10))
             try await coordinator.put("/leased", "x", lease: lease.id)
-            _ = try await coordinator.transaction(Transaction(compares: [.absent("/b")], success: [.put(key: "/b", value: [7], lease: nil), .delete(key: "/a")]))
+            _ = try await coordinator.transaction(
+                Transaction(compares: [.absent("/b")], success: [.put(key: "/b", value: [7], lease: nil), .delete(key: "/a")]))
             revision = await coordinator.revision
         }
         clock.advance(by: .seconds(9))
@@ -150,7 +152,8 @@ struct CoordinatorErrorTests {
         defer { directory.remove() }
         // The supervisor-less `zonal app` is an HTTP server that is not a coordinator.
         let address = LoopbackAddress.random()
-        let app = try ProcessFixture(executable: ZonalBinary.path, arguments: ["app", "--host", address, "--port", "2379"], outputPath: directory.file("app.log"))
+        let app = try ProcessFixture(
+            executable: ZonalBinary.path, arguments: ["app", "--host", address, "--port", "2379"], outputPath: directory.file("app.log"))
         defer { app.signal(SIGKILL) }
         let coordinator = try EtcdCoordinator(endpoints: ["http://\(address):2379"])
         var lastError: CoordinatorError?

@@ -1,6 +1,6 @@
 import Testing
-import ZonalCore
 import ZonalCoordination
+import ZonalCore
 
 @Suite("Service roles and backoff")
 struct ServiceRolesTests {
@@ -21,8 +21,9 @@ struct ServiceRolesTests {
     @Test("backoff doubles from initial to the cap, and jitter only shortens a delay")
     func backoff() {
         let backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(1), jitter: 0.5)
-        #expect((1...6).map { backoff.delay(afterFailures: $0, random: 0) }
-            == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1)])
+        #expect(
+            (1...6).map { backoff.delay(afterFailures: $0, random: 0) }
+                == [.milliseconds(100), .milliseconds(200), .milliseconds(400), .milliseconds(800), .seconds(1), .seconds(1)])
         #expect(backoff.delay(afterFailures: 2, random: 1) == .milliseconds(100))
         #expect(backoff.delay(afterFailures: 0, random: 0) == .milliseconds(100))
         #expect(backoff.delay(afterFailures: Int.max, random: 0) == .seconds(1))

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import ZonalCore
 
 @Suite("Backup policies in topology files")
@@ -7,19 +8,20 @@ struct BackupSpecTopologyTests {
 
     @Test("a policy is read with its paths, excludes, retention and interval")
     func policy() throws {
-        let topology = try TopologyLoader.parse(TopologyErrorTests.header + """
+        let topology = try TopologyLoader.parse(
+            TopologyErrorTests.header + """
 
-            backups:
-              - name: etc
-                paths: [/etc, /srv/app]
-                exclude: [.cache, "*.tmp"]
-                one_file_system: true
-                repository: /backups/repo
-                password_file: /etc/zonal/backup.pass
-                interval: 1h
-                keep: { last: 3, daily: 7 }
-                prune: false
-            """)
+                backups:
+                  - name: etc
+                    paths: [/etc, /srv/app]
+                    exclude: [.cache, "*.tmp"]
+                    one_file_system: true
+                    repository: /backups/repo
+                    password_file: /etc/zonal/backup.pass
+                    interval: 1h
+                    keep: { last: 3, daily: 7 }
+                    prune: false
+                """)
         let policy = try #require(topology.backups.first)
         #expect(policy.paths == ["/etc", "/srv/app"] && policy.excludes == [".cache", "*.tmp"] && policy.oneFileSystem)
         #expect(policy.interval == .seconds(3600) && !policy.prune)
@@ -27,13 +29,16 @@ struct BackupSpecTopologyTests {
     }
 
     @Test func missingPasswordFile() {
-        errors.expectProblem(TopologyErrorTests.header + "\nbackups:\n  - { name: b, paths: [/etc], repository: /r, interval: 1h }\n", line: 11,
-                             "backup policy b is missing the required key `password_file`")
+        errors.expectProblem(
+            TopologyErrorTests.header + "\nbackups:\n  - { name: b, paths: [/etc], repository: /r, interval: 1h }\n", line: 11,
+            "backup policy b is missing the required key `password_file`")
     }
 
     @Test func oneFileSystemMustBeABoolean() {
-        errors.expectProblem(TopologyErrorTests.header + "\nbackups:\n  - { name: b, paths: [/etc], repository: /r, password_file: /p, interval: 1h, one_file_system: sometimes }\n",
-                             line: 11, "`one_file_system` of backup policy b must be true or false")
+        errors.expectProblem(
+            TopologyErrorTests.header
+                + "\nbackups:\n  - { name: b, paths: [/etc], repository: /r, password_file: /p, interval: 1h, one_file_system: sometimes }\n",
+            line: 11, "`one_file_system` of backup policy b must be true or false")
     }
 
     @Test func duplicateNames() {

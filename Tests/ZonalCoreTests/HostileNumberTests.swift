@@ -7,10 +7,12 @@ import ZonalTesting
 /// negative, zero and non-numeric values get an answer, never an arithmetic trap.
 @Suite("Hostile numbers and secrets")
 struct HostileNumberTests {
-    @Test("durations: huge, negative, non-finite and malformed texts are refused; the largest allowed still adds to an instant", arguments: [
-        "9223372036854775807s", "1e300s", "1e3s", "inf s", "infs", "nans", "-1s", "-0.5ms", "+1s", "0x10s", "1_000s",
-        "99999999999999999999h", "87601h", "", "s", " ", "1.2.3s", "١s",
-    ])
+    @Test(
+        "durations: huge, negative, non-finite and malformed texts are refused; the largest allowed still adds to an instant",
+        arguments: [
+            "9223372036854775807s", "1e300s", "1e3s", "inf s", "infs", "nans", "-1s", "-0.5ms", "+1s", "0x10s", "1_000s",
+            "99999999999999999999h", "87601h", "", "s", " ", "1.2.3s", "١s",
+        ])
     func hostileDurations(text: String) {
         #expect(Duration(configText: text) == nil, "\(text) was accepted")
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ZonalCore
 
 @Suite("Topology files")
@@ -44,7 +45,8 @@ struct TopologyLoaderTests {
 
     @Test("zone placement puts one instance on every node of the zones")
     func zonePlacement() throws {
-        let topology = try TopologyLoader.parse("""
+        let topology = try TopologyLoader.parse(
+            """
             name: t
             regions: [{ name: r, zones: [a, b] }]
             nodes:
@@ -91,7 +93,8 @@ struct TopologyLoaderTests {
 struct LocalEtcdClusterTests {
     @Test("local_cluster adds one etcd member per zone, at most three, and points the endpoints at them")
     func expansion() throws {
-        let topology = try TopologyLoader.parse("""
+        let topology = try TopologyLoader.parse(
+            """
             name: t
             coordinator: { backend: etcd, local_cluster: true }
             regions:
@@ -120,7 +123,8 @@ struct LocalEtcdClusterTests {
     @Test("a service on an etcd member's port is a clash")
     func clash() {
         #expect(throws: TopologyError.self) {
-            try TopologyLoader.parse("""
+            try TopologyLoader.parse(
+                """
                 name: t
                 coordinator: { backend: etcd, local_cluster: true }
                 regions: [{ name: r, zones: [a] }]

@@ -1,5 +1,6 @@
 import Testing
 import ZonalTesting
+
 @testable import ZonalCore
 
 /// Seeded random damage to a valid topology file: every result is either a topology or a
@@ -20,7 +21,8 @@ struct TopologyMutationTests {
             case 3:
                 var characters = Array(lines[index])
                 if !characters.isEmpty {
-                    characters[Int.random(in: 0..<characters.count, using: &random)] = ["{", "]", ":", "-", "&", "*", "\"", "é", " "].randomElement(using: &random)!
+                    characters[Int.random(in: 0..<characters.count, using: &random)] = ["{", "]", ":", "-", "&", "*", "\"", "é", " "].randomElement(
+                        using: &random)!
                 }
                 lines[index] = String(characters)
             case 4: lines[index] = String(lines[index].prefix(Int.random(in: 0...max(lines[index].count, 1), using: &random)))

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalDatabase
 
 @Suite("Database backups: retention and the WAL archive")
@@ -84,7 +85,8 @@ struct BackupTests {
         try Data("damaged".utf8).write(to: URL(fileURLWithPath: archive + "/" + name))
         let damaged = try await restore(name, directory.file("RECOVERYXLOG"))
         #expect(damaged.status == 126 && damaged.output.contains("\(name) is corrupt"), "\(damaged.output)")
-        let refused = try await ZonalBinary.run(["db", "archive-wal", "--to", archive, directory.file("absent"), "000000010000000000000005"], directory: directory)
+        let refused = try await ZonalBinary.run(
+            ["db", "archive-wal", "--to", archive, directory.file("absent"), "000000010000000000000005"], directory: directory)
         #expect(refused.status != 0)
     }
 

@@ -3,6 +3,7 @@ import Testing
 import ZonalCoordination
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalDatabase
 
 /// Values in the coordinator are written by whoever holds the token: the agents read them the
@@ -13,8 +14,9 @@ struct ClusterStoreTests {
     func damagedValues() async throws {
         let coordinator = try EmbeddedCoordinator(directory: nil)
         let store = ClusterStore(coordinator: coordinator, service: "db")
-        let good = MemberStatus(name: "n1", zone: "z", role: .primary, position: WALPosition(timeline: 1, lsn: LogSequenceNumber(64)),
-                                postgresAddress: "127.0.0.1:5432", apiAddress: "127.0.0.1:8008", promotable: true)
+        let good = MemberStatus(
+            name: "n1", zone: "z", role: .primary, position: WALPosition(timeline: 1, lsn: LogSequenceNumber(64)),
+            postgresAddress: "127.0.0.1:5432", apiAddress: "127.0.0.1:8008", promotable: true)
         try await coordinator.put(store.membersPrefix + "n1", value: Array(try JSONEncoder.zonal().encode(good)), lease: nil)
         try await coordinator.put(store.membersPrefix + "n2", "{\"name\": 7}")
         try await coordinator.put(store.positionKey, "not json")

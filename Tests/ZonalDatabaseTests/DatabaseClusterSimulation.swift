@@ -1,6 +1,7 @@
 import Foundation
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalDatabase
 
 /// A whole database cluster on a virtual clock: a coordinator with leases, PostgreSQL servers
@@ -95,7 +96,10 @@ struct DatabaseClusterSimulation {
         for index in nodes.indices where nodes[index].reachesCoordinator {
             // Renew every third of the TTL, like LeaseKeeper.
             guard let lease = nodes[index].lease else { continue }
-            guard coordinator.leases[lease.id] != nil else { nodes[index].lease = nil; continue }
+            guard coordinator.leases[lease.id] != nil else {
+                nodes[index].lease = nil
+                continue
+            }
             if lease.validUntil - now <= settings.ttl * 2 / 3 {
                 coordinator.leases[lease.id]?.expiresAt = now + settings.ttl
                 nodes[index].lease?.validUntil = now + settings.ttl
@@ -109,9 +113,9 @@ struct DatabaseClusterSimulation {
                 nodes[index].server = .standby(mine, upstream: following)
             }
             guard case .standby(let mine, let upstream?) = nodes[index].server,
-                  let source = nodes.firstIndex(where: { $0.name == upstream }),
-                  nodes[source].running, !nodes[source].isolated,
-                  let theirs = nodes[source].server.position, canFollow(mine, theirs)
+                let source = nodes.firstIndex(where: { $0.name == upstream }),
+                nodes[source].running, !nodes[source].isolated,
+                let theirs = nodes[source].server.position, canFollow(mine, theirs)
             else { continue }
             if slowReplication && random.chance(0.5) { continue }
             if theirs.lsn > mine.lsn || theirs.timeline > mine.timeline { nodes[index].server = .standby(theirs, upstream: upstream) }
@@ -120,9 +124,10 @@ struct DatabaseClusterSimulation {
         for index in nodes.indices where nodes[index].running {
             guard case .standby(let mine, let upstream?) = nodes[index].server else { continue }
             let source = nodes.first { $0.name == upstream }
-            let connected = source.map { source in
-                source.running && !source.isolated && !nodes[index].isolated && source.server.position.map { canFollow(mine, $0) } ?? false
-            } ?? false
+            let connected =
+                source.map { source in
+                    source.running && !source.isolated && !nodes[index].isolated && source.server.position.map { canFollow(mine, $0) } ?? false
+                } ?? false
             if !connected { nodes[index].server = .standby(mine, upstream: nil) }
         }
     }
@@ -137,7 +142,8 @@ struct DatabaseClusterSimulation {
             let name = nodes[index].name
             let flushed = waitsFor.members.compactMap { standby -> UInt64? in
                 guard let node = nodes.first(where: { $0.name == standby }), node.running, !node.isolated,
-                      case .standby(let theirs, name?) = node.server, theirs.timeline == position.timeline else { return nil }
+                    case .standby(let theirs, name?) = node.server, theirs.timeline == position.timeline
+                else { return nil }
                 return theirs.lsn.value
             }.sorted(by: >)
             let acknowledgedThrough: UInt64?
@@ -176,8 +182,10 @@ struct DatabaseClusterSimulation {
             cluster = nil
         }
         let core = DatabaseHA(node: name, settings: settings)
-        let decision = core.decide(.init(postgres: nodes[index].server, leaseValidUntil: nodes[index].lease?.validUntil, cluster: cluster,
-                                         following: nodes[index].following), now: now)
+        let decision = core.decide(
+            .init(
+                postgres: nodes[index].server, leaseValidUntil: nodes[index].lease?.validUntil, cluster: cluster,
+                following: nodes[index].following), now: now)
         if !decision.actions.isEmpty { log.append("\(now) \(name): \(decision)") }
         for action in decision.actions {
             perform(action, at: index)
@@ -192,10 +200,13 @@ struct DatabaseClusterSimulation {
         case .absent: role = .uninitialized
         case .stopped, .starting: role = .stopped
         case .primary: role = .primary
-        case .standby(_, let source): role = .standby; upstream = source
+        case .standby(_, let source):
+            role = .standby
+            upstream = source
         }
-        return MemberStatus(name: node.name, zone: node.zone, role: role, position: node.server.position, upstream: upstream,
-                            postgresAddress: "", apiAddress: "", promotable: node.promotable, updatedAt: Date(timeIntervalSince1970: 0))
+        return MemberStatus(
+            name: node.name, zone: node.zone, role: role, position: node.server.position, upstream: upstream,
+            postgresAddress: "", apiAddress: "", promotable: node.promotable, updatedAt: Date(timeIntervalSince1970: 0))
     }
 
     private mutating func perform(_ action: DatabaseHA.Action, at index: Int) {
@@ -217,7 +228,8 @@ struct DatabaseClusterSimulation {
             nodes[index].server = .primary(WALPosition(timeline: 1, lsn: LogSequenceNumber(1000)), synchronous: .empty)
         case .clone(let leader):
             guard let source = nodes.first(where: { $0.name == leader }), source.running, !source.isolated, !nodes[index].isolated,
-                  let position = source.server.position else { return }
+                let position = source.server.position
+            else { return }
             nodes[index].server = .standby(position, upstream: leader)
         case .startStandby(let leader):
             let position = nodes[index].server.position
@@ -227,7 +239,8 @@ struct DatabaseClusterSimulation {
             nodes[index].server = .primary(position, synchronous: pgSetAfterRestart(name))
         case .rejoin(let leader):
             guard let source = nodes.first(where: { $0.name == leader }), source.running, !source.isolated, !nodes[index].isolated,
-                  let theirs = source.server.position, let mine = nodes[index].server.position else { return }
+                let theirs = source.server.position, let mine = nodes[index].server.position
+            else { return }
             // pg_rewind: back to where the histories forked, on the leader's timeline.
             let forkPoint = mine.timeline == theirs.timeline ? mine.lsn : (history.first { $0.timeline == mine.timeline }?.end ?? .zero)
             nodes[index].server = .standby(WALPosition(timeline: theirs.timeline, lsn: min(mine.lsn, forkPoint, theirs.lsn)), upstream: leader)
@@ -316,7 +329,8 @@ struct DatabaseClusterSimulation {
     /// The primary's name when exactly one node runs as primary with the leader key.
     var healthyLeader: String? {
         guard let leader = coordinator.leader?.node,
-              let node = nodes.first(where: { $0.name == leader }), node.running, case .primary = node.server else { return nil }
+            let node = nodes.first(where: { $0.name == leader }), node.running, case .primary = node.server
+        else { return nil }
         return leader
     }
 }

@@ -1,6 +1,7 @@
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalDatabase
 
 @Suite("Database HA decisions")
@@ -71,7 +72,9 @@ struct DatabaseHATests {
             leaderPosition: LeaderPosition(name: "a", position: WALPosition(timeline: 1, lsn: LogSequenceNumber(12 << 20))))
         let decision = core.decide(.init(postgres: .standby(behind, upstream: nil), leaseValidUntil: .zero + .seconds(3), cluster: cluster), now: .zero)
         #expect(decision.actions.isEmpty)
-        #expect(decision.description == "no action: no leader; b lags 2097152 bytes behind the last primary position 0/C00000, more than maximum_lag_on_failover 1048576")
+        #expect(
+            decision.description
+                == "no action: no leader; b lags 2097152 bytes behind the last primary position 0/C00000, more than maximum_lag_on_failover 1048576")
     }
 
     @Test("in synchronous mode a standby outside the published set, or without the other members' positions, waits")
@@ -80,11 +83,18 @@ struct DatabaseHATests {
         settings.synchronousMode = .on
         let position = WALPosition(timeline: 1, lsn: LogSequenceNumber(5000))
         let core = DatabaseHA(node: "b", settings: settings)
-        var cluster = DatabaseHA.ClusterView(leader: nil, initialized: true, members: [member("b", .standby, position)], synchronous: SynchronousSet(members: ["c"]))
-        let snapshot = { (cluster: DatabaseHA.ClusterView) in DatabaseHA.Snapshot(postgres: .standby(position, upstream: nil), leaseValidUntil: .zero + .seconds(3), cluster: cluster) }
-        #expect(core.decide(snapshot(cluster), now: .zero).description == "no action: no leader; b is not a synchronous standby (ANY 1 (c)); it may miss acknowledged commits")
+        var cluster = DatabaseHA.ClusterView(
+            leader: nil, initialized: true, members: [member("b", .standby, position)], synchronous: SynchronousSet(members: ["c"]))
+        let snapshot = { (cluster: DatabaseHA.ClusterView) in
+            DatabaseHA.Snapshot(postgres: .standby(position, upstream: nil), leaseValidUntil: .zero + .seconds(3), cluster: cluster)
+        }
+        #expect(
+            core.decide(snapshot(cluster), now: .zero).description
+                == "no action: no leader; b is not a synchronous standby (ANY 1 (c)); it may miss acknowledged commits")
         cluster.synchronous = SynchronousSet(members: ["b", "c"])
-        #expect(core.decide(snapshot(cluster), now: .zero).description == "no action: no leader; only 1 of 2 synchronous standbys needed to see every acknowledged commit answer")
+        #expect(
+            core.decide(snapshot(cluster), now: .zero).description
+                == "no action: no leader; only 1 of 2 synchronous standbys needed to see every acknowledged commit answer")
         cluster.members.append(member("c", .standby, WALPosition(timeline: 1, lsn: LogSequenceNumber(4000))))
         #expect(core.decide(snapshot(cluster), now: .zero).actions == [.acquireLeadership])
     }
@@ -97,12 +107,18 @@ struct DatabaseHATests {
         let plan = SynchronousReplicationPlan(settings: settings, leader: "a")
         let streaming = [member("b", .standby, nil, upstream: "a"), member("c", .standby, nil, upstream: "a")]
         #expect(plan.nextStep(members: streaming, postgres: .empty, published: .empty) == .publishSynchronousSet(SynchronousSet(members: ["b", "c"])))
-        #expect(plan.nextStep(members: streaming, postgres: .empty, published: SynchronousSet(members: ["b", "c"])) == .configureSynchronousStandbys(SynchronousSet(members: ["b", "c"])))
+        #expect(
+            plan.nextStep(members: streaming, postgres: .empty, published: SynchronousSet(members: ["b", "c"]))
+                == .configureSynchronousStandbys(SynchronousSet(members: ["b", "c"])))
         #expect(plan.nextStep(members: streaming, postgres: SynchronousSet(members: ["b", "c"]), published: SynchronousSet(members: ["b", "c"])) == nil)
         // c dies: PostgreSQL stops waiting for it first, then the published set drops it.
         let onlyB = [streaming[0]]
-        #expect(plan.nextStep(members: onlyB, postgres: SynchronousSet(members: ["b", "c"]), published: SynchronousSet(members: ["b", "c"])) == .configureSynchronousStandbys(SynchronousSet(members: ["b"])))
-        #expect(plan.nextStep(members: onlyB, postgres: SynchronousSet(members: ["b"]), published: SynchronousSet(members: ["b", "c"])) == .publishSynchronousSet(SynchronousSet(members: ["b"])))
+        #expect(
+            plan.nextStep(members: onlyB, postgres: SynchronousSet(members: ["b", "c"]), published: SynchronousSet(members: ["b", "c"]))
+                == .configureSynchronousStandbys(SynchronousSet(members: ["b"])))
+        #expect(
+            plan.nextStep(members: onlyB, postgres: SynchronousSet(members: ["b"]), published: SynchronousSet(members: ["b", "c"]))
+                == .publishSynchronousSet(SynchronousSet(members: ["b"])))
         // Strict: with nobody streaming, PostgreSQL keeps waiting for whom it waited for.
         settings.synchronousMode = .strict
         let strict = SynchronousReplicationPlan(settings: settings, leader: "a")
@@ -125,8 +141,9 @@ struct DatabaseHATests {
         #expect(simulation.violations.isEmpty, "\(simulation.violations)")
     }
 
-    @Test("seeded crashes, partitions and isolation: never two writable primaries, no acknowledged commit lost, a leader again once quiet",
-          arguments: [DatabaseSpec.SynchronousMode.off, .on, .strict], 0..<25)
+    @Test(
+        "seeded crashes, partitions and isolation: never two writable primaries, no acknowledged commit lost, a leader again once quiet",
+        arguments: [DatabaseSpec.SynchronousMode.off, .on, .strict], 0..<25)
     func seededFaults(mode: DatabaseSpec.SynchronousMode, seed: UInt64) {
         var settings = settings
         settings.synchronousMode = mode

@@ -1,5 +1,6 @@
 import Testing
 import ZonalCore
+
 @testable import ZonalDatabase
 
 @Suite("The role an agent publishes for balancers")

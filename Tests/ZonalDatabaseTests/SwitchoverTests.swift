@@ -2,6 +2,7 @@ import Testing
 import ZonalCoordination
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalDatabase
 
 @Suite("Switchover protocol")
@@ -22,7 +23,8 @@ struct SwitchoverTests {
 
     @Test("a switchover that could lose commits does not start, and says why")
     func refusals() {
-        let view = DatabaseHA.ClusterView(leader: "a", initialized: true, members: [member("a", .primary), member("b", .standby, upstream: "a"), member("c", .standby)])
+        let view = DatabaseHA.ClusterView(
+            leader: "a", initialized: true, members: [member("a", .primary), member("b", .standby, upstream: "a"), member("c", .standby)])
         let nodes = ["a", "b", "c"]
         #expect(Switchover.refusal(target: "b", nodes: nodes, service: "db", view: view) == nil)
         #expect(Switchover.refusal(target: "x", nodes: nodes, service: "db", view: view)?.contains("not a node of db") == true)

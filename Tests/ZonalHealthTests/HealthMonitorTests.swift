@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalHealth
 
 /// A probe whose answers and latencies a test scripts; its latency passes on the virtual clock.

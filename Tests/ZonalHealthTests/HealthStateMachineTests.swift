@@ -1,6 +1,7 @@
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalHealth
 
 /// The health decision core, driven with virtual time only.
@@ -87,7 +88,8 @@ struct HealthStateMachineTests {
 
     @Test("a hung probe times out: counted as a failure, abandoned, and its late answer ignored")
     func hungProbe() {
-        var machine = HealthStateMachine(spec: HealthCheckSpec(probe: .tcp(port: nil), interval: .seconds(1), timeout: .milliseconds(500), rise: 1, fall: 1), start: .zero)
+        var machine = HealthStateMachine(
+            spec: HealthCheckSpec(probe: .tcp(port: nil), interval: .seconds(1), timeout: .milliseconds(500), rise: 1, fall: 1), start: .zero)
         _ = machine.tick(now: .zero)
         #expect(machine.nextWakeup == .zero + .milliseconds(500))
         let actions = machine.tick(now: .zero + .milliseconds(500))
@@ -126,7 +128,8 @@ struct HealthStateMachineTests {
 
     @Test("an answer arriving exactly at the deadline counts as a timeout")
     func answerAtDeadline() {
-        var machine = HealthStateMachine(spec: HealthCheckSpec(probe: .tcp(port: nil), interval: .seconds(1), timeout: .milliseconds(500), rise: 1, fall: 1), start: .zero)
+        var machine = HealthStateMachine(
+            spec: HealthCheckSpec(probe: .tcp(port: nil), interval: .seconds(1), timeout: .milliseconds(500), rise: 1, fall: 1), start: .zero)
         _ = machine.tick(now: .zero)
         let actions = machine.probeFinished(1, outcome: .success(detail: "ok"), now: .zero + .milliseconds(500))
         #expect(actions.first == .abandonProbe(1))
@@ -136,9 +139,11 @@ struct HealthStateMachineTests {
     @Test("seeded random schedules: status follows the rise/fall rule and probes never overlap", arguments: 0..<200)
     func randomSchedules(seed: UInt64) {
         var random = SeededRandom(seed: seed)
-        let rise = Int.random(in: 1...4, using: &random), fall = Int.random(in: 1...4, using: &random)
-        let spec = HealthCheckSpec(probe: .tcp(port: nil), interval: .milliseconds(Int64.random(in: 100...2000, using: &random)),
-                                   timeout: .milliseconds(Int64.random(in: 50...3000, using: &random)), rise: rise, fall: fall)
+        let rise = Int.random(in: 1...4, using: &random)
+        let fall = Int.random(in: 1...4, using: &random)
+        let spec = HealthCheckSpec(
+            probe: .tcp(port: nil), interval: .milliseconds(Int64.random(in: 100...2000, using: &random)),
+            timeout: .milliseconds(Int64.random(in: 50...3000, using: &random)), rise: rise, fall: fall)
         var machine = HealthStateMachine(spec: spec, start: .zero)
         var now = MonotonicInstant.zero
         var inFlight: HealthStateMachine.ProbeID?
@@ -168,16 +173,26 @@ struct HealthStateMachineTests {
                 let success = random.chance(0.6)
                 let countsAsResult = now < machine.nextWakeup
                 let actions = machine.probeFinished(id, outcome: success ? .success(detail: "") : .failure(reason: "x"), now: now)
-                if countsAsResult { history.append(success); inFlight = nil }
+                if countsAsResult {
+                    history.append(success)
+                    inFlight = nil
+                }
                 apply(actions)
             } else {
                 apply(machine.tick(now: now))
             }
             // The rule: the status is what the latest run of rise successes or fall failures says.
             var rebuilt: HealthStatus = .unknown
-            var successes = 0, failures = 0
+            var successes = 0
+            var failures = 0
             for success in history {
-                if success { successes += 1; failures = 0 } else { failures += 1; successes = 0 }
+                if success {
+                    successes += 1
+                    failures = 0
+                } else {
+                    failures += 1
+                    successes = 0
+                }
                 if successes >= rise { rebuilt = .healthy }
                 if failures >= fall { rebuilt = .unhealthy }
             }

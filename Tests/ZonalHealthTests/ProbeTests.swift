@@ -3,6 +3,7 @@ import NIOPosix
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalHealth
 
 /// The real probes against real sockets and processes.
@@ -47,7 +48,8 @@ struct ProbeTests {
 
     @Test("health specs aim probes at the instance's address and port")
     func specMakesProbe() throws {
-        let topology = try TopologyLoader.parse("""
+        let topology = try TopologyLoader.parse(
+            """
             name: t
             regions: [{ name: r, zones: [z] }]
             nodes: [{ name: n, zone: z, address: 127.0.0.9 }]

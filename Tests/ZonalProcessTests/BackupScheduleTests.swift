@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalProcess
 
 @Suite("Backup schedule")
@@ -10,8 +11,9 @@ struct BackupScheduleTests {
     /// A schedule whose wall clock moves with its virtual clock.
     static func schedule(interval: Duration, on clock: VirtualClock, retryDelay: Duration = .seconds(60)) -> BackupSchedule {
         let epoch = Date(timeIntervalSince1970: 1_000_000)
-        return BackupSchedule(timetable: BackupTimetable(interval: interval, retryDelay: retryDelay), clock: clock,
-                              wallClock: { epoch.addingTimeInterval(Double(clock.now.nanoseconds) / 1e9) })
+        return BackupSchedule(
+            timetable: BackupTimetable(interval: interval, retryDelay: retryDelay), clock: clock,
+            wallClock: { epoch.addingTimeInterval(Double(clock.now.nanoseconds) / 1e9) })
     }
 
     @Test("runs at once when never run, then once per interval; a failure is retried after the retry delay; each outcome is handed on")
@@ -52,7 +54,8 @@ struct BackupScheduleTests {
         let task = Task {
             await schedule.run(from: .init(lastSuccess: lastSuccess)) {
                 runs.withLock { $0.append(clock.now.nanoseconds / 1_000_000_000) }
-            } finished: { _, _ in }
+            } finished: { _, _ in
+            }
         }
         _ = await clock.run { runs.withLock { !$0.isEmpty } }
         task.cancel()

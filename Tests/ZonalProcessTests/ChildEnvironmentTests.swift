@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ZonalTesting
+
 @testable import ZonalProcess
 
 /// Children see only what they need of the supervisor's environment.
@@ -15,7 +16,10 @@ struct ChildEnvironmentTests {
     func cleanEnvironment() {
         let spec = ProcessPlan(executable: "/bin/true", arguments: [], environment: ["ZONAL_PARENT_PID": "7"], logFile: "/dev/null")
         let environment = spec.childEnvironment(from: Self.supervisor)
-        #expect(environment == ["PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8", "LC_ALL": "C", "ZONAL_TOKEN_FILE": "/s/admin-token", "ZONAL_PARENT_PID": "7"])
+        #expect(
+            environment == [
+                "PATH": "/usr/bin:/bin", "HOME": "/root", "LANG": "C.UTF-8", "LC_ALL": "C", "ZONAL_TOKEN_FILE": "/s/admin-token", "ZONAL_PARENT_PID": "7",
+            ])
     }
 
     @Test("a scheduled backup is given the repository's secrets explicitly")

@@ -1,5 +1,6 @@
 import Testing
 import ZonalCore
+
 @testable import ZonalSupervisor
 
 @Suite("Backup scheduler")

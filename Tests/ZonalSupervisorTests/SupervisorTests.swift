@@ -3,6 +3,7 @@ import Logging
 import Testing
 import ZonalCore
 import ZonalTesting
+
 @testable import ZonalSupervisor
 
 /// The supervisor with real child processes: crashes, operator failures, shutdown, orphans.
@@ -12,7 +13,8 @@ struct SupervisorTests {
     /// The command also starts a background `sleep` whose PID it writes down, to check that
     /// killing a process group leaves nothing behind.
     static func topology(address a: String, address b: String, directory: TemporaryDirectory) throws -> Topology {
-        try TopologyLoader.parse("""
+        try TopologyLoader.parse(
+            """
             name: supervised
             supervisor:
               control_host: \(a)
@@ -35,9 +37,10 @@ struct SupervisorTests {
     static func supervisor(_ topology: Topology, directory: TemporaryDirectory) -> Supervisor {
         let logger = Logger(label: "test.supervisor")
         try? FileManager.default.createDirectory(atPath: directory.file("logs"), withIntermediateDirectories: true)
-        return Supervisor(topology: topology,
-                          launcher: InstanceLauncher(zonalExecutable: "/nonexistent", stateDirectory: directory.path),
-                          events: EventLog(path: directory.file("events.jsonl"), logger: logger), logger: logger)
+        return Supervisor(
+            topology: topology,
+            launcher: InstanceLauncher(zonalExecutable: "/nonexistent", stateDirectory: directory.path),
+            events: EventLog(path: directory.file("events.jsonl"), logger: logger), logger: logger)
     }
 
     func instance(_ supervisor: Supervisor, _ id: String) async -> InstanceStatus? {
@@ -48,7 +51,8 @@ struct SupervisorTests {
     func lifecycle() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let supervisor = Self.supervisor(try Self.topology(address: LoopbackAddress.random(), address: LoopbackAddress.random(), directory: directory), directory: directory)
+        let supervisor = Self.supervisor(
+            try Self.topology(address: LoopbackAddress.random(), address: LoopbackAddress.random(), directory: directory), directory: directory)
         await supervisor.start()
         #expect(await supervisor.waitUntilAllHealthy(timeout: .seconds(20)))
 
@@ -66,7 +70,8 @@ struct SupervisorTests {
         // Losing a zone: its process group is killed, grandchildren too, and it stays down.
         #expect(await supervisor.waitUntilAllHealthy(timeout: .seconds(20)))
         let victim = try #require(await instance(supervisor, "http@nb")?.pid)
-        let grandchild = try #require(Int32(String(contentsOfFile: directory.file("nb.grandchild"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        let grandchild = try #require(
+            Int32(String(contentsOfFile: directory.file("nb.grandchild"), encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         let result = try await supervisor.fail(.zone, named: "zb")
         #expect(result.instances.keys.sorted() == ["http@nb"])
         #expect(await poll(timeout: .seconds(5)) { !processExists(victim) && !processExists(grandchild) } != nil)
@@ -94,7 +99,8 @@ struct SupervisorTests {
     func unknownNames() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let supervisor = Self.supervisor(try Self.topology(address: LoopbackAddress.random(), address: LoopbackAddress.random(), directory: directory), directory: directory)
+        let supervisor = Self.supervisor(
+            try Self.topology(address: LoopbackAddress.random(), address: LoopbackAddress.random(), directory: directory), directory: directory)
         await #expect(throws: SupervisorError.self) { try await supervisor.fail(.zone, named: "zz") }
         do {
             _ = try await supervisor.fail(.node, named: "nx")
@@ -108,7 +114,8 @@ struct SupervisorTests {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let address = LoopbackAddress.random()
-        let topology = try TopologyLoader.parse("""
+        let topology = try TopologyLoader.parse(
+            """
             name: broken
             supervisor: { control_host: \(address), restart: { initial_backoff: 50ms, max_backoff: 200ms } }
             regions: [{ name: r, zones: [z] }]
@@ -126,21 +133,27 @@ struct SupervisorTests {
 
     @Test("the status table shows every instance with its health")
     func statusTable() {
-        let coordinator = CoordinatorHealth(backend: "embedded", endpoints: ["http://127.0.0.1:7379"], healthy: true, leader: "http://127.0.0.1:7379", revision: 12)
-        let report = StatusReport(topology: "t", coordinator: coordinator, control: "127.0.0.1:7300", startedAt: Date(), instances: [
-            InstanceStatus(id: "web@a1", service: "web", kind: "app", region: "east", zone: "east-a", node: "a1", role: "primary-zone",
-                           health: "healthy", process: "running", pid: 42, restarts: 0, address: "127.0.1.1:8080"),
-            InstanceStatus(id: "web@b1", service: "web", kind: "app", region: "east", zone: "east-b", node: "b1", role: "secondary-zone",
-                           health: "unhealthy", process: "failed", restarts: 2, address: "127.0.2.1:8080"),
-        ])
+        let coordinator = CoordinatorHealth(
+            backend: "embedded", endpoints: ["http://127.0.0.1:7379"], healthy: true, leader: "http://127.0.0.1:7379", revision: 12)
+        let report = StatusReport(
+            topology: "t", coordinator: coordinator, control: "127.0.0.1:7300", startedAt: Date(),
+            instances: [
+                InstanceStatus(
+                    id: "web@a1", service: "web", kind: "app", region: "east", zone: "east-a", node: "a1", role: "primary-zone",
+                    health: "healthy", process: "running", pid: 42, restarts: 0, address: "127.0.1.1:8080"),
+                InstanceStatus(
+                    id: "web@b1", service: "web", kind: "app", region: "east", zone: "east-b", node: "b1", role: "secondary-zone",
+                    health: "unhealthy", process: "failed", restarts: 2, address: "127.0.2.1:8080"),
+            ])
         let plain = StatusTable(colored: false).render(report)
-        #expect(plain == """
-            topology t: 1/2 healthy, control 127.0.0.1:7300
-            coordinator: embedded coordinator healthy, leader http://127.0.0.1:7379, revision 12 at http://127.0.0.1:7379
-            REGION  ZONE    NODE  SERVICE  ROLE            HEALTH     PROCESS           ADDRESS
-            east    east-a  a1    web      primary-zone    healthy    running (pid 42)  127.0.1.1:8080
-            east    east-b  b1    web      secondary-zone  unhealthy  failed            127.0.2.1:8080
-            """)
+        #expect(
+            plain == """
+                topology t: 1/2 healthy, control 127.0.0.1:7300
+                coordinator: embedded coordinator healthy, leader http://127.0.0.1:7379, revision 12 at http://127.0.0.1:7379
+                REGION  ZONE    NODE  SERVICE  ROLE            HEALTH     PROCESS           ADDRESS
+                east    east-a  a1    web      primary-zone    healthy    running (pid 42)  127.0.1.1:8080
+                east    east-b  b1    web      secondary-zone  unhealthy  failed            127.0.2.1:8080
+                """)
         let colored = StatusTable(colored: true).render(report)
         #expect(colored.contains("\u{1B}[32mhealthy  \u{1B}[0m"))
         #expect(colored.contains("\u{1B}[31munhealthy\u{1B}[0m"))

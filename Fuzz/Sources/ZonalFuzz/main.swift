@@ -2,7 +2,7 @@ import Foundation
 import ZonalTesting
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // One libFuzzer binary for every parser of ZonalTesting's ParserFuzzing; ZONAL_FUZZ_TARGET names

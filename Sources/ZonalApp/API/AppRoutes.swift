@@ -33,9 +33,11 @@ public struct AppRoutes: Sendable {
         let identify: @Sendable (Request, APIRequestContext) async throws -> Response = { request, _ in
             requests.increment()
             return try await applyFault {
-                Response.json(Identity(service: configuration.service, node: configuration.node, zone: configuration.zone,
-                                       region: configuration.region, host: configuration.host, port: configuration.port,
-                                       pid: ProcessInfo.processInfo.processIdentifier, path: request.uri.path))
+                Response.json(
+                    Identity(
+                        service: configuration.service, node: configuration.node, zone: configuration.zone,
+                        region: configuration.region, host: configuration.host, port: configuration.port,
+                        pid: ProcessInfo.processInfo.processIdentifier, path: request.uri.path))
             }
         }
         router.get("/download") { request, _ -> Response in

@@ -15,8 +15,10 @@ public struct AppPlan: Sendable, Hashable {
     /// Who reads `/metrics` without the admin token.
     public var metrics: MetricsAccess
 
-    public init(service: String, node: String, zone: String, region: String, host: String, port: Int, adminPort: Int?,
-                metrics: MetricsAccess = .loopback) {
+    public init(
+        service: String, node: String, zone: String, region: String, host: String, port: Int, adminPort: Int?,
+        metrics: MetricsAccess = .loopback
+    ) {
         self.service = service
         self.node = node
         self.zone = zone

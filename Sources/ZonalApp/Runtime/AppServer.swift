@@ -24,7 +24,8 @@ public struct AppServer: Sendable {
         let routes = AppRoutes(configuration: configuration, faults: faults)
         let serviceRouter = Router(context: APIRequestContext.self)
         guard let adminPort = configuration.adminPort else {
-            serviceRouter.add(middleware: AdminTokenMiddleware(tokens: tokens, metrics: configuration.metrics, isOpen: AdminTokenMiddleware<APIRequestContext>.allButMetrics))
+            serviceRouter.add(
+                middleware: AdminTokenMiddleware(tokens: tokens, metrics: configuration.metrics, isOpen: AdminTokenMiddleware<APIRequestContext>.allButMetrics))
             routes.addServiceRoutes(to: serviceRouter)
             serviceRouter.addMetricsRoute()
             return [application(serviceRouter, port: configuration.port)]

@@ -47,7 +47,8 @@ public struct FastCDC: Sendable, Hashable {
         guard count > settings.minimum else { return count }
         let normal = min(settings.average, count)
         let end = min(settings.maximum, count)
-        let smallMask = self.smallMask, largeMask = self.largeMask
+        let smallMask = self.smallMask
+        let largeMask = self.largeMask
         // The table and the bytes through raw pointers: this loop sees every byte backed up, so
         // neither a bounds check nor the lazy global's once-check may sit inside it.
         return Self.gear.withUnsafeBufferPointer { gear in

@@ -65,8 +65,9 @@ public struct KeyFile: Codable, Sendable {
         // Our own parameters, within the range scrypt accepts.
         let wrapping = try! derive(password, salt: salt, rounds: rounds, blockSize: 8, parallelism: 1)
         let sealed = try! AES.GCM.seal(key.material, using: wrapping).combined!
-        return KeyFile(rounds: rounds, blockSize: 8, parallelism: 1, salt: Data(salt).base64EncodedString(),
-                       sealedKey: sealed.base64EncodedString(), created: Date())
+        return KeyFile(
+            rounds: rounds, blockSize: 8, parallelism: 1, salt: Data(salt).base64EncodedString(),
+            sealedKey: sealed.base64EncodedString(), created: Date())
     }
 
     /// The most memory scrypt may take to open a key file (128 · r · N · p bytes): a key file
@@ -79,21 +80,26 @@ public struct KeyFile: Codable, Sendable {
         }
         // Checked before any multiplication: the numbers come from a file.
         guard (1 << 10...1 << 22).contains(rounds), rounds & (rounds - 1) == 0, (1...32).contains(blockSize), (1...16).contains(parallelism),
-              128 * blockSize * rounds * parallelism <= Self.maximumMemory else {
-            throw .corrupt("a key file asks for scrypt N=\(rounds) r=\(blockSize) p=\(parallelism): N must be a power of two from 2^10 to 2^22, r 1 to 32, p 1 to 16, within \(Self.maximumMemory >> 20) MiB")
+            128 * blockSize * rounds * parallelism <= Self.maximumMemory
+        else {
+            throw .corrupt(
+                "a key file asks for scrypt N=\(rounds) r=\(blockSize) p=\(parallelism): N must be a power of two from 2^10 to 2^22, r 1 to 32, p 1 to 16, within \(Self.maximumMemory >> 20) MiB"
+            )
         }
         guard let wrapping = try? Self.derive(password, salt: Array(salt), rounds: rounds, blockSize: blockSize, parallelism: parallelism) else {
             throw .corrupt("scrypt refused the key file's parameters N=\(rounds) r=\(blockSize) p=\(parallelism)")
         }
         guard let box = try? AES.GCM.SealedBox(combined: sealed), let material = try? AES.GCM.open(box, using: wrapping),
-              let key = MasterKey(material: Array(material)) else {
+            let key = MasterKey(material: Array(material))
+        else {
             throw .wrongPassword
         }
         return key
     }
 
     private static func derive(_ password: String, salt: [UInt8], rounds: Int, blockSize: Int, parallelism: Int) throws -> SymmetricKey {
-        try KDF.Scrypt.deriveKey(from: Array(password.utf8), salt: salt, outputByteCount: 32, rounds: rounds,
-                                  blockSize: blockSize, parallelism: parallelism, maxMemory: 256 << 20)
+        try KDF.Scrypt.deriveKey(
+            from: Array(password.utf8), salt: salt, outputByteCount: 32, rounds: rounds,
+            blockSize: blockSize, parallelism: parallelism, maxMemory: 256 << 20)
     }
 }

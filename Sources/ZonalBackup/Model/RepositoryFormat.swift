@@ -60,9 +60,12 @@ public struct PackedBlob: Codable, Sendable, Hashable {
         length = try container.decode(Int.self, forKey: .length)
         plainLength = try container.decode(Int.self, forKey: .plainLength)
         guard (0...Self.maximumPackBytes).contains(offset), (0...Self.maximumPackBytes).contains(length),
-              (0...Self.maximumPlainBytes).contains(plainLength) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
-                                                    debugDescription: "blob \(id) has offset \(offset), length \(length), plain length \(plainLength): out of range"))
+            (0...Self.maximumPlainBytes).contains(plainLength)
+        else {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "blob \(id) has offset \(offset), length \(length), plain length \(plainLength): out of range"))
         }
     }
 }

@@ -42,10 +42,11 @@ public struct S3Location: Sendable, Hashable, CustomStringConvertible {
     }
 
     static func isValidBucket(_ name: String) -> Bool {
-        (3...63).contains(name.count) && name.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
-        }
+        (3...63).contains(name.count)
+            && name.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+            }
     }
 }
 

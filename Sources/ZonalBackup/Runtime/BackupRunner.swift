@@ -45,7 +45,9 @@ public struct BackupRunner: Sendable {
         guard !paths.isEmpty else { throw .invalid("give at least one path to back up") }
         let absolute = paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let names = absolute.map { ($0 as NSString).lastPathComponent }
-        if Set(names).count != names.count { throw .invalid("the paths given end in the same name twice (\(names.joined(separator: ", "))); back them up separately") }
+        if Set(names).count != names.count {
+            throw .invalid("the paths given end in the same name twice (\(names.joined(separator: ", "))); back them up separately")
+        }
         return try await repository.withLock(exclusive: false) { () async throws(BackupError) -> Result in
             let writer = PackWriter(repository: repository)
             let state = RunState(readers: parallelism)
@@ -62,8 +64,9 @@ public struct BackupRunner: Sendable {
             try await writer.finish()
             var summary = state.summary
             summary.storedBytes = await writer.storedBytes
-            let snapshot = Snapshot(id: Repository.randomName(), time: Date(), hostname: ProcessInfo.processInfo.hostName,
-                                    paths: absolute, tree: root, summary: summary)
+            let snapshot = Snapshot(
+                id: Repository.randomName(), time: Date(), hostname: ProcessInfo.processInfo.hostName,
+                paths: absolute, tree: root, summary: summary)
             try await repository.save(snapshot)
             return Result(snapshot: snapshot, warnings: state.warnings)
         }
@@ -84,8 +87,9 @@ public struct BackupRunner: Sendable {
     /// parent snapshot recorded and every chunk it listed is still in the repository.
     private func unchangedContent(_ parent: Node?, _ info: stat) -> [BlobID]? {
         guard let parent, parent.kind == .file, let content = parent.content, parent.size == Int64(info.st_size),
-              parent.mtime == Self.nanoseconds(info.st_mtim), parent.ctime == Self.nanoseconds(info.st_ctim),
-              parent.inode == UInt64(info.st_ino), content.allSatisfy({ repository.location(of: $0) != nil }) else { return nil }
+            parent.mtime == Self.nanoseconds(info.st_mtim), parent.ctime == Self.nanoseconds(info.st_ctim),
+            parent.inode == UInt64(info.st_ino), content.allSatisfy({ repository.location(of: $0) != nil })
+        else { return nil }
         return content
     }
 
@@ -94,15 +98,18 @@ public struct BackupRunner: Sendable {
     }
 
     /// `device`: with ``oneFileSystem``, the file system of the path given that this entry is under.
-    private func backUp(path: String, name: String, parent: Node?, writer: PackWriter, state: RunState, top: Bool,
-                        device: UInt64?) async throws(BackupError) -> Node? {
+    private func backUp(
+        path: String, name: String, parent: Node?, writer: PackWriter, state: RunState, top: Bool,
+        device: UInt64?
+    ) async throws(BackupError) -> Node? {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             if !top { state.warn("\(path): \(String(cString: strerror(errno)))") }
             return nil
         }
-        var node = Node(name: name, kind: .file, mode: UInt32(info.st_mode) & 0o7777, uid: info.st_uid, gid: info.st_gid,
-                        mtime: Self.nanoseconds(info.st_mtim), size: 0)
+        var node = Node(
+            name: name, kind: .file, mode: UInt32(info.st_mode) & 0o7777, uid: info.st_uid, gid: info.st_gid,
+            mtime: Self.nanoseconds(info.st_mtim), size: 0)
         switch info.st_mode & S_IFMT {
         case S_IFDIR:
             node.kind = .directory
@@ -130,9 +137,11 @@ public struct BackupRunner: Sendable {
             } else {
                 // Directories are walked by nested task groups, so the number of files read at
                 // once is capped here, where memory is spent, not by the groups' widths.
-                guard let read = try await state.readers.holding({ () async throws(BackupError) in
-                    try await backUpFile(path, writer: writer, state: state)
-                }) else { return nil }
+                guard
+                    let read = try await state.readers.holding({ () async throws(BackupError) in
+                        try await backUpFile(path, writer: writer, state: state)
+                    })
+                else { return nil }
                 node.content = read
             }
             state.countFile(bytes: node.size, path: path, report: onProgress)
@@ -150,8 +159,10 @@ public struct BackupRunner: Sendable {
         return node
     }
 
-    private func backUpDirectory(_ path: String, parent: [String: Node], writer: PackWriter, state: RunState,
-                                 device: UInt64?) async throws(BackupError) -> BlobID {
+    private func backUpDirectory(
+        _ path: String, parent: [String: Node], writer: PackWriter, state: RunState,
+        device: UInt64?
+    ) async throws(BackupError) -> BlobID {
         guard let (entries, undecodable) = Self.entries(of: path) else {
             state.warn("\(path): cannot list: \(String(cString: strerror(errno)))")
             return try await store(tree: Tree(nodes: []), writer: writer, state: state)
@@ -172,7 +183,9 @@ public struct BackupRunner: Sendable {
                 next += 1
                 group.addTask {
                     do throws(BackupError) {
-                        return .success(try await backUp(path: "\(path)/\(name)", name: name, parent: parent[name], writer: writer, state: state, top: false, device: device))
+                        return .success(
+                            try await backUp(
+                                path: "\(path)/\(name)", name: name, parent: parent[name], writer: writer, state: state, top: false, device: device))
                     } catch {
                         return .failure(error)
                     }

@@ -111,7 +111,8 @@ public struct Checker: Sendable {
             }
             let stored = Array(bytes[blob.offset..<(blob.offset + blob.length)])
             guard let plain = try? repository.codec.decode(stored, length: blob.plainLength, what: "blob \(id)"),
-                  repository.key.blobID(of: plain) == id else {
+                repository.key.blobID(of: plain) == id
+            else {
                 damaged.insert(id)
                 report.errors.append("blob \(id) (\(blob.kind.rawValue)) in pack \(pack.prefix(12)) is damaged")
                 continue

@@ -66,11 +66,12 @@ actor PackWriter {
         pack += withUnsafeBytes(of: UInt32(header.count).littleEndian) { Array($0) }
         let store = repository.store
         let earlier = writes.last
-        writes.append(Task.detached {
-            let name = SHA256.hash(data: pack).hex
-            try await store.write(Repository.packName(name), pack)
-            return IndexFile.Pack(pack: name, blobs: blobs)
-        })
+        writes.append(
+            Task.detached {
+                let name = SHA256.hash(data: pack).hex
+                try await store.write(Repository.packName(name), pack)
+                return IndexFile.Pack(pack: name, blobs: blobs)
+            })
         if let earlier { _ = try await Self.result(of: earlier) }
     }
 

@@ -32,14 +32,18 @@ public final class Repository: Sendable {
 
     /// Creates a repository at `location` (a directory path, or `s3:…`; see ``RepositoryLocation``).
     @discardableResult
-    public static func initialize(at location: String, password: String, config: RepositoryParameters? = nil, scryptRounds: Int = 1 << 15) async throws(BackupError) -> Repository {
+    public static func initialize(at location: String, password: String, config: RepositoryParameters? = nil, scryptRounds: Int = 1 << 15)
+        async throws(BackupError) -> Repository
+    {
         try await initialize(in: try RepositoryLocation.store(location), password: password, config: config, scryptRounds: scryptRounds)
     }
 
     /// Creates a repository in `store` (empty or missing) with `password`.
     /// `scryptRounds` is scrypt's N for the password's key file (default 2^15).
     @discardableResult
-    public static func initialize(in store: any RepositoryStore, password: String, config: RepositoryParameters? = nil, scryptRounds: Int = 1 << 15) async throws(BackupError) -> Repository {
+    public static func initialize(in store: any RepositoryStore, password: String, config: RepositoryParameters? = nil, scryptRounds: Int = 1 << 15)
+        async throws(BackupError) -> Repository
+    {
         if try await store.exists("config") { throw .alreadyExists(store.location) }
         guard try await store.isEmpty() else { throw .invalid("\(store.location) is not empty; a repository needs a place of its own") }
         guard !password.isEmpty else { throw .invalid("the password is empty") }
@@ -205,7 +209,8 @@ public final class Repository: Sendable {
         if prefix == "latest", let newest = all.last { return newest }
         let matching = all.filter { $0.id.hasPrefix(prefix) }
         guard matching.count == 1 else {
-            throw matching.isEmpty ? .notFound("no snapshot \(prefix); `zonal backup snapshots` lists them")
+            throw matching.isEmpty
+                ? .notFound("no snapshot \(prefix); `zonal backup snapshots` lists them")
                 : .invalid("\(prefix) names \(matching.count) snapshots; give more of the id")
         }
         return matching[0]

@@ -57,9 +57,11 @@ public final class RepositoryLock: Sendable {
     }
 
     /// Takes the lock, or throws naming who holds a conflicting one.
-    public static func acquire(_ store: any RepositoryStore, exclusive: Bool,
-                               refreshInterval: Duration = RepositoryLock.refreshInterval,
-                               clock: any ZonalClock = SystemClock()) async throws(BackupError) -> RepositoryLock {
+    public static func acquire(
+        _ store: any RepositoryStore, exclusive: Bool,
+        refreshInterval: Duration = RepositoryLock.refreshInterval,
+        clock: any ZonalClock = SystemClock()
+    ) async throws(BackupError) -> RepositoryLock {
         let holder = Holder(host: ProcessInfo.processInfo.hostName, pid: getpid(), exclusive: exclusive, time: Date())
         try await refuseIfConflicting(with: holder, in: store, except: nil)
         let name = "locks/\(Repository.randomName())"
@@ -99,13 +101,19 @@ public final class RepositoryLock: Sendable {
         for (name, other) in try await holders(in: store) where name != except {
             // An unreadable lock file is a damaged one (writes appear whole): honour it as exclusive.
             guard let other else {
-                conflict = conflict ?? .invalid("the repository has a lock \(name) that cannot be read; if no backup or prune is running, `zonal backup unlock` removes it")
+                conflict =
+                    conflict
+                    ?? .invalid("the repository has a lock \(name) that cannot be read; if no backup or prune is running, `zonal backup unlock` removes it")
                 continue
             }
             if other.isStale(now: Date()) {
                 try? await store.remove(name)
             } else if holder.conflicts(with: other) {
-                conflict = conflict ?? .invalid("the repository is locked by \(other.kind) (process \(other.pid) on \(other.host), refreshed \(other.time)); try again when it ends, or if that process is gone, `zonal backup unlock` removes the lock once it is stale (\(staleAfter.zonalDescription) after its last refresh) and `unlock --all` at once")
+                conflict =
+                    conflict
+                    ?? .invalid(
+                        "the repository is locked by \(other.kind) (process \(other.pid) on \(other.host), refreshed \(other.time)); try again when it ends, or if that process is gone, `zonal backup unlock` removes the lock once it is stale (\(staleAfter.zonalDescription) after its last refresh) and `unlock --all` at once"
+                    )
             }
         }
         if let conflict { throw conflict }
@@ -144,7 +152,9 @@ private actor LockFile {
 
     func rewrite(_ holder: RepositoryLock.Holder) async {
         guard !removed, let bytes = try? Repository.json(holder) else { return }
-        let previous = writing, store = self.store, name = self.name
+        let previous = writing
+        let store = self.store
+        let name = self.name
         let write = Task {
             await previous?.value
             try? await store.write(name, Array(bytes))

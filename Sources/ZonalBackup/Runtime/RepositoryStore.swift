@@ -45,7 +45,8 @@ public struct StoredFile: Sendable, Hashable {
 /// Opens the store a repository location names: `s3:http(s)://…` for S3, anything else a
 /// local directory.
 public enum RepositoryLocation {
-    public static func store(_ location: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(BackupError) -> any RepositoryStore {
+    public static func store(_ location: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws(BackupError) -> any RepositoryStore
+    {
         guard let s3 = try S3Location(parsing: location) else { return LocalStore(root: location) }
         return S3Store(location: s3, credentials: try S3Credentials(environment: environment), region: S3Credentials.region(environment: environment))
     }

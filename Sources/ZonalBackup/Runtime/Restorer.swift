@@ -1,6 +1,6 @@
 import Foundation
-import ZonalCore
 import Synchronization
+import ZonalCore
 
 /// Writes a snapshot's tree into a directory, byte for byte, with modes, times, owners (when
 /// run as root), symbolic links, hard links, named pipes, device nodes (as root) and holes:

@@ -52,10 +52,11 @@ struct S3Client: Sendable {
             } catch {
                 outcome = .failure(.io("cannot reach S3 at \(location.endpoint) (\(method) \(path)): \(error)"))
             }
-            let retryable = switch outcome {
-            case .success(let response): response.status >= 500
-            case .failure: true
-            }
+            let retryable =
+                switch outcome {
+                case .success(let response): response.status >= 500
+                case .failure: true
+                }
             guard retryable, failures < retries, !Task.isCancelled else { return try outcome.get() }
             failures += 1
             do { try await clock.sleep(for: backoff.delay(afterFailures: failures)) } catch { return try outcome.get() }

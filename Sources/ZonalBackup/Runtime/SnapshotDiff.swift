@@ -2,7 +2,9 @@
 /// type, mode, owner, link target). Identical subtrees are skipped by id without being read.
 public struct SnapshotDiff: Sendable {
     public enum Change: String, Sendable, Hashable {
-        case added = "+", removed = "-", modified = "M"
+        case added = "+"
+        case removed = "-"
+        case modified = "M"
     }
 
     public struct Entry: Sendable, Hashable, CustomStringConvertible {
@@ -30,7 +32,8 @@ public struct SnapshotDiff: Sendable {
 
     private func compare(_ old: BlobID?, _ new: BlobID?, path: String, into entries: inout [Entry]) async throws(BackupError) {
         guard old != new else { return }
-        let before = try await nodes(of: old), after = try await nodes(of: new)
+        let before = try await nodes(of: old)
+        let after = try await nodes(of: new)
         let oldByName = Dictionary(before.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let newByName = Dictionary(after.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         for name in Set(oldByName.keys).union(newByName.keys).sorted() {
@@ -45,12 +48,14 @@ public struct SnapshotDiff: Sendable {
             case (let before?, let after?):
                 if before.kind != after.kind || before.content != after.content || before.mode != after.mode
                     || before.uid != after.uid || before.gid != after.gid || before.linkTarget != after.linkTarget
-                    || before.device != after.device {
+                    || before.device != after.device
+                {
                     entries.append(Entry(change: .modified, path: nodePath))
                 }
                 if before.kind == .directory || after.kind == .directory {
-                    try await compare(before.kind == .directory ? before.subtree : nil, after.kind == .directory ? after.subtree : nil,
-                                path: nodePath, into: &entries)
+                    try await compare(
+                        before.kind == .directory ? before.subtree : nil, after.kind == .directory ? after.subtree : nil,
+                        path: nodePath, into: &entries)
                 }
             case (nil, nil):
                 break

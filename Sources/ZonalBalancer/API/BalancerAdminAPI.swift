@@ -55,8 +55,9 @@ public struct BalancerAdminAPI: Sendable {
             let server: NewServer
             do { server = try await Self.decode(request) } catch let error as BalancerAdminError { return Self.refusal(error) }
             return Self.perform { () throws(BalancerAdminError) in
-                try balancer.addServer(pool: try Self.parameter("pool", context),
-                                       Backend(id: server.name, host: server.address, port: server.port, zone: server.zone, weight: server.weight ?? 1))
+                try balancer.addServer(
+                    pool: try Self.parameter("pool", context),
+                    Backend(id: server.name, host: server.address, port: server.port, zone: server.zone, weight: server.weight ?? 1))
             }
         }
         api.delete("/:pool/servers/:server") { _, context -> Response in
@@ -96,11 +97,12 @@ public struct BalancerAdminAPI: Sendable {
     }
 
     private static func refusal(_ error: BalancerAdminError) -> Response {
-        let status: HTTPResponse.Status = switch error {
-        case .notFound: .notFound
-        case .invalid: .badRequest
-        case .conflict: .conflict
-        }
+        let status: HTTPResponse.Status =
+            switch error {
+            case .notFound: .notFound
+            case .invalid: .badRequest
+            case .conflict: .conflict
+            }
         return Response.json(status: status, ["error": error.description])
     }
 }

@@ -24,7 +24,8 @@ public struct ConsistentHashRing: Sendable {
     public func backend(for key: String) -> Backend? {
         guard !points.isEmpty else { return nil }
         let target = Self.hash(key)
-        var low = 0, high = points.count
+        var low = 0
+        var high = points.count
         while low < high {
             let middle = (low + high) / 2
             if points[middle].hash < target { low = middle + 1 } else { high = middle }

@@ -78,7 +78,8 @@ public struct OutlierDetector: Sendable {
         record.ejections += 1
         let duration = min(settings.baseEjection * record.ejections, settings.maxEjection)
         record.ejectedUntil = now + duration
-        return Ejection(backend: backend, until: now + duration,
-                        cause: "\(settings.consecutiveFailures) failures in a row, last: \(reason); ejection \(record.ejections) for \(duration.zonalDescription)")
+        return Ejection(
+            backend: backend, until: now + duration,
+            cause: "\(settings.consecutiveFailures) failures in a row, last: \(reason); ejection \(record.ejections) for \(duration.zonalDescription)")
     }
 }

@@ -77,7 +77,8 @@ public struct ZoneFailoverPolicy: Sendable {
         case .primary:
             return nil
         case .secondary where healthyInPrimary > 0 && (!secondaryUp || now - primaryHealthySince! >= settings.failbackHoldDown):
-            let reason = secondaryUp
+            let reason =
+                secondaryUp
                 ? "primary zone \(primaryZone) healthy for \((now - primaryHealthySince!).zonalDescription)"
                 : "secondary zone \(secondaryZone!) has no healthy server; primary zone \(primaryZone) has \(healthyInPrimary)"
             return change(to: .primary, now, reason)

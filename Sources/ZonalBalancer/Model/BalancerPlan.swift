@@ -50,7 +50,8 @@ public struct BalancerPlan: Sendable, Hashable {
     private static func configuration(of pool: BalancerSpec.Pool, in topology: Topology) throws(BalancerPlanError) -> PoolPlan {
         var backends = pool.servers.map { Backend(id: $0.name, host: $0.address, port: $0.port, zone: $0.zone, weight: $0.weight) }
         var health = pool.health ?? HealthCheckSpec(probe: .tcp(port: nil))
-        var primaryZone = pool.primaryZone, secondaryZone = pool.secondaryZone
+        var primaryZone = pool.primaryZone
+        var secondaryZone = pool.secondaryZone
         if let name = pool.service {
             guard let backing = topology.services.first(where: { $0.name == name }) else {
                 throw BalancerPlanError("pool \(pool.name) uses service \(name), which the topology does not declare")
@@ -62,19 +63,21 @@ public struct BalancerPlan: Sendable, Hashable {
             primaryZone = primaryZone ?? backing.primaryZone
             secondaryZone = secondaryZone ?? backing.secondaryZone
         }
-        let persistence: PoolPlan.Persistence = switch pool.persistence.kind {
-        case .none: .none
-        case .sourceIP: .sourceAddress(timeout: pool.persistence.timeout)
-        case .cookie: .cookie(PersistenceCookie(name: pool.persistence.cookie ?? "ZONALSRV", timeout: pool.persistence.timeout))
-        case .appCookie: .applicationCookie(name: pool.persistence.cookie ?? "")
-        }
+        let persistence: PoolPlan.Persistence =
+            switch pool.persistence.kind {
+            case .none: .none
+            case .sourceIP: .sourceAddress(timeout: pool.persistence.timeout)
+            case .cookie: .cookie(PersistenceCookie(name: pool.persistence.cookie ?? "ZONALSRV", timeout: pool.persistence.timeout))
+            case .appCookie: .applicationCookie(name: pool.persistence.cookie ?? "")
+            }
         var routing: PoolPlan.DatabaseRouting?
         if let service = pool.service, let role = pool.role { routing = .init(service: service, role: role) }
         return PoolPlan(
             name: pool.name, backends: backends, scheduling: pool.scheduling, persistence: persistence,
             primaryZone: primaryZone, secondaryZone: secondaryZone, retries: pool.retries, connectTimeout: pool.connectTimeout,
             healthCheck: routing == nil ? health : nil, failover: .init(failbackHoldDown: pool.failbackHoldDown),
-            outliers: .init(consecutiveFailures: pool.outliers.consecutiveFailures, baseEjection: pool.outliers.baseEjection, maxEjection: pool.outliers.maxEjection),
+            outliers: .init(
+                consecutiveFailures: pool.outliers.consecutiveFailures, baseEjection: pool.outliers.baseEjection, maxEjection: pool.outliers.maxEjection),
             databaseRouting: routing
         )
     }

@@ -95,13 +95,16 @@ public struct AffinitySharing: Sendable {
                 }
             },
             onError: { error, pause in
-                logger.warning("persistence sharing lost the coordinator; again in \(pause.zonalDescription)",
-                               metadata: ["pool": "\(pool.name)", "error": "\(error)"])
+                logger.warning(
+                    "persistence sharing lost the coordinator; again in \(pause.zonalDescription)",
+                    metadata: ["pool": "\(pool.name)", "error": "\(error)"])
             })
     }
 
     private func adopt(_ keyValue: KeyValue) {
-        guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(keyValue.value)), isLive(entry, now: Int(Date().timeIntervalSince1970)) else { return }
+        guard let entry = try? JSONDecoder().decode(Entry.self, from: Data(keyValue.value)), isLive(entry, now: Int(Date().timeIntervalSince1970)) else {
+            return
+        }
         pool.importAffinity(client: String(keyValue.key.dropFirst(prefix.count)), server: entry.server)
     }
 
@@ -120,9 +123,10 @@ public struct AffinitySharing: Sendable {
             let now = Int(Date().timeIntervalSince1970)
             for keyValue in current.keyValues {
                 if let entry = try? JSONDecoder().decode(Entry.self, from: Data(keyValue.value)), isLive(entry, now: now) { continue }
-                _ = try? await coordinator.transaction(Transaction(
-                    compares: [.unchanged(keyValue.key, since: keyValue.modRevision)], success: [.delete(key: keyValue.key)]
-                ))
+                _ = try? await coordinator.transaction(
+                    Transaction(
+                        compares: [.unchanged(keyValue.key, since: keyValue.modRevision)], success: [.delete(key: keyValue.key)]
+                    ))
             }
         }
     }

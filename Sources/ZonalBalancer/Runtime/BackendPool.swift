@@ -88,7 +88,9 @@ public final class BackendPool: Sendable {
     }
 
     public var requestPolicy: RequestPolicy {
-        state.withLock { RequestPolicy(persistence: $0.configuration.persistence, retries: $0.configuration.retries, connectTimeout: $0.configuration.connectTimeout) }
+        state.withLock {
+            RequestPolicy(persistence: $0.configuration.persistence, retries: $0.configuration.retries, connectTimeout: $0.configuration.connectTimeout)
+        }
     }
 
     /// Replaces the pool's servers and settings (the name stays). Kept servers keep their health
@@ -107,7 +109,8 @@ public final class BackendPool: Sendable {
             next.affinity = state.affinity
             if configuration.outliers == state.configuration.outliers { next.outliers = state.outliers }
             if let old = state.zones, let new = next.zones, old.primaryZone == new.primaryZone,
-               old.secondaryZone == new.secondaryZone, old.settings == new.settings {
+                old.secondaryZone == new.secondaryZone, old.settings == new.settings
+            {
                 next.zones = old
             }
             state = next
@@ -128,7 +131,8 @@ public final class BackendPool: Sendable {
                 return (Self.pickInZones(&state, client: client, excluding: excluding, now: now), change, false)
             }
             if excluding.isEmpty, let affinity = state.affinity[client], now - affinity.lastUsed < timeout,
-               let kept = Self.eligibleServer(state, id: affinity.server, now: now) {
+                let kept = Self.eligibleServer(state, id: affinity.server, now: now)
+            {
                 state.affinity[client]?.lastUsed = now
                 let share = now - affinity.lastShared > timeout / 4
                 if share { state.affinity[client]?.lastShared = now }
@@ -266,20 +270,25 @@ public final class BackendPool: Sendable {
                 secondaryZone: state.configuration.secondaryZone,
                 servingZone: state.zones?.servingZone,
                 servers: state.configuration.backends.map { backend in
-                    PoolSnapshot.Server(id: backend.id, address: backend.host, port: backend.port, zone: backend.zone,
-                                        weight: backend.weight, health: state.health[backend.id, default: .unknown],
-                                        ejected: state.outliers.isEjected(backend.id, now: now),
-                                        active: state.active[backend.id, default: 0])
+                    PoolSnapshot.Server(
+                        id: backend.id, address: backend.host, port: backend.port, zone: backend.zone,
+                        weight: backend.weight, health: state.health[backend.id, default: .unknown],
+                        ejected: state.outliers.isEjected(backend.id, now: now),
+                        active: state.active[backend.id, default: 0])
                 },
-                zoneSwitches: state.switches.map { PoolSnapshot.ZoneSwitch(at: $0.at, from: $0.change.from.rawValue, to: $0.change.to.rawValue, cause: $0.change.cause) }
+                zoneSwitches: state.switches.map {
+                    PoolSnapshot.ZoneSwitch(at: $0.at, from: $0.change.from.rawValue, to: $0.change.to.rawValue, cause: $0.change.cause)
+                }
             )
         }
     }
 
     // MARK: - Decisions under the lock
 
-    private static func pickInZones(_ state: inout State, client: String, excluding: Set<String>, now: MonotonicInstant,
-                                    scheduling: PoolPlan.Scheduling? = nil) -> Backend? {
+    private static func pickInZones(
+        _ state: inout State, client: String, excluding: Set<String>, now: MonotonicInstant,
+        scheduling: PoolPlan.Scheduling? = nil
+    ) -> Backend? {
         let scheduling = scheduling ?? state.configuration.scheduling
         guard let zones = state.zones else {
             return pick(&state, client: client, from: candidates(state, zone: nil, excluding: excluding, now: now), scheduling: scheduling)

@@ -27,8 +27,10 @@ public final class Balancer: Sendable {
     /// PostgreSQL pools which servers are primary and replicas;
     /// `reloadPlan` reads the topology again for a reload. Throws when an HTTPS listener's
     /// certificate or key cannot be loaded.
-    public init(plan: BalancerPlan, coordinator: (any Coordinator)?, clock: any ZonalClock = SystemClock(), logger: Logger,
-                reloadPlan: @escaping @Sendable () throws -> BalancerPlan) throws(TLSLoadError) {
+    public init(
+        plan: BalancerPlan, coordinator: (any Coordinator)?, clock: any ZonalClock = SystemClock(), logger: Logger,
+        reloadPlan: @escaping @Sendable () throws -> BalancerPlan
+    ) throws(TLSLoadError) {
         var certificates: [String: TLSContextSource] = [:]
         for listener in plan.listeners {
             if let files = listener.tls { certificates[listener.name] = try TLSContextSource(files: files) }
@@ -59,8 +61,9 @@ public final class Balancer: Sendable {
         if let coordinator {
             for configuration in plan.pools {
                 guard case .sourceAddress(let timeout) = configuration.persistence, let pool = pools[configuration.name] else { continue }
-                let share = AffinitySharing(coordinator: coordinator, prefix: "/zonal/\(plan.topology)/balancer/\(plan.service)/\(configuration.name)/affinity/",
-                                            pool: pool, timeout: timeout, clock: clock, logger: logger)
+                let share = AffinitySharing(
+                    coordinator: coordinator, prefix: "/zonal/\(plan.topology)/balancer/\(plan.service)/\(configuration.name)/affinity/",
+                    pool: pool, timeout: timeout, clock: clock, logger: logger)
                 sharing.append(share)
             }
         }
@@ -68,8 +71,9 @@ public final class Balancer: Sendable {
         self.sharing = sharing
         roleRouting = plan.pools.compactMap { configuration -> RoleRouting? in
             guard let routing = configuration.databaseRouting, let coordinator, let pool = pools[configuration.name] else { return nil }
-            return RoleRouting(pool: pool, directory: ServiceRoleDirectory(coordinator: coordinator, service: routing.service),
-                               role: routing.role, clock: clock, logger: logger)
+            return RoleRouting(
+                pool: pool, directory: ServiceRoleDirectory(coordinator: coordinator, service: routing.service),
+                role: routing.role, clock: clock, logger: logger)
         }
     }
 
@@ -84,12 +88,16 @@ public final class Balancer: Sendable {
             guard let pool = pools[listener.pool] else { continue }
             switch listener.mode {
             case .http, .https:
-                services.append(HTTPProxy(name: listener.name, host: listener.host, port: listener.port, pool: pool, settings: plan.http,
-                                          maxConnections: plan.connections.maxConnections, tls: certificates[listener.name], logger: logger,
-                                          onBound: { onListening(listener, $0) }))
+                services.append(
+                    HTTPProxy(
+                        name: listener.name, host: listener.host, port: listener.port, pool: pool, settings: plan.http,
+                        maxConnections: plan.connections.maxConnections, tls: certificates[listener.name], logger: logger,
+                        onBound: { onListening(listener, $0) }))
             case .tcp:
-                services.append(TCPProxy(name: listener.name, host: listener.host, port: listener.port, pool: pool, limits: plan.connections, logger: logger,
-                                         onBound: { onListening(listener, $0) }))
+                services.append(
+                    TCPProxy(
+                        name: listener.name, host: listener.host, port: listener.port, pool: pool, limits: plan.connections, logger: logger,
+                        onBound: { onListening(listener, $0) }))
             }
         }
         services.append(Upkeep(balancer: self))

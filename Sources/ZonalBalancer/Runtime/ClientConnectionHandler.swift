@@ -148,7 +148,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             context.close(promise: nil)
             return
         }
-        let refusal: ProxyError = parseError == .headerOverflow
+        let refusal: ProxyError =
+            parseError == .headerOverflow
             ? .headersTooLarge(size: environment.settings.limits.maxHeaderBytes + 1, limit: environment.settings.limits.maxHeaderBytes)
             : .badRequest("\(parseError)")
         if let exchange, exchange.response != nil {
@@ -172,7 +173,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if let exchange, (exchange.server.map { !$0.channel.isWritable } ?? (exchange.unsentBytes > Self.connectBufferLimit)) {
+        if let exchange, exchange.server.map { !$0.channel.isWritable } ?? (exchange.unsentBytes > Self.connectBufferLimit) {
             pendingRead = true
         } else {
             context.read()
@@ -252,7 +253,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         }
         let persistence = pool.requestPolicy.persistence
         if case .applicationCookie(let name) = persistence,
-           let session = PersistenceCookie.value(of: name, in: exchange.request.headers[canonicalForm: "cookie"].map(String.init)) {
+            let session = PersistenceCookie.value(of: name, in: exchange.request.headers[canonicalForm: "cookie"].map(String.init))
+        {
             return pool.choose(hashing: "\(name)=\(session)", excluding: exchange.tried)
         }
         let chosen = pool.choose(client: clientAddress, excluding: exchange.tried)
@@ -291,10 +293,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         let replayable = !exchange.sentToServer || exchange.replay != nil
         exchange.server = nil
         exchange.backend = nil
-        Self.serverFailures.log(environment.logger, .notice, "server failed before answering", key: backend.id, metadata: [
-            "pool": "\(pool.name)", "server": "\(backend.id)", "reason": "\(reason)",
-            "retry": "\(replayable && exchange.attempts <= pool.requestPolicy.retries)",
-        ])
+        Self.serverFailures.log(
+            environment.logger, .notice, "server failed before answering", key: backend.id,
+            metadata: [
+                "pool": "\(pool.name)", "server": "\(backend.id)", "reason": "\(reason)",
+                "retry": "\(replayable && exchange.attempts <= pool.requestPolicy.retries)",
+            ])
         guard replayable, exchange.attempts <= pool.requestPolicy.retries else {
             fail(exchange, .serverFailed(reason))
             return
@@ -402,7 +406,8 @@ extension ClientConnectionHandler: ServerConnectionDelegate {
         } else {
             connection.close()
         }
-        environment.metrics.requestFinished(server: backend.id, status: Int(response.status.code), nanoseconds: (NIODeadline.now() - exchange.started).nanoseconds)
+        environment.metrics.requestFinished(
+            server: backend.id, status: Int(response.status.code), nanoseconds: (NIODeadline.now() - exchange.started).nanoseconds)
         // A client still sending a body the server did not wait for cannot be read in step: close.
         finishResponse(trailers: trailers, keepAlive: exchange.clientKeepsAlive && exchange.requestEnded)
     }

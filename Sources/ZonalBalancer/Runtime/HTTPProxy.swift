@@ -1,9 +1,9 @@
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import HummingbirdCore
 import ServiceLifecycle
 import ZonalCore
 
@@ -27,7 +27,8 @@ public struct HTTPProxy: Service {
         name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSpec = .init(), maxConnections: Int = ConnectionLimits().maxConnections,
         logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
-        self.init(name: name, host: host, port: port, pool: pool, settings: settings, maxConnections: maxConnections, tls: nil, logger: logger, onBound: onBound)
+        self.init(
+            name: name, host: host, port: port, pool: pool, settings: settings, maxConnections: maxConnections, tls: nil, logger: logger, onBound: onBound)
     }
 
     init(
@@ -60,7 +61,8 @@ public struct HTTPProxy: Service {
                     try Self.configureClient(client, environment: environment)
                 }
             }
-        try await bootstrap.serve(host: host, port: port, logger: logger, describing: "\(tls == nil ? "HTTP" : "HTTPS") listener \(name) for pool \(pool.name)", onBound: onBound)
+        try await bootstrap.serve(
+            host: host, port: port, logger: logger, describing: "\(tls == nil ? "HTTP" : "HTTPS") listener \(name) for pool \(pool.name)", onBound: onBound)
     }
 }
 
@@ -82,7 +84,9 @@ extension ServerBootstrap {
     static func zonalListener(maxConnections: Int) -> ServerBootstrap {
         ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelInitializer { server in
-                server.eventLoop.makeCompletedFuture { try server.pipeline.syncOperations.addHandler(AvailableConnectionsChannelHandler(maxConnections: maxConnections)) }
+                server.eventLoop.makeCompletedFuture {
+                    try server.pipeline.syncOperations.addHandler(AvailableConnectionsChannelHandler(maxConnections: maxConnections))
+                }
             }
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

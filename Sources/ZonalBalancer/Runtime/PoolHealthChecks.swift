@@ -24,7 +24,8 @@ final class PoolHealthChecks: Sendable {
     /// Starts checks for new or changed servers and stops those of servers that left.
     func sync() {
         let configuration = pool.configuration
-        let pool = self.pool, logger = self.logger
+        let pool = self.pool
+        let logger = self.logger
         checks.withLock { checks in
             var wanted: [String: (target: String, backend: Backend, spec: HealthCheckSpec)] = [:]
             if let spec = configuration.healthCheck {
@@ -37,8 +38,9 @@ final class PoolHealthChecks: Sendable {
                 checks[id] = nil
             }
             for (id, want) in wanted where checks[id] == nil {
-                let monitor = HealthMonitor(name: "\(configuration.name)/\(id)", spec: want.spec,
-                                            probe: want.spec.makeProbe(host: want.backend.host, port: want.backend.port), logger: logger)
+                let monitor = HealthMonitor(
+                    name: "\(configuration.name)/\(id)", spec: want.spec,
+                    probe: want.spec.makeProbe(host: want.backend.host, port: want.backend.port), logger: logger)
                 let task = Task {
                     await monitor.run { transition, _ in
                         pool.setHealth(id, BackendPool.Health(transition.to))

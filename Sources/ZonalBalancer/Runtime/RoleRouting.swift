@@ -33,8 +33,9 @@ struct RoleRouting: Sendable {
                 apply(roles)
             },
             onError: { error, pause in
-                logger.warning("cannot read the roles of \(directory.service); keeping the last ones, again in \(pause.zonalDescription)",
-                               metadata: ["error": "\(error)"])
+                logger.warning(
+                    "cannot read the roles of \(directory.service); keeping the last ones, again in \(pause.zonalDescription)",
+                    metadata: ["error": "\(error)"])
             })
     }
 

@@ -63,7 +63,8 @@ final class ServerConnection {
     }
 
     /// Connects to `backend` on `eventLoop`; the future completes on that loop.
-    static func connect(to backend: Backend, on eventLoop: any EventLoop, connectTimeout: Duration, idleTimeout: Duration) -> EventLoopFuture<ServerConnection> {
+    static func connect(to backend: Backend, on eventLoop: any EventLoop, connectTimeout: Duration, idleTimeout: Duration) -> EventLoopFuture<ServerConnection>
+    {
         ClientBootstrap(group: eventLoop)
             .connectTimeout(.nanoseconds(connectTimeout.nanoseconds))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)

@@ -19,8 +19,10 @@ public struct TCPProxy: Service {
     /// Called once the listener is bound, with its address (port 0 picks a free port).
     public var onBound: @Sendable (SocketAddress) -> Void
 
-    public init(name: String = "tcp", host: String, port: Int, pool: BackendPool, limits: ConnectionLimits = .init(), logger: Logger,
-                onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+    public init(
+        name: String = "tcp", host: String, port: Int, pool: BackendPool, limits: ConnectionLimits = .init(), logger: Logger,
+        onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+    ) {
         self.name = name
         self.limits = limits
         self.host = host
@@ -75,13 +77,17 @@ public struct TCPProxy: Service {
                     server.close(promise: nil)
                 }
             case .failure(let error):
-                Self.warnings.log(logger, .warning, "no server for a connection", key: pool.name, metadata: ["pool": "\(pool.name)", "client": "\(clientAddress)", "error": "\(error)"])
+                Self.warnings.log(
+                    logger, .warning, "no server for a connection", key: pool.name,
+                    metadata: ["pool": "\(pool.name)", "client": "\(clientAddress)", "error": "\(error)"])
                 client.close(promise: nil)
             }
         }
     }
 
-    private static func connect(for client: any Channel, pool: BackendPool, metrics: ProxyMetrics, clientAddress: String, tried: Set<String>) -> EventLoopFuture<(any Channel, Backend)> {
+    private static func connect(for client: any Channel, pool: BackendPool, metrics: ProxyMetrics, clientAddress: String, tried: Set<String>)
+        -> EventLoopFuture<(any Channel, Backend)>
+    {
         guard tried.count <= pool.requestPolicy.retries, let backend = pool.choose(client: clientAddress, excluding: tried) else {
             return client.eventLoop.makeFailedFuture(NoServerAvailable(pool: pool.name, tried: tried.sorted()))
         }

@@ -29,10 +29,12 @@ public struct CoordinatorServer: Sendable {
 
     public func router(metrics: MetricsAccess = .loopback) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
-        let coordinator = self.coordinator, tokens = self.tokens
-        router.add(middleware: AdminTokenMiddleware(tokens: tokens, metrics: metrics) { request in
-            AdminTokenMiddleware<APIRequestContext>.health(request) || (request.method == .post && request.uri.path == "/v3/auth/authenticate")
-        })
+        let coordinator = self.coordinator
+        let tokens = self.tokens
+        router.add(
+            middleware: AdminTokenMiddleware(tokens: tokens, metrics: metrics) { request in
+                AdminTokenMiddleware<APIRequestContext>.health(request) || (request.method == .post && request.uri.path == "/v3/auth/authenticate")
+            })
         router.addAdminRoutes()
         router.post("/v3/auth/authenticate") { request, context in
             try await Self.handle(request, context, Gateway.AuthenticateRequest.self) { body throws(CoordinatorError) in
@@ -76,7 +78,8 @@ public struct CoordinatorServer: Sendable {
             try await Self.handle(request, context, Gateway.TxnRequest.self) { body throws(CoordinatorError) in
                 var compares: [Transaction.Compare] = []
                 for compare in body.compare ?? [] { compares.append(try Transaction.Compare(gateway: compare)) }
-                var success: [Transaction.Operation] = [], failure: [Transaction.Operation] = []
+                var success: [Transaction.Operation] = []
+                var failure: [Transaction.Operation] = []
                 for operation in body.success ?? [] { success.append(try Transaction.Operation(gateway: operation)) }
                 for operation in body.failure ?? [] { failure.append(try Transaction.Operation(gateway: operation)) }
                 let result = try await coordinator.transaction(Transaction(compares: compares, success: success, failure: failure))
@@ -107,8 +110,10 @@ public struct CoordinatorServer: Sendable {
             try await Self.handle(request, context, Gateway.LeaseIDRequest.self) { body throws(CoordinatorError) in
                 // Like etcd: an expired lease answers with no TTL rather than an error.
                 let ttl = try? await coordinator.renewLease(LeaseID(rawValue: body.ID.value))
-                return Gateway.LeaseKeepAliveResponse(result: .init(header: Self.header(await coordinator.revision), ID: body.ID,
-                                                                    TTL: ttl.map { .init($0.nanoseconds / 1_000_000_000) }))
+                return Gateway.LeaseKeepAliveResponse(
+                    result: .init(
+                        header: Self.header(await coordinator.revision), ID: body.ID,
+                        TTL: ttl.map { .init($0.nanoseconds / 1_000_000_000) }))
             }
         }
         router.post("/v3/lease/revoke") { request, context in
@@ -143,26 +148,28 @@ public struct CoordinatorServer: Sendable {
             let start = create.start_revision?.value ?? 0
             let from = start > 0 ? start : await coordinator.revision + 1
             let events = coordinator.watch(prefix: prefix, fromRevision: from)
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody { writer in
-                try await writer.write(Self.line(Gateway.WatchResponse(result: .init(header: Self.header(await coordinator.revision), created: true))))
-                do {
-                    // A watch is endless: end it when the server shuts down.
-                    for try await event in events.cancelOnGracefulShutdown() {
-                        let json = Gateway.Event(type: event.kind == .delete ? "DELETE" : nil, kv: Gateway.KeyValueJSON(event.keyValue))
-                        try await writer.write(Self.line(Gateway.WatchResponse(result: .init(header: Self.header(event.revision), events: [json]))))
+            return Response(
+                status: .ok, headers: [.contentType: "application/json"],
+                body: ResponseBody { writer in
+                    try await writer.write(Self.line(Gateway.WatchResponse(result: .init(header: Self.header(await coordinator.revision), created: true))))
+                    do {
+                        // A watch is endless: end it when the server shuts down.
+                        for try await event in events.cancelOnGracefulShutdown() {
+                            let json = Gateway.Event(type: event.kind == .delete ? "DELETE" : nil, kv: Gateway.KeyValueJSON(event.keyValue))
+                            try await writer.write(Self.line(Gateway.WatchResponse(result: .init(header: Self.header(event.revision), events: [json]))))
+                        }
+                    } catch CoordinatorError.compacted(_, let through) {
+                        try await writer.write(Self.line(Gateway.WatchResponse(result: .init(canceled: true, compact_revision: .init(through + 1)))))
+                    } catch let error as CoordinatorError {
+                        // Cut off (it fell too far behind) or disconnected: say why, as etcd does, so
+                        // the client resumes from the last revision it read.
+                        context.logger.debug("watch ended", metadata: ["reason": "\(error)"])
+                        try await writer.write(Self.line(Gateway.WatchResponse(result: .init(canceled: true, cancel_reason: error.description))))
+                    } catch {
+                        context.logger.debug("watch ended", metadata: ["reason": "\(error)"])
                     }
-                } catch CoordinatorError.compacted(_, let through) {
-                    try await writer.write(Self.line(Gateway.WatchResponse(result: .init(canceled: true, compact_revision: .init(through + 1)))))
-                } catch let error as CoordinatorError {
-                    // Cut off (it fell too far behind) or disconnected: say why, as etcd does, so
-                    // the client resumes from the last revision it read.
-                    context.logger.debug("watch ended", metadata: ["reason": "\(error)"])
-                    try await writer.write(Self.line(Gateway.WatchResponse(result: .init(canceled: true, cancel_reason: error.description))))
-                } catch {
-                    context.logger.debug("watch ended", metadata: ["reason": "\(error)"])
-                }
-                try await writer.finish(nil)
-            })
+                    try await writer.finish(nil)
+                })
         }
         return router
     }
@@ -174,8 +181,10 @@ public struct CoordinatorServer: Sendable {
 
     /// Opens the embedded coordinator's state in `directory` and serves it on `host:port`: what
     /// `zonal up` and `zonal coordinator serve` both run.
-    public static func start(directory: String, host: String, port: Int, tokens: AdminTokenSource, limits: APILimits = .init(),
-                             logger: Logger) throws(CoordinatorError) -> (EmbeddedCoordinator, some ApplicationProtocol) {
+    public static func start(
+        directory: String, host: String, port: Int, tokens: AdminTokenSource, limits: APILimits = .init(),
+        logger: Logger
+    ) throws(CoordinatorError) -> (EmbeddedCoordinator, some ApplicationProtocol) {
         let coordinator = try EmbeddedCoordinator(directory: directory, endpoint: "http://\(IPAddressText.hostPort(host, port))")
         return (coordinator, CoordinatorServer(coordinator: coordinator, tokens: tokens).application(host: host, port: port, limits: limits, logger: logger))
     }

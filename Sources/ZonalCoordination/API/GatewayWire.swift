@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// The properties carry etcd's own JSON field names (`range_end`, `TTL`, `ID`).
+
 import Foundation
 
 /// The JSON of etcd v3's gRPC gateway (`/v3/...`), as far as Zonal uses it. ``EtcdCoordinator``
@@ -76,18 +79,36 @@ enum Gateway {
         }
 
         var model: KeyValue {
-            KeyValue(key: key.string, value: value?.bytes ?? [], createRevision: create_revision?.value ?? 0,
-                     modRevision: mod_revision?.value ?? 0, version: version?.value ?? 0,
-                     lease: lease.flatMap { $0.value == 0 ? nil : LeaseID(rawValue: $0.value) })
+            KeyValue(
+                key: key.string, value: value?.bytes ?? [], createRevision: create_revision?.value ?? 0,
+                modRevision: mod_revision?.value ?? 0, version: version?.value ?? 0,
+                lease: lease.flatMap { $0.value == 0 ? nil : LeaseID(rawValue: $0.value) })
         }
     }
 
-    struct RangeRequest: Codable { var key: Bytes; var range_end: Bytes? }
-    struct RangeResponse: Codable { var header: Header?; var kvs: [KeyValueJSON]?; var count: Int64Text? }
-    struct PutRequest: Codable { var key: Bytes; var value: Bytes?; var lease: Int64Text? }
+    struct RangeRequest: Codable {
+        var key: Bytes
+        var range_end: Bytes?
+    }
+    struct RangeResponse: Codable {
+        var header: Header?
+        var kvs: [KeyValueJSON]?
+        var count: Int64Text?
+    }
+    struct PutRequest: Codable {
+        var key: Bytes
+        var value: Bytes?
+        var lease: Int64Text?
+    }
     struct PutResponse: Codable { var header: Header? }
-    struct DeleteRangeRequest: Codable { var key: Bytes; var range_end: Bytes? }
-    struct DeleteRangeResponse: Codable { var header: Header?; var deleted: Int64Text? }
+    struct DeleteRangeRequest: Codable {
+        var key: Bytes
+        var range_end: Bytes?
+    }
+    struct DeleteRangeResponse: Codable {
+        var header: Header?
+        var deleted: Int64Text?
+    }
 
     struct Compare: Codable {
         var result: String?
@@ -111,20 +132,52 @@ enum Gateway {
         var response_delete_range: DeleteRangeResponse?
     }
 
-    struct TxnRequest: Codable { var compare: [Compare]?; var success: [RequestOp]?; var failure: [RequestOp]? }
-    struct TxnResponse: Codable { var header: Header?; var succeeded: Bool?; var responses: [ResponseOp]? }
+    struct TxnRequest: Codable {
+        var compare: [Compare]?
+        var success: [RequestOp]?
+        var failure: [RequestOp]?
+    }
+    struct TxnResponse: Codable {
+        var header: Header?
+        var succeeded: Bool?
+        var responses: [ResponseOp]?
+    }
 
-    struct LeaseGrantRequest: Codable { var TTL: Int64Text; var ID: Int64Text? }
-    struct LeaseGrantResponse: Codable { var header: Header?; var ID: Int64Text?; var TTL: Int64Text?; var error: String? }
+    struct LeaseGrantRequest: Codable {
+        var TTL: Int64Text
+        var ID: Int64Text?
+    }
+    struct LeaseGrantResponse: Codable {
+        var header: Header?
+        var ID: Int64Text?
+        var TTL: Int64Text?
+        var error: String?
+    }
     struct LeaseIDRequest: Codable { var ID: Int64Text }
-    struct LeaseKeepAliveResult: Codable { var header: Header?; var ID: Int64Text?; var TTL: Int64Text? }
+    struct LeaseKeepAliveResult: Codable {
+        var header: Header?
+        var ID: Int64Text?
+        var TTL: Int64Text?
+    }
     struct LeaseKeepAliveResponse: Codable { var result: LeaseKeepAliveResult? }
     struct LeaseRevokeResponse: Codable { var header: Header? }
-    struct LeaseTimeToLiveResponse: Codable { var header: Header?; var ID: Int64Text?; var TTL: Int64Text?; var grantedTTL: Int64Text? }
+    struct LeaseTimeToLiveResponse: Codable {
+        var header: Header?
+        var ID: Int64Text?
+        var TTL: Int64Text?
+        var grantedTTL: Int64Text?
+    }
 
-    struct WatchCreateRequest: Codable { var key: Bytes; var range_end: Bytes?; var start_revision: Int64Text? }
+    struct WatchCreateRequest: Codable {
+        var key: Bytes
+        var range_end: Bytes?
+        var start_revision: Int64Text?
+    }
     struct WatchRequest: Codable { var create_request: WatchCreateRequest }
-    struct Event: Codable { var type: String?; var kv: KeyValueJSON }
+    struct Event: Codable {
+        var type: String?
+        var kv: KeyValueJSON
+    }
     struct WatchResult: Codable {
         var header: Header?
         var created: Bool?
@@ -133,20 +186,43 @@ enum Gateway {
         var cancel_reason: String?
         var events: [Event]?
     }
-    struct WatchResponse: Codable { var result: WatchResult?; var error: ErrorBody? }
+    struct WatchResponse: Codable {
+        var result: WatchResult?
+        var error: ErrorBody?
+    }
 
     struct CompactionRequest: Codable { var revision: Int64Text }
-    struct StatusResponse: Codable { var header: Header?; var version: String?; var leader: Int64Text? }
+    struct StatusResponse: Codable {
+        var header: Header?
+        var version: String?
+        var leader: Int64Text?
+    }
 
-    struct AuthenticateRequest: Codable { var name: String; var password: String }
-    struct AuthenticateResponse: Codable { var header: Header?; var token: String? }
-    struct AuthUserRequest: Codable { var name: String; var password: String }
-    struct AuthGrantRoleRequest: Codable { var user: String; var role: String }
+    struct AuthenticateRequest: Codable {
+        var name: String
+        var password: String
+    }
+    struct AuthenticateResponse: Codable {
+        var header: Header?
+        var token: String?
+    }
+    struct AuthUserRequest: Codable {
+        var name: String
+        var password: String
+    }
+    struct AuthGrantRoleRequest: Codable {
+        var user: String
+        var role: String
+    }
     struct AuthEnableRequest: Codable {}
     struct AuthResponse: Codable { var header: Header? }
 
     /// How the gateway reports a failed call (HTTP 4xx/5xx).
-    struct ErrorBody: Codable { var error: String?; var message: String?; var code: Int? }
+    struct ErrorBody: Codable {
+        var error: String?
+        var message: String?
+        var code: Int?
+    }
 
     /// etcd's message for a lease that does not exist, which clients match on.
     static let leaseNotFound = "etcdserver: requested lease not found"
@@ -160,10 +236,18 @@ extension Transaction.Compare {
     var gateway: Gateway.Compare {
         var compare = Gateway.Compare(result: relation.rawValue, key: Gateway.Bytes(key))
         switch target {
-        case .modRevision(let revision): compare.target = "MOD"; compare.mod_revision = Gateway.Int64Text(revision)
-        case .createRevision(let revision): compare.target = "CREATE"; compare.create_revision = Gateway.Int64Text(revision)
-        case .version(let version): compare.target = "VERSION"; compare.version = Gateway.Int64Text(version)
-        case .value(let value): compare.target = "VALUE"; compare.value = Gateway.Bytes(value)
+        case .modRevision(let revision):
+            compare.target = "MOD"
+            compare.mod_revision = Gateway.Int64Text(revision)
+        case .createRevision(let revision):
+            compare.target = "CREATE"
+            compare.create_revision = Gateway.Int64Text(revision)
+        case .version(let version):
+            compare.target = "VERSION"
+            compare.version = Gateway.Int64Text(version)
+        case .value(let value):
+            compare.target = "VALUE"
+            compare.value = Gateway.Bytes(value)
         }
         return compare
     }

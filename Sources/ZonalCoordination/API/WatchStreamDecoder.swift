@@ -48,7 +48,11 @@ public struct WatchStreamDecoder {
         if result.canceled == true { throw .rejected("watch canceled: \(result.cancel_reason ?? "no reason given")") }
         return (result.events ?? []).map { event in
             var keyValue = event.kv.model
-            if event.type == "DELETE" { keyValue.value = []; keyValue.createRevision = 0; keyValue.version = 0 }
+            if event.type == "DELETE" {
+                keyValue.value = []
+                keyValue.createRevision = 0
+                keyValue.version = 0
+            }
             return WatchEvent(kind: event.type == "DELETE" ? .delete : .put, keyValue: keyValue)
         }
     }

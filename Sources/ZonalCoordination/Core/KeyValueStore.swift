@@ -159,8 +159,9 @@ public struct KeyValueStore: Sendable {
         let previous = keys[key]
         if let old = previous?.lease, old != lease { leases[old]?.keys.remove(key) }
         if let lease { leases[lease]?.keys.insert(key) }
-        let keyValue = KeyValue(key: key, value: value, createRevision: previous?.createRevision ?? revision, modRevision: revision,
-                                version: (previous?.version ?? 0) + 1, lease: lease)
+        let keyValue = KeyValue(
+            key: key, value: value, createRevision: previous?.createRevision ?? revision, modRevision: revision,
+            version: (previous?.version ?? 0) + 1, lease: lease)
         keys[key] = keyValue
         return record(WatchEvent(kind: .put, keyValue: keyValue))
     }
@@ -215,8 +216,9 @@ extension KeyValueStore {
     }
 
     public var snapshot: Snapshot {
-        Snapshot(revision: revision, lastLeaseID: lastLeaseID, keys: keys.values.sorted { $0.key < $1.key },
-                 leases: leases.sorted { $0.key.rawValue < $1.key.rawValue }.map { Snapshot.LeaseEntry(id: $0.key, ttl: $0.value.ttl) })
+        Snapshot(
+            revision: revision, lastLeaseID: lastLeaseID, keys: keys.values.sorted { $0.key < $1.key },
+            leases: leases.sorted { $0.key.rawValue < $1.key.rawValue }.map { Snapshot.LeaseEntry(id: $0.key, ttl: $0.value.ttl) })
     }
 
     /// A store holding a snapshot's state; history before it counts as compacted.

@@ -51,10 +51,11 @@ extension Coordinator {
     /// Compare-and-swap: writes `value` only if `key` was last modified at `expectedRevision`
     /// (0: only if it does not exist). Returns the new revision, or nil when someone else won.
     public func compareAndSwap(_ key: String, expectedRevision: Int64, value: [UInt8], lease: LeaseID? = nil) async throws(CoordinatorError) -> Int64? {
-        let result = try await transaction(Transaction(
-            compares: [.unchanged(key, since: expectedRevision)],
-            success: [.put(key: key, value: value, lease: lease)]
-        ))
+        let result = try await transaction(
+            Transaction(
+                compares: [.unchanged(key, since: expectedRevision)],
+                success: [.put(key: key, value: value, lease: lease)]
+            ))
         return result.succeeded ? result.revision : nil
     }
 }

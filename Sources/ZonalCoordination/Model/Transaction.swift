@@ -23,7 +23,10 @@ public struct Transaction: Hashable, Sendable, Codable {
         }
 
         public enum Relation: String, Hashable, Sendable, Codable {
-            case equal = "EQUAL", notEqual = "NOT_EQUAL", less = "LESS", greater = "GREATER"
+            case equal = "EQUAL"
+            case notEqual = "NOT_EQUAL"
+            case less = "LESS"
+            case greater = "GREATER"
         }
 
         public var key: String

@@ -27,14 +27,19 @@ public actor EmbeddedCoordinator: Coordinator {
     /// memory when `directory` is nil. Throws ``CoordinatorError/corruptState(path:reason:)``
     /// for damaged state, which is never silently replaced by an empty store.
     /// `checkpointInterval`: journal entries after which a snapshot is written and the journal emptied.
-    public init(directory: String?, clock: any ZonalClock = SystemClock(), endpoint: String = "embedded", checkpointInterval: Int = 10_000,
-                limits: Limits = .init()) throws(CoordinatorError) {
-        try self.init(directory: directory, clock: clock, endpoint: endpoint, checkpointInterval: checkpointInterval, limits: limits, files: SystemJournalFiles())
+    public init(
+        directory: String?, clock: any ZonalClock = SystemClock(), endpoint: String = "embedded", checkpointInterval: Int = 10_000,
+        limits: Limits = .init()
+    ) throws(CoordinatorError) {
+        try self.init(
+            directory: directory, clock: clock, endpoint: endpoint, checkpointInterval: checkpointInterval, limits: limits, files: SystemJournalFiles())
     }
 
     /// The same, with the journal's file operations given: tests crash or fill the disk there.
-    init(directory: String?, clock: any ZonalClock, endpoint: String, checkpointInterval: Int, checkpointBytes: Int = 64 << 20,
-         limits: Limits = .init(), files: any JournalFiles) throws(CoordinatorError) {
+    init(
+        directory: String?, clock: any ZonalClock, endpoint: String, checkpointInterval: Int, checkpointBytes: Int = 64 << 20,
+        limits: Limits = .init(), files: any JournalFiles
+    ) throws(CoordinatorError) {
         self.clock = clock
         self.endpoint = endpoint
         self.limits = limits
@@ -144,7 +149,9 @@ public actor EmbeddedCoordinator: Coordinator {
 
     /// Ends every watch stream, as a shutdown or lost connection would; watchers resume by revision.
     public func disconnectWatchers() {
-        for watcher in watchers.values { watcher.continuation.finish(throwing: CoordinatorError.unreachable(endpoints: [endpoint], reason: "watch disconnected")) }
+        for watcher in watchers.values {
+            watcher.continuation.finish(throwing: CoordinatorError.unreachable(endpoints: [endpoint], reason: "watch disconnected"))
+        }
         watchers.removeAll()
     }
 
@@ -179,7 +186,9 @@ public actor EmbeddedCoordinator: Coordinator {
     /// connection, and memory stays bounded whatever it does.
     private func deliver(_ event: WatchEvent, to continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) -> Bool {
         if case .dropped = continuation.yield(event) {
-            continuation.finish(throwing: CoordinatorError.unreachable(endpoints: [endpoint], reason: "the watcher fell \(limits.watchBuffer) events behind and was cut off; resume from the last revision read"))
+            continuation.finish(
+                throwing: CoordinatorError.unreachable(
+                    endpoints: [endpoint], reason: "the watcher fell \(limits.watchBuffer) events behind and was cut off; resume from the last revision read"))
             return false
         }
         return true
@@ -245,15 +254,18 @@ extension EmbeddedCoordinator {
 
         /// Refuses a change that takes the store past a limit; one that shrinks it always passes.
         func check(_ entry: StoreJournal.Entry, from before: KeyValueStore, to after: KeyValueStore) throws(CoordinatorError) {
-            let puts: [(key: String, value: [UInt8])] = switch entry {
-            case .put(let key, let value, _): [(key, value)]
-            case .transaction(let transaction): (transaction.success + transaction.failure).compactMap {
-                if case .put(let key, let value, _) = $0 { (key, value) } else { nil }
-            }
-            default: []
-            }
+            let puts: [(key: String, value: [UInt8])] =
+                switch entry {
+                case .put(let key, let value, _): [(key, value)]
+                case .transaction(let transaction):
+                    (transaction.success + transaction.failure).compactMap {
+                        if case .put(let key, let value, _) = $0 { (key, value) } else { nil }
+                    }
+                default: []
+                }
             for put in puts where put.key.utf8.count + put.value.count > maxKeyValueBytes {
-                throw .rejected("key \(put.key.prefix(64)) with its value is \(put.key.utf8.count + put.value.count) bytes, above the limit of \(maxKeyValueBytes)")
+                throw .rejected(
+                    "key \(put.key.prefix(64)) with its value is \(put.key.utf8.count + put.value.count) bytes, above the limit of \(maxKeyValueBytes)")
             }
             if after.keyCount > maxKeys && after.keyCount > before.keyCount {
                 throw .rejected("the coordinator holds \(before.keyCount) keys, its limit is \(maxKeys)")

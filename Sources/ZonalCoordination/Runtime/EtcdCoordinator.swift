@@ -53,8 +53,10 @@ public final class EtcdCoordinator: Coordinator {
     /// token, or the etcd cluster it names (as `user` with `password_file`; the members of a
     /// `local_cluster` as root with the admin token, like the embedded coordinator).
     /// `endpoints` replaces the topology's (a node-local proxy).
-    public convenience init(settings: CoordinatorSpec, token: AdminToken?, endpoints: [String] = [],
-                            requestTimeout: Duration = .seconds(2), clock: any ZonalClock = SystemClock()) throws(CoordinatorError) {
+    public convenience init(
+        settings: CoordinatorSpec, token: AdminToken?, endpoints: [String] = [],
+        requestTimeout: Duration = .seconds(2), clock: any ZonalClock = SystemClock()
+    ) throws(CoordinatorError) {
         let credentials: Credentials?
         switch settings.backend {
         case .embedded:
@@ -68,13 +70,16 @@ public final class EtcdCoordinator: Coordinator {
                 credentials = nil
             }
         }
-        try self.init(endpoints: endpoints.isEmpty ? settings.clientEndpoints : endpoints, credentials: credentials,
-                      tls: try settings.tls.map(Self.tlsConfiguration), requestTimeout: requestTimeout, clock: clock)
+        try self.init(
+            endpoints: endpoints.isEmpty ? settings.clientEndpoints : endpoints, credentials: credentials,
+            tls: try settings.tls.map(Self.tlsConfiguration), requestTimeout: requestTimeout, clock: clock)
     }
 
     /// Validates the endpoints (`http://HOST:PORT`, or `https://` with `tls`) without connecting.
-    public init(endpoints: [String], credentials: Credentials? = nil, tls: TLSConfiguration? = nil,
-                requestTimeout: Duration = .seconds(2), clock: any ZonalClock = SystemClock()) throws(CoordinatorError) {
+    public init(
+        endpoints: [String], credentials: Credentials? = nil, tls: TLSConfiguration? = nil,
+        requestTimeout: Duration = .seconds(2), clock: any ZonalClock = SystemClock()
+    ) throws(CoordinatorError) {
         guard !endpoints.isEmpty else { throw .rejected("no etcd endpoints given") }
         for endpoint in endpoints {
             guard let url = URL(string: endpoint), url.scheme == "http" || url.scheme == "https", url.host != nil, url.port != nil else {
@@ -126,7 +131,8 @@ public final class EtcdCoordinator: Coordinator {
 
     @discardableResult
     public func put(_ key: String, value: [UInt8], lease: LeaseID?) async throws(CoordinatorError) -> Int64 {
-        let response: Gateway.PutResponse = try await call("/v3/kv/put", Gateway.PutRequest(key: .init(key), value: .init(value), lease: lease.map { .init($0.rawValue) }))
+        let response: Gateway.PutResponse = try await call(
+            "/v3/kv/put", Gateway.PutRequest(key: .init(key), value: .init(value), lease: lease.map { .init($0.rawValue) }))
         return response.header?.revision?.value ?? 0
     }
 
@@ -137,8 +143,9 @@ public final class EtcdCoordinator: Coordinator {
     }
 
     public func transaction(_ transaction: Transaction) async throws(CoordinatorError) -> TransactionResult {
-        let request = Gateway.TxnRequest(compare: transaction.compares.map(\.gateway), success: transaction.success.map(\.gateway),
-                                         failure: transaction.failure.map(\.gateway))
+        let request = Gateway.TxnRequest(
+            compare: transaction.compares.map(\.gateway), success: transaction.success.map(\.gateway),
+            failure: transaction.failure.map(\.gateway))
         let response: Gateway.TxnResponse = try await call("/v3/kv/txn", request)
         let succeeded = response.succeeded ?? false
         let gets = (response.responses ?? []).compactMap { $0.response_range.map { $0.kvs?.first?.model } }
@@ -177,9 +184,10 @@ public final class EtcdCoordinator: Coordinator {
         let (response, endpoint): (Gateway.StatusResponse, String) = try await callReportingEndpoint("/v3/maintenance/status", [String: String]())
         let member = response.header?.member_id?.value ?? 0
         let leader = response.leader?.value ?? 0
-        return CoordinatorStatus(backend: response.version == "zonal-embedded" ? "embedded" : "etcd", endpoint: endpoint, version: response.version ?? "?",
-                                 leader: leader == member ? endpoint : String(UInt64(bitPattern: leader), radix: 16),
-                                 revision: response.header?.revision?.value ?? 0)
+        return CoordinatorStatus(
+            backend: response.version == "zonal-embedded" ? "embedded" : "etcd", endpoint: endpoint, version: response.version ?? "?",
+            leader: leader == member ? endpoint : String(UInt64(bitPattern: leader), radix: 16),
+            revision: response.header?.revision?.value ?? 0)
     }
 
     public func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<WatchEvent, any Error> {
@@ -208,8 +216,10 @@ public final class EtcdCoordinator: Coordinator {
     // MARK: Transport
 
     private func streamWatch(prefix: String, from revision: Int64, into continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) async throws {
-        let body = try JSONEncoder().encode(Gateway.WatchRequest(create_request: .init(
-            key: .init(prefix), range_end: .init(prefixRangeEnd(prefix)), start_revision: .init(max(revision, 1)))))
+        let body = try JSONEncoder().encode(
+            Gateway.WatchRequest(
+                create_request: .init(
+                    key: .init(prefix), range_end: .init(prefixRangeEnd(prefix)), start_revision: .init(max(revision, 1)))))
         let response = try await send("/v3/watch", body: body, deadline: .distantFuture).response
         guard response.status == .ok else {
             throw CoordinatorError.rejected("watch answered \(response.status.code): \(String(buffer: try await response.body.collect(upTo: 65536)))")
@@ -225,7 +235,9 @@ public final class EtcdCoordinator: Coordinator {
     }
 
     /// Sends one unary call, failing over between endpoints on connection errors.
-    private func callReportingEndpoint<Request: Encodable, Answer: Decodable>(_ path: String, _ request: Request) async throws(CoordinatorError) -> (Answer, String) {
+    private func callReportingEndpoint<Request: Encodable, Answer: Decodable>(_ path: String, _ request: Request) async throws(CoordinatorError) -> (
+        Answer, String
+    ) {
         let body: Data
         do { body = try JSONEncoder().encode(request) } catch { throw .badAnswer("cannot encode request: \(error)") }
         let (response, endpoint) = try await send(path, body: body, deadline: .now() + .nanoseconds(requestTimeout.nanoseconds))
@@ -299,7 +311,9 @@ public final class EtcdCoordinator: Coordinator {
         return token
     }
 
-    private func sendOnce(_ path: String, body: Data, deadline: NIODeadline, token: String?) async throws(CoordinatorError) -> (response: HTTPClientResponse, endpoint: String) {
+    private func sendOnce(_ path: String, body: Data, deadline: NIODeadline, token: String?) async throws(CoordinatorError) -> (
+        response: HTTPClientResponse, endpoint: String
+    ) {
         var reasons: [String] = []
         for index in rotation.withLock({ $0.order(at: clock.now) }) {
             var request = HTTPClientRequest(url: endpoints[index] + path)

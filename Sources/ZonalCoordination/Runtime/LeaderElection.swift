@@ -40,8 +40,9 @@ public struct LeaderElection: Sendable {
     public func campaign(value: String) async throws -> Leadership {
         let requestedAt = clock.now
         let lease = try await coordinator.grantLease(ttl: settings.ttl)
-        let keeper = LeaseKeeper(coordinator: coordinator, lease: lease, grantRequestedAt: requestedAt, clock: clock,
-                                 interval: settings.renewInterval, logger: logger)
+        let keeper = LeaseKeeper(
+            coordinator: coordinator, lease: lease, grantRequestedAt: requestedAt, clock: clock,
+            interval: settings.renewInterval, logger: logger)
         let renewal = Task { await keeper.run() }
         let key = name + lease.id.description
         do {

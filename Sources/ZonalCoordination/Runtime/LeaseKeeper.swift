@@ -18,8 +18,10 @@ public final class LeaseKeeper: Sendable {
     private let deadline: Mutex<MonotonicInstant>
 
     /// `grantRequestedAt` is when the grant request was sent: the lease is surely valid from then for its TTL.
-    public init(coordinator: any Coordinator, lease: Lease, grantRequestedAt: MonotonicInstant, clock: any ZonalClock,
-                interval: Duration? = nil, logger: Logger) {
+    public init(
+        coordinator: any Coordinator, lease: Lease, grantRequestedAt: MonotonicInstant, clock: any ZonalClock,
+        interval: Duration? = nil, logger: Logger
+    ) {
         self.coordinator = coordinator
         self.lease = lease
         self.clock = clock

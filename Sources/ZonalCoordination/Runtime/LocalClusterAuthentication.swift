@@ -32,7 +32,8 @@ public struct LocalClusterAuthentication: Service {
                 if error.description != lastFailure { logger.debug("local etcd cluster not ready for authentication yet: \(error)") }
                 lastFailure = error.description
             }
-            let clock = self.clock, retryDelay = self.retryDelay
+            let clock = self.clock
+            let retryDelay = self.retryDelay
             try? await cancelWhenGracefulShutdown { try await clock.sleep(for: retryDelay) }
         }
     }

@@ -5,8 +5,10 @@ extension Coordinator {
     /// from where it stopped (pausing by `backoff` on `clock`), so the caller sees every event
     /// once, in order, without gaps. Ends with ``CoordinatorError/compacted(requested:compactedThrough:)``
     /// when the history it needs is gone, or when the consuming task is cancelled.
-    public func resumingWatch(prefix: String, fromRevision revision: Int64, backoff: Backoff = .coordinator,
-                              clock: any ZonalClock = SystemClock()) -> AsyncThrowingStream<WatchEvent, any Error> {
+    public func resumingWatch(
+        prefix: String, fromRevision revision: Int64, backoff: Backoff = .coordinator,
+        clock: any ZonalClock = SystemClock()
+    ) -> AsyncThrowingStream<WatchEvent, any Error> {
         let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
         let task = Task {
             var cursor = WatchCursor(next: revision)

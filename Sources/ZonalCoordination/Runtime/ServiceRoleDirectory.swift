@@ -31,7 +31,8 @@ public struct ServiceRoleDirectory: Sendable {
     /// The roles in a read of ``prefix``, and the keys whose values are no role (anyone with the
     /// token could have written them): those nodes take no traffic.
     public func roles(in reading: RangeResult) -> (roles: ServiceRoles, unreadable: [String]) {
-        var roles = ServiceRoles(), unreadable: [String] = []
+        var roles = ServiceRoles()
+        var unreadable: [String] = []
         for keyValue in reading.keyValues {
             let (node, role) = entry(keyValue)
             guard let node else { continue }

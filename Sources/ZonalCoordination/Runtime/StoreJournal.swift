@@ -1,7 +1,8 @@
 import Foundation
 import ZonalCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Keeps the embedded coordinator's state on disk: a snapshot plus a journal of every change
@@ -79,7 +80,9 @@ final class StoreJournal {
     }
 
     /// Opens (or creates) the state in `directory` and rebuilds the store from it.
-    static func open(directory: String, now: MonotonicInstant, files: any JournalFiles = SystemJournalFiles()) throws(CoordinatorError) -> (StoreJournal, KeyValueStore) {
+    static func open(directory: String, now: MonotonicInstant, files: any JournalFiles = SystemJournalFiles()) throws(CoordinatorError) -> (
+        StoreJournal, KeyValueStore
+    ) {
         do {
             if !FileManager.default.fileExists(atPath: directory) {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -128,9 +131,13 @@ final class StoreJournal {
         case .put(let key, let value, let lease): return try store.put(key, value: value, lease: lease)
         case .delete(let key): return store.delete(key)
         case .transaction(let transaction): return try store.apply(transaction).1
-        case .grantLease(let ttl): _ = store.grantLease(ttl: ttl, now: now); return []
+        case .grantLease(let ttl):
+            _ = store.grantLease(ttl: ttl, now: now)
+            return []
         case .revokeLease(let id): return try store.revokeLease(id)
-        case .compact(let revision): try store.compact(through: revision); return []
+        case .compact(let revision):
+            try store.compact(through: revision)
+            return []
         }
     }
 
@@ -250,9 +257,12 @@ final class StoreJournal {
         // not be from the future.
         let limit = Int64.max / 2
         guard (0..<limit).contains(snapshot.revision), (0..<limit).contains(snapshot.lastLeaseID),
-              snapshot.keys.allSatisfy({ $0.modRevision <= snapshot.revision && $0.createRevision <= $0.modRevision }),
-              snapshot.leases.allSatisfy({ $0.ttl > .zero && $0.ttl <= EmbeddedCoordinator.maximumLeaseTTL }) else {
-            throw .corruptState(path: path, reason: "the snapshot holds counters, revisions or lease TTLs out of range (revision \(snapshot.revision), last lease \(snapshot.lastLeaseID))")
+            snapshot.keys.allSatisfy({ $0.modRevision <= snapshot.revision && $0.createRevision <= $0.modRevision }),
+            snapshot.leases.allSatisfy({ $0.ttl > .zero && $0.ttl <= EmbeddedCoordinator.maximumLeaseTTL })
+        else {
+            throw .corruptState(
+                path: path,
+                reason: "the snapshot holds counters, revisions or lease TTLs out of range (revision \(snapshot.revision), last lease \(snapshot.lastLeaseID))")
         }
         return (KeyValueStore(snapshot: snapshot, now: now), Int64(sequence))
     }
@@ -275,12 +285,14 @@ final class StoreJournal {
             guard remaining >= recordHeaderSize else { break }  // torn header at the end
             let header = Array(bytes[offset..<offset + 12])
             guard bytes.readLittleEndian(UInt32.self, at: offset) == recordMagic,
-                  CRC32.checksum(header) == bytes.readLittleEndian(UInt32.self, at: offset + 12) else {
+                CRC32.checksum(header) == bytes.readLittleEndian(UInt32.self, at: offset + 12)
+            else {
                 throw .corruptState(path: path, reason: "record \(records.count + 1) at byte \(offset) has a damaged header")
             }
             let length = Int(bytes.readLittleEndian(UInt32.self, at: offset + 4))
             guard length <= maximumRecordSize else {
-                throw .corruptState(path: path, reason: "record \(records.count + 1) at byte \(offset) claims \(length) bytes, above the limit of \(maximumRecordSize)")
+                throw .corruptState(
+                    path: path, reason: "record \(records.count + 1) at byte \(offset) claims \(length) bytes, above the limit of \(maximumRecordSize)")
             }
             guard remaining >= recordHeaderSize + length else { break }  // torn payload at the end
             let payload = Array(bytes[offset + recordHeaderSize..<offset + recordHeaderSize + length])

@@ -21,7 +21,8 @@ public struct Backoff: Sendable, Hashable {
     /// The delay before attempt `failures + 1`, after `failures` in a row (1 or more); `random`
     /// from 0 up to 1 picks the jitter, so tests choose it.
     public func delay(afterFailures failures: Int, random: Double) -> Duration {
-        var delay = initial, doublings = max(failures, 1) - 1
+        var delay = initial
+        var doublings = max(failures, 1) - 1
         while doublings > 0, delay > .zero, delay < maximum {
             delay = delay * 2
             doublings -= 1

@@ -20,8 +20,8 @@ extension Duration {
         for unit in Self.units.sorted(by: { $0.suffix.count > $1.suffix.count }) where trimmed.hasSuffix(unit.suffix) {
             let number = trimmed.dropLast(unit.suffix.count)
             guard !number.isEmpty, number.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
-                  let value = Double(number), value.isFinite,
-                  value * unit.nanoseconds <= Double(Self.configMaximum.nanoseconds)
+                let value = Double(number), value.isFinite,
+                value * unit.nanoseconds <= Double(Self.configMaximum.nanoseconds)
             else { return nil }
             self = .nanoseconds(Int64(value * unit.nanoseconds))
             return
@@ -43,7 +43,9 @@ extension Duration {
         case ..<60_000_000_000: return "\(sign)\(Self.trim(Double(magnitude) / 1e9))s"
         default:
             let totalSeconds = magnitude / 1_000_000_000
-            let hours = totalSeconds / 3600, minutes = (totalSeconds % 3600) / 60, seconds = totalSeconds % 60
+            let hours = totalSeconds / 3600
+            let minutes = (totalSeconds % 3600) / 60
+            let seconds = totalSeconds % 60
             return sign + (hours > 0 ? "\(hours)h\(minutes)m\(seconds)s" : "\(minutes)m\(seconds)s")
         }
     }

@@ -18,8 +18,10 @@ public struct BackupSpec: Sendable, Hashable {
     /// Whether data no kept snapshot needs is deleted after applying the retention. Default true.
     public var prune: Bool
 
-    public init(name: String, paths: [String], repository: String, passwordFile: String, interval: Duration,
-                excludes: [String] = [], oneFileSystem: Bool = false, retention: Retention = .init(), prune: Bool = true) {
+    public init(
+        name: String, paths: [String], repository: String, passwordFile: String, interval: Duration,
+        excludes: [String] = [], oneFileSystem: Bool = false, retention: Retention = .init(), prune: Bool = true
+    ) {
         self.name = name
         self.paths = paths
         self.repository = repository

@@ -2,80 +2,80 @@
 public enum BuiltinTopology {
     /// The quickstart topology; the same text as `examples/quickstart.yaml` (a test keeps them equal).
     public static let quickstartYAML = """
-# The default topology of `zonal up`: two regions, three zones in the first and one in the
-# second. On one machine every node is a loopback address of its own, so each zone's services
-# listen on the same ports without clashing.
-name: quickstart
+        # The default topology of `zonal up`: two regions, three zones in the first and one in the
+        # second. On one machine every node is a loopback address of its own, so each zone's services
+        # listen on the same ports without clashing.
+        name: quickstart
 
-coordinator:
-  backend: embedded
+        coordinator:
+          backend: embedded
 
-supervisor:
-  control_port: 7300
-  restart:
-    initial_backoff: 200ms
-    max_backoff: 30s
-    stable_after: 10s
+        supervisor:
+          control_port: 7300
+          restart:
+            initial_backoff: 200ms
+            max_backoff: 30s
+            stable_after: 10s
 
-regions:
-  - name: east
-    zones: [east-a, east-b, east-c]
-  - name: west
-    zones: [west-a]
+        regions:
+          - name: east
+            zones: [east-a, east-b, east-c]
+          - name: west
+            zones: [west-a]
 
-nodes:
-  - { name: east-a-1, zone: east-a, address: 127.0.1.1 }
-  - { name: east-b-1, zone: east-b, address: 127.0.2.1 }
-  - { name: east-c-1, zone: east-c, address: 127.0.3.1 }
-  - { name: west-a-1, zone: west-a, address: 127.0.4.1 }
+        nodes:
+          - { name: east-a-1, zone: east-a, address: 127.0.1.1 }
+          - { name: east-b-1, zone: east-b, address: 127.0.2.1 }
+          - { name: east-c-1, zone: east-c, address: 127.0.3.1 }
+          - { name: west-a-1, zone: west-a, address: 127.0.4.1 }
 
-services:
-  # The sample application backend, one instance per zone. Traffic prefers east-a and fails
-  # over to east-b only when east-a has no healthy instance at all.
-  - name: web
-    kind: app
-    zones: [east-a, east-b, east-c, west-a]
-    port: 8080
-    admin_port: 9080
-    primary_zone: east-a
-    secondary_zone: east-b
-    health:
-      http: { path: /health, status: 200 }
-      interval: 1s
-      timeout: 800ms
-      rise: 2
-      fall: 2
+        services:
+          # The sample application backend, one instance per zone. Traffic prefers east-a and fails
+          # over to east-b only when east-a has no healthy instance at all.
+          - name: web
+            kind: app
+            zones: [east-a, east-b, east-c, west-a]
+            port: 8080
+            admin_port: 9080
+            primary_zone: east-a
+            secondary_zone: east-b
+            health:
+              http: { path: /health, status: 200 }
+              interval: 1s
+              timeout: 800ms
+              rise: 2
+              fall: 2
 
-  # The load balancer clients use, one instance in each zone of the east region, so losing a
-  # zone loses one entry point, not the service. HTTP on port 8000 in front of `web`: requests
-  # go to the primary zone's servers and move to the secondary zone only when none is healthy.
-  # PostgreSQL on 5000 (writes: always the current primary) and 5001 (reads: the replicas).
-  - name: lb
-    kind: balancer
-    zones: [east-a, east-b, east-c]
-    port: 8000
-    admin_port: 9000
-    balancer:
-      listeners:
-        - { name: http, port: 8000, pool: web }
-        - { name: db-write, port: 5000, mode: tcp, pool: db-primary }
-        - { name: db-read, port: 5001, mode: tcp, pool: db-replicas }
-      pools:
-        - name: web
-          service: web
-        - { name: db-primary, service: db, role: primary }
-        - { name: db-replicas, service: db, role: replica }
+          # The load balancer clients use, one instance in each zone of the east region, so losing a
+          # zone loses one entry point, not the service. HTTP on port 8000 in front of `web`: requests
+          # go to the primary zone's servers and move to the secondary zone only when none is healthy.
+          # PostgreSQL on 5000 (writes: always the current primary) and 5001 (reads: the replicas).
+          - name: lb
+            kind: balancer
+            zones: [east-a, east-b, east-c]
+            port: 8000
+            admin_port: 9000
+            balancer:
+              listeners:
+                - { name: http, port: 8000, pool: web }
+                - { name: db-write, port: 5000, mode: tcp, pool: db-primary }
+                - { name: db-read, port: 5001, mode: tcp, pool: db-replicas }
+              pools:
+                - name: web
+                  service: web
+                - { name: db-primary, service: db, role: primary }
+                - { name: db-replicas, service: db, role: replica }
 
-  # PostgreSQL 15, edition `ha`: a primary and a standby in two zones. The agents fail over in
-  # seconds when the primary is lost and rejoin the old primary as a standby when it returns.
-  - name: db
-    kind: postgres
-    zones: [east-a, east-b]
-    port: 5432
-    admin_port: 8008
-    database:
-      edition: ha
-"""
+          # PostgreSQL 15, edition `ha`: a primary and a standby in two zones. The agents fail over in
+          # seconds when the primary is lost and rejoin the old primary as a standby when it returns.
+          - name: db
+            kind: postgres
+            zones: [east-a, east-b]
+            port: 5432
+            admin_port: 8008
+            database:
+              edition: ha
+        """
 
     /// The parsed quickstart topology.
     public static func quickstart() throws(TopologyError) -> Topology {

@@ -86,8 +86,10 @@ public struct DatabaseSpec: Sendable, Hashable {
     /// Nodes that never become primary.
     public var noFailover: Set<String>
 
-    public init(edition: Edition = .ha, failover: Failover? = nil, dataDirectory: String? = nil, binDirectory: String? = nil,
-                parameters: [String: String] = [:], noFailover: Set<String> = []) {
+    public init(
+        edition: Edition = .ha, failover: Failover? = nil, dataDirectory: String? = nil, binDirectory: String? = nil,
+        parameters: [String: String] = [:], noFailover: Set<String> = []
+    ) {
         self.edition = edition
         self.failover = failover ?? Self.defaults(for: edition)
         self.dataDirectory = dataDirectory

@@ -29,10 +29,11 @@ public enum LocalEtcdCluster {
             "--heartbeat-interval", "100", "--election-timeout", "1000",
         ]
         var expanded = topology
-        expanded.services.insert(Topology.Service(
-            name: serviceName, kind: .process(command: command), nodes: members.map(\.name), port: 2379, adminPort: 2380,
-            health: HealthCheckSpec(probe: .http(path: "/health", port: nil, expectedStatus: 200, bodyContains: "true"))
-        ), at: 0)
+        expanded.services.insert(
+            Topology.Service(
+                name: serviceName, kind: .process(command: command), nodes: members.map(\.name), port: 2379, adminPort: 2380,
+                health: HealthCheckSpec(probe: .http(path: "/health", port: nil, expectedStatus: 200, bodyContains: "true"))
+            ), at: 0)
         expanded.coordinator.endpoints = members.map { url($0, 2379) }
         return expanded
     }

@@ -71,8 +71,8 @@ public struct Retention: Sendable, Hashable {
     }
 }
 
-private extension DateComponents {
-    var values: [Int] {
+extension DateComponents {
+    fileprivate var values: [Int] {
         [yearForWeekOfYear, weekOfYear, year, month, day, hour].compactMap { $0 }
     }
 }

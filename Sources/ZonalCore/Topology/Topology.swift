@@ -158,8 +158,10 @@ public struct CoordinatorSpec: Sendable, Hashable {
         }
     }
 
-    public init(backend: Backend = .embedded, endpoints: [String] = [], host: String = "127.0.0.1", port: Int = 7379, localCluster: Bool = false,
-                user: String? = nil, passwordFile: String? = nil, tls: TLSFiles? = nil) {
+    public init(
+        backend: Backend = .embedded, endpoints: [String] = [], host: String = "127.0.0.1", port: Int = 7379, localCluster: Bool = false,
+        user: String? = nil, passwordFile: String? = nil, tls: TLSFiles? = nil
+    ) {
         self.backend = backend
         self.endpoints = endpoints
         self.host = host

@@ -27,7 +27,8 @@ public enum TopologyLoader {
             throw TopologyError(file: file, problems: [problem(fromYAMLError: error)])
         }
         guard let root else {
-            throw TopologyError(file: file, problems: [TopologyProblem(line: nil, "the file is empty; a topology needs at least `name`, `regions`, `nodes` and `services`")])
+            throw TopologyError(
+                file: file, problems: [TopologyProblem(line: nil, "the file is empty; a topology needs at least `name`, `regions`, `nodes` and `services`")])
         }
         let problems = ProblemCollector()
         var reader = TopologyReader(problems: problems)
@@ -55,7 +56,8 @@ public enum TopologyLoader {
         case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
             return TopologyProblem(line: mark.line, "not valid YAML: \(problem) (column \(mark.column))")
         case .duplicatedKeysInMapping(let duplicates, let context):
-            return TopologyProblem(line: context.mark.line, "duplicate key \(duplicates.map { "`\($0)`" }.joined(separator: ", ")) in one mapping; each key may appear once")
+            return TopologyProblem(
+                line: context.mark.line, "duplicate key \(duplicates.map { "`\($0)`" }.joined(separator: ", ")) in one mapping; each key may appear once")
         case .reader(let problem, _, let offset, _):
             return TopologyProblem(line: nil, "not valid YAML text: \(problem)\(offset >= 0 ? " at byte \(offset)" : "")")
         default:
@@ -63,4 +65,3 @@ public enum TopologyLoader {
         }
     }
 }
-

@@ -6,10 +6,14 @@ extension TopologyReader {
         let service = String(subject.dropFirst("service ".count))
         let path = "services.\(service).database"
         guard let node else { return DatabaseSpec() }
-        guard let fields = YAMLFields(node, subject: "`database` of \(subject)", problems: problems, allowedKeys: [
-            "edition", "synchronous_mode", "synchronous_standbys", "ttl", "loop_wait", "fence_margin", "maximum_lag_on_failover",
-            "data_directory", "bin_directory", "parameters", "nofailover", "backup",
-        ]) else { return nil }
+        guard
+            let fields = YAMLFields(
+                node, subject: "`database` of \(subject)", problems: problems,
+                allowedKeys: [
+                    "edition", "synchronous_mode", "synchronous_standbys", "ttl", "loop_wait", "fence_margin", "maximum_lag_on_failover",
+                    "data_directory", "bin_directory", "parameters", "nofailover", "backup",
+                ])
+        else { return nil }
         record(path, fields.line)
         let edition = fields.named(subject).choice("edition", DatabaseSpec.Edition.self) ?? .ha
         var failover = DatabaseSpec.defaults(for: edition)
@@ -37,11 +41,15 @@ extension TopologyReader {
             }
         }
         let noFailover = Set((fields.stringList("nofailover") ?? []).map(\.value))
-        var spec = DatabaseSpec(edition: edition, failover: failover, dataDirectory: fields.string("data_directory"),
-                                binDirectory: fields.string("bin_directory"), parameters: parameters, noFailover: noFailover)
-        if let backupNode = fields["backup"], let backupFields = YAMLFields(backupNode, subject: "`backup` of \(subject)", problems: problems,
-                                                                             allowedKeys: ["directory", "interval", "keep", "keep_days"]),
-           let directory = backupFields.string("directory", required: true) {
+        var spec = DatabaseSpec(
+            edition: edition, failover: failover, dataDirectory: fields.string("data_directory"),
+            binDirectory: fields.string("bin_directory"), parameters: parameters, noFailover: noFailover)
+        if let backupNode = fields["backup"],
+            let backupFields = YAMLFields(
+                backupNode, subject: "`backup` of \(subject)", problems: problems,
+                allowedKeys: ["directory", "interval", "keep", "keep_days"]),
+            let directory = backupFields.string("directory", required: true)
+        {
             var backup = DatabaseSpec.Backup(directory: directory)
             backup.interval = backupFields.duration("interval") ?? backup.interval
             backup.keep = backupFields.int("keep", in: 1...10_000) ?? backup.keep

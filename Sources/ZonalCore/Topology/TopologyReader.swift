@@ -12,8 +12,11 @@ struct TopologyReader {
     }
 
     mutating func read(_ root: Yams.Node) -> Topology? {
-        guard let fields = YAMLFields(root, subject: "the topology", problems: problems,
-                                      allowedKeys: ["name", "coordinator", "supervisor", "regions", "nodes", "services", "backups"]) else { return nil }
+        guard
+            let fields = YAMLFields(
+                root, subject: "the topology", problems: problems,
+                allowedKeys: ["name", "coordinator", "supervisor", "regions", "nodes", "services", "backups"])
+        else { return nil }
         let name = fields.string("name", required: true)
         let coordinator = fields["coordinator"].flatMap { readCoordinator($0) } ?? CoordinatorSpec()
         let supervisor = fields["supervisor"].flatMap { readSupervisor($0) } ?? SupervisorSpec()
@@ -22,12 +25,17 @@ struct TopologyReader {
         let services = (fields.sequence("services") ?? []).compactMap { readService($0, nodes: nodes) }
         let backups = (fields.sequence("backups") ?? []).compactMap { readBackupPolicy($0) }
         guard let name else { return nil }
-        return Topology(name: name, coordinator: coordinator, supervisor: supervisor,
-                        regions: regions, nodes: nodes, services: services, backups: backups)
+        return Topology(
+            name: name, coordinator: coordinator, supervisor: supervisor,
+            regions: regions, nodes: nodes, services: services, backups: backups)
     }
 
     private mutating func readCoordinator(_ node: Yams.Node) -> CoordinatorSpec? {
-        guard let fields = YAMLFields(node, subject: "`coordinator`", problems: problems, allowedKeys: ["backend", "endpoints", "host", "port", "local_cluster", "user", "password_file", "tls"]) else { return nil }
+        guard
+            let fields = YAMLFields(
+                node, subject: "`coordinator`", problems: problems,
+                allowedKeys: ["backend", "endpoints", "host", "port", "local_cluster", "user", "password_file", "tls"])
+        else { return nil }
         record("coordinator", fields.line)
         var settings = CoordinatorSpec()
         settings.backend = fields.choice("backend", CoordinatorSpec.Backend.self, noun: "coordinator backend") ?? settings.backend
@@ -37,30 +45,39 @@ struct TopologyReader {
         settings.localCluster = fields.bool("local_cluster") ?? settings.localCluster
         settings.user = fields.string("user")
         settings.passwordFile = fields.string("password_file")
-        if let tlsNode = fields["tls"], let tls = YAMLFields(tlsNode, subject: "`coordinator.tls`", problems: problems, allowedKeys: ["ca", "certificate", "key"]),
-           let ca = tls.string("ca", required: true) {
+        if let tlsNode = fields["tls"],
+            let tls = YAMLFields(tlsNode, subject: "`coordinator.tls`", problems: problems, allowedKeys: ["ca", "certificate", "key"]),
+            let ca = tls.string("ca", required: true)
+        {
             settings.tls = CoordinatorSpec.TLSFiles(ca: ca, certificate: tls.string("certificate"), key: tls.string("key"))
         }
         return settings
     }
 
     private mutating func readSupervisor(_ node: Yams.Node) -> SupervisorSpec? {
-        guard let fields = YAMLFields(node, subject: "`supervisor`", problems: problems,
-                                      allowedKeys: ["control_host", "control_port", "state_dir", "restart", "api"]) else { return nil }
+        guard
+            let fields = YAMLFields(
+                node, subject: "`supervisor`", problems: problems,
+                allowedKeys: ["control_host", "control_port", "state_dir", "restart", "api"])
+        else { return nil }
         var settings = SupervisorSpec()
         settings.controlHost = fields.string("control_host") ?? settings.controlHost
         settings.controlPort = fields.int("control_port", in: 1...65535) ?? settings.controlPort
         settings.stateDirectory = fields.string("state_dir")
         record("supervisor.control", fields.line(of: "control_port"))
         if let restartNode = fields["restart"],
-           let restart = YAMLFields(restartNode, subject: "`supervisor.restart`", problems: problems,
-                                    allowedKeys: ["initial_backoff", "max_backoff", "stable_after"]) {
+            let restart = YAMLFields(
+                restartNode, subject: "`supervisor.restart`", problems: problems,
+                allowedKeys: ["initial_backoff", "max_backoff", "stable_after"])
+        {
             settings.restart.initialBackoff = restart.duration("initial_backoff") ?? settings.restart.initialBackoff
             settings.restart.maxBackoff = restart.duration("max_backoff") ?? settings.restart.maxBackoff
             settings.restart.stableAfter = restart.duration("stable_after") ?? settings.restart.stableAfter
             record("supervisor.restart", restart.line)
         }
-        if let apiNode = fields["api"], let api = YAMLFields(apiNode, subject: "`supervisor.api`", problems: problems, allowedKeys: ["max_connections", "idle_timeout", "metrics"]) {
+        if let apiNode = fields["api"],
+            let api = YAMLFields(apiNode, subject: "`supervisor.api`", problems: problems, allowedKeys: ["max_connections", "idle_timeout", "metrics"])
+        {
             settings.api.maxConnections = api.int("max_connections", in: 1...100_000) ?? settings.api.maxConnections
             settings.api.idleTimeout = api.duration("idle_timeout") ?? settings.api.idleTimeout
             settings.api.metrics = api.choice("metrics", MetricsAccess.self) ?? settings.api.metrics
@@ -95,9 +112,13 @@ struct TopologyReader {
     }
 
     private mutating func readService(_ node: Yams.Node, nodes: [Topology.Node]) -> Topology.Service? {
-        guard let unnamed = YAMLFields(node, subject: "a service", problems: problems, allowedKeys: [
-            "name", "kind", "command", "nodes", "zones", "port", "admin_port", "primary_zone", "secondary_zone", "health", "balancer", "database",
-        ]) else { return nil }
+        guard
+            let unnamed = YAMLFields(
+                node, subject: "a service", problems: problems,
+                allowedKeys: [
+                    "name", "kind", "command", "nodes", "zones", "port", "admin_port", "primary_zone", "secondary_zone", "health", "balancer", "database",
+                ])
+        else { return nil }
         guard let name = unnamed.string("name", required: true) else { return nil }
         let subject = "service \(name)"
         let fields = unnamed.named(subject)
@@ -112,24 +133,28 @@ struct TopologyReader {
 
         let placement = readPlacement(fields, service: name, nodes: nodes)
         let defaultProbe: HealthCheckSpec.Probe = kind == .app ? .http(path: "/health", port: nil, expectedStatus: 200, bodyContains: nil) : .tcp(port: nil)
-        let health = fields["health"].flatMap { readHealth($0, subject: "`health` of \(subject)", defaultProbe: defaultProbe) }
+        let health =
+            fields["health"].flatMap { readHealth($0, subject: "`health` of \(subject)", defaultProbe: defaultProbe) }
             ?? HealthCheckSpec(probe: defaultProbe)
         record("services.\(name).health", fields.line(of: "health"))
 
         guard let kind, let port else { return nil }
-        return Topology.Service(name: name, kind: kind, nodes: placement, port: port, adminPort: adminPort,
-                                primaryZone: fields.string("primary_zone"), secondaryZone: fields.string("secondary_zone"),
-                                health: health)
+        return Topology.Service(
+            name: name, kind: kind, nodes: placement, port: port, adminPort: adminPort,
+            primaryZone: fields.string("primary_zone"), secondaryZone: fields.string("secondary_zone"),
+            health: health)
     }
 
     private mutating func readServiceKind(_ fields: YAMLFields, subject: String, port: Int?) -> Topology.Service.Kind? {
         let kindName = fields.string("kind", required: true)
         let command = fields.stringList("command")?.map(\.value)
         if kindName != "balancer", fields.has("balancer") {
-            problems.report(line: fields.line(of: "balancer"), "`balancer` settings are only for services of kind `balancer`; \(subject) is of kind `\(kindName ?? "?")`")
+            problems.report(
+                line: fields.line(of: "balancer"), "`balancer` settings are only for services of kind `balancer`; \(subject) is of kind `\(kindName ?? "?")`")
         }
         if kindName != "postgres", fields.has("database") {
-            problems.report(line: fields.line(of: "database"), "`database` settings are only for services of kind `postgres`; \(subject) is of kind `\(kindName ?? "?")`")
+            problems.report(
+                line: fields.line(of: "database"), "`database` settings are only for services of kind `postgres`; \(subject) is of kind `\(kindName ?? "?")`")
         }
         switch kindName {
         case "postgres":
@@ -137,11 +162,15 @@ struct TopologyReader {
         case "balancer":
             return readBalancer(fields["balancer"], subject: subject, port: port).map { .balancer($0) }
         case "app":
-            if command != nil { problems.report(line: fields.line(of: "command"), "`command` is only for services of kind `process`; \(subject) is of kind `app`") }
+            if command != nil {
+                problems.report(line: fields.line(of: "command"), "`command` is only for services of kind `process`; \(subject) is of kind `app`")
+            }
             return .app
         case "process":
             guard let command, !command.isEmpty else {
-                problems.report(line: fields.line(of: "kind"), "\(subject) is of kind `process` and needs a `command` list, such as [/usr/bin/python3, -m, http.server, \"{port}\"]")
+                problems.report(
+                    line: fields.line(of: "kind"),
+                    "\(subject) is of kind `process` and needs a `command` list, such as [/usr/bin/python3, -m, http.server, \"{port}\"]")
                 return nil
             }
             return .process(command: command)
@@ -176,25 +205,33 @@ struct TopologyReader {
     }
 
     func readHealth(_ node: Yams.Node, subject: String, defaultProbe: HealthCheckSpec.Probe) -> HealthCheckSpec? {
-        guard let fields = YAMLFields(node, subject: subject, problems: problems,
-                                      allowedKeys: ["tcp", "http", "command", "interval", "timeout", "rise", "fall"]) else { return nil }
+        guard
+            let fields = YAMLFields(
+                node, subject: subject, problems: problems,
+                allowedKeys: ["tcp", "http", "command", "interval", "timeout", "rise", "fall"])
+        else { return nil }
         let probeKeys = ["tcp", "http", "command"].filter(fields.has)
         if probeKeys.count > 1 {
-            problems.report(line: fields.line, "\(subject) names \(probeKeys.count) probes (\(probeKeys.joined(separator: ", "))); give exactly one of tcp, http, command")
+            problems.report(
+                line: fields.line, "\(subject) names \(probeKeys.count) probes (\(probeKeys.joined(separator: ", "))); give exactly one of tcp, http, command")
         }
         var spec = HealthCheckSpec(probe: defaultProbe)
         if let tcp = fields["tcp"], let tcpFields = YAMLFields(tcp, subject: "`tcp` of \(subject)", problems: problems, allowedKeys: ["port"]) {
             spec.probe = .tcp(port: tcpFields.int("port", in: 1...65535))
         }
-        if let http = fields["http"], let httpFields = YAMLFields(http, subject: "`http` of \(subject)", problems: problems,
-                                                                  allowedKeys: ["path", "port", "status", "body_contains"]) {
+        if let http = fields["http"],
+            let httpFields = YAMLFields(
+                http, subject: "`http` of \(subject)", problems: problems,
+                allowedKeys: ["path", "port", "status", "body_contains"])
+        {
             let path = httpFields.string("path") ?? "/health"
             if !path.hasPrefix("/") {
                 problems.report(httpFields["path"], "`path` of \(subject) must start with /, got \"\(path)\"")
             }
-            spec.probe = .http(path: path, port: httpFields.int("port", in: 1...65535),
-                               expectedStatus: httpFields.int("status", in: 100...599) ?? 200,
-                               bodyContains: httpFields.string("body_contains"))
+            spec.probe = .http(
+                path: path, port: httpFields.int("port", in: 1...65535),
+                expectedStatus: httpFields.int("status", in: 100...599) ?? 200,
+                bodyContains: httpFields.string("body_contains"))
         }
         if fields.has("command") {
             let command = fields.stringList("command")?.map(\.value) ?? []

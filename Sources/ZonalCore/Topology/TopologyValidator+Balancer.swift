@@ -11,7 +11,9 @@ extension Checker {
         for listener in spec.listeners {
             let listenerPath = "\(path).listeners.\(listener.name)"
             if !pools.contains(listener.pool) {
-                report(listenerPath, "listener \(listener.name) of \(subject) uses pool \(listener.pool), which is not declared\(suggestion(listener.pool, among: pools))")
+                report(
+                    listenerPath,
+                    "listener \(listener.name) of \(subject) uses pool \(listener.pool), which is not declared\(suggestion(listener.pool, among: pools))")
             }
             if listener.mode == .https && listener.tls == nil {
                 report(listenerPath, "listener \(listener.name) of \(subject) is `https` and needs `tls: { certificate: FILE, key: FILE }` (PEM)")
@@ -25,7 +27,10 @@ extension Checker {
             ports[listener.port] = listener.name
         }
         if !spec.listeners.isEmpty && !spec.listeners.contains(where: { $0.port == service.port }) {
-            report("services.\(service.name).port", "`port` \(service.port) of \(subject) is none of its listeners' ports (\(spec.listeners.map { String($0.port) }.joined(separator: ", "))); it is the port health checks probe")
+            report(
+                "services.\(service.name).port",
+                "`port` \(service.port) of \(subject) is none of its listeners' ports (\(spec.listeners.map { String($0.port) }.joined(separator: ", "))); it is the port health checks probe"
+            )
         }
         for pool in spec.pools { balancerPool(pool, of: service, spec: spec, knownZones: knownZones) }
     }
@@ -47,17 +52,24 @@ extension Checker {
         }
         if pool.role != nil {
             let backing = pool.service.flatMap { name in topology.services.first { $0.name == name } }
-            if case .postgres = backing?.kind {} else {
+            if case .postgres = backing?.kind {
+            } else {
                 report("\(path).role", "`role` of \(subject) is for pools whose `service` is of kind postgres")
             }
             for listener in spec.listeners where listener.pool == pool.name && listener.mode != .tcp {
-                report("services.\(service.name).balancer.listeners.\(listener.name)", "listener \(listener.name) of service \(service.name) carries PostgreSQL connections (pool \(pool.name) has a `role`) and needs `mode: tcp`")
+                report(
+                    "services.\(service.name).balancer.listeners.\(listener.name)",
+                    "listener \(listener.name) of service \(service.name) carries PostgreSQL connections (pool \(pool.name) has a `role`) and needs `mode: tcp`"
+                )
             }
         }
         for server in pool.servers {
             serverZones.insert(server.zone)
             if !knownZones.contains(server.zone) {
-                report(path, "server \(server.address):\(server.port) of \(subject) is in zone \(server.zone), which no region declares\(suggestion(server.zone, among: knownZones))")
+                report(
+                    path,
+                    "server \(server.address):\(server.port) of \(subject) is in zone \(server.zone), which no region declares\(suggestion(server.zone, among: knownZones))"
+                )
             }
             if !IPAddressText.isValid(server.address) {
                 report(path, "server address \"\(server.address)\" of \(subject) is not an IPv4 or IPv6 address")
@@ -66,7 +78,9 @@ extension Checker {
         for (key, zone) in [("primary_zone", pool.primaryZone), ("secondary_zone", pool.secondaryZone)] {
             guard let zone, !serverZones.isEmpty else { continue }
             if !serverZones.contains(zone) {
-                report("\(path).\(key)", "`\(key)` of \(subject) is \(zone), but the pool has no server there; its servers are in \(serverZones.sorted().joined(separator: ", "))")
+                report(
+                    "\(path).\(key)",
+                    "`\(key)` of \(subject) is \(zone), but the pool has no server there; its servers are in \(serverZones.sorted().joined(separator: ", "))")
             }
         }
         if let primary = pool.primaryZone, primary == pool.secondaryZone {
@@ -74,11 +88,15 @@ extension Checker {
         }
         if pool.persistence.kind == .cookie || pool.persistence.kind == .appCookie {
             for listener in spec.listeners where listener.pool == pool.name && listener.mode == .tcp {
-                report("\(path).persistence", "\(subject) persists by cookie, but its listener \(listener.name) is TCP, where there are no cookies; use `source_ip`")
+                report(
+                    "\(path).persistence",
+                    "\(subject) persists by cookie, but its listener \(listener.name) is TCP, where there are no cookies; use `source_ip`")
             }
         }
         if pool.persistence.kind == .appCookie && pool.persistence.cookie == nil {
-            report("\(path).persistence", "\(subject) persists by `app_cookie` and needs `cookie`: the name of the application's session cookie, such as JSESSIONID")
+            report(
+                "\(path).persistence",
+                "\(subject) persists by `app_cookie` and needs `cookie`: the name of the application's session cookie, such as JSESSIONID")
         }
         if pool.outliers.maxEjection < pool.outliers.baseEjection {
             report(path, "`max_ejection` of \(subject) is shorter than `base_ejection`")

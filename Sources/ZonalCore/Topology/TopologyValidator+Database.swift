@@ -9,16 +9,26 @@ extension Checker {
         if spec.edition == .basic, count != 1 {
             report("\(path).database.edition", "edition `basic` of service \(service.name) runs on exactly one node; it is placed on \(count)")
         } else if count < spec.minimumNodes {
-            report("\(path).database.edition", "edition `\(spec.edition.rawValue)` of service \(service.name) needs at least \(spec.minimumNodes) nodes; it is placed on \(count)")
+            report(
+                "\(path).database.edition",
+                "edition `\(spec.edition.rawValue)` of service \(service.name) needs at least \(spec.minimumNodes) nodes; it is placed on \(count)")
         }
         if spec.failover.synchronousMode != .off, spec.failover.synchronousStandbys > count - 1 {
-            report("\(path).database.synchronous_standbys", "service \(service.name) waits for \(spec.failover.synchronousStandbys) synchronous standbys but has only \(count - 1) nodes besides the primary")
+            report(
+                "\(path).database.synchronous_standbys",
+                "service \(service.name) waits for \(spec.failover.synchronousStandbys) synchronous standbys but has only \(count - 1) nodes besides the primary"
+            )
         }
         if spec.failover.loopWait >= spec.failover.ttl {
-            report("\(path).database.loop_wait", "`loop_wait` (\(spec.failover.loopWait.zonalDescription)) of service \(service.name) must be shorter than `ttl` (\(spec.failover.ttl.zonalDescription)), or a healthy primary loses its lease")
+            report(
+                "\(path).database.loop_wait",
+                "`loop_wait` (\(spec.failover.loopWait.zonalDescription)) of service \(service.name) must be shorter than `ttl` (\(spec.failover.ttl.zonalDescription)), or a healthy primary loses its lease"
+            )
         }
         if spec.failover.fenceMargin * 2 > spec.failover.ttl {
-            report("\(path).database.fence_margin", "`fence_margin` (\(spec.failover.fenceMargin.zonalDescription)) of service \(service.name) must be at most half the `ttl`")
+            report(
+                "\(path).database.fence_margin",
+                "`fence_margin` (\(spec.failover.fenceMargin.zonalDescription)) of service \(service.name) must be at most half the `ttl`")
         }
         for node in spec.noFailover.sorted() where !service.nodes.contains(node) {
             report("\(path).database.nofailover", "`nofailover` of service \(service.name) names \(node), which carries no instance of it")

@@ -38,8 +38,10 @@ struct Checker {
         for name in names where !seen.insert(name).inserted {
             let lines = sourceMap.lines(of: "\(pathPrefix).\(name)")
             let first = lines.first.map { " (first declared on line \($0))" } ?? ""
-            problems.append(TopologyProblem(line: lines.dropFirst().first ?? lines.first,
-                                            "duplicate \(kind) name `\(name)`\(first); \(kind) names must be unique"))
+            problems.append(
+                TopologyProblem(
+                    line: lines.dropFirst().first ?? lines.first,
+                    "duplicate \(kind) name `\(name)`\(first); \(kind) names must be unique"))
         }
     }
 
@@ -54,9 +56,11 @@ struct Checker {
             for zone in region.zones {
                 if let other = zoneRegion[zone] {
                     let lines = sourceMap.lines(of: "zones.\(zone)")
-                    let where_ = other == region.name ? "twice in region \(region.name)" : "in both region \(other) and region \(region.name)"
-                    problems.append(TopologyProblem(line: lines.dropFirst().first ?? lines.first,
-                                                    "zone \(zone) is declared \(where_); a zone belongs to exactly one region"))
+                    let placement = other == region.name ? "twice in region \(region.name)" : "in both region \(other) and region \(region.name)"
+                    problems.append(
+                        TopologyProblem(
+                            line: lines.dropFirst().first ?? lines.first,
+                            "zone \(zone) is declared \(placement); a zone belongs to exactly one region"))
                 } else {
                     zoneRegion[zone] = region.name
                 }
@@ -132,7 +136,10 @@ struct Checker {
         let health = service.health
         let path = "services.\(service.name).health"
         if health.timeout > health.interval * 10 {
-            report(path, "health check timeout \(health.timeout.zonalDescription) of service \(service.name) is more than ten intervals (\(health.interval.zonalDescription)); a hung probe would hide failures for too long")
+            report(
+                path,
+                "health check timeout \(health.timeout.zonalDescription) of service \(service.name) is more than ten intervals (\(health.interval.zonalDescription)); a hung probe would hide failures for too long"
+            )
         }
     }
 
@@ -147,8 +154,9 @@ struct Checker {
             claim(instance.node.address, service.port, owner: "\(service.name)@\(instance.node.name) (port)", path: "services.\(service.name).port")
             if case .balancer(let spec) = service.kind {
                 for listener in spec.listeners where listener.port != service.port {
-                    claim(instance.node.address, listener.port, owner: "\(service.name)@\(instance.node.name) (listener \(listener.name))",
-                          path: "services.\(service.name).balancer.listeners.\(listener.name)")
+                    claim(
+                        instance.node.address, listener.port, owner: "\(service.name)@\(instance.node.name) (listener \(listener.name))",
+                        path: "services.\(service.name).balancer.listeners.\(listener.name)")
                 }
             }
             if let admin = service.adminPort {
@@ -177,7 +185,8 @@ struct Checker {
             report("coordinator", "the embedded coordinator is served on loopback only (127.0.0.0/8 or ::1), not \(coordinator.host); use etcd across machines")
         case .embedded where coordinator.localCluster:
             report("coordinator", "`local_cluster` runs etcd members; it goes with `backend: etcd`")
-        case .etcd where coordinator.localCluster && !coordinator.endpoints.isEmpty && !topology.services.contains(where: { $0.name == LocalEtcdCluster.serviceName }):
+        case .etcd
+        where coordinator.localCluster && !coordinator.endpoints.isEmpty && !topology.services.contains(where: { $0.name == LocalEtcdCluster.serviceName }):
             report("coordinator", "with `local_cluster: true` the endpoints are the local members'; remove `endpoints`")
         case .etcd where coordinator.endpoints.isEmpty && !coordinator.localCluster:
             report("coordinator", "`backend: etcd` needs `endpoints`, such as [http://127.0.0.1:2379], or `local_cluster: true`")
@@ -191,7 +200,8 @@ struct Checker {
             }
         }
         if coordinator.backend == .embedded && (coordinator.user != nil || coordinator.passwordFile != nil || coordinator.tls != nil) {
-            report("coordinator", "`user`, `password_file` and `tls` are for `backend: etcd`; the embedded coordinator wants the admin token zonal up generates")
+            report(
+                "coordinator", "`user`, `password_file` and `tls` are for `backend: etcd`; the embedded coordinator wants the admin token zonal up generates")
         }
         if (coordinator.user == nil) != (coordinator.passwordFile == nil) {
             report("coordinator", "etcd authentication needs both `user` and `password_file`")
@@ -207,17 +217,23 @@ struct Checker {
     mutating func supervisor() {
         let supervisor = topology.supervisor
         if !IPAddressText.isLoopback(supervisor.controlHost) {
-            report("supervisor.control", "the supervisor control API must listen on a loopback address (127.0.0.0/8 or ::1), not \(supervisor.controlHost): it can kill every process of the topology")
+            report(
+                "supervisor.control",
+                "the supervisor control API must listen on a loopback address (127.0.0.0/8 or ::1), not \(supervisor.controlHost): it can kill every process of the topology"
+            )
         }
         let restart = supervisor.restart
         if restart.maxBackoff < restart.initialBackoff {
-            report("supervisor.restart", "`max_backoff` (\(restart.maxBackoff.zonalDescription)) is shorter than `initial_backoff` (\(restart.initialBackoff.zonalDescription))")
+            report(
+                "supervisor.restart",
+                "`max_backoff` (\(restart.maxBackoff.zonalDescription)) is shorter than `initial_backoff` (\(restart.initialBackoff.zonalDescription))")
         }
     }
 
     func suggestion(_ name: String, among names: Set<String>) -> String {
         guard let closest = names.min(by: { editDistance($0, name) < editDistance($1, name) }),
-              editDistance(closest, name) <= 2 else {
+            editDistance(closest, name) <= 2
+        else {
             return names.isEmpty ? "" : "; declared: \(names.sorted().joined(separator: ", "))"
         }
         return " (did you mean \(closest)?)"

@@ -60,7 +60,8 @@ struct YAMLFields {
         for (key, _) in mapping {
             let name = key.string ?? "?"
             guard !allowed.contains(name) else { continue }
-            let suggestion = allowed.min { editDistance($0, name) < editDistance($1, name) }
+            let suggestion =
+                allowed.min { editDistance($0, name) < editDistance($1, name) }
                 .flatMap { editDistance($0, name) <= 2 ? " (did you mean `\($0)`?)" : nil } ?? ""
             problems.report(key, "unknown key `\(name)` in \(subject)\(suggestion); allowed keys: \(allowed.joined(separator: ", "))")
         }
@@ -169,7 +170,8 @@ extension Yams.Node {
 
 /// Levenshtein distance, for "did you mean" suggestions on short keys.
 func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
+    let a = Array(a)
+    let b = Array(b)
     var previous = Array(0...b.count)
     for i in 1...max(a.count, 1) where !a.isEmpty {
         var current = [i] + Array(repeating: 0, count: b.count)

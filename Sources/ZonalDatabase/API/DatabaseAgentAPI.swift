@@ -29,7 +29,9 @@ public struct DatabaseAgentAPI: Sendable {
 
     func router(metrics: MetricsAccess = .loopback) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
-        router.add(middleware: AdminTokenMiddleware(tokens: tokens, metrics: metrics) { request in request.method == .get && Self.openPaths.contains(request.uri.path) })
+        router.add(
+            middleware: AdminTokenMiddleware(tokens: tokens, metrics: metrics) { request in request.method == .get && Self.openPaths.contains(request.uri.path)
+            })
         router.addMetricsRoute()
         let agent = self.agent
         router.get("/status") { _, _ in Response.json(await agent.report()) }

@@ -38,8 +38,10 @@ public struct DatabaseStatusTable: Sendable {
             let lag = member.role == .standby ? leaderLSN.map { String($0.bytes(after: member.position?.lsn ?? .zero)) } ?? "?" : "-"
             let seconds = member.replayLagSeconds.map { String(format: "%.1f", $0) } ?? "-"
             let sync = view.synchronous.members.contains(name) ? "sync" : (member.role == .standby ? "async" : "-")
-            return [name, member.zone, member.role.rawValue, member.position.map { "\($0.timeline)" } ?? "-",
-                    member.position.map { "\($0.lsn)" } ?? "-", lag, seconds, member.upstream ?? "-", sync]
+            return [
+                name, member.zone, member.role.rawValue, member.position.map { "\($0.timeline)" } ?? "-",
+                member.position.map { "\($0.lsn)" } ?? "-", lag, seconds, member.upstream ?? "-", sync,
+            ]
         }
         var lines = ["\(service.name): leader \(view.leader ?? "none"); synchronous standbys \(view.synchronous)"]
         lines += TextTable(header: ["NODE", "ZONE", "ROLE", "TIMELINE", "WAL", "LAG BYTES", "LAG S", "UPSTREAM", "SYNC"], rows: rows).lines()

@@ -81,8 +81,10 @@ public struct DatabaseHA: Sendable {
         public var synchronous: SynchronousSet
         public var switchover: SwitchoverRequest?
 
-        public init(leader: String?, initialized: Bool, members: [MemberStatus], leaderPosition: LeaderPosition? = nil,
-                    synchronous: SynchronousSet = .empty, switchover: SwitchoverRequest? = nil) {
+        public init(
+            leader: String?, initialized: Bool, members: [MemberStatus], leaderPosition: LeaderPosition? = nil,
+            synchronous: SynchronousSet = .empty, switchover: SwitchoverRequest? = nil
+        ) {
             self.leader = leader
             self.initialized = initialized
             self.members = members
@@ -201,19 +203,24 @@ public struct DatabaseHA: Sendable {
         case .primary(let position, let pgSet):
             if let switchover = cluster.switchover, switchover.target != node {
                 if let target = cluster.member(switchover.target), target.isStreaming(from: node), target.promotable,
-                   let targetPosition = target.position, targetPosition.timeline == position.timeline {
+                    let targetPosition = target.position, targetPosition.timeline == position.timeline
+                {
                     return decision([.stepDown(for: switchover.target)], "switchover to \(switchover.target) requested")
                 }
                 return decision([], "switchover to \(switchover.target) waits until it streams from \(node)")
             }
-            if let step = SynchronousReplicationPlan(settings: settings, leader: node).nextStep(members: cluster.members, postgres: pgSet, published: cluster.synchronous) {
+            if let step = SynchronousReplicationPlan(settings: settings, leader: node).nextStep(
+                members: cluster.members, postgres: pgSet, published: cluster.synchronous)
+            {
                 return decision([step], "I am \(node), the primary; synchronous standbys change")
             }
             return decision([], "I am \(node), the primary with the leader key")
         }
     }
 
-    private func decideAsFollower(of leader: String, _ server: LocalServer, following: String?, cluster: ClusterView, decision: ([Action], String) -> Decision) -> Decision {
+    private func decideAsFollower(of leader: String, _ server: LocalServer, following: String?, cluster: ClusterView, decision: ([Action], String) -> Decision)
+        -> Decision
+    {
         switch server {
         case .absent:
             return decision([.clone(from: leader)], "\(leader) leads and \(node) has no data")

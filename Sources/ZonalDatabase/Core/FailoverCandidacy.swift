@@ -57,7 +57,9 @@ public struct FailoverCandidacy: Sendable {
         if let last = cluster.leaderPosition, last.name != node {
             let lag = last.position.lsn.bytes(after: mine.lsn)
             if lag > settings.maximumLagOnFailover {
-                return .ineligible("\(node) lags \(lag) bytes behind the last primary position \(last.position.lsn), more than maximum_lag_on_failover \(settings.maximumLagOnFailover)")
+                return .ineligible(
+                    "\(node) lags \(lag) bytes behind the last primary position \(last.position.lsn), more than maximum_lag_on_failover \(settings.maximumLagOnFailover)"
+                )
             }
         }
         let rivals = cluster.members.filter { $0.name != node && $0.promotable }

@@ -18,9 +18,11 @@ public struct SynchronousReplicationPlan: Sendable {
     public func desiredSet(members: [MemberStatus], current: SynchronousSet) -> SynchronousSet {
         let streaming = members.filter { $0.isStreaming(from: leader) && $0.promotable }
         let ranked = streaming.sorted { lhs, rhs in
-            let lhsCurrent = current.members.contains(lhs.name), rhsCurrent = current.members.contains(rhs.name)
+            let lhsCurrent = current.members.contains(lhs.name)
+            let rhsCurrent = current.members.contains(rhs.name)
             if lhsCurrent != rhsCurrent { return lhsCurrent }
-            let lhsLSN = lhs.position?.lsn ?? .zero, rhsLSN = rhs.position?.lsn ?? .zero
+            let lhsLSN = lhs.position?.lsn ?? .zero
+            let rhsLSN = rhs.position?.lsn ?? .zero
             if lhsLSN != rhsLSN { return lhsLSN > rhsLSN }
             return lhs.name < rhs.name
         }

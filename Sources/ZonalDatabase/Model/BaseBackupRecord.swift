@@ -28,9 +28,10 @@ public struct WALSegmentName: Hashable, Sendable, Comparable {
 
     public init?(_ name: String) {
         guard name.count == 24, name.allSatisfy(\.isHexDigit),
-              let timeline = UInt32(name.prefix(8), radix: 16),
-              let log = UInt64(name.dropFirst(8).prefix(8), radix: 16),
-              let segment = UInt64(name.suffix(8), radix: 16) else { return nil }
+            let timeline = UInt32(name.prefix(8), radix: 16),
+            let log = UInt64(name.dropFirst(8).prefix(8), radix: 16),
+            let segment = UInt64(name.suffix(8), radix: 16)
+        else { return nil }
         self.timeline = timeline
         self.number = log << 32 | segment
     }

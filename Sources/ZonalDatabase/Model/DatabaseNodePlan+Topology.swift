@@ -16,8 +16,9 @@ extension DatabaseNodePlan {
         }
         let endpoints = service.nodes.compactMap { nodeName -> Endpoint? in
             guard let node = topology.node(named: nodeName) else { return nil }
-            return Endpoint(name: node.name, zone: node.zone, host: node.address, port: service.port, apiPort: service.adminPort ?? service.port + 1,
-                            promotable: !spec.noFailover.contains(node.name))
+            return Endpoint(
+                name: node.name, zone: node.zone, host: node.address, port: service.port, apiPort: service.adminPort ?? service.port + 1,
+                promotable: !spec.noFailover.contains(node.name))
         }
         let base = URL(fileURLWithPath: stateDirectory).standardizedFileURL.path
         let template = spec.dataDirectory ?? "\(base)/{service}/{node}/data"

@@ -46,9 +46,11 @@ public struct DatabaseNodePlan: Sendable, Hashable {
     /// standby streaming WAL, pg_rewind, pg_basebackup): next to the data directory.
     public var serverPassfile: String { (dataDirectory as NSString).deletingLastPathComponent + "/pgpass" }
 
-    public init(service: String, me: Endpoint, peers: [Endpoint], settings: DatabaseHA.Settings, dataDirectory: String, serverLogFile: String,
-                binDirectory: String = DatabaseNodePlan.defaultBinDirectory, backup: DatabaseSpec.Backup? = nil, parameters: [String: String] = [:],
-                passwordFile: String) {
+    public init(
+        service: String, me: Endpoint, peers: [Endpoint], settings: DatabaseHA.Settings, dataDirectory: String, serverLogFile: String,
+        binDirectory: String = DatabaseNodePlan.defaultBinDirectory, backup: DatabaseSpec.Backup? = nil, parameters: [String: String] = [:],
+        passwordFile: String
+    ) {
         self.passwordFile = passwordFile
         self.service = service
         self.me = me

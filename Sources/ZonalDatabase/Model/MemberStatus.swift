@@ -35,8 +35,10 @@ public struct MemberStatus: Codable, Sendable, Hashable {
     /// When this status was taken (wall clock, for operators).
     public var updatedAt: Date
 
-    public init(name: String, zone: String, role: Role, position: WALPosition?, replayed: LogSequenceNumber? = nil, upstream: String? = nil,
-                postgresAddress: String, apiAddress: String, promotable: Bool = true, replayLagSeconds: Double? = nil, updatedAt: Date = Date()) {
+    public init(
+        name: String, zone: String, role: Role, position: WALPosition?, replayed: LogSequenceNumber? = nil, upstream: String? = nil,
+        postgresAddress: String, apiAddress: String, promotable: Bool = true, replayLagSeconds: Double? = nil, updatedAt: Date = Date()
+    ) {
         self.name = name
         self.zone = zone
         self.role = role

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The settings the agent owns, written to `zonal.conf` in the data directory and included from
 /// `postgresql.conf`; the operator's own settings in `postgresql.conf` stay untouched.
 public struct ServerConfiguration: Sendable, Hashable {
@@ -41,8 +43,10 @@ public struct ServerConfiguration: Sendable, Hashable {
         }
     }
 
-    public init(listenAddress: String, port: Int, upstream: Upstream? = nil, synchronous: SynchronousSet = .empty, strictSynchronous: Bool = false,
-                archiveCommand: String? = nil, parameters: [String: String] = [:]) {
+    public init(
+        listenAddress: String, port: Int, upstream: Upstream? = nil, synchronous: SynchronousSet = .empty, strictSynchronous: Bool = false,
+        archiveCommand: String? = nil, parameters: [String: String] = [:]
+    ) {
         self.listenAddress = listenAddress
         self.port = port
         self.upstream = upstream
@@ -107,7 +111,13 @@ public struct ServerConfiguration: Sendable, Hashable {
             ("archive_mode", archiveCommand == nil ? "off" : "on"),
             ("archive_command", quoted(archiveCommand ?? "")),
             ("archive_timeout", "'60s'"),
-            ("primary_conninfo", quoted(upstream.map { "host=\($0.host) port=\($0.port) user=postgres passfile=\($0.passfile) application_name=\($0.applicationName) connect_timeout=2" } ?? "")),
+            (
+                "primary_conninfo",
+                quoted(
+                    upstream.map {
+                        "host=\($0.host) port=\($0.port) user=postgres passfile=\($0.passfile) application_name=\($0.applicationName) connect_timeout=2"
+                    } ?? "")
+            ),
             ("primary_slot_name", quoted(upstream?.slot ?? "")),
         ]
         if let recovery {
@@ -133,5 +143,3 @@ public struct ServerConfiguration: Sendable, Hashable {
         "zonal_" + String(node.lowercased().map { $0.isLetter || $0.isNumber ? $0 : "_" })
     }
 }
-
-import Foundation

@@ -37,8 +37,10 @@ public struct BackupCatalog: Sendable {
 
     /// What a scheduled or manual base backup does: take one, then let `retention` remove the
     /// backups and archived WAL it no longer keeps. Returns the new backup and what was removed.
-    public func takeAndPrune(fromHost host: String, port: Int, node: String, using controller: PostgresController,
-                             retention: Retention) async throws -> (backup: BaseBackupRecord, pruned: (backups: [String], segments: [String])) {
+    public func takeAndPrune(
+        fromHost host: String, port: Int, node: String, using controller: PostgresController,
+        retention: Retention
+    ) async throws -> (backup: BaseBackupRecord, pruned: (backups: [String], segments: [String])) {
         let record = try await take(fromHost: host, port: port, node: node, using: controller)
         return (record, try prune(retention))
     }
@@ -63,7 +65,8 @@ public struct BackupCatalog: Sendable {
         let label = (try? String(contentsOfFile: partial + "/backup_label", encoding: .utf8)) ?? ""
         // "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)"
         guard let line = label.split(separator: "\n").first(where: { $0.hasPrefix("START WAL LOCATION") }),
-              let file = line.split(separator: "(file ").last?.prefix(24) else {
+            let file = line.split(separator: "(file ").last?.prefix(24)
+        else {
             throw DatabaseError.commandFailed(program: "pg_basebackup", status: "left no backup_label", output: partial)
         }
         try FileManager.default.moveItem(atPath: partial, toPath: "\(baseDirectory)/\(name)")

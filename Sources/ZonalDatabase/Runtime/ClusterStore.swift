@@ -74,24 +74,29 @@ public struct ClusterStore: Sendable {
 
     /// Creates the leader and initialize keys together: true for the one node that may run initdb.
     public func claimBootstrap(node: String, lease: LeaseID) async throws -> Bool {
-        try await coordinator.transaction(Transaction(
-            compares: [.absent(initializeKey), .absent(leaderKey)],
-            success: [.put(key: initializeKey, value: Array(node.utf8), lease: nil), .put(key: leaderKey, value: Array(node.utf8), lease: lease)]
-        )).succeeded
+        try await coordinator.transaction(
+            Transaction(
+                compares: [.absent(initializeKey), .absent(leaderKey)],
+                success: [.put(key: initializeKey, value: Array(node.utf8), lease: nil), .put(key: leaderKey, value: Array(node.utf8), lease: lease)]
+            )
+        ).succeeded
     }
 
     /// Takes the leader key if nobody holds it; a switchover it completes is cleared with it.
     public func acquireLeadership(node: String, lease: LeaseID) async throws -> Bool {
-        try await coordinator.transaction(Transaction(
-            compares: [.absent(leaderKey)],
-            success: [.put(key: leaderKey, value: Array(node.utf8), lease: lease), .put(key: initializeKey, value: Array(node.utf8), lease: nil)]
-        )).succeeded
+        try await coordinator.transaction(
+            Transaction(
+                compares: [.absent(leaderKey)],
+                success: [.put(key: leaderKey, value: Array(node.utf8), lease: lease), .put(key: initializeKey, value: Array(node.utf8), lease: nil)]
+            )
+        ).succeeded
     }
 
     /// Moves the leader key of `node` onto `lease`: a restarted agent takes over the key its
     /// previous run held instead of waiting for that run's lease to expire.
     public func rebindLeadership(node: String, lease: LeaseID) async throws -> Bool {
-        try await coordinator.transaction(Transaction(compares: [holds(node)], success: [.put(key: leaderKey, value: Array(node.utf8), lease: lease)])).succeeded
+        try await coordinator.transaction(Transaction(compares: [holds(node)], success: [.put(key: leaderKey, value: Array(node.utf8), lease: lease)]))
+            .succeeded
     }
 
     /// Deletes the leader key if `node` holds it.

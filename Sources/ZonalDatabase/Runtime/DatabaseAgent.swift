@@ -53,19 +53,24 @@ public actor DatabaseAgent: Service {
         self.plan = plan
         let password = try ClusterPassword.loadOrCreate(file: plan.passwordFile)
         self.password = password
-        self.controller = try PostgresController(binDirectory: plan.binDirectory, dataDirectory: plan.dataDirectory, logFile: plan.serverLogFile,
-                                                 password: password, logger: logger)
+        self.controller = try PostgresController(
+            binDirectory: plan.binDirectory, dataDirectory: plan.dataDirectory, logFile: plan.serverLogFile,
+            password: password, logger: logger)
         self.session = PostgresSession(host: plan.me.host, port: plan.me.port, password: password, logger: logger)
         self.store = ClusterStore(coordinator: coordinator, service: plan.service)
         self.roles = ServiceRoleDirectory(coordinator: coordinator, service: plan.service)
         self.clock = clock
         self.logger = logger
         self.core = DatabaseHA(node: plan.me.name, settings: plan.settings)
-        let archiveCommand = plan.backup.map { "\"\(ZonalExecutable.current)\" db archive-wal --to \"\(BackupCatalog(directory: $0.directory).archive.directory)\" %p %f" }
-        self.configuration = ServerConfiguration(listenAddress: plan.me.host, port: plan.me.port, strictSynchronous: plan.settings.synchronousMode == .strict,
-                                                 archiveCommand: archiveCommand, parameters: plan.parameters)
-        self.status = MemberStatus(name: plan.me.name, zone: plan.me.zone, role: .stopped, position: nil,
-                                   postgresAddress: plan.me.postgresAddress, apiAddress: plan.me.apiAddress, promotable: plan.me.promotable)
+        let archiveCommand = plan.backup.map {
+            "\"\(ZonalExecutable.current)\" db archive-wal --to \"\(BackupCatalog(directory: $0.directory).archive.directory)\" %p %f"
+        }
+        self.configuration = ServerConfiguration(
+            listenAddress: plan.me.host, port: plan.me.port, strictSynchronous: plan.settings.synchronousMode == .strict,
+            archiveCommand: archiveCommand, parameters: plan.parameters)
+        self.status = MemberStatus(
+            name: plan.me.name, zone: plan.me.zone, role: .stopped, position: nil,
+            postgresAddress: plan.me.postgresAddress, apiAddress: plan.me.apiAddress, promotable: plan.me.promotable)
     }
 
     public func run() async throws {
@@ -212,10 +217,16 @@ public actor DatabaseAgent: Service {
         status.replayed = nil
         status.replayLagSeconds = nil
         switch local {
-        case .absent: status.role = .uninitialized; status.position = nil
+        case .absent:
+            status.role = .uninitialized
+            status.position = nil
         case .starting: status.role = .stopped
-        case .stopped(let position, _): status.role = .stopped; status.position = position
-        case .primary(let position, _): status.role = .primary; status.position = position
+        case .stopped(let position, _):
+            status.role = .stopped
+            status.position = position
+        case .primary(let position, _):
+            status.role = .primary
+            status.position = position
         case .standby(let position, let upstream):
             status.role = .standby
             status.position = position
@@ -295,14 +306,17 @@ public actor DatabaseAgent: Service {
         guard let backup = plan.backup, baseBackups == nil else { return }
         let catalog = BackupCatalog(directory: backup.directory)
         let schedule = BackupSchedule(timetable: BackupTimetable(interval: backup.interval), clock: clock)
-        let controller = self.controller, me = plan.me, logger = self.logger
+        let controller = self.controller
+        let me = plan.me
+        let logger = self.logger
         baseBackups = Task {
             await schedule.run(from: .init(lastSuccess: catalog.list().last?.finishedAt)) {
                 try await catalog.takeAndPrune(fromHost: me.host, port: me.port, node: me.name, using: controller, retention: backup.retention)
             } finished: { result, _ in
                 switch result {
                 case .success(let (record, pruned)):
-                    logger.notice("base backup \(record.name) taken; retention removed \(pruned.backups.count) backup(s) and \(pruned.segments.count) WAL segment(s)")
+                    logger.notice(
+                        "base backup \(record.name) taken; retention removed \(pruned.backups.count) backup(s) and \(pruned.segments.count) WAL segment(s)")
                 case .failure(let error):
                     logger.error("scheduled base backup failed: \(error)")
                 }
@@ -348,7 +362,8 @@ public actor DatabaseAgent: Service {
             runningAsPrimary = false
             await session.disconnect()
             if let position = try await controller.controlData().position {
-                try await store.publishPosition(LeaderPosition(name: me, position: position, history: controller.history(ofTimeline: position.timeline), final: true))
+                try await store.publishPosition(
+                    LeaderPosition(name: me, position: position, history: controller.history(ofTimeline: position.timeline), final: true))
             }
             try await store.releaseLeadership(node: me)
             logger.notice("stepped down for \(target)")
@@ -375,8 +390,9 @@ public actor DatabaseAgent: Service {
 
     private func upstream(_ leader: String) -> ServerConfiguration.Upstream {
         let peer = plan.peers.first { $0.name == leader }
-        return .init(host: peer?.host ?? leader, port: peer?.port ?? 5432, slot: ServerConfiguration.slotName(for: plan.me.name), applicationName: plan.me.name,
-                     passfile: plan.serverPassfile)
+        return .init(
+            host: peer?.host ?? leader, port: peer?.port ?? 5432, slot: ServerConfiguration.slotName(for: plan.me.name), applicationName: plan.me.name,
+            passfile: plan.serverPassfile)
     }
 
     /// The server's own password file (its WAL receiver reads it) and the one for people and

@@ -9,7 +9,8 @@ extension DatabaseNodePlan {
     public static func reachable(topology: Topology, service: String, node: String, stateDirectory: String, logger: Logger) throws -> DatabaseNodePlan {
         let plan = try DatabaseNodePlan(topology: topology, service: service, node: node, stateDirectory: stateDirectory)
         guard case .postgres(let spec) = topology.services.first(where: { $0.name == service })?.kind, spec.dataDirectory == nil,
-              !PostgresController.serverAccountCanReach(plan.dataDirectory) else { return plan }
+            !PostgresController.serverAccountCanReach(plan.dataDirectory)
+        else { return plan }
         var fallback = try DatabaseNodePlan(topology: topology, service: service, node: node, stateDirectory: "/var/lib/zonal/\(topology.name)")
         logger.notice("the postgres user cannot reach \(plan.dataDirectory); keeping the data in \(fallback.dataDirectory) instead")
         fallback.passwordFile = plan.passwordFile

@@ -38,8 +38,9 @@ public struct PointInTimeRestore: Sendable {
         if let contents = try? FileManager.default.contentsOfDirectory(atPath: directory), !contents.isEmpty {
             throw DatabaseError.query("\(directory) is not empty; restore into a new directory")
         }
-        let controller = try PostgresController(binDirectory: binDirectory, dataDirectory: directory,
-                                                logFile: directory + ".restore.log", logger: logger)
+        let controller = try PostgresController(
+            binDirectory: binDirectory, dataDirectory: directory,
+            logFile: directory + ".restore.log", logger: logger)
         try await controller.copyBaseBackup(from: "\(catalog.baseDirectory)/\(backup.name)")
         var configuration = ServerConfiguration(listenAddress: "127.0.0.1", port: port)
         configuration.recovery = .init(

@@ -3,10 +3,11 @@ import Logging
 import Subprocess
 import ZonalCore
 import ZonalProcess
+
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 /// Runs PostgreSQL's own programs on one data directory: initdb, the server itself,
@@ -86,8 +87,12 @@ public struct PostgresController: Sendable {
         let passwordCopy = (dataDirectory as NSString).deletingLastPathComponent + "/\(DurableFile.temporaryPrefix)initdb-password"
         try DurableFile.write(Array((password.secret + "\n").utf8), to: passwordCopy, permissions: 0o600, owner: account.fileOwner)
         defer { unlink(passwordCopy) }
-        _ = try await runProgram("initdb", ["-D", dataDirectory, "-U", "postgres", "--pwfile=\(passwordCopy)", "--data-checksums", "--auth-local=peer",
-                                            "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C"])
+        _ = try await runProgram(
+            "initdb",
+            [
+                "-D", dataDirectory, "-U", "postgres", "--pwfile=\(passwordCopy)", "--data-checksums", "--auth-local=peer",
+                "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C",
+            ])
         try writeAccessRules()
     }
 
@@ -106,7 +111,8 @@ public struct PostgresController: Sendable {
 
     /// A plain-format base backup of the server at `host:port` into `directory`, as the server's account.
     func baseBackup(fromHost host: String, port: Int, into directory: String) async throws {
-        _ = try await runProgram("pg_basebackup", ["-D", directory, "-h", host, "-p", "\(port)", "-U", "postgres", "-X", "stream", "-c", "fast", "--no-password"])
+        _ = try await runProgram(
+            "pg_basebackup", ["-D", directory, "-h", host, "-p", "\(port)", "-U", "postgres", "-X", "stream", "-c", "fast", "--no-password"])
     }
 
     /// Copies a base backup into this (new, empty) data directory, as the server's account.
@@ -118,7 +124,8 @@ public struct PostgresController: Sendable {
     /// Rewinds this (stopped) data directory onto a running server's history; pg_rewind runs
     /// crash recovery first when the server did not stop cleanly.
     public func rewind(fromHost host: String, port: Int) async throws {
-        _ = try await runProgram("pg_rewind", ["-D", dataDirectory, "--source-server=host=\(host) port=\(port) user=postgres dbname=postgres connect_timeout=5"])
+        _ = try await runProgram(
+            "pg_rewind", ["-D", dataDirectory, "--source-server=host=\(host) port=\(port) user=postgres dbname=postgres connect_timeout=5"])
     }
 
     /// Moves a data directory that can no longer follow the cluster aside (never deletes it) and
@@ -136,7 +143,8 @@ public struct PostgresController: Sendable {
         let text = (try? String(contentsOfFile: main, encoding: .utf8)) ?? ""
         let include = "include_if_exists = 'zonal.conf'"
         if !text.contains(include) {
-            try DurableFile.write(Data((text + "\n# Settings managed by Zonal (written last, so they win):\n\(include)\n").utf8), to: main, owner: account.fileOwner)
+            try DurableFile.write(
+                Data((text + "\n# Settings managed by Zonal (written last, so they win):\n\(include)\n").utf8), to: main, owner: account.fileOwner)
         }
         let signal = dataDirectory + "/standby.signal"
         if standby, !FileManager.default.fileExists(atPath: signal) {
@@ -160,7 +168,9 @@ public struct PostgresController: Sendable {
         }
         let spec = ProcessPlan(
             executable: ZonalExecutable.current,
-            arguments: ["db", "guard", "--parent", String(getpid()), "--", "/usr/bin/setpriv"] + account.setprivArguments + ["--", binDirectory + "/postgres", "-D", dataDirectory],
+            arguments: ["db", "guard", "--parent", String(getpid()), "--", "/usr/bin/setpriv"] + account.setprivArguments + [
+                "--", binDirectory + "/postgres", "-D", dataDirectory,
+            ],
             logFile: logFile)
         return try await ChildProcess.launch(spec)
     }
@@ -267,7 +277,9 @@ public struct PostgresController: Sendable {
     func run(_ path: String, _ arguments: [String]) async throws -> String {
         let program = (path as NSString).lastPathComponent
         var environment = Environment.inherit
-        let passfile = password.map { _ in (dataDirectory as NSString).deletingLastPathComponent + "/\(DurableFile.temporaryPrefix)pgpass-\(UInt64.random(in: 0...UInt64.max))" }
+        let passfile = password.map { _ in
+            (dataDirectory as NSString).deletingLastPathComponent + "/\(DurableFile.temporaryPrefix)pgpass-\(UInt64.random(in: 0...UInt64.max))"
+        }
         if let password, let passfile {
             try password.writePassfile(at: passfile, owner: account.fileOwner)
             environment = environment.updating(["PGPASSFILE": passfile])
@@ -281,7 +293,8 @@ public struct PostgresController: Sendable {
         case .exited(0):
             return output
         case .exited(let code):
-            throw DatabaseError.commandFailed(program: program, status: "exited with status \(code)", output: String(output.trimmingCharacters(in: .whitespacesAndNewlines).suffix(600)))
+            throw DatabaseError.commandFailed(
+                program: program, status: "exited with status \(code)", output: String(output.trimmingCharacters(in: .whitespacesAndNewlines).suffix(600)))
         case .signaled(let signal):
             throw DatabaseError.commandFailed(program: program, status: "was killed by signal \(signal)", output: "")
         }

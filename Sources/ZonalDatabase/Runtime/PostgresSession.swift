@@ -12,7 +12,8 @@ actor PostgresSession {
     private var nextID = 1
 
     init(host: String, port: Int, password: ClusterPassword, logger: Logger) {
-        var configuration = PostgresConnection.Configuration(host: host, port: port, username: "postgres", password: password.secret, database: "postgres", tls: .disable)
+        var configuration = PostgresConnection.Configuration(
+            host: host, port: port, username: "postgres", password: password.secret, database: "postgres", tls: .disable)
         configuration.options.connectTimeout = .seconds(1)
         self.configuration = configuration
         self.logger = logger
@@ -31,7 +32,8 @@ actor PostgresSession {
     /// `walTimeline`: the newest timeline in the data directory's `pg_wal`, which a standby that is
     /// not streaming cannot report itself.
     func observe(walTimeline: Int?) async throws -> Observation {
-        let rows = try await run("""
+        let rows = try await run(
+            """
             SELECT pg_is_in_recovery(),
                    CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END,
                    CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_walfile_name(pg_current_wal_lsn()) END,
@@ -44,21 +46,24 @@ actor PostgresSession {
                    EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8
             """)
         for try await (inRecovery, written, walFile, received, replayed, receivedTimeline, receiverStatus, checkpointTimeline, standbyNames, replayLag)
-            in rows.decode((Bool, String?, String?, String?, String?, Int32?, String?, Int32, String, Double?).self) {
+            in rows.decode((Bool, String?, String?, String?, String?, Int32?, String?, Int32, String, Double?).self)
+        {
             let synchronous = ServerConfiguration.parseSynchronousStandbyNames(standbyNames)
             if !inRecovery {
                 // The WAL file name starts with the timeline in hex; it changes at promotion at
                 // once, unlike the checkpoint's timeline.
                 let timeline = walFile.flatMap { Int($0.prefix(8), radix: 16) } ?? Int(checkpointTimeline)
-                return Observation(inRecovery: false, position: WALPosition(timeline: timeline, lsn: written.flatMap { LogSequenceNumber($0) } ?? .zero),
-                                   replayed: nil, streaming: false, synchronous: synchronous, replayLagSeconds: nil)
+                return Observation(
+                    inRecovery: false, position: WALPosition(timeline: timeline, lsn: written.flatMap { LogSequenceNumber($0) } ?? .zero),
+                    replayed: nil, streaming: false, synchronous: synchronous, replayLagSeconds: nil)
             }
             let replayedLSN = replayed.flatMap { LogSequenceNumber($0) }
             let receivedLSN = received.flatMap { LogSequenceNumber($0) }
             let lsn = max(receivedLSN ?? .zero, replayedLSN ?? .zero)
             let timeline = max(Int(receivedTimeline ?? 0), Int(checkpointTimeline), walTimeline ?? 0)
-            return Observation(inRecovery: true, position: WALPosition(timeline: timeline, lsn: lsn), replayed: replayedLSN,
-                               streaming: receiverStatus == "streaming", synchronous: synchronous, replayLagSeconds: replayLag)
+            return Observation(
+                inRecovery: true, position: WALPosition(timeline: timeline, lsn: lsn), replayed: replayedLSN,
+                streaming: receiverStatus == "streaming", synchronous: synchronous, replayLagSeconds: replayLag)
         }
         throw DatabaseError.query("the state query returned no row")
     }
@@ -74,7 +79,8 @@ actor PostgresSession {
             try await run(PostgresQuery(unsafeSQL: "SELECT pg_create_physical_replication_slot('\(slot)', true)"))
         }
         for slot in existing.subtracting(wanted).sorted() where slot.hasPrefix("zonal_") {
-            try await run(PostgresQuery(unsafeSQL: "SELECT pg_drop_replication_slot('\(slot)') FROM pg_replication_slots WHERE slot_name = '\(slot)' AND NOT active"))
+            try await run(
+                PostgresQuery(unsafeSQL: "SELECT pg_drop_replication_slot('\(slot)') FROM pg_replication_slots WHERE slot_name = '\(slot)' AND NOT active"))
         }
     }
 

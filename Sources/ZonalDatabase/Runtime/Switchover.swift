@@ -57,7 +57,9 @@ public struct Switchover: Sendable {
         }
         try? await store.coordinator.revokeLease(lease.id)
         guard finished else {
-            throw DatabaseError.switchover("switchover to \(target) did not finish within \(timeout.zonalDescription); \(leader) stays the primary unless it stepped down (see `zonal db status`)")
+            throw DatabaseError.switchover(
+                "switchover to \(target) did not finish within \(timeout.zonalDescription); \(leader) stays the primary unless it stepped down (see `zonal db status`)"
+            )
         }
         return Outcome(from: leader, to: target, took: clock.now - started)
     }
@@ -65,7 +67,8 @@ public struct Switchover: Sendable {
     /// Follows the cluster's keys until the target leads (true) or `deadline` passes (false).
     private func waitUntilDone(target: String, deadline: MonotonicInstant) async -> Bool {
         let (done, reached) = AsyncStream<Void>.makeStream()
-        let store = self.store, clock = self.clock
+        let store = self.store
+        let clock = self.clock
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 for await _ in done { return true }

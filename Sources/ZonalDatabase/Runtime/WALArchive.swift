@@ -68,7 +68,11 @@ public struct WALArchive: Sendable {
         }
         let actual = Self.digest(data)
         guard recorded.trimmingCharacters(in: .whitespacesAndNewlines) == actual else {
-            throw DatabaseError.corruptWAL(segment: name, reason: "SHA-256 \(actual.prefix(16))… does not match the recorded \(recorded.prefix(16))…; restore it from another copy or recover to an earlier time")
+            throw DatabaseError.corruptWAL(
+                segment: name,
+                reason:
+                    "SHA-256 \(actual.prefix(16))… does not match the recorded \(recorded.prefix(16))…; restore it from another copy or recover to an earlier time"
+            )
         }
         return data
     }

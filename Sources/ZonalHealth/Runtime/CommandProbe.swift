@@ -15,8 +15,9 @@ public struct CommandProbe: HealthProbe {
         guard let program = command.first else { return .failure(reason: "empty command") }
         let executable: Executable = program.contains("/") ? .path(.init(program)) : .name(program)
         do {
-            let result = try await run(executable, arguments: .init(Array(command.dropFirst())),
-                                       output: .discarded, error: .string(limit: 4096))
+            let result = try await run(
+                executable, arguments: .init(Array(command.dropFirst())),
+                output: .discarded, error: .string(limit: 4096))
             switch result.terminationStatus {
             case .exited(0):
                 return .success(detail: "\(program) exited 0")

@@ -58,9 +58,11 @@ public struct HealthMonitor: Sendable {
                         probes.removeValue(forKey: id)?.cancel()
                         logger.debug("health probe abandoned", metadata: ["check": "\(name)", "probe": "\(id)"])
                     case .transition(let transition):
-                        logger.info("health changed", metadata: [
-                            "check": "\(name)", "from": "\(transition.from)", "to": "\(transition.to)", "reason": "\(transition.reason)",
-                        ])
+                        logger.info(
+                            "health changed",
+                            metadata: [
+                                "check": "\(name)", "from": "\(transition.from)", "to": "\(transition.to)", "reason": "\(transition.reason)",
+                            ])
                         await onTransition(transition, machine.lastOutcome)
                     }
                 }

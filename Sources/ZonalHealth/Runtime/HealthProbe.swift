@@ -19,8 +19,9 @@ extension HealthCheckSpec {
         case .tcp(let port):
             return TCPProbe(host: host, port: port ?? servicePort, timeout: timeout)
         case .http(let path, let port, let status, let body):
-            return HTTPProbe(url: "http://\(IPAddressText.hostPort(host, port ?? servicePort))\(path)",
-                             expectedStatus: status, bodyContains: body, timeout: timeout)
+            return HTTPProbe(
+                url: "http://\(IPAddressText.hostPort(host, port ?? servicePort))\(path)",
+                expectedStatus: status, bodyContains: body, timeout: timeout)
         case .command(let command):
             return CommandProbe(command: command.map(expand))
         }

@@ -22,13 +22,17 @@ public struct ProcessPlan: Sendable, Hashable {
     /// and time zone, the log level and where the admin token is. Nothing else — in particular
     /// not `ZONAL_BACKUP_PASSWORD`, `ZONAL_TOKEN` or `AWS_*`, which reach only the children
     /// that need them.
-    public static let sharedVariables: Set<String> = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "TERM", "ZONAL_LOG_LEVEL", "ZONAL_BINARY",
-                                                      "ZONAL_TOKEN_FILE"]
+    public static let sharedVariables: Set<String> = [
+        "PATH", "HOME", "USER", "LOGNAME", "LANG", "TZ", "TMPDIR", "TERM", "ZONAL_LOG_LEVEL", "ZONAL_BINARY",
+        "ZONAL_TOKEN_FILE",
+    ]
 
     /// The supervisor's variables named `names` or starting with one of `prefixes`, for a
     /// child that needs them.
-    public static func passing(_ names: Set<String> = [], prefixes: [String] = [],
-                               from environment: [String: String] = ProcessInfo.processInfo.environment) -> [String: String] {
+    public static func passing(
+        _ names: Set<String> = [], prefixes: [String] = [],
+        from environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> [String: String] {
         environment.filter { names.contains($0.key) || prefixes.contains(where: $0.key.hasPrefix) }
     }
 

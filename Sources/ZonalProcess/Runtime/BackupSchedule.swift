@@ -32,8 +32,10 @@ public struct BackupSchedule: Sendable {
     /// Runs `job` whenever it is due, starting from `outcomes`, until the task is cancelled.
     /// `finished` sees each run's result with the outcomes that now hold, to log and keep them;
     /// a run ended by cancellation is not an outcome.
-    public func run<Summary: Sendable>(from outcomes: Outcomes, job: () async throws -> Summary,
-                                       finished: (Result<Summary, any Error>, Outcomes) async -> Void) async {
+    public func run<Summary: Sendable>(
+        from outcomes: Outcomes, job: () async throws -> Summary,
+        finished: (Result<Summary, any Error>, Outcomes) async -> Void
+    ) async {
         var outcomes = outcomes
         while !Task.isCancelled {
             if let next = timetable.nextRun(lastSuccess: outcomes.lastSuccess, lastFailure: outcomes.lastFailure) {

@@ -1,9 +1,10 @@
 import Foundation
 import Subprocess
+
 #if canImport(System)
-import System
+    import System
 #else
-import SystemPackage
+    import SystemPackage
 #endif
 
 /// A child process running in its own process group, so that one signal reaches it and
@@ -20,7 +21,8 @@ public struct ChildProcess: Sendable {
         var options = PlatformOptions()
         options.processGroupID = 0
         let (started, startedSink) = AsyncStream<pid_t>.makeStream()
-        let environment = Environment.custom(Dictionary(uniqueKeysWithValues: spec.childEnvironment().map { (Environment.Key(stringLiteral: $0.key), $0.value) }))
+        let environment = Environment.custom(
+            Dictionary(uniqueKeysWithValues: spec.childEnvironment().map { (Environment.Key(stringLiteral: $0.key), $0.value) }))
         let run = Task<String, any Error> {
             defer { startedSink.finish() }
             let result = try await Subprocess.run(

@@ -35,7 +35,8 @@ public struct ControlAPI: Sendable {
     /// The control application, listening on the topology's control address.
     public func application(logger: Logger) -> some ApplicationProtocol {
         let settings = supervisor.topology.supervisor
-        return APIServer.application(router: router(), host: settings.controlHost, port: settings.controlPort, name: "zonal-control", limits: settings.api, logger: logger)
+        return APIServer.application(
+            router: router(), host: settings.controlHost, port: settings.controlPort, name: "zonal-control", limits: settings.api, logger: logger)
     }
 
     private static func operate(

@@ -18,12 +18,16 @@ public struct ReadyMessage: Sendable {
 
     public var text: String {
         let healthy = report.instances.filter(\.isHealthy).count
-        var lines = [allHealthy
-            ? "topology \(report.topology) is up: \(healthy)/\(report.instances.count) instances healthy"
-            : "topology \(report.topology) is running, but only \(healthy)/\(report.instances.count) instances are healthy"]
+        var lines = [
+            allHealthy
+                ? "topology \(report.topology) is up: \(healthy)/\(report.instances.count) instances healthy"
+                : "topology \(report.topology) is running, but only \(healthy)/\(report.instances.count) instances are healthy"
+        ]
         for instance in report.instances {
             let admin = instance.adminAddress.map { "  admin http://\($0)" } ?? ""
-            lines.append("  \(instance.id.padding(toLength: 18, withPad: " ", startingAt: 0)) \(instance.region)/\(instance.zone)  \(instance.health.padding(toLength: 9, withPad: " ", startingAt: 0)) http://\(instance.address)\(admin)")
+            lines.append(
+                "  \(instance.id.padding(toLength: 18, withPad: " ", startingAt: 0)) \(instance.region)/\(instance.zone)  \(instance.health.padding(toLength: 9, withPad: " ", startingAt: 0)) http://\(instance.address)\(admin)"
+            )
         }
         lines += Self.balancerLines(topology)
         lines.append("coordinator: \(report.coordinator) at \(report.coordinator.endpoints.joined(separator: ", "))")
@@ -40,10 +44,14 @@ public struct ReadyMessage: Sendable {
                 let scheme = listener.mode == .tcp ? "tcp " : "\(listener.mode.rawValue)://"
                 let pool = spec.pools.first { $0.name == listener.pool }
                 let backing = pool?.service.flatMap { name in topology.services.first { $0.name == name } }
-                let primary = pool?.primaryZone ?? backing?.primaryZone, secondary = pool?.secondaryZone ?? backing?.secondaryZone
+                let primary = pool?.primaryZone ?? backing?.primaryZone
+                let secondary = pool?.secondaryZone ?? backing?.secondaryZone
                 var zones = primary.map { "primary zone \($0)" + (secondary.map { ", secondary zone \($0)" } ?? "") } ?? "all zones"
-                if let role = pool?.role, let service = pool?.service { zones = role == .primary ? "PostgreSQL primary of \(service)" : "PostgreSQL replicas of \(service)" }
-                return "balancer \(instance.service.name) \(listener.name): \(scheme)\(IPAddressText.hostPort(instance.node.address, listener.port))  -> pool \(listener.pool) (\(zones))"
+                if let role = pool?.role, let service = pool?.service {
+                    zones = role == .primary ? "PostgreSQL primary of \(service)" : "PostgreSQL replicas of \(service)"
+                }
+                return
+                    "balancer \(instance.service.name) \(listener.name): \(scheme)\(IPAddressText.hostPort(instance.node.address, listener.port))  -> pool \(listener.pool) (\(zones))"
             }
         }
     }

@@ -4,11 +4,15 @@ import Foundation
 public struct SupervisorEvent: Codable, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Codable, Sendable {
         case started, stopped
-        case zoneFailed = "zone-failed", zoneRecovered = "zone-recovered"
-        case nodeFailed = "node-failed", nodeRecovered = "node-recovered"
-        case processStarted = "process-started", processExited = "process-exited"
+        case zoneFailed = "zone-failed"
+        case zoneRecovered = "zone-recovered"
+        case nodeFailed = "node-failed"
+        case nodeRecovered = "node-recovered"
+        case processStarted = "process-started"
+        case processExited = "process-exited"
         case healthChanged = "health-changed"
-        case backupFinished = "backup-finished", backupFailed = "backup-failed"
+        case backupFinished = "backup-finished"
+        case backupFailed = "backup-failed"
     }
 
     public var time: Date

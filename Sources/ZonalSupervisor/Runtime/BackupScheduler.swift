@@ -17,8 +17,10 @@ public struct BackupScheduler: Service {
     public let clock: any ZonalClock
     public let logger: Logger
 
-    public init(policies: [BackupSpec], zonalExecutable: String, stateDirectory: String, events: EventLog,
-                clock: any ZonalClock = SystemClock(), logger: Logger) {
+    public init(
+        policies: [BackupSpec], zonalExecutable: String, stateDirectory: String, events: EventLog,
+        clock: any ZonalClock = SystemClock(), logger: Logger
+    ) {
         self.policies = policies
         self.zonalExecutable = zonalExecutable
         self.stateDirectory = stateDirectory
@@ -72,8 +74,10 @@ public struct BackupScheduler: Service {
         let before = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
         // The one child that needs the repository's secrets from the supervisor's environment.
         let secrets = ProcessPlan.passing(prefixes: ["ZONAL_BACKUP_", "AWS_"])
-        let child = try await ChildProcess.launch(ProcessPlan(executable: "/usr/bin/nice", arguments: ["-n", "10", zonalExecutable] + arguments,
-                                                              environment: secrets, logFile: log))
+        let child = try await ChildProcess.launch(
+            ProcessPlan(
+                executable: "/usr/bin/nice", arguments: ["-n", "10", zonalExecutable] + arguments,
+                environment: secrets, logFile: log))
         let ending = await withTaskCancellationHandler {
             await child.termination.value
         } onCancel: {

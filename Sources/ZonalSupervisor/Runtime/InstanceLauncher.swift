@@ -39,8 +39,9 @@ public struct InstanceLauncher: Sendable {
             return topologyReader(["db", "agent", "--state-dir", stateDirectory], instance, environment: environment, logFile: logFile)
         case .process(let command):
             let expanded = command.map { instance.expand($0, stateDirectory: stateDirectory) }
-            return ProcessPlan(executable: try Self.resolve(expanded[0]), arguments: Array(expanded.dropFirst()),
-                               environment: environment, logFile: logFile)
+            return ProcessPlan(
+                executable: try Self.resolve(expanded[0]), arguments: Array(expanded.dropFirst()),
+                environment: environment, logFile: logFile)
         }
     }
 

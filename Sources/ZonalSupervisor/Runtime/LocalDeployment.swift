@@ -27,13 +27,17 @@ public struct LocalDeployment: Sendable {
     /// Runs until shutdown; `onReady` gets the ready message once every instance is healthy or
     /// the ready timeout passed.
     public func run(onReady: @escaping @Sendable (String) -> Void) async throws {
-        let topology = self.topology, readyTimeout = self.readyTimeout
+        let topology = self.topology
+        let readyTimeout = self.readyTimeout
         for node in topology.nodes where !IPAddressText.isLoopback(node.address) {
-            throw LocalDeploymentError("node \(node.name) has address \(node.address); `zonal up` runs every node on this machine, so each needs a loopback address (127.0.0.0/8 or ::1)")
+            throw LocalDeploymentError(
+                "node \(node.name) has address \(node.address); `zonal up` runs every node on this machine, so each needs a loopback address (127.0.0.0/8 or ::1)"
+            )
         }
         let settings = topology.supervisor
         if await ControlClient(host: settings.controlHost, port: settings.controlPort, token: nil, timeout: .seconds(1)).answers() {
-            throw LocalDeploymentError("a supervisor already answers on \(settings.controlHost):\(settings.controlPort); stop it first or choose another supervisor.control_port")
+            throw LocalDeploymentError(
+                "a supervisor already answers on \(settings.controlHost):\(settings.controlPort); stop it first or choose another supervisor.control_port")
         }
         let directory = stateDirectory
         try FileManager.default.createDirectory(atPath: "\(directory)/logs", withIntermediateDirectories: true)
@@ -45,13 +49,15 @@ public struct LocalDeployment: Sendable {
         setenv(AdminToken.fileEnvironmentKey, tokenFile, 1)
 
         let logger = Logger(label: "zonal.supervisor")
-        let (coordinator, coordinatorServices) = try await Self.startCoordinator(topology.coordinator, stateDirectory: directory, token: token, tokens: tokens,
-                                                                                 limits: topology.supervisor.api, logger: logger)
+        let (coordinator, coordinatorServices) = try await Self.startCoordinator(
+            topology.coordinator, stateDirectory: directory, token: token, tokens: tokens,
+            limits: topology.supervisor.api, logger: logger)
         let supervisor = Supervisor(
             topology: topology,
-            launcher: InstanceLauncher(zonalExecutable: ZonalExecutable.current, stateDirectory: directory,
-                                       topologyPath: topologyPath,
-                                       metrics: topology.supervisor.api.metrics),
+            launcher: InstanceLauncher(
+                zonalExecutable: ZonalExecutable.current, stateDirectory: directory,
+                topologyPath: topologyPath,
+                metrics: topology.supervisor.api.metrics),
             events: EventLog(path: "\(directory)/events.jsonl", logger: logger),
             coordinator: coordinator,
             logger: logger
@@ -59,28 +65,36 @@ public struct LocalDeployment: Sendable {
         let service = SupervisorService(supervisor: supervisor, readyTimeout: readyTimeout) { report, allHealthy in
             onReady(ReadyMessage(report: report, topology: topology, allHealthy: allHealthy, stateDirectory: directory).text)
         }
-        var services = coordinatorServices + [.init(service: ControlAPI(supervisor: supervisor, tokens: tokens).application(logger: logger)), .init(service: service)]
+        var services =
+            coordinatorServices + [.init(service: ControlAPI(supervisor: supervisor, tokens: tokens).application(logger: logger)), .init(service: service)]
         if !topology.backups.isEmpty {
-            services.append(.init(service: BackupScheduler(policies: topology.backups, zonalExecutable: ZonalExecutable.current,
-                                                           stateDirectory: directory, events: supervisor.events, logger: logger)))
+            services.append(
+                .init(
+                    service: BackupScheduler(
+                        policies: topology.backups, zonalExecutable: ZonalExecutable.current,
+                        stateDirectory: directory, events: supervisor.events, logger: logger)))
         }
-        let group = ServiceGroup(configuration: .init(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        ))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            ))
         try await group.run()
     }
 
     /// The topology's coordinator: the embedded one, served on its loopback address, or a
     /// client of the etcd cluster, which must answer before anything starts.
-    static func startCoordinator(_ settings: CoordinatorSpec, stateDirectory: String, token: AdminToken, tokens: AdminTokenSource, limits: APILimits,
-                                 logger: Logger) async throws -> (any Coordinator, [ServiceGroupConfiguration.ServiceConfiguration]) {
+    static func startCoordinator(
+        _ settings: CoordinatorSpec, stateDirectory: String, token: AdminToken, tokens: AdminTokenSource, limits: APILimits,
+        logger: Logger
+    ) async throws -> (any Coordinator, [ServiceGroupConfiguration.ServiceConfiguration]) {
         switch settings.backend {
         case .embedded:
             do {
-                let (coordinator, server) = try CoordinatorServer.start(directory: "\(stateDirectory)/coordinator", host: settings.host, port: settings.port,
-                                                                        tokens: tokens, limits: limits, logger: logger)
+                let (coordinator, server) = try CoordinatorServer.start(
+                    directory: "\(stateDirectory)/coordinator", host: settings.host, port: settings.port,
+                    tokens: tokens, limits: limits, logger: logger)
                 return (coordinator, [.init(service: server)])
             } catch {
                 throw LocalDeploymentError(error.description)

@@ -41,8 +41,10 @@ public actor Supervisor {
     private var monitors: [Task<Void, Never>] = []
     private var watchers: [Task<Void, Never>] = []
 
-    public init(topology: Topology, launcher: InstanceLauncher, events: EventLog, coordinator: (any Coordinator)? = nil,
-                clock: any ZonalClock = SystemClock(), logger: Logger) {
+    public init(
+        topology: Topology, launcher: InstanceLauncher, events: EventLog, coordinator: (any Coordinator)? = nil,
+        clock: any ZonalClock = SystemClock(), logger: Logger
+    ) {
         self.topology = topology
         self.coordinator = coordinator
         self.launcher = launcher
@@ -138,11 +140,12 @@ public actor Supervisor {
 
     private static func status(of entry: Managed) -> InstanceStatus {
         let instance = entry.instance
-        let role = switch instance.node.zone {
-        case instance.service.primaryZone: "primary-zone"
-        case instance.service.secondaryZone: "secondary-zone"
-        default: "member"
-        }
+        let role =
+            switch instance.node.zone {
+            case instance.service.primaryZone: "primary-zone"
+            case instance.service.secondaryZone: "secondary-zone"
+            default: "member"
+            }
         return InstanceStatus(
             id: instance.id, service: instance.service.name, kind: instance.service.kind.name, region: instance.region,
             zone: instance.node.zone, node: instance.node.name, role: role, health: entry.health.rawValue,
@@ -216,10 +219,11 @@ public actor Supervisor {
             let child = try await ChildProcess.launch(try launcher.plan(for: entry.instance))
             managed[id]?.process = child
             events.record(SupervisorEvent(kind: .processStarted, subject: id, message: "pid \(child.pid): \(reason)"))
-            watchers.append(Task { [weak self] in
-                let cause = await child.termination.value
-                await self?.processEnded(id, generation: generation, cause: cause)
-            })
+            watchers.append(
+                Task { [weak self] in
+                    let cause = await child.termination.value
+                    await self?.processEnded(id, generation: generation, cause: cause)
+                })
             if case .failedByOperator = managed[id]?.lifecycle.state {
                 child.signalGroup(SIGKILL)  // failed while it was starting
             }
@@ -270,11 +274,12 @@ public actor Supervisor {
         let monitor = HealthMonitor(name: instance.id, spec: spec, probe: spec.makeProbe(for: instance), clock: clock, logger: logger)
         let id = instance.id
         Gauge(label: "zonal_instance_healthy", dimensions: [("instance", id)]).record(0)
-        monitors.append(Task {
-            await monitor.run { transition, outcome in
-                await self.healthChanged(id, transition: transition, outcome: outcome)
-            }
-        })
+        monitors.append(
+            Task {
+                await monitor.run { transition, outcome in
+                    await self.healthChanged(id, transition: transition, outcome: outcome)
+                }
+            })
     }
 
     private func healthChanged(_ id: String, transition: HealthTransition, outcome: ProbeOutcome?) {
