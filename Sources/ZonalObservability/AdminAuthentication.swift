@@ -101,13 +101,18 @@ public struct AdminTokenMiddleware<Context: RemoteAddressRequestContext>: Router
     public let tokens: AdminTokenSource
     public let metrics: MetricsAccess
     public let isOpen: @Sendable (Request) -> Bool
+    /// Other credentials derived from the admin token that this server accepts (the
+    /// coordinator's login sessions), given what was presented and the admin token in force.
+    public let acceptsDerived: @Sendable (Substring, AdminToken) -> Bool
 
     public init(
         tokens: AdminTokenSource, metrics: MetricsAccess = .loopback,
-        isOpen: @escaping @Sendable (Request) -> Bool = AdminTokenMiddleware.health
+        isOpen: @escaping @Sendable (Request) -> Bool = AdminTokenMiddleware.health,
+        acceptsDerived: @escaping @Sendable (Substring, AdminToken) -> Bool = { _, _ in false }
     ) {
         self.tokens = tokens
         self.metrics = metrics
+        self.acceptsDerived = acceptsDerived
         self.isOpen = isOpen
     }
 
@@ -133,7 +138,7 @@ public struct AdminTokenMiddleware<Context: RemoteAddressRequestContext>: Router
             return Self.refusal("this API needs Authorization: Bearer <admin token> (zonal commands read it from the state directory's admin-token)")
         }
         let secret = presented.hasPrefix("Bearer ") ? presented.dropFirst("Bearer ".count) : Substring(presented)
-        guard token.matches(secret) else { return Self.refusal("the admin token does not match") }
+        guard token.matches(secret) || acceptsDerived(secret, token) else { return Self.refusal("the admin token does not match") }
         return try await next(request, context)
     }
 

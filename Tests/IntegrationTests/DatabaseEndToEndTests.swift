@@ -166,9 +166,10 @@ struct DatabaseEndToEndTests {
         let primary = try #require(await cluster.waitForPrimary())
         // With no base backup yet, the primary's agent takes one on its own at once.
         let baseBackups = { ((try? FileManager.default.contentsOfDirectory(atPath: backups.file("base"))) ?? []).filter { $0.hasSuffix(".json") } }
-        let scheduled = await poll(timeout: .seconds(60)) { baseBackups().count == 1 }
-        #expect(scheduled != nil, "the primary took no scheduled base backup: \(cluster.agentOutput(primary).suffix(2000))")
-        #expect(cluster.agentOutput(primary).contains("base backup \(baseBackups().first?.dropLast(5) ?? "?") taken"))
+        let scheduled = await poll(timeout: .seconds(60)) {
+            baseBackups().count == 1 && cluster.agentOutput(primary).contains("base backup \(baseBackups()[0].dropLast(".json".count)) taken")
+        }
+        #expect(scheduled != nil, "the primary took no scheduled base backup: \(baseBackups()) \(cluster.agentOutput(primary).suffix(2000))")
         let backup = try await ZonalBinary.run(
             ["db", "backup", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state")],
             directory: cluster.directory)

@@ -11,37 +11,45 @@ import ZonalObservability
 /// `kv/txn`, `kv/compaction`, `lease/grant`, `lease/keepalive`, `lease/revoke`,
 /// `lease/timetolive`, `watch` (a stream of JSON lines) and `maintenance/status`.
 ///
-/// Every call wants the admin token, presented as etcd's gateway wants its auth token (the
+/// Every call wants a credential, presented as etcd's gateway wants its auth token (the
 /// `Authorization` header): `auth/authenticate` with user `root` and the admin token as the
-/// password answers with it, so a client that speaks to an etcd with auth enabled speaks to
-/// this server unchanged. Only `/health`, `/metrics` and `auth/authenticate` are open.
+/// password opens a session and answers with its token, so a client that speaks to an etcd with
+/// auth enabled speaks to this server unchanged; the admin token itself is accepted too. Each
+/// session is one client of ``ClientQuotas`` (``CoordinatorClients``). Only `/health`,
+/// `/metrics` and `auth/authenticate` are open.
 public struct CoordinatorServer: Sendable {
     public let coordinator: EmbeddedCoordinator
     public let tokens: AdminTokenSource
+    let clients: CoordinatorClients
 
     /// The user name `auth/authenticate` accepts, etcd's superuser.
     public static let user = "root"
 
-    public init(coordinator: EmbeddedCoordinator, tokens: AdminTokenSource) {
+    public init(coordinator: EmbeddedCoordinator, tokens: AdminTokenSource, quotas: ClientQuotas.Limits = .init()) {
         self.coordinator = coordinator
         self.tokens = tokens
+        self.clients = CoordinatorClients(quotas: quotas)
     }
 
     public func router(metrics: MetricsAccess = .loopback) -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         let coordinator = self.coordinator
         let tokens = self.tokens
+        let clients = self.clients
         router.add(
-            middleware: AdminTokenMiddleware(tokens: tokens, metrics: metrics) { request in
-                AdminTokenMiddleware<APIRequestContext>.health(request) || (request.method == .post && request.uri.path == "/v3/auth/authenticate")
-            })
+            middleware: AdminTokenMiddleware(
+                tokens: tokens, metrics: metrics,
+                isOpen: { request in
+                    AdminTokenMiddleware<APIRequestContext>.health(request) || (request.method == .post && request.uri.path == "/v3/auth/authenticate")
+                },
+                acceptsDerived: { clients.client(presenting: $0, admin: $1) != nil }))
         router.addAdminRoutes()
         router.post("/v3/auth/authenticate") { request, context in
             try await Self.handle(request, context, Gateway.AuthenticateRequest.self) { body throws(CoordinatorError) in
                 guard body.name == Self.user, let token = tokens.current, token.matches(body.password) else {
                     throw .rejected(Gateway.authenticationFailed)
                 }
-                return Gateway.AuthenticateResponse(header: Self.header(await coordinator.revision), token: token.secret)
+                return Gateway.AuthenticateResponse(header: Self.header(await coordinator.revision), token: clients.login(under: token))
             }
         }
         router.post("/v3/kv/range") { request, context in
@@ -63,6 +71,7 @@ public struct CoordinatorServer: Sendable {
         router.post("/v3/kv/put") { request, context in
             try await Self.handle(request, context, Gateway.PutRequest.self) { body throws(CoordinatorError) in
                 let lease = body.lease.flatMap { $0.value == 0 ? nil : LeaseID(rawValue: $0.value) }
+                try await clients.admitKeys([body.key.string], for: Self.client(of: request, clients, tokens), in: coordinator)
                 let revision = try await coordinator.put(body.key.string, value: body.value?.bytes ?? [], lease: lease)
                 return Gateway.PutResponse(header: Self.header(revision))
             }
@@ -71,6 +80,7 @@ public struct CoordinatorServer: Sendable {
             try await Self.handle(request, context, Gateway.DeleteRangeRequest.self) { body throws(CoordinatorError) in
                 guard body.range_end == nil else { throw .rejected("only single keys can be deleted") }
                 let deleted = try await coordinator.delete(body.key.string)
+                clients.deleted([body.key.string], by: Self.client(of: request, clients, tokens))
                 return Gateway.DeleteRangeResponse(header: Self.header(await coordinator.revision), deleted: .init(deleted ? 1 : 0))
             }
         }
@@ -82,7 +92,10 @@ public struct CoordinatorServer: Sendable {
                 var failure: [Transaction.Operation] = []
                 for operation in body.success ?? [] { success.append(try Transaction.Operation(gateway: operation)) }
                 for operation in body.failure ?? [] { failure.append(try Transaction.Operation(gateway: operation)) }
+                let client = Self.client(of: request, clients, tokens)
+                try await clients.admitKeys((success + failure).compactMap(\.writtenKey), for: client, in: coordinator)
                 let result = try await coordinator.transaction(Transaction(compares: compares, success: success, failure: failure))
+                clients.deleted((result.succeeded ? success : failure).compactMap(\.deletedKey), by: client)
                 var gets = result.gets.makeIterator()
                 let responses = (result.succeeded ? success : failure).map { operation -> Gateway.ResponseOp in
                     switch operation {
@@ -102,7 +115,10 @@ public struct CoordinatorServer: Sendable {
         }
         router.post("/v3/lease/grant") { request, context in
             try await Self.handle(request, context, Gateway.LeaseGrantRequest.self) { body throws(CoordinatorError) in
+                let client = Self.client(of: request, clients, tokens)
+                try await clients.admitLease(for: client, in: coordinator)
                 let lease = try await coordinator.grantLease(ttl: .seconds(body.TTL.value))
+                await clients.granted(lease.id, to: client, in: coordinator)
                 return Gateway.LeaseGrantResponse(header: Self.header(await coordinator.revision), ID: .init(lease.id.rawValue), TTL: .init(body.TTL.value))
             }
         }
@@ -119,6 +135,7 @@ public struct CoordinatorServer: Sendable {
         router.post("/v3/lease/revoke") { request, context in
             try await Self.handle(request, context, Gateway.LeaseIDRequest.self) { body throws(CoordinatorError) in
                 try await coordinator.revokeLease(LeaseID(rawValue: body.ID.value))
+                clients.revoked(LeaseID(rawValue: body.ID.value), by: Self.client(of: request, clients, tokens))
                 return Gateway.LeaseRevokeResponse(header: Self.header(await coordinator.revision))
             }
         }
@@ -175,6 +192,13 @@ public struct CoordinatorServer: Sendable {
     }
 
     /// The server as an application listening on `host:port`.
+    /// The client a request comes from, by the credential the token middleware let through.
+    private static func client(of request: Request, _ clients: CoordinatorClients, _ tokens: AdminTokenSource) -> String {
+        guard let presented = request.headers[.authorization], let admin = tokens.current else { return CoordinatorClients.admin }
+        let secret = presented.hasPrefix("Bearer ") ? presented.dropFirst("Bearer ".count) : Substring(presented)
+        return clients.client(presenting: secret, admin: admin) ?? CoordinatorClients.admin
+    }
+
     public func application(host: String, port: Int, limits: APILimits = .init(), logger: Logger) -> some ApplicationProtocol {
         APIServer.application(router: router(metrics: limits.metrics), host: host, port: port, name: "zonal-coordinator", limits: limits, logger: logger)
     }

@@ -54,6 +54,16 @@ public struct Transaction: Hashable, Sendable, Codable {
         case put(key: String, value: [UInt8], lease: LeaseID?)
         case delete(key: String)
         case get(key: String)
+
+        /// The key a put writes.
+        public var writtenKey: String? {
+            if case .put(let key, _, _) = self { key } else { nil }
+        }
+
+        /// The key a delete removes.
+        public var deletedKey: String? {
+            if case .delete(let key) = self { key } else { nil }
+        }
     }
 }
 

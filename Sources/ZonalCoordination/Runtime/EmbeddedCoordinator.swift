@@ -119,6 +119,12 @@ public actor EmbeddedCoordinator: Coordinator {
         try commit(.revokeLease(id))
     }
 
+    /// Which of `keys` and `leases` still exist: what the server's per-client quotas recheck.
+    public func existing(keys: Set<String>, leases: Set<LeaseID>) -> (keys: Set<String>, leases: Set<LeaseID>) {
+        expireDueLeases()
+        return (keys.filter { store.get($0) != nil }, leases.filter { store.timeToLive($0, now: clock.now) != nil })
+    }
+
     public func timeToLive(_ id: LeaseID) -> Duration? {
         expireDueLeases()
         return store.timeToLive(id, now: clock.now)
