@@ -68,21 +68,3 @@ func reportWarnings(_ warnings: [String], summary: (Int) -> String) throws {
     for warning in warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
     if !warnings.isEmpty { throw CommandFailure(summary(warnings.count)) }
 }
-
-/// Sizes for people: 1.5 MiB, 3.2 GiB.
-enum ByteText {
-    static func format(_ bytes: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
-    }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

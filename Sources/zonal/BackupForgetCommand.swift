@@ -30,14 +30,13 @@ struct BackupForget: AsyncParsableCommand {
         let policy = Retention(last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly, monthly: keepMonthly)
         guard !policy.isEmpty else { throw ValidationError("give at least one --keep-… rule; forgetting every snapshot is not a policy") }
         let opened = try await repository.open()
-        let decisions = await policy.apply(to: try await opened.snapshots().map { ($0.id, $0.time) })
+        let decisions = try await opened.forget(under: policy, dryRun: dryRun)
         for decision in decisions {
             print(
                 "\(decision.keep ? "keep  " : "forget") \(decision.snapshot.prefix(12))  \(decision.time.formatted(.iso8601))  \(decision.reasons.joined(separator: ", "))"
             )
         }
         guard !dryRun else { return }
-        for decision in decisions where !decision.keep { try await opened.forget(decision.snapshot) }
         print("\(decisions.filter { !$0.keep }.count) snapshot(s) forgotten, \(decisions.filter(\.keep).count) kept")
         if prune { try await BackupPrune.prune(opened) }
     }

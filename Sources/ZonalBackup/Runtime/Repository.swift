@@ -177,6 +177,16 @@ public final class Repository: Sendable {
         try await store.remove("snapshots/\(snapshot)")
     }
 
+    /// Applies `retention` to the snapshots: forgets those it does not keep (unless `dryRun`)
+    /// and returns every snapshot's decision, newest first. Their data goes at the next prune.
+    public func forget(under retention: Retention, dryRun: Bool = false, now: Date = Date()) async throws(BackupError) -> [Retention.Decision] {
+        let decisions = retention.apply(to: try await snapshots().map { ($0.id, $0.time) }, now: now)
+        if !dryRun {
+            for decision in decisions where !decision.keep { try await forget(decision.snapshot) }
+        }
+        return decisions
+    }
+
     /// The plain content of a blob.
     public func load(_ id: BlobID) async throws(BackupError) -> [UInt8] {
         guard let location = location(of: id) else { throw .corrupt("blob \(id) is in no index") }
