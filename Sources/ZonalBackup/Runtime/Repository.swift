@@ -196,8 +196,13 @@ public final class Repository: Sendable {
     /// The plain content of blob `id`, stored at `location` (already looked up in the index).
     func load(_ id: BlobID, at location: Location) async throws(BackupError) -> [UInt8] {
         let stored = try await store.read(Self.packName(location.pack), offset: location.blob.offset, length: location.blob.length)
-        let plain = try codec.decode(stored, length: location.blob.plainLength, what: "blob \(id) in pack \(location.pack.prefix(12))")
-        guard key.blobID(of: plain) == id else { throw .corrupt("blob \(id) in pack \(location.pack.prefix(12)) does not match its id") }
+        return try open(stored, as: id, from: location.blob, in: location.pack)
+    }
+
+    /// The plain content of blob `id` from its `stored` bytes, checked against its id.
+    func open(_ stored: [UInt8], as id: BlobID, from blob: PackedBlob, in pack: String) throws(BackupError) -> [UInt8] {
+        let plain = try codec.decode(stored, length: blob.plainLength, what: "blob \(id) in pack \(pack.prefix(12))")
+        guard key.blobID(of: plain) == id else { throw .corrupt("blob \(id) in pack \(pack.prefix(12)) does not match its id") }
         return plain
     }
 

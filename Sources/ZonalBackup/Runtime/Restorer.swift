@@ -4,14 +4,24 @@ import ZonalCore
 
 /// Writes a snapshot's tree into a directory, byte for byte, with modes, times, owners (when
 /// run as root), symbolic links, hard links, named pipes, device nodes (as root) and holes:
-/// chunks of zeros are skipped, not written, so sparse files stay sparse. Files are restored by
-/// several tasks at once. Sockets are not recreated: one belongs to the program listening on it.
+/// whole blocks of zeros are skipped, not written, so sparse files stay sparse. Sockets are not
+/// recreated: one belongs to the program listening on it.
+///
+/// The tree is laid out first (directories, links, pipes; files queued in batches); each batch
+/// of files is then written from reads planned by ``RestorePlan``: pack by pack, in offset order,
+/// neighbouring blobs in one read, `parallelism` reads at once, every blob written to every file
+/// that holds it. Directories get their modes and times last, once nothing is written into them
+/// any more. Memory is bounded by the reads in flight (at most `parallelism` × 8 MiB and the
+/// blobs they hold), one batch's file list, and one entry per directory of the tree.
 public struct Restorer: Sendable {
     public let repository: Repository
-    /// Files restored at once. Default: one per core.
+    /// Pack reads at once. Default: two per core, so that one read waits on the disk while
+    /// another's blobs are decrypted and written.
     public var parallelism: Int
+    /// Files written per batch: the files open at once are at most these.
+    public var batchFiles = 512
 
-    public init(repository: Repository, parallelism: Int = max(ProcessInfo.processInfo.activeProcessorCount, 2)) {
+    public init(repository: Repository, parallelism: Int = max(ProcessInfo.processInfo.activeProcessorCount * 2, 2)) {
         self.repository = repository
         self.parallelism = max(parallelism, 1)
     }
@@ -39,97 +49,99 @@ public struct Restorer: Sendable {
         return state.result
     }
 
+    /// Restores the tree `id` into the existing directory `directory` (its own metadata is the
+    /// caller's).
     func restoreTree(_ id: BlobID, into directory: String, state: RestoreState) async throws(BackupError) {
-        let tree = try await repository.loadTree(id)
-        // Files go first, in order of name, a few at a time; then subdirectories, each after its
-        // own content. A hard link to a file met before is made once that file is complete: at
-        // the end of this directory's files (the file is in it, or in a directory done earlier).
-        let width = parallelism
-        var failure: BackupError?
-        var links: [(first: String, path: String)] = []
-        await withTaskGroup(of: BackupError?.self) { group in
-            var running = 0
-            for node in tree.nodes where node.kind != .directory {
-                let path = "\(directory)/\(node.name)"
-                if node.kind == .file, let key = node.hardlink, let first = state.firstPath(for: key, is: path) {
-                    links.append((first, path))
-                    continue
-                }
-                if running == width, let result = await group.next() {
-                    failure = failure ?? result
-                    running -= 1
-                }
-                group.addTask {
-                    do throws(BackupError) { try await restoreLeaf(node, at: path, state: state) } catch { return error }
-                    return nil
-                }
-                running += 1
-            }
-            for await result in group { failure = failure ?? result }
-        }
-        if let failure { throw failure }
-        for (first, path) in links {
+        var layout = Layout()
+        try await lay(id, into: directory, state: state, layout: &layout)
+        try await write(layout, state: state)
+        // A hard link is made once the file it links to is complete.
+        for (first, path) in layout.links {
             guard link(first, path) == 0 else { throw .io("cannot link \(path) to \(first): \(String(cString: strerror(errno)))") }
         }
-        for node in tree.nodes where node.kind == .directory {
-            let path = "\(directory)/\(node.name)"
-            guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw .io("cannot create \(path): \(String(cString: strerror(errno)))") }
-            if let subtree = node.subtree { try await restoreTree(subtree, into: path, state: state) }
-            try applyMetadata(node, at: path)
+        // Deepest first: setting a directory's times before its children are made would undo them.
+        for (node, path) in layout.directories.reversed() {
+            try RestoredMetadata.apply(node, at: path)
             state.countDirectory()
         }
     }
 
-    private func restoreLeaf(_ node: Node, at path: String, state: RestoreState) async throws(BackupError) {
-        switch node.kind {
-        case .symlink:
-            guard symlink(node.linkTarget ?? "", path) == 0 else { throw .io("cannot create link \(path): \(String(cString: strerror(errno)))") }
-            if getuid() == 0 { lchown(path, node.uid, node.gid) }
-            var times = Self.times(node.mtime)
-            utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW)
-        case .file:
-            try await writeFile(node, at: path)
-            try applyMetadata(node, at: path)
-            state.countFile(bytes: node.size)
-        case .fifo:
-            guard mkfifo(path, 0o600) == 0 else { throw .io("cannot create the named pipe \(path): \(String(cString: strerror(errno)))") }
-            try applyMetadata(node, at: path)
-        case .characterDevice, .blockDevice:
-            let type = node.kind == .characterDevice ? S_IFCHR : S_IFBLK
-            guard mknod(path, type | 0o600, dev_t(node.device ?? 0)) == 0 else {
-                // Only root may make device nodes: the rest of the tree is still worth having.
-                guard errno == EPERM else { throw .io("cannot create the device node \(path): \(String(cString: strerror(errno)))") }
-                state.warn("\(path): device node not created: \(String(cString: strerror(EPERM))) (only root may make one)")
-                return
+    /// What laying the tree out leaves to do: the files of the current batch, the hard links,
+    /// and every directory's metadata.
+    private struct Layout {
+        var files: [RestoredFiles.File] = []
+        var pieces: [[RestorePlan.Piece]] = []
+        var links: [(first: String, path: String)] = []
+        var directories: [(node: Node, path: String)] = []
+    }
+
+    private func lay(_ id: BlobID, into directory: String, state: RestoreState, layout: inout Layout) async throws(BackupError) {
+        let tree = try await repository.loadTree(id)
+        for node in tree.nodes {
+            let path = "\(directory)/\(node.name)"
+            switch node.kind {
+            case .directory:
+                guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw .io("cannot create \(path): \(String(cString: strerror(errno)))") }
+                layout.directories.append((node, path))
+                if let subtree = node.subtree { try await lay(subtree, into: path, state: state, layout: &layout) }
+            case .file:
+                if let key = node.hardlink, let first = state.firstPath(for: key, is: path) {
+                    layout.links.append((first, path))
+                    continue
+                }
+                layout.pieces.append(try pieces(of: node, at: path))
+                layout.files.append(RestoredFiles.File(path: path, node: node, remaining: layout.pieces.last!.count))
+                if layout.files.count >= batchFiles {
+                    try await write(layout, state: state)
+                    layout.files = []
+                    layout.pieces = []
+                }
+            default:
+                try makeSpecial(node, at: path, state: state)
             }
-            try applyMetadata(node, at: path)
-        case .directory, .socket:
-            break
         }
     }
 
-    /// Writes a file's chunks at their offsets (known from the index) with up to `parallelism`
-    /// chunks loaded, checked and written at once, so one large file keeps every core busy.
-    private func writeFile(_ node: Node, at path: String) async throws(BackupError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw .io("cannot create \(path): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        var pieces: [(id: BlobID, location: Repository.Location, offset: Int64)] = []
+    /// Where each chunk of a file is stored and where it goes in the file.
+    private func pieces(of node: Node, at path: String) throws(BackupError) -> [RestorePlan.Piece] {
+        var pieces: [RestorePlan.Piece] = []
         var size: Int64 = 0
         for id in node.content ?? [] {
             guard let location = repository.location(of: id) else { throw .corrupt("\(path): chunk \(id) is in no index") }
-            pieces.append((id, location, size))
+            pieces.append(RestorePlan.Piece(id: id, blob: location.blob, pack: location.pack, fileOffset: size))
             size += Int64(location.blob.plainLength)
         }
         guard size == node.size else { throw .corrupt("\(path): the snapshot's chunks make \(size) bytes, the file had \(node.size)") }
+        return pieces
+    }
+
+    /// Writes the files of `layout`'s batch.
+    private func write(_ layout: Layout, state: RestoreState) async throws(BackupError) {
+        guard !layout.files.isEmpty else { return }
+        let files = RestoredFiles(layout.files) { state.countFile(bytes: $0.size) }
+        do throws(BackupError) {
+            for (index, file) in layout.files.enumerated() where file.remaining == 0 { try files.complete(index) }
+            try await read(RestorePlan(pieces: layout.pieces), into: files)
+        } catch {
+            files.closeAll()
+            throw error
+        }
+    }
+
+    /// Performs the plan's reads, `parallelism` at once, each blob checked against its id and
+    /// written to every place it goes.
+    private func read(_ plan: RestorePlan, into files: RestoredFiles) async throws(BackupError) {
         var failure: BackupError?
         await withTaskGroup(of: BackupError?.self) { group in
             var next = 0
             func startNext() {
-                guard failure == nil, next < pieces.count else { return }
-                let piece = pieces[next]
+                guard failure == nil, next < plan.reads.count else { return }
+                let read = plan.reads[next]
                 next += 1
-                group.addTask { await write(piece.id, from: piece.location, at: piece.offset, to: descriptor, path: path) }
+                group.addTask {
+                    do throws(BackupError) { try await perform(read, into: files) } catch { return error }
+                    return nil
+                }
             }
             for _ in 0..<parallelism { startNext() }
             for await result in group {
@@ -138,38 +150,45 @@ public struct Restorer: Sendable {
             }
         }
         if let failure { throw failure }
-        // Sets the size, leaving skipped zero chunks as holes.
-        guard ftruncate(descriptor, off_t(size)) == 0 else { throw .io("cannot size \(path): \(String(cString: strerror(errno)))") }
     }
 
-    /// Writes one chunk at `offset`; a chunk of zeros is skipped and stays a hole.
-    private func write(_ id: BlobID, from location: Repository.Location, at offset: Int64, to descriptor: Int32, path: String) async -> BackupError? {
-        let chunk: [UInt8]
-        do { chunk = try await repository.load(id, at: location) } catch { return error }
-        return chunk.withUnsafeBytes { bytes -> BackupError? in
-            if bytes.isEmpty || (bytes[0] == 0 && memcmp(bytes.baseAddress!, bytes.baseAddress! + 1, bytes.count - 1) == 0) { return nil }
-            var done = 0
-            while done < bytes.count {
-                let written = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
-                if written < 0 && errno == EINTR { continue }
-                guard written > 0 else { return .io("cannot write \(path): \(String(cString: strerror(errno)))") }
-                done += written
+    private func perform(_ read: RestorePlan.Read, into files: RestoredFiles) async throws(BackupError) {
+        let region = try await repository.store.read(Repository.packName(read.pack), offset: read.offset, length: read.length)
+        for blob in read.blobs {
+            let start = blob.blob.offset - read.offset
+            let plain = try repository.open(Array(region[start..<start + blob.blob.length]), as: blob.id, from: blob.blob, in: read.pack)
+            let failure = plain.withUnsafeBytes { bytes -> BackupError? in
+                do throws(BackupError) {
+                    for target in blob.targets { try files.write(bytes, to: target.file, at: target.offset) }
+                } catch {
+                    return error
+                }
+                return nil
             }
-            return nil
+            if let failure { throw failure }
         }
     }
 
-    private func applyMetadata(_ node: Node, at path: String) throws(BackupError) {
-        if getuid() == 0 { chown(path, node.uid, node.gid) }
-        guard chmod(path, mode_t(node.mode)) == 0 else { throw .io("cannot set the mode of \(path): \(String(cString: strerror(errno)))") }
-        var times = Self.times(node.mtime)
-        utimensat(AT_FDCWD, path, &times, 0)
-    }
-
-    /// Access and modification time, both set to the recorded modification time.
-    private static func times(_ nanoseconds: Int64) -> [timespec] {
-        let time = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
-        return [time, time]
+    private func makeSpecial(_ node: Node, at path: String, state: RestoreState) throws(BackupError) {
+        switch node.kind {
+        case .symlink:
+            guard symlink(node.linkTarget ?? "", path) == 0 else { throw .io("cannot create link \(path): \(String(cString: strerror(errno)))") }
+            try RestoredMetadata.apply(node, at: path, followLink: false)
+        case .fifo:
+            guard mkfifo(path, 0o600) == 0 else { throw .io("cannot create the named pipe \(path): \(String(cString: strerror(errno)))") }
+            try RestoredMetadata.apply(node, at: path)
+        case .characterDevice, .blockDevice:
+            let type = node.kind == .characterDevice ? S_IFCHR : S_IFBLK
+            guard mknod(path, type | 0o600, dev_t(node.device ?? 0)) == 0 else {
+                // Only root may make device nodes: the rest of the tree is still worth having.
+                guard errno == EPERM else { throw .io("cannot create the device node \(path): \(String(cString: strerror(errno)))") }
+                state.warn("\(path): device node not created: \(String(cString: strerror(EPERM))) (only root may make one)")
+                return
+            }
+            try RestoredMetadata.apply(node, at: path)
+        case .file, .directory, .socket:
+            break
+        }
     }
 }
 
