@@ -42,26 +42,35 @@ public struct RestorePlan: Sendable, Equatable {
 
     /// Plans the reads for files whose chunks are `pieces[file]`. Blobs of one pack closer than
     /// `maximumGap` bytes are read together (the gap read and dropped costs less than another
-    /// request), as long as a read stays within `maximumRead` bytes or holds a single blob.
-    public init(pieces: [[Piece]], maximumRead: Int = 8 << 20, maximumGap: Int = 256 << 10) {
-        var byPack: [String: [BlobID: Blob]] = [:]
+    /// request), as long as a read stays within `maximumRead` bytes (or holds a single blob) and
+    /// `maximumBlobs` blobs: reads are what runs in parallel, so a pack of a thousand small
+    /// files must not become one read that one task decodes and writes alone.
+    public init(pieces: [[Piece]], maximumRead: Int = 4 << 20, maximumGap: Int = 256 << 10, maximumBlobs: Int = 32) {
+        // Each blob once, with all its places; built by index so that appending a place
+        // copies nothing.
+        var blobs: [(pack: String, blob: Blob)] = []
+        var indices: [String: [BlobID: Int]] = [:]
         var packOrder: [String] = []
         for (file, filePieces) in pieces.enumerated() {
             for piece in filePieces {
                 let target = Target(file: file, offset: piece.fileOffset)
-                if byPack[piece.pack] == nil {
-                    byPack[piece.pack] = [:]
-                    packOrder.append(piece.pack)
+                if let index = indices[piece.pack]?[piece.id] {
+                    blobs[index].blob.targets.append(target)
+                    continue
                 }
-                byPack[piece.pack]![piece.id, default: Blob(id: piece.id, blob: piece.blob, targets: [])].targets.append(target)
+                if indices[piece.pack] == nil { packOrder.append(piece.pack) }
+                indices[piece.pack, default: [:]][piece.id] = blobs.count
+                blobs.append((piece.pack, Blob(id: piece.id, blob: piece.blob, targets: [target])))
             }
         }
         var reads: [Read] = []
         for pack in packOrder {
             var current: Read?
-            for blob in byPack[pack]!.values.sorted(by: { $0.blob.offset < $1.blob.offset }) {
+            for blob in indices[pack]!.values.map({ blobs[$0].blob }).sorted(by: { $0.blob.offset < $1.blob.offset }) {
                 let end = blob.blob.offset + blob.blob.length
-                if var read = current, blob.blob.offset - (read.offset + read.length) <= maximumGap, end - read.offset <= maximumRead {
+                if var read = current, blob.blob.offset - (read.offset + read.length) <= maximumGap, end - read.offset <= maximumRead,
+                    read.blobs.count < maximumBlobs
+                {
                     read.length = max(read.length, end - read.offset)
                     read.blobs.append(blob)
                     current = read

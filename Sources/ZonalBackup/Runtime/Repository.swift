@@ -129,9 +129,11 @@ public final class Repository: Sendable {
         let present = try await Set(store.list("index").map(\.name))
         let known = index.withLock { $0.files }
         let replaced = !known.isSubset(of: present)
-        var read: [(name: String, file: IndexFile)] = []
-        for name in (replaced ? present : present.subtracting(known)).sorted() {
-            try await read.append((name, readSealed("index/\(name)", what: "index file \(name)")))
+        // Decoding index files is most of opening a repository: one core each.
+        let read = try await (replaced ? present : present.subtracting(known)).sorted().concurrentMap(
+            width: ProcessInfo.processInfo.activeProcessorCount
+        ) { name throws(BackupError) -> (name: String, file: IndexFile) in
+            (name, try await self.readSealed("index/\(name)", what: "index file \(name)"))
         }
         index.withLock { state in
             if replaced { state = IndexState() }

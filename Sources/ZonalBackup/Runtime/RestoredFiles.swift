@@ -13,62 +13,73 @@ final class RestoredFiles: Sendable {
         var remaining: Int
     }
 
-    private struct State {
-        var files: [File]
-        var descriptors: [Int32?]
+    /// One file's descriptor and the writes it still waits for, locked on its own: creating a
+    /// file can take a while (ext4 looks for an inode), and only that file's writers wait.
+    private final class Slot: Sendable {
+        let path: String
+        let node: Node
+        let state: Mutex<(descriptor: Int32?, remaining: Int)>
+
+        init(_ file: File) {
+            path = file.path
+            node = file.node
+            state = Mutex((nil, file.remaining))
+        }
     }
 
-    private let state: Mutex<State>
+    private let slots: [Slot]
     private let finished: @Sendable (Node) -> Void
 
     /// `finished` is called with each file's node once it is complete on disk.
     init(_ files: [File], finished: @escaping @Sendable (Node) -> Void) {
-        state = Mutex(State(files: files, descriptors: Array(repeating: nil, count: files.count)))
+        slots = files.map(Slot.init)
         self.finished = finished
     }
 
-    /// Writes `bytes` into file `index` at `offset`, leaving whole blocks of zeros unwritten
-    /// (holes); completes the file when this was its last chunk.
+    /// Writes `bytes` into file `index` at `offset`, leaving blocks of zeros unwritten (holes);
+    /// completes the file when this was its last chunk.
     func write(_ bytes: UnsafeRawBufferPointer, to index: Int, at offset: Int64) throws(BackupError) {
-        let (descriptor, path) = try open(index)
-        try SparseWrite.write(bytes, at: offset, to: descriptor, path: path)
-        let last = state.withLock { state -> Bool in
-            state.files[index].remaining -= 1
-            return state.files[index].remaining == 0
+        let slot = slots[index]
+        let descriptor = try open(slot)
+        try SparseWrite.write(bytes, at: offset, to: descriptor, path: slot.path)
+        let last = slot.state.withLock { state -> Bool in
+            state.remaining -= 1
+            return state.remaining == 0
         }
         if last { try complete(index) }
     }
 
-    /// Completes a file that has no chunk to wait for (an empty file, or one of only holes).
+    /// Completes a file that has no chunk to wait for (an empty file, or one of only holes), or
+    /// whose last chunk was just written.
     func complete(_ index: Int) throws(BackupError) {
-        let (descriptor, _) = try open(index)
-        let file = state.withLock { state -> File in
-            state.descriptors[index] = nil
-            return state.files[index]
-        }
+        let slot = slots[index]
+        let descriptor = try open(slot)
+        slot.state.withLock { $0.descriptor = nil }
         defer { close(descriptor) }
-        guard ftruncate(descriptor, off_t(file.node.size)) == 0 else { throw .io("cannot size \(file.path): \(String(cString: strerror(errno)))") }
-        try RestoredMetadata.apply(file.node, to: descriptor, path: file.path)
-        finished(file.node)
+        guard ftruncate(descriptor, off_t(slot.node.size)) == 0 else { throw .io("cannot size \(slot.path): \(String(cString: strerror(errno)))") }
+        try RestoredMetadata.apply(slot.node, to: descriptor, path: slot.path)
+        finished(slot.node)
     }
 
     /// Closes what is still open after a failure; the half-written files stay behind.
     func closeAll() {
-        let open = state.withLock { state -> [Int32] in
-            defer { state.descriptors = state.descriptors.map { _ in nil } }
-            return state.descriptors.compactMap { $0 }
+        for slot in slots {
+            if let descriptor = slot.state.withLock({ state -> Int32? in
+                defer { state.descriptor = nil }
+                return state.descriptor
+            }) {
+                close(descriptor)
+            }
         }
-        for descriptor in open { close(descriptor) }
     }
 
-    private func open(_ index: Int) throws(BackupError) -> (Int32, String) {
-        try state.withLock { state throws(BackupError) -> (Int32, String) in
-            let path = state.files[index].path
-            if let descriptor = state.descriptors[index] { return (descriptor, path) }
-            let descriptor = Foundation.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else { throw .io("cannot create \(path): \(String(cString: strerror(errno)))") }
-            state.descriptors[index] = descriptor
-            return (descriptor, path)
+    private func open(_ slot: Slot) throws(BackupError) -> Int32 {
+        try slot.state.withLock { state throws(BackupError) -> Int32 in
+            if let descriptor = state.descriptor { return descriptor }
+            let descriptor = Foundation.open(slot.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else { throw .io("cannot create \(slot.path): \(String(cString: strerror(errno)))") }
+            state.descriptor = descriptor
+            return descriptor
         }
     }
 }

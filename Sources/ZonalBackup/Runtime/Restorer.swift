@@ -18,7 +18,8 @@ public struct Restorer: Sendable {
     /// Pack reads at once. Default: two per core, so that one read waits on the disk while
     /// another's blobs are decrypted and written.
     public var parallelism: Int
-    /// Files written per batch: the files open at once are at most these.
+    /// Files written per batch (the next batch is laid out meanwhile): the files open at once are
+    /// at most these.
     public var batchFiles = 512
 
     public init(repository: Repository, parallelism: Int = max(ProcessInfo.processInfo.activeProcessorCount * 2, 2)) {
@@ -53,8 +54,15 @@ public struct Restorer: Sendable {
     /// caller's).
     func restoreTree(_ id: BlobID, into directory: String, state: RestoreState) async throws(BackupError) {
         var layout = Layout()
-        try await lay(id, into: directory, state: state, layout: &layout)
-        try await write(layout, state: state)
+        do throws(BackupError) {
+            try await lay(id, into: directory, state: state, layout: &layout)
+            try await startWriting(&layout, state: state)
+            try await Self.finish(layout.writing)
+        } catch {
+            // Nothing may still write once the error is reported.
+            _ = try? await Self.finish(layout.writing)
+            throw error
+        }
         // A hard link is made once the file it links to is complete.
         for (first, path) in layout.links {
             guard link(first, path) == 0 else { throw .io("cannot link \(path) to \(first): \(String(cString: strerror(errno)))") }
@@ -66,11 +74,12 @@ public struct Restorer: Sendable {
         }
     }
 
-    /// What laying the tree out leaves to do: the files of the current batch, the hard links,
-    /// and every directory's metadata.
+    /// What laying the tree out leaves to do: the files of the current batch (the batch before
+    /// it is being written meanwhile), the hard links, and every directory's metadata.
     private struct Layout {
         var files: [RestoredFiles.File] = []
         var pieces: [[RestorePlan.Piece]] = []
+        var writing: Task<Void, any Error>?
         var links: [(first: String, path: String)] = []
         var directories: [(node: Node, path: String)] = []
     }
@@ -91,11 +100,7 @@ public struct Restorer: Sendable {
                 }
                 layout.pieces.append(try pieces(of: node, at: path))
                 layout.files.append(RestoredFiles.File(path: path, node: node, remaining: layout.pieces.last!.count))
-                if layout.files.count >= batchFiles {
-                    try await write(layout, state: state)
-                    layout.files = []
-                    layout.pieces = []
-                }
+                if layout.files.count >= batchFiles { try await startWriting(&layout, state: state) }
             default:
                 try makeSpecial(node, at: path, state: state)
             }
@@ -115,13 +120,34 @@ public struct Restorer: Sendable {
         return pieces
     }
 
-    /// Writes the files of `layout`'s batch.
-    private func write(_ layout: Layout, state: RestoreState) async throws(BackupError) {
+    /// Starts writing the files of `layout`'s batch once the batch before it is written, so the
+    /// tree is laid out further while they are; the batch is then empty again.
+    private func startWriting(_ layout: inout Layout, state: RestoreState) async throws(BackupError) {
+        try await Self.finish(layout.writing)
+        layout.writing = nil
         guard !layout.files.isEmpty else { return }
-        let files = RestoredFiles(layout.files) { state.countFile(bytes: $0.size) }
+        let (batch, pieces) = (layout.files, layout.pieces)
+        layout.files = []
+        layout.pieces = []
+        layout.writing = Task { try await write(batch, pieces: pieces, state: state) }
+    }
+
+    private static func finish(_ writing: Task<Void, any Error>?) async throws(BackupError) {
+        if let writing { try await value(of: writing) }
+    }
+
+    /// What a task of this restore returned, or the error it threw.
+    private static func value<T>(of task: Task<T, any Error>) async throws(BackupError) -> T {
+        do { return try await task.value } catch let error as BackupError { throw error } catch { throw .io("restoring failed: \(error)") }
+    }
+
+    /// Writes one batch of files, whose chunks are `pieces`.
+    private func write(_ batch: [RestoredFiles.File], pieces: [[RestorePlan.Piece]], state: RestoreState) async throws(BackupError) {
+        let files = RestoredFiles(batch) { state.countFile(bytes: $0.size) }
         do throws(BackupError) {
-            for (index, file) in layout.files.enumerated() where file.remaining == 0 { try files.complete(index) }
-            try await read(RestorePlan(pieces: layout.pieces), into: files)
+            let plan = RestorePlan(pieces: pieces)
+            for (index, file) in batch.enumerated() where file.remaining == 0 { try files.complete(index) }
+            try await read(plan, into: files)
         } catch {
             files.closeAll()
             throw error
@@ -131,25 +157,7 @@ public struct Restorer: Sendable {
     /// Performs the plan's reads, `parallelism` at once, each blob checked against its id and
     /// written to every place it goes.
     private func read(_ plan: RestorePlan, into files: RestoredFiles) async throws(BackupError) {
-        var failure: BackupError?
-        await withTaskGroup(of: BackupError?.self) { group in
-            var next = 0
-            func startNext() {
-                guard failure == nil, next < plan.reads.count else { return }
-                let read = plan.reads[next]
-                next += 1
-                group.addTask {
-                    do throws(BackupError) { try await perform(read, into: files) } catch { return error }
-                    return nil
-                }
-            }
-            for _ in 0..<parallelism { startNext() }
-            for await result in group {
-                failure = failure ?? result
-                startNext()
-            }
-        }
-        if let failure { throw failure }
+        _ = try await plan.reads.concurrentMap(width: parallelism) { read throws(BackupError) in try await perform(read, into: files) }
     }
 
     private func perform(_ read: RestorePlan.Read, into files: RestoredFiles) async throws(BackupError) {
