@@ -25,9 +25,7 @@ struct BackupCopy: AsyncParsableCommand {
             throw ValidationError("give the target's password with --to-password-file or ZONAL_BACKUP_TO_PASSWORD")
         }
         let target = try await Repository.open(at: to, password: targetPassword)
-        var chosen = snapshots.isEmpty ? try await source.snapshots() : []
-        for id in snapshots { chosen.append(try await source.snapshot(id)) }
-        let copied = try await Copier(source: source, target: target).copy(chosen)
+        let copied = try await Copier(source: source, target: target).copy(try await source.snapshots(named: snapshots))
         for snapshot in copied { print("copied \(snapshot.original?.prefix(12) ?? "?") as \(snapshot.id.prefix(12))") }
         print("\(copied.count) snapshot(s) copied to \(to)")
     }

@@ -140,3 +140,23 @@ func dataSegments(_ path: String) -> [(Int, Int)] {
         offset = hole
     }
 }
+
+@Suite("Choosing snapshots", .serialized)
+struct SnapshotChoiceTests {
+    @Test("snapshots named by prefix come in the order given, `latest` is the newest, none named means all; an unknown prefix is an error")
+    func named() async throws {
+        let repository = try await TestRepository()
+        let source = repository.directory.file("s")
+        try write(Array("one".utf8), to: "\(source)/f")
+        let first = try await repository.backUp(source)
+        try write(Array("two".utf8), to: "\(source)/f")
+        let second = try await repository.backUp(source)
+        let opened = try await repository.open()
+        #expect(try await opened.snapshots(named: []).map(\.id) == [first.id, second.id])
+        #expect(
+            try await opened.snapshots(named: [String(second.id.prefix(8)), "latest", String(first.id.prefix(8))]).map(\.id) == [
+                second.id, second.id, first.id,
+            ])
+        await #expect(throws: BackupError.self) { _ = try await opened.snapshots(named: ["ffffffffffff"]) }
+    }
+}

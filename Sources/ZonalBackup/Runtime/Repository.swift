@@ -233,6 +233,15 @@ public final class Repository: Sendable {
         return matching[0]
     }
 
+    /// The snapshots `prefixes` name (each as ``snapshot(_:)`` finds it), in that order; every
+    /// snapshot when none is named.
+    public func snapshots(named prefixes: [String]) async throws(BackupError) -> [Snapshot] {
+        guard !prefixes.isEmpty else { return try await snapshots() }
+        var chosen: [Snapshot] = []
+        for prefix in prefixes { chosen.append(try await snapshot(prefix)) }
+        return chosen
+    }
+
     func save(_ snapshot: Snapshot) async throws(BackupError) {
         try await writeSealed(snapshot, as: "snapshots/\(snapshot.id)")
     }
