@@ -172,35 +172,9 @@ public struct BackupRunner: Sendable {
         }
         let kept = entries.filter { !excludes.excludes(path: "\(path)/\($0)", name: $0) }
         // Entries are backed up by several tasks at once, a few at a time.
-        let width = parallelism
-        var nodes: [Node] = []
-        var failure: BackupError?
-        await withTaskGroup(of: Swift.Result<Node?, BackupError>.self) { group in
-            var next = 0
-            func startNext() {
-                guard next < kept.count else { return }
-                let name = kept[next]
-                next += 1
-                group.addTask {
-                    do throws(BackupError) {
-                        return .success(
-                            try await backUp(
-                                path: "\(path)/\(name)", name: name, parent: parent[name], writer: writer, state: state, top: false, device: device))
-                    } catch {
-                        return .failure(error)
-                    }
-                }
-            }
-            for _ in 0..<width { startNext() }
-            for await result in group {
-                switch result {
-                case .success(let node): if let node { nodes.append(node) }
-                case .failure(let error): failure = failure ?? error
-                }
-                startNext()
-            }
-        }
-        if let failure { throw failure }
+        let nodes = try await kept.concurrentMap(width: parallelism) { name throws(BackupError) in
+            try await backUp(path: "\(path)/\(name)", name: name, parent: parent[name], writer: writer, state: state, top: false, device: device)
+        }.compactMap { $0 }
         return try await store(tree: Tree(nodes: nodes.sorted { $0.name < $1.name }), writer: writer, state: state)
     }
 
