@@ -50,9 +50,9 @@ struct AppCommand: AsyncParsableCommand {
         case (.some, .some):
             throw ValidationError("give --slow or --fail, not both")
         }
-        let configuration = AppPlan(
+        let plan = AppPlan(
             service: service, node: node, zone: zone, region: region, host: host, port: port, adminPort: adminPort,
             metrics: metrics)
-        try await AppServer(configuration: configuration, faults: FaultSwitch(fault), tokens: .fromEnvironment(), logger: logger).run()
+        try await AppServer(plan: plan, faults: FaultSwitch(fault), tokens: .fromEnvironment(), logger: logger).run()
     }
 }

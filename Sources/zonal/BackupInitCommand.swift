@@ -15,7 +15,7 @@ struct BackupInit: AsyncParsableCommand {
             return
         }
         let created = try await Repository.initialize(at: path, password: try repository.password(confirm: true))
-        print("created repository \(created.config.id.prefix(12)) at \(path)")
+        print("created repository \(created.parameters.id.prefix(12)) at \(path)")
         print("keep the password safe: without it the backups cannot be read by anyone, you included")
     }
 }

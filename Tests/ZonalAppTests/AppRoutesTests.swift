@@ -10,7 +10,7 @@ import ZonalObservability
 
 @Suite("Sample application backend")
 struct AppRoutesTests {
-    static let configuration = AppPlan(service: "web", node: "east-a-1", zone: "east-a", region: "east", host: "127.0.0.1", port: 8080, adminPort: 9080)
+    static let plan = AppPlan(service: "web", node: "east-a-1", zone: "east-a", region: "east", host: "127.0.0.1", port: 8080, adminPort: 9080)
 
     static let token = AdminToken.generate()
 
@@ -18,7 +18,7 @@ struct AppRoutesTests {
     func application(_ faults: FaultSwitch) -> some ApplicationProtocol {
         Observability.bootstrap()
         let router = Router(context: APIRequestContext.self)
-        AppRoutes(configuration: Self.configuration, faults: faults).addServiceRoutes(to: router)
+        AppRoutes(plan: Self.plan, faults: faults).addServiceRoutes(to: router)
         router.addMetricsRoute()
         return Application(router: router)
     }
@@ -27,7 +27,7 @@ struct AppRoutesTests {
     func admin(_ faults: FaultSwitch) -> some ApplicationProtocol {
         Observability.bootstrap()
         let router = Router(context: APIRequestContext.self)
-        AppRoutes(configuration: Self.configuration, faults: faults).addAdminRoutes(to: router, tokens: AdminTokenSource(fixed: Self.token))
+        AppRoutes(plan: Self.plan, faults: faults).addAdminRoutes(to: router, tokens: AdminTokenSource(fixed: Self.token))
         return Application(router: router)
     }
 

@@ -18,7 +18,7 @@ struct LiveProbeTests {
         let port = Int.random(in: 20000...40000)
         let faults = FaultSwitch()
         let server = AppServer(
-            configuration: AppPlan(service: "web", node: "n", zone: "z", region: "r", host: host, port: port, adminPort: nil),
+            plan: AppPlan(service: "web", node: "n", zone: "z", region: "r", host: host, port: port, adminPort: nil),
             faults: faults, tokens: AdminTokenSource(fixed: nil), logger: Logger(label: "test.app"))
         let group = ServiceGroup(configuration: .init(services: server.applications(), logger: Logger(label: "test.app")))
         let running = Task { try await group.run() }

@@ -16,7 +16,7 @@ struct TestRepository {
         path = directory.file("repo")
         try await Repository.initialize(
             at: path, password: Self.password,
-            config: RepositoryParameters(id: "test", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
+            parameters: RepositoryParameters(id: "test", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
             scryptRounds: 1 << 10)
     }
 
@@ -294,7 +294,7 @@ struct RepositoryTests {
         let path = mountPoint + "/repo"
         try await Repository.initialize(
             at: path, password: TestRepository.password,
-            config: RepositoryParameters(id: "full", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
+            parameters: RepositoryParameters(id: "full", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20),
             scryptRounds: 1 << 10)
         let source = directory.file("source")
         try write(randomBytes(6 << 20, seed: 31), to: "\(source)/incompressible.bin")

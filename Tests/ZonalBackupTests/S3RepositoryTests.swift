@@ -10,7 +10,7 @@ import ZonalTesting
 /// `zonal backup --repo s3:…` takes.
 @Suite("Backup repository in S3", .serialized)
 struct S3RepositoryTests {
-    static let settings = RepositoryParameters(id: "s3-test", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20)
+    static let parameters = RepositoryParameters(id: "s3-test", chunker: .init(minimum: 16 << 10, average: 64 << 10, maximum: 256 << 10), packSize: 1 << 20)
 
     func store(_ location: String) throws -> any RepositoryStore {
         try RepositoryLocation.store(location, environment: S3ServerFixture.environment)
@@ -30,7 +30,8 @@ struct S3RepositoryTests {
         let local = try TemporaryDirectory(prefix: "zonal-s3-backup")
         defer { local.remove() }
         let location = server.repositoryLocation()
-        let created = try await Repository.initialize(in: try store(location), password: TestRepository.password, config: Self.settings, scryptRounds: 1 << 10)
+        let created = try await Repository.initialize(
+            in: try store(location), password: TestRepository.password, parameters: Self.parameters, scryptRounds: 1 << 10)
         #expect(created.store.location == location)
         let source = local.file("source")
         try makeTree(source)
@@ -103,7 +104,7 @@ struct S3RepositoryTests {
         let damaged = try await local.backUp(local.directory.file("two"))
 
         let location = server.repositoryLocation(prefix: "offsite/east")
-        try await Repository.initialize(in: try store(location), password: "offsite", config: Self.settings, scryptRounds: 1 << 10)
+        try await Repository.initialize(in: try store(location), password: "offsite", parameters: Self.parameters, scryptRounds: 1 << 10)
         let offsite = { () async throws -> Repository in try await Repository.open(try store(location), password: "offsite") }
         let copies = try await Copier(source: try local.open(), target: try offsite()).copy([kept])
         #expect(copies.count == 1)

@@ -51,14 +51,14 @@ struct BalancerOperationsTests {
             try await client.execute(uri: "/pools/web/servers/web@b1/weight", method: .put, body: ByteBuffer(string: #"{"weight": 0}"#)) {
                 #expect($0.status == .ok)
             }
-            #expect(balancer.pools["web"]?.configuration.backends.first { $0.id == "web@b1" }?.weight == 0)
+            #expect(balancer.pools["web"]?.plan.backends.first { $0.id == "web@b1" }?.weight == 0)
             try await client.execute(
                 uri: "/pools/web/servers", method: .post,
                 body: ByteBuffer(string: #"{"name": "extra", "address": "127.0.0.9", "port": 8081, "zone": "east-a", "weight": 3}"#)
             ) {
                 #expect($0.status == .ok)
             }
-            #expect(balancer.pools["web"]?.configuration.backends.last == Backend(id: "extra", host: "127.0.0.9", port: 8081, zone: "east-a", weight: 3))
+            #expect(balancer.pools["web"]?.plan.backends.last == Backend(id: "extra", host: "127.0.0.9", port: 8081, zone: "east-a", weight: 3))
             try await client.execute(
                 uri: "/pools/web/servers", method: .post,
                 body: ByteBuffer(string: #"{"name": "extra", "address": "127.0.0.9", "port": 8081, "zone": "east-a"}"#)
@@ -119,7 +119,7 @@ struct BalancerOperationsTests {
         pool.setHealth("web@a1", .unhealthy)
         let report = try balancer.reload()
         #expect(report.reconfigured == ["web"] && report.notApplied.isEmpty)
-        #expect(pool.configuration.scheduling == .leastConnections)
+        #expect(pool.plan.scheduling == .leastConnections)
         #expect(pool.snapshot().servers.first { $0.id == "web@a1" }?.health == .unhealthy, "health survives a reload")
         #expect(pool.servingZone == "east-b")
     }
@@ -151,7 +151,7 @@ struct BalancerOperationsTests {
     func sharingPool(_ configuration: PoolPlan, coordinator: any Coordinator, prefix: String) -> (BackendPool, AffinitySharing) {
         let holder = SharingHolder()
         let pool = BackendPool(
-            configuration: configuration,
+            plan: configuration,
             onAffinity: { _, client, server in
                 holder.sharing.withLock { $0 }?.publish(client: client, server: server)
             })

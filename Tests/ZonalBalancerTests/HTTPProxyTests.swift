@@ -48,7 +48,7 @@ struct HTTPProxyTests {
     func roundRobin() async throws {
         let a = try await startHTTPServer(name: "a")
         let b = try await startHTTPServer(name: "b")
-        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [backend("a", a), backend("b", b, weight: 2)]))
+        let pool = BackendPool(plan: PoolPlan(name: "p", backends: [backend("a", a), backend("b", b, weight: 2)]))
         let proxy = try await startHTTPProxy(pool)
         var counts: [String: Int] = [:]
         for _ in 0..<30 {
@@ -67,7 +67,7 @@ struct HTTPProxyTests {
     @Test("streams large bodies both ways, and HTTP/1.0 and pipelined requests work", arguments: [0, 1, 300_000, 5_000_000])
     func bodies(size: Int) async throws {
         let a = try await startHTTPServer(name: "a")
-        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [backend("a", a)]))
+        let pool = BackendPool(plan: PoolPlan(name: "p", backends: [backend("a", a)]))
         let proxy = try await startHTTPProxy(pool)
         let payload = String(repeating: "0123456789abcdef", count: size / 16 + 1).prefix(size)
         let echoed = try await client.send("http://\(proxy.host):\(proxy.port)/echo", method: .POST, body: String(payload))
@@ -87,7 +87,7 @@ struct HTTPProxyTests {
     @Test("bad input gets a specific answer: 400, 431, 413, 408 for slow headers, 503 with no server")
     func badInput() async throws {
         let a = try await startHTTPServer(name: "a")
-        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [backend("a", a)]))
+        let pool = BackendPool(plan: PoolPlan(name: "p", backends: [backend("a", a)]))
         let settings = HTTPSpec(limits: .init(maxHeaderBytes: 2048, maxBodyBytes: 1000), headerTimeout: .milliseconds(300))
         let proxy = try await startHTTPProxy(pool, settings: settings)
         let garbage = try await rawExchange(host: proxy.host, port: proxy.port, "HELLO THERE\r\n\r\n")
@@ -117,7 +117,7 @@ struct HTTPProxyTests {
         try await refusing.stop()
         let hangUp = try await startHangUpServer()
         let pool = BackendPool(
-            configuration: PoolPlan(
+            plan: PoolPlan(
                 name: "p",
                 backends: [
                     Backend(id: "refusing", host: refusing.host, port: refusing.port, zone: "z"),
@@ -145,8 +145,8 @@ struct HTTPProxyTests {
         let a = try await startHTTPServer(name: "a")
         let b = try await startHTTPServer(name: "b")
         let configuration = PoolPlan(name: "p", backends: [backend("a", a), backend("b", b)], persistence: .cookie(.init()))
-        let first = BackendPool(configuration: configuration)
-        let second = BackendPool(configuration: configuration)
+        let first = BackendPool(plan: configuration)
+        let second = BackendPool(plan: configuration)
         let proxy1 = try await startHTTPProxy(first)
         let proxy2 = try await startHTTPProxy(second)
         let initial = try await client.send("http://\(proxy1.host):\(proxy1.port)/name")
@@ -175,7 +175,7 @@ struct HTTPProxyTests {
             name: "p", backends: zip(["a", "b", "c"], servers).map { backend($0, $1) },
             persistence: .applicationCookie(name: "SESSION"))
         let proxies = [
-            try await startHTTPProxy(BackendPool(configuration: configuration)), try await startHTTPProxy(BackendPool(configuration: configuration)),
+            try await startHTTPProxy(BackendPool(plan: configuration)), try await startHTTPProxy(BackendPool(plan: configuration)),
         ]
         var owners: Set<String> = []
         for session in 0..<12 {
@@ -196,7 +196,7 @@ struct HTTPProxyTests {
     @Test("a client that leaves mid-request frees its server connection at once")
     func clientLeavesEarly() async throws {
         let a = try await startHTTPServer(name: "a")
-        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [backend("a", a)]))
+        let pool = BackendPool(plan: PoolPlan(name: "p", backends: [backend("a", a)]))
         let proxy = try await startHTTPProxy(pool)
         let leaving = Task { try await rawExchange(host: proxy.host, port: proxy.port, "GET /slow?ms=5000 HTTP/1.1\r\nHost: x\r\n\r\n") }
         #expect(await poll(timeout: .seconds(5)) { pool.activeConnections("a") == 1 } != nil)
@@ -213,7 +213,7 @@ struct HTTPProxyTests {
         let a = try await startHTTPServer(name: "a")
         let b = try await startHTTPServer(name: "b")
         let configuration = PoolPlan(name: "p", backends: [backend("a", a), backend("b", b)], scheduling: .leastConnections)
-        let pool = BackendPool(configuration: configuration)
+        let pool = BackendPool(plan: configuration)
         let proxy = try await startHTTPProxy(pool)
         let slow = Task { try await client.send("http://\(proxy.host):\(proxy.port)/slow?ms=800") }
         _ = await poll(timeout: .seconds(5)) { pool.snapshot().servers.contains { $0.active == 1 } }
@@ -286,7 +286,7 @@ struct HTTPSListenerTests {
         defer { directory.remove() }
         let source = try TLSContextSource(files: try await makeCertificate("first.example", in: directory))
         let a = try await startHTTPServer(name: "a")
-        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [backend("a", a)]))
+        let pool = BackendPool(plan: PoolPlan(name: "p", backends: [backend("a", a)]))
         let proxy = try await startListener { host, onBound in
             HTTPProxy(
                 name: "tls", host: host, port: 0, pool: pool, settings: .init(), maxConnections: 100, tls: source, logger: Logger(label: "test.tls"),

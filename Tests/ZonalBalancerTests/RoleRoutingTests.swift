@@ -10,7 +10,7 @@ import ZonalTesting
 struct RoleRoutingTests {
     func pool() -> BackendPool {
         BackendPool(
-            configuration: PoolPlan(
+            plan: PoolPlan(
                 name: "db",
                 backends: ["a", "b", "c"].map {
                     Backend(id: "db@\($0)", host: "127.0.0.1", port: 5432, zone: $0, weight: 1)

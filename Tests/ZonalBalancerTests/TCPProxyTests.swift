@@ -109,7 +109,7 @@ struct TCPProxyTests {
         let a = try await EchoServer.start(name: "a")
         let b = try await EchoServer.start(name: "b")
         let pool = BackendPool(
-            configuration: PoolPlan(
+            plan: PoolPlan(
                 name: "p",
                 backends: [
                     Backend(id: "a", host: a.host, port: a.port, zone: "z"), Backend(id: "b", host: b.host, port: b.port, zone: "z"),
@@ -132,7 +132,7 @@ struct TCPProxyTests {
         let dead = try await EchoServer.start(name: "dead")
         try await dead.channel.close()
         let pool = BackendPool(
-            configuration: PoolPlan(
+            plan: PoolPlan(
                 name: "p",
                 backends: [
                     Backend(id: "dead", host: dead.host, port: dead.port, zone: "z"), Backend(id: "live", host: live.host, port: live.port, zone: "z"),
@@ -153,7 +153,7 @@ struct TCPProxyTests {
         let a2 = try await EchoServer.start(name: "a2")
         let b1 = try await EchoServer.start(name: "b1")
         let pool = BackendPool(
-            configuration: PoolPlan(
+            plan: PoolPlan(
                 name: "p",
                 backends: [
                     Backend(id: "a1", host: a1.host, port: a1.port, zone: "east-a"), Backend(id: "a2", host: a2.host, port: a2.port, zone: "east-a"),
@@ -228,7 +228,7 @@ final class HeldConnection: Sendable {
 @Suite("Layer-4 proxy under hostile clients")
 struct TCPProxyLimitTests {
     func proxy(_ limits: ConnectionLimits, to server: EchoServer) async throws -> RunningListener {
-        let pool = BackendPool(configuration: PoolPlan(name: "p", backends: [Backend(id: "s", host: server.host, port: server.port, zone: "z")]))
+        let pool = BackendPool(plan: PoolPlan(name: "p", backends: [Backend(id: "s", host: server.host, port: server.port, zone: "z")]))
         return try await startListener { host, onBound in
             TCPProxy(host: host, port: 0, pool: pool, limits: limits, logger: Logger(label: "test.proxy"), onBound: onBound)
         }

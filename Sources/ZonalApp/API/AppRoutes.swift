@@ -7,14 +7,14 @@ import ZonalObservability
 /// The HTTP surface of the sample backend: `/` says who answered, `/health` says whether it
 /// works; on the admin port, `/fault` switches misbehaviour for drills (with the admin token).
 public struct AppRoutes: Sendable {
-    public let configuration: AppPlan
+    public let plan: AppPlan
     public let faults: FaultSwitch
     private let requests: Counter
 
-    public init(configuration: AppPlan, faults: FaultSwitch) {
-        self.configuration = configuration
+    public init(plan: AppPlan, faults: FaultSwitch) {
+        self.plan = plan
         self.faults = faults
-        self.requests = Counter(label: "zonal_app_requests_total", dimensions: [("service", configuration.service), ("node", configuration.node)])
+        self.requests = Counter(label: "zonal_app_requests_total", dimensions: [("service", plan.service), ("node", plan.node)])
     }
 
     /// What `/` answers: enough for a client to see which zone served it.
@@ -28,15 +28,15 @@ public struct AppRoutes: Sendable {
     /// Routes clients use.
     public func addServiceRoutes(to router: Router<APIRequestContext>) {
         router.get("/health") { _, _ in
-            try await applyFault { Response.json(["status": "ok", "node": configuration.node, "zone": configuration.zone]) }
+            try await applyFault { Response.json(["status": "ok", "node": plan.node, "zone": plan.zone]) }
         }
         let identify: @Sendable (Request, APIRequestContext) async throws -> Response = { request, _ in
             requests.increment()
             return try await applyFault {
                 Response.json(
                     Identity(
-                        service: configuration.service, node: configuration.node, zone: configuration.zone,
-                        region: configuration.region, host: configuration.host, port: configuration.port,
+                        service: plan.service, node: plan.node, zone: plan.zone,
+                        region: plan.region, host: plan.host, port: plan.port,
                         pid: ProcessInfo.processInfo.processIdentifier, path: request.uri.path))
             }
         }
@@ -77,7 +77,7 @@ public struct AppRoutes: Sendable {
             try await Task.sleep(for: delay)
             return respond()
         case .failing(let status):
-            return Response.json(status: .init(code: status), ["status": "failing", "node": configuration.node])
+            return Response.json(status: .init(code: status), ["status": "failing", "node": plan.node])
         }
     }
 

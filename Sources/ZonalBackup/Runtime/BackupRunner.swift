@@ -208,7 +208,7 @@ public struct BackupRunner: Sendable {
         }
         defer { close(descriptor) }
         let outcome = await withTaskGroup(of: Swift.Result<(Int, BlobID), BackupError>.self) { group -> Swift.Result<[BlobID]?, BackupError> in
-            var stream = ChunkStream(chunker: FastCDC(settings: repository.config.chunker))
+            var stream = ChunkStream(chunker: FastCDC(settings: repository.parameters.chunker))
             var ids: [BlobID?] = []
             var inFlight = 0
             var failure: BackupError?

@@ -30,11 +30,11 @@ actor PackWriter {
 
     func add(_ id: BlobID, kind: PackedBlob.Kind, stored: [UInt8], plainLength: Int) async throws(BackupError) {
         // Room for a full pack, its last blob and its header at once, so it never grows by doubling.
-        if pending.isEmpty { pending.reserveCapacity(repository.config.packSize + stored.count + (1 << 20)) }
+        if pending.isEmpty { pending.reserveCapacity(repository.parameters.packSize + stored.count + (1 << 20)) }
         entries.append(PackedBlob(id: id, kind: kind, offset: pending.count, length: stored.count, plainLength: plainLength))
         pending += stored
         storedBytes += Int64(stored.count)
-        if pending.count >= repository.config.packSize { try await flush() }
+        if pending.count >= repository.parameters.packSize { try await flush() }
     }
 
     /// Writes the last pack and the index of all packs written, so the blobs can be found.

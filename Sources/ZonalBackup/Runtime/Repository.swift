@@ -15,7 +15,7 @@ public final class Repository: Sendable {
     }
 
     public let store: any RepositoryStore
-    public let config: RepositoryParameters
+    public let parameters: RepositoryParameters
     public let codec: BlobCodec
     private let index = Mutex(IndexState())
 
@@ -32,16 +32,16 @@ public final class Repository: Sendable {
 
     /// Creates a repository at `location` (a directory path, or `s3:…`; see ``RepositoryLocation``).
     @discardableResult
-    public static func initialize(at location: String, password: String, config: RepositoryParameters? = nil, scryptRounds: Int = 1 << 15)
+    public static func initialize(at location: String, password: String, parameters: RepositoryParameters? = nil, scryptRounds: Int = 1 << 15)
         async throws(BackupError) -> Repository
     {
-        try await initialize(in: try RepositoryLocation.store(location), password: password, config: config, scryptRounds: scryptRounds)
+        try await initialize(in: try RepositoryLocation.store(location), password: password, parameters: parameters, scryptRounds: scryptRounds)
     }
 
     /// Creates a repository in `store` (empty or missing) with `password`.
     /// `scryptRounds` is scrypt's N for the password's key file (default 2^15).
     @discardableResult
-    public static func initialize(in store: any RepositoryStore, password: String, config: RepositoryParameters? = nil, scryptRounds: Int = 1 << 15)
+    public static func initialize(in store: any RepositoryStore, password: String, parameters: RepositoryParameters? = nil, scryptRounds: Int = 1 << 15)
         async throws(BackupError) -> Repository
     {
         if try await store.exists("config") { throw .alreadyExists(store.location) }
@@ -49,12 +49,12 @@ public final class Repository: Sendable {
         guard !password.isEmpty else { throw .invalid("the password is empty") }
         try await store.prepare()
         let key = MasterKey.random()
-        let config = config ?? RepositoryParameters(id: SHA256.hash(data: Array(UUID().uuidString.utf8)).hex)
-        if let problem = config.chunker.problem { throw .invalid(problem) }
+        let parameters = parameters ?? RepositoryParameters(id: SHA256.hash(data: Array(UUID().uuidString.utf8)).hex)
+        if let problem = parameters.chunker.problem { throw .invalid(problem) }
         let keyFile = KeyFile.make(for: key, password: password, rounds: scryptRounds)
         try await store.write("keys/\(SHA256.hash(data: Array(keyFile.salt.utf8)).hex)", Array(try Self.json(keyFile)))
-        try await store.write("config", key.seal(Array(try Self.json(config))))
-        return Repository(store: store, config: config, key: key)
+        try await store.write("config", key.seal(Array(try Self.json(parameters))))
+        return Repository(store: store, parameters: parameters, key: key)
     }
 
     /// Whether `location` holds a repository (its config file), without opening it.
@@ -79,16 +79,16 @@ public final class Repository: Sendable {
             }
         }
         guard let key else { throw .wrongPassword }
-        let config: RepositoryParameters = try await decode(key.open(try store.read("config"), what: "the config file"), what: "the config file")
-        let repository = Repository(store: store, config: config, key: key)
+        let parameters: RepositoryParameters = try await decode(key.open(try store.read("config"), what: "the config file"), what: "the config file")
+        let repository = Repository(store: store, parameters: parameters, key: key)
         try await repository.loadIndex()
         return repository
     }
 
-    private init(store: any RepositoryStore, config: RepositoryParameters, key: MasterKey) {
+    private init(store: any RepositoryStore, parameters: RepositoryParameters, key: MasterKey) {
         self.store = store
-        self.config = config
-        self.codec = BlobCodec(key: key, level: config.compressionLevel)
+        self.parameters = parameters
+        self.codec = BlobCodec(key: key, level: parameters.compressionLevel)
     }
 
     public var key: MasterKey { codec.key }

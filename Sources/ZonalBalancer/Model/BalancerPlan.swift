@@ -39,7 +39,7 @@ public struct BalancerPlan: Sendable, Hashable {
         self.service = serviceName
         self.node = nodeName
         listeners = spec.listeners.map { Listener(name: $0.name, host: node.address, port: $0.port, mode: $0.mode, pool: $0.pool, tls: $0.tls) }
-        pools = try spec.pools.map { pool throws(BalancerPlanError) in try Self.configuration(of: pool, in: topology) }
+        pools = try spec.pools.map { pool throws(BalancerPlanError) in try Self.plan(of: pool, in: topology) }
         http = spec.http
         connections = spec.connections
         adminHost = node.address
@@ -47,7 +47,7 @@ public struct BalancerPlan: Sendable, Hashable {
         adminToken = spec.adminToken
     }
 
-    private static func configuration(of pool: BalancerSpec.Pool, in topology: Topology) throws(BalancerPlanError) -> PoolPlan {
+    private static func plan(of pool: BalancerSpec.Pool, in topology: Topology) throws(BalancerPlanError) -> PoolPlan {
         var backends = pool.servers.map { Backend(id: $0.name, host: $0.address, port: $0.port, zone: $0.zone, weight: $0.weight) }
         var health = pool.health ?? HealthCheckSpec(probe: .tcp(port: nil))
         var primaryZone = pool.primaryZone

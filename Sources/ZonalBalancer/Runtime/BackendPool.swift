@@ -6,7 +6,7 @@ import ZonalCore
 /// which servers are healthy (active checks), ejected (passive checks) or busy, which zone
 /// serves, and whose turn it is.
 ///
-/// The configuration can be replaced at run time (reload, admin API); servers that stay keep
+/// The plan can be replaced at run time (reload, admin API); servers that stay keep
 /// their health, ejections and active counts, so a reload does not send traffic to a server a
 /// check has just found dead.
 public final class BackendPool: Sendable {
@@ -17,7 +17,7 @@ public final class BackendPool: Sendable {
     }
 
     private struct State: Sendable {
-        var configuration: PoolPlan
+        var plan: PoolPlan
         var health: [String: Health] = [:]
         var active: [String: Int] = [:]
         var roundRobin = SmoothWeightedRoundRobin()
@@ -32,14 +32,14 @@ public final class BackendPool: Sendable {
         var affinity: [String: Affinity] = [:]
         var affinityWrites = 0
 
-        init(configuration: PoolPlan) {
-            self.configuration = configuration
-            self.ring = ConsistentHashRing(backends: configuration.backends)
-            self.tokens = Dictionary(configuration.backends.map { ($0.persistenceToken, $0.id) }, uniquingKeysWith: { first, _ in first })
-            self.zones = configuration.primaryZone.map {
-                ZoneFailoverPolicy(primaryZone: $0, secondaryZone: configuration.secondaryZone, settings: configuration.failover)
+        init(plan: PoolPlan) {
+            self.plan = plan
+            self.ring = ConsistentHashRing(backends: plan.backends)
+            self.tokens = Dictionary(plan.backends.map { ($0.persistenceToken, $0.id) }, uniquingKeysWith: { first, _ in first })
+            self.zones = plan.primaryZone.map {
+                ZoneFailoverPolicy(primaryZone: $0, secondaryZone: plan.secondaryZone, settings: plan.failover)
             }
-            self.outliers = OutlierDetector(settings: configuration.outliers)
+            self.outliers = OutlierDetector(settings: plan.outliers)
         }
     }
 
@@ -61,26 +61,26 @@ public final class BackendPool: Sendable {
     /// happens; `onAffinity` of every client newly persisted to a server (pool, client, server
     /// id), so other balancer instances can learn it.
     public init(
-        configuration: PoolPlan,
+        plan: PoolPlan,
         clock: any ZonalClock = SystemClock(),
         onZoneSwitch: @escaping @Sendable (String, ZoneFailoverPolicy.Switch) -> Void = { _, _ in },
         onAffinity: @escaping @Sendable (String, String, String) -> Void = { _, _, _ in }
     ) {
-        self.name = configuration.name
+        self.name = plan.name
         self.clock = clock
         self.onZoneSwitch = onZoneSwitch
         self.onAffinity = onAffinity
-        self.state = Mutex(State(configuration: configuration))
+        self.state = Mutex(State(plan: plan))
     }
 
     /// The pool's name; fixed for its life, so reading it takes no lock.
     public let name: String
 
-    public var configuration: PoolPlan {
-        state.withLock { $0.configuration }
+    public var plan: PoolPlan {
+        state.withLock { $0.plan }
     }
 
-    /// What each request needs of the configuration, without copying the server list.
+    /// What each request needs of the plan, without copying the server list.
     public struct RequestPolicy: Sendable {
         public var persistence: PoolPlan.Persistence
         public var retries: Int
@@ -89,25 +89,25 @@ public final class BackendPool: Sendable {
 
     public var requestPolicy: RequestPolicy {
         state.withLock {
-            RequestPolicy(persistence: $0.configuration.persistence, retries: $0.configuration.retries, connectTimeout: $0.configuration.connectTimeout)
+            RequestPolicy(persistence: $0.plan.persistence, retries: $0.plan.retries, connectTimeout: $0.plan.connectTimeout)
         }
     }
 
     /// Replaces the pool's servers and settings (the name stays). Kept servers keep their health
     /// and ejections; a changed zone layout restarts the failover policy from the current health.
-    public func reconfigure(_ configuration: PoolPlan) {
-        precondition(configuration.name == name, "a pool keeps its name")
+    public func reconfigure(_ plan: PoolPlan) {
+        precondition(plan.name == name, "a pool keeps its name")
         let now = clock.now
         let change: ZoneFailoverPolicy.Switch? = state.withLock { state in
-            var next = State(configuration: configuration)
-            let kept = Set(configuration.backends.map(\.id))
+            var next = State(plan: plan)
+            let kept = Set(plan.backends.map(\.id))
             next.health = state.health.filter { kept.contains($0.key) }
             next.active = state.active
             next.roundRobin = state.roundRobin
             next.leastConnections = state.leastConnections
             next.switches = state.switches
             next.affinity = state.affinity
-            if configuration.outliers == state.configuration.outliers { next.outliers = state.outliers }
+            if plan.outliers == state.plan.outliers { next.outliers = state.outliers }
             if let old = state.zones, let new = next.zones, old.primaryZone == new.primaryZone,
                 old.secondaryZone == new.secondaryZone, old.settings == new.settings
             {
@@ -127,7 +127,7 @@ public final class BackendPool: Sendable {
         let now = clock.now
         let (backend, change, remembered) = state.withLock { state -> (Backend?, ZoneFailoverPolicy.Switch?, Bool) in
             let change = Self.reevaluateZones(&state, now: now)
-            guard case .sourceAddress(let timeout) = state.configuration.persistence else {
+            guard case .sourceAddress(let timeout) = state.plan.persistence else {
                 return (Self.pickInZones(&state, client: client, excluding: excluding, now: now), change, false)
             }
             if excluding.isEmpty, let affinity = state.affinity[client], now - affinity.lastUsed < timeout,
@@ -164,7 +164,7 @@ public final class BackendPool: Sendable {
     public func importAffinity(client: String, server: String) {
         let now = clock.now
         state.withLock { state in
-            guard case .sourceAddress(let timeout) = state.configuration.persistence else { return }
+            guard case .sourceAddress(let timeout) = state.plan.persistence else { return }
             Self.remember(&state, client: client, server: server, now: now, timeout: timeout)
         }
     }
@@ -264,12 +264,12 @@ public final class BackendPool: Sendable {
         return state.withLock { state in
             _ = Self.reevaluateZones(&state, now: now)
             return PoolSnapshot(
-                name: state.configuration.name,
-                scheduling: state.configuration.scheduling.rawValue,
-                primaryZone: state.configuration.primaryZone,
-                secondaryZone: state.configuration.secondaryZone,
+                name: state.plan.name,
+                scheduling: state.plan.scheduling.rawValue,
+                primaryZone: state.plan.primaryZone,
+                secondaryZone: state.plan.secondaryZone,
                 servingZone: state.zones?.servingZone,
-                servers: state.configuration.backends.map { backend in
+                servers: state.plan.backends.map { backend in
                     PoolSnapshot.Server(
                         id: backend.id, address: backend.host, port: backend.port, zone: backend.zone,
                         weight: backend.weight, health: state.health[backend.id, default: .unknown],
@@ -289,7 +289,7 @@ public final class BackendPool: Sendable {
         _ state: inout State, client: String, excluding: Set<String>, now: MonotonicInstant,
         scheduling: PoolPlan.Scheduling? = nil
     ) -> Backend? {
-        let scheduling = scheduling ?? state.configuration.scheduling
+        let scheduling = scheduling ?? state.plan.scheduling
         guard let zones = state.zones else {
             return pick(&state, client: client, from: candidates(state, zone: nil, excluding: excluding, now: now), scheduling: scheduling)
         }
@@ -325,7 +325,7 @@ public final class BackendPool: Sendable {
     }
 
     private static func candidates(_ state: State, zone: String?, excluding: Set<String>, now: MonotonicInstant) -> [Backend] {
-        state.configuration.backends.filter { backend in
+        state.plan.backends.filter { backend in
             (zone == nil || backend.zone == zone) && !excluding.contains(backend.id) && isEligible(state, backend, now: now)
         }
     }
@@ -335,7 +335,7 @@ public final class BackendPool: Sendable {
     }
 
     private static func eligibleServer(_ state: State, id: String, now: MonotonicInstant) -> Backend? {
-        guard let backend = state.configuration.backends.first(where: { $0.id == id }), isEligible(state, backend, now: now) else { return nil }
+        guard let backend = state.plan.backends.first(where: { $0.id == id }), isEligible(state, backend, now: now) else { return nil }
         if let serving = state.zones?.servingZone, backend.zone != serving { return nil }
         if state.zones != nil && state.zones?.servingZone == nil { return nil }
         return backend
@@ -370,7 +370,7 @@ public final class BackendPool: Sendable {
     /// Servers of `zone` that could take traffic: neither found dead by a check nor ejected.
     /// Draining servers (weight 0) do not count, so draining a whole zone moves its traffic.
     private static func healthyCount(_ state: State, zone: String, now: MonotonicInstant) -> Int {
-        state.configuration.backends.reduce(0) { count, backend in
+        state.plan.backends.reduce(0) { count, backend in
             count + (backend.zone == zone && isEligible(state, backend, now: now) ? 1 : 0)
         }
     }

@@ -42,9 +42,9 @@ public final class Balancer: Sendable {
         self.clock = clock
         let shares = Mutex<[String: AffinitySharing]>([:])
         var pools: [String: BackendPool] = [:]
-        for configuration in plan.pools {
-            pools[configuration.name] = BackendPool(
-                configuration: configuration,
+        for poolPlan in plan.pools {
+            pools[poolPlan.name] = BackendPool(
+                plan: poolPlan,
                 clock: clock,
                 onZoneSwitch: { pool, change in
                     Counter(label: "zonal_balancer_zone_switches_total", dimensions: [("pool", pool), ("to", change.to.rawValue)]).increment()
@@ -59,18 +59,18 @@ public final class Balancer: Sendable {
         checks = pools.mapValues { PoolHealthChecks(pool: $0, logger: logger) }
         var sharing: [AffinitySharing] = []
         if let coordinator {
-            for configuration in plan.pools {
-                guard case .sourceAddress(let timeout) = configuration.persistence, let pool = pools[configuration.name] else { continue }
+            for poolPlan in plan.pools {
+                guard case .sourceAddress(let timeout) = poolPlan.persistence, let pool = pools[poolPlan.name] else { continue }
                 let share = AffinitySharing(
-                    coordinator: coordinator, prefix: "/zonal/\(plan.topology)/balancer/\(plan.service)/\(configuration.name)/affinity/",
+                    coordinator: coordinator, prefix: "/zonal/\(plan.topology)/balancer/\(plan.service)/\(poolPlan.name)/affinity/",
                     pool: pool, timeout: timeout, clock: clock, logger: logger)
                 sharing.append(share)
             }
         }
         shares.withLock { table in for share in sharing { table[share.pool.name] = share } }
         self.sharing = sharing
-        roleRouting = plan.pools.compactMap { configuration -> RoleRouting? in
-            guard let routing = configuration.databaseRouting, let coordinator, let pool = pools[configuration.name] else { return nil }
+        roleRouting = plan.pools.compactMap { poolPlan -> RoleRouting? in
+            guard let routing = poolPlan.databaseRouting, let coordinator, let pool = pools[poolPlan.name] else { return nil }
             return RoleRouting(
                 pool: pool, directory: ServiceRoleDirectory(coordinator: coordinator, service: routing.service),
                 role: routing.role, clock: clock, logger: logger)
@@ -119,15 +119,15 @@ public final class Balancer: Sendable {
         if next.listeners != current.listeners {
             report.notApplied.append("listener changes take effect at the next restart")
         }
-        for configuration in next.pools {
-            guard let pool = pools[configuration.name] else {
-                report.notApplied.append("new pool \(configuration.name) takes effect at the next restart")
+        for poolPlan in next.pools {
+            guard let pool = pools[poolPlan.name] else {
+                report.notApplied.append("new pool \(poolPlan.name) takes effect at the next restart")
                 continue
             }
-            if pool.configuration != configuration {
-                pool.reconfigure(configuration)
-                checks[configuration.name]?.sync()
-                report.reconfigured.append(configuration.name)
+            if pool.plan != poolPlan {
+                pool.reconfigure(poolPlan)
+                checks[poolPlan.name]?.sync()
+                report.reconfigured.append(poolPlan.name)
             }
         }
         plan.withLock { $0 = next }
@@ -153,11 +153,11 @@ public final class Balancer: Sendable {
     /// Sets a server's weight; 0 drains it. Lasts until the next reload.
     public func setWeight(pool name: String, server: String, weight: Int) throws(BalancerAdminError) {
         guard (0...1000).contains(weight) else { throw .invalid("weight must be between 0 and 1000, got \(weight)") }
-        try change(pool: name) { configuration throws(BalancerAdminError) in
-            guard let index = configuration.backends.firstIndex(where: { $0.id == server }) else {
+        try change(pool: name) { poolPlan throws(BalancerAdminError) in
+            guard let index = poolPlan.backends.firstIndex(where: { $0.id == server }) else {
                 throw .notFound("pool \(name) has no server \(server)")
             }
-            configuration.backends[index].weight = weight
+            poolPlan.backends[index].weight = weight
         }
     }
 
@@ -165,27 +165,27 @@ public final class Balancer: Sendable {
     public func addServer(pool name: String, _ backend: Backend) throws(BalancerAdminError) {
         guard IPAddressText.isValid(backend.host) else { throw .invalid("address \(backend.host) is not an IPv4 or IPv6 address") }
         guard (1...65535).contains(backend.port) else { throw .invalid("port must be between 1 and 65535, got \(backend.port)") }
-        try change(pool: name) { configuration throws(BalancerAdminError) in
-            guard !configuration.backends.contains(where: { $0.id == backend.id }) else {
+        try change(pool: name) { poolPlan throws(BalancerAdminError) in
+            guard !poolPlan.backends.contains(where: { $0.id == backend.id }) else {
                 throw .conflict("pool \(name) already has a server \(backend.id)")
             }
-            configuration.backends.append(backend)
+            poolPlan.backends.append(backend)
         }
     }
 
     /// Removes a server from a pool; its in-flight requests finish. Lasts until the next reload.
     public func removeServer(pool name: String, server: String) throws(BalancerAdminError) {
-        try change(pool: name) { configuration throws(BalancerAdminError) in
-            guard configuration.backends.contains(where: { $0.id == server }) else { throw .notFound("pool \(name) has no server \(server)") }
-            configuration.backends.removeAll { $0.id == server }
+        try change(pool: name) { poolPlan throws(BalancerAdminError) in
+            guard poolPlan.backends.contains(where: { $0.id == server }) else { throw .notFound("pool \(name) has no server \(server)") }
+            poolPlan.backends.removeAll { $0.id == server }
         }
     }
 
     private func change(pool name: String, _ edit: (inout PoolPlan) throws(BalancerAdminError) -> Void) throws(BalancerAdminError) {
         guard let pool = pools[name] else { throw .notFound("no pool named \(name); pools: \(pools.keys.sorted().joined(separator: ", "))") }
-        var configuration = pool.configuration
-        try edit(&configuration)
-        pool.reconfigure(configuration)
+        var poolPlan = pool.plan
+        try edit(&poolPlan)
+        pool.reconfigure(poolPlan)
         checks[name]?.sync()
         logger.notice("pool changed by the admin API", metadata: ["pool": "\(name)"])
     }

@@ -16,7 +16,7 @@ public enum HTTPFrontHarness {
     public static func feed(_ chunks: [[UInt8]]) -> [UInt8] {
         let channel = EmbeddedChannel()
         let server = Backend(host: "127.0.0.1", port: 9, zone: "z")
-        let pool = BackendPool(configuration: PoolPlan(name: "fuzz", backends: [server], persistence: .cookie(.init())))
+        let pool = BackendPool(plan: PoolPlan(name: "fuzz", backends: [server], persistence: .cookie(.init())))
         pool.setHealth(server.id, .unhealthy)
         var logger = Logger(label: "zonal.fuzz")
         logger.logLevel = .critical

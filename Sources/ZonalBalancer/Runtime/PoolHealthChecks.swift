@@ -23,13 +23,13 @@ final class PoolHealthChecks: Sendable {
 
     /// Starts checks for new or changed servers and stops those of servers that left.
     func sync() {
-        let configuration = pool.configuration
+        let plan = pool.plan
         let pool = self.pool
         let logger = self.logger
         checks.withLock { checks in
             var wanted: [String: (target: String, backend: Backend, spec: HealthCheckSpec)] = [:]
-            if let spec = configuration.healthCheck {
-                for backend in configuration.backends {
+            if let spec = plan.healthCheck {
+                for backend in plan.backends {
                     wanted[backend.id] = ("\(backend.host)|\(backend.port)|\(spec)", backend, spec)
                 }
             }
@@ -39,7 +39,7 @@ final class PoolHealthChecks: Sendable {
             }
             for (id, want) in wanted where checks[id] == nil {
                 let monitor = HealthMonitor(
-                    name: "\(configuration.name)/\(id)", spec: want.spec,
+                    name: "\(plan.name)/\(id)", spec: want.spec,
                     probe: want.spec.makeProbe(host: want.backend.host, port: want.backend.port), logger: logger)
                 let task = Task {
                     await monitor.run { transition, _ in

@@ -19,7 +19,7 @@ struct RoleRouting: Sendable {
 
     func run() async {
         // Nothing is known yet: no server may take a write that might reach a standby.
-        for backend in pool.configuration.backends { pool.setHealth(backend.id, .unhealthy) }
+        for backend in pool.plan.backends { pool.setHealth(backend.id, .unhealthy) }
         var roles = ServiceRoles()
         await PrefixFollower(coordinator: directory.coordinator, prefix: directory.prefix, clock: clock).run(
             onReading: { reading in
@@ -41,7 +41,7 @@ struct RoleRouting: Sendable {
 
     func apply(_ roles: ServiceRoles) {
         let eligible = roles.nodes(takingTrafficFor: role)
-        for backend in pool.configuration.backends {
+        for backend in pool.plan.backends {
             pool.setHealth(backend.id, eligible.contains(Self.node(of: backend.id)) ? .healthy : .unhealthy)
         }
     }
