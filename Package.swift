@@ -169,6 +169,22 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ZonalDNS",
+            dependencies: [
+                "ZonalCore",
+                "ZonalHealth",
+                "ZonalObservability",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ZonalTesting",
             dependencies: [
                 "ZonalObservability",
@@ -196,6 +212,7 @@ let package = Package(
                 "ZonalBalancer",
                 "ZonalBackup",
                 "ZonalDatabase",
+                "ZonalDNS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

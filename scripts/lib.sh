@@ -46,6 +46,12 @@ ensure_database_dependencies() {
   ensure_files "/usr/lib/postgresql/15/bin/postgres:postgresql" "/usr/bin/psql:postgresql-client"
 }
 
+# The DNS clients the tests query Zonal's server with (dig, kdig) and Knot, the secondary that
+# transfers a Zonal zone.
+ensure_dns_test_dependencies() {
+  ensure_packages "dig:dnsutils" "kdig:knot-dnsutils" "knotd:knot"
+}
+
 # An S3 endpoint for the tests of S3 backup repositories: moto's standalone server (Debian
 # has no S3 server package), from pip. Exports ZONAL_MOTO_SERVER, where the tests find it.
 ensure_s3_test_server() {
@@ -67,6 +73,7 @@ find_moto_server() {
 # What the tests start as real parts: etcd (coordination), PostgreSQL, an S3 endpoint.
 ensure_test_dependencies() {
   ensure_packages "etcd:etcd-server" "etcdctl:etcd-client"
+  ensure_dns_test_dependencies
   ensure_database_dependencies
   ensure_s3_test_server
 }

@@ -31,6 +31,15 @@ public enum IPAddressText {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
+    /// Splits `host:port` (`[::1]:53` for IPv6) into an address and a port from 1 to 65535.
+    public static func parseHostPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard isValid(host), host.contains(":") == text.hasPrefix("[") else { return nil }
+        return (host, port)
+    }
+
     private static func isWildcard(_ text: String) -> Bool {
         text == "0.0.0.0" || text == "::"
     }

@@ -71,6 +71,8 @@ extension Topology {
             case balancer(BalancerSpec)
             /// A highly available PostgreSQL cluster: a server and its agent (`zonal db agent`) per node.
             case postgres(DatabaseSpec)
+            /// An authoritative DNS server with health-checked records (`zonal dns serve`).
+            case dns(DNSSpec)
 
             /// The name used in topology files.
             public var name: String {
@@ -79,6 +81,7 @@ extension Topology {
                 case .process: "process"
                 case .balancer: "balancer"
                 case .postgres: "postgres"
+                case .dns: "dns"
                 }
             }
         }

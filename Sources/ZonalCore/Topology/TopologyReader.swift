@@ -117,6 +117,7 @@ struct TopologyReader {
                 node, subject: "a service", problems: problems,
                 allowedKeys: [
                     "name", "kind", "command", "nodes", "zones", "port", "admin_port", "primary_zone", "secondary_zone", "health", "balancer", "database",
+                    "dns",
                 ])
         else { return nil }
         guard let name = unnamed.string("name", required: true) else { return nil }
@@ -156,7 +157,12 @@ struct TopologyReader {
             problems.report(
                 line: fields.line(of: "database"), "`database` settings are only for services of kind `postgres`; \(subject) is of kind `\(kindName ?? "?")`")
         }
+        if kindName != "dns", fields.has("dns") {
+            problems.report(line: fields.line(of: "dns"), "`dns` settings are only for services of kind `dns`; \(subject) is of kind `\(kindName ?? "?")`")
+        }
         switch kindName {
+        case "dns":
+            return readDNS(fields["dns"], subject: subject).map { .dns($0) }
         case "postgres":
             return readDatabase(fields["database"], subject: subject).map { .postgres($0) }
         case "balancer":
@@ -175,7 +181,7 @@ struct TopologyReader {
             }
             return .process(command: command)
         case let other?:
-            problems.report(fields["kind"], "unknown service kind `\(other)` in \(subject); this version runs: app, process, balancer, postgres")
+            problems.report(fields["kind"], "unknown service kind `\(other)` in \(subject); this version runs: app, process, balancer, postgres, dns")
             return nil
         case nil:
             return nil

@@ -105,6 +105,7 @@ struct Checker {
             healthCheck(of: service)
             if case .balancer(let spec) = service.kind { balancer(spec, of: service, knownZones: zones) }
             if case .postgres(let spec) = service.kind { database(spec, of: service) }
+            if case .dns(let spec) = service.kind { dns(spec, of: service) }
         }
     }
 

@@ -6,22 +6,18 @@ import ZonalObservability
 
 /// Talks to a running supervisor's control API; used by `zonal status`, `fail`, `recover`, `events`.
 public struct ControlClient: Sendable {
-    public var baseURL: String
-    public var timeout: Duration
-    /// Sent with every request; without it the supervisor answers 401.
-    public var token: AdminToken?
+    /// The API with the admin token; without it the supervisor answers 401.
+    public let api: AdminAPIClient
 
     public init(host: String, port: Int, token: AdminToken?, timeout: Duration = .seconds(5)) {
-        self.baseURL = "http://\(IPAddressText.hostPort(host, port))"
-        self.token = token
-        self.timeout = timeout
+        api = AdminAPIClient(host: host, port: port, token: token, timeout: timeout)
     }
 
     /// Whether a supervisor answers `GET /health` here (which needs no token).
     public func answers() async -> Bool {
-        var request = HTTPClientRequest(url: baseURL + "/health")
+        var request = HTTPClientRequest(url: api.baseURL + "/health")
         request.method = .GET
-        return (try? await HTTPClient.zonal.execute(request, timeout: .nanoseconds(timeout.nanoseconds))) != nil
+        return (try? await HTTPClient.zonal.execute(request, timeout: .nanoseconds(api.timeout.nanoseconds))) != nil
     }
 
     public func status() async throws(ControlClientError) -> StatusReport {
@@ -41,27 +37,14 @@ public struct ControlClient: Sendable {
     }
 
     private func send<Answer: Decodable>(_ method: String, _ path: String) async throws(ControlClientError) -> Answer {
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = .init(rawValue: method)
-        if let token { request.headers.add(name: "Authorization", value: token.authorizationHeader) }
-        let status: Int
-        let body: ByteBuffer
         do {
-            let response = try await HTTPClient.zonal.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
-            status = Int(response.status.code)
-            body = try await response.body.collect(upTo: 16 * 1024 * 1024)
+            return try await api.send(method, path)
         } catch {
-            throw .unreachable(baseURL, "\(error)")
-        }
-        let data = Data(buffer: body)
-        guard (200..<300).contains(status) else {
-            let message = (try? JSONDecoder().decode([String: String].self, from: data))?["error"] ?? String(decoding: data, as: UTF8.self)
-            throw .rejected(status: status, message: message)
-        }
-        do {
-            return try JSONDecoder.zonal().decode(Answer.self, from: data)
-        } catch {
-            throw .badAnswer("\(error)")
+            switch error {
+            case .unreachable(let url, let reason): throw .unreachable(url, reason)
+            case .rejected(let status, let message): throw .rejected(status: status, message: message)
+            case .badAnswer(let reason): throw .badAnswer(reason)
+            }
         }
     }
 

@@ -35,6 +35,8 @@ public struct InstanceLauncher: Sendable {
             return ProcessPlan(executable: zonalExecutable, arguments: arguments, environment: environment, logFile: logFile)
         case .balancer:
             return topologyReader(["balancer"], instance, environment: environment, logFile: logFile)
+        case .dns:
+            return topologyReader(["dns", "serve"], instance, environment: environment, logFile: logFile)
         case .postgres:
             return topologyReader(["db", "agent", "--state-dir", stateDirectory], instance, environment: environment, logFile: logFile)
         case .process(let command):
