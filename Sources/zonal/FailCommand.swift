@@ -6,8 +6,8 @@ extension Supervisor.Scope: ExpressibleByArgument {}
 struct FailCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fail",
-        abstract: "Kill -9 every process of a zone or node, as if it lost power, and keep it down.",
-        discussion: "Example: zonal fail zone east-a. Bring it back with `zonal recover zone east-a`."
+        abstract: "Kill -9 every process of a region, zone or node, as if it lost power, and keep it down.",
+        discussion: "Example: zonal fail zone east-a, or zonal fail region east. Bring it back with `zonal recover zone east-a`."
     )
 
     @OptionGroup var target: FailureTarget
@@ -18,12 +18,12 @@ struct FailCommand: AsyncParsableCommand {
     }
 }
 
-/// What `fail` and `recover` act on: a zone or a node of a running topology.
+/// What `fail` and `recover` act on: a region, a zone or a node of a running topology.
 struct FailureTarget: ParsableArguments {
-    @Argument(help: "zone or node")
+    @Argument(help: "region, zone or node")
     var scope: Supervisor.Scope
 
-    @Argument(help: "The zone or node name.")
+    @Argument(help: "The region, zone or node name.")
     var name: String
 
     @OptionGroup var options: TopologyOptions

@@ -2,7 +2,8 @@ import ArgumentParser
 import ZonalSupervisor
 
 struct RecoverCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "recover", abstract: "Start again every process of a zone or node that `zonal fail` stopped.")
+    static let configuration = CommandConfiguration(
+        commandName: "recover", abstract: "Start again every process of a region, zone or node that `zonal fail` stopped.")
 
     @OptionGroup var target: FailureTarget
 

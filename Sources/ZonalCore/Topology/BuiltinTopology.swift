@@ -46,13 +46,13 @@ public enum BuiltinTopology {
               rise: 2
               fall: 2
 
-          # The load balancer clients use, one instance in each zone of the east region, so losing a
-          # zone loses one entry point, not the service. HTTP on port 8000 in front of `web`: requests
-          # go to the primary zone's servers and move to the secondary zone only when none is healthy.
-          # PostgreSQL on 5000 (writes: always the current primary) and 5001 (reads: the replicas).
+          # The load balancer clients use, one instance in each zone, so losing a zone loses one entry
+          # point, not the service. HTTP on port 8000 in front of `web`: requests go to the primary
+          # zone's servers and move to the secondary zone only when none is healthy. PostgreSQL on 5000
+          # (writes: always the current primary) and 5001 (reads: the replicas).
           - name: lb
             kind: balancer
-            zones: [east-a, east-b, east-c]
+            zones: [east-a, east-b, east-c, west-a]
             port: 8000
             admin_port: 9000
             balancer:
@@ -75,6 +75,30 @@ public enum BuiltinTopology {
             admin_port: 8008
             database:
               edition: ha
+
+          # Failover DNS for zonal.test, one server per region: www.zonal.test answers with the healthy
+          # balancers of region east, and with west's only when none of east's is left.
+          # Try: dig @127.0.4.1 -p 5300 www.zonal.test
+          - name: dns
+            kind: dns
+            nodes: [east-a-1, west-a-1]
+            port: 5300
+            admin_port: 9053
+            dns:
+              zones:
+                - name: zonal.test
+              records:
+                - name: www.zonal.test
+                  ttl: 30s
+                  pools:
+                    - { name: east, service: lb, region: east }
+                    - { name: west, service: lb, region: west }
+                  health:
+                    tcp: { port: 8000 }
+                    interval: 500ms
+                    timeout: 400ms
+                    rise: 2
+                    fall: 2
         """
 
     /// The parsed quickstart topology.

@@ -46,7 +46,7 @@ public struct ControlAPI: Sendable {
         let scopeText = try context.parameters.require("scope")
         let name = try context.parameters.require("name")
         guard let scope = Supervisor.Scope(rawValue: scopeText) else {
-            return Response.json(status: .badRequest, ["error": "scope must be zone or node, got \(scopeText)"])
+            return Response.json(status: .badRequest, ["error": "scope must be region, zone or node, got \(scopeText)"])
         }
         do {
             return Response.json(try await action(scope, name))

@@ -30,10 +30,22 @@ public struct ReadyMessage: Sendable {
             )
         }
         lines += Self.balancerLines(topology)
+        lines += Self.dnsLines(topology)
         lines.append("coordinator: \(report.coordinator) at \(report.coordinator.endpoints.joined(separator: ", "))")
         lines.append("control API http://\(report.control)  (zonal status, zonal fail zone NAME, zonal recover zone NAME, zonal events)")
         lines.append("logs and events in \(stateDirectory); Ctrl-C stops everything")
         return lines.joined(separator: "\n")
+    }
+
+    /// Where each DNS server answers, for which zones, and a query to try.
+    static func dnsLines(_ topology: Topology) -> [String] {
+        topology.instances.compactMap { instance -> String? in
+            guard case .dns(let spec) = instance.service.kind else { return nil }
+            let zones = spec.zones.map(\.name).joined(separator: ", ")
+            let example = spec.records.first?.name ?? spec.zones.first?.name ?? "."
+            return
+                "dns \(instance.id): udp+tcp \(IPAddressText.hostPort(instance.node.address, instance.service.port)) for \(zones)  (dig @\(instance.node.address) -p \(instance.service.port) \(example))"
+        }
     }
 
     /// Where clients reach each balancer, and which servers stand behind it.

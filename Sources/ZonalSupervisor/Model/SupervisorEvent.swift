@@ -4,6 +4,8 @@ import Foundation
 public struct SupervisorEvent: Codable, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Codable, Sendable {
         case started, stopped
+        case regionFailed = "region-failed"
+        case regionRecovered = "region-recovered"
         case zoneFailed = "zone-failed"
         case zoneRecovered = "zone-recovered"
         case nodeFailed = "node-failed"

@@ -13,7 +13,41 @@ import ZonalProcess
 /// Decisions come from one ``ProcessLifecycle`` per instance; this actor only performs them.
 public actor Supervisor {
     public enum Scope: String, Sendable, CaseIterable {
-        case zone, node
+        case region, zone, node
+
+        /// The names this scope can take in `topology`.
+        func names(in topology: Topology) -> [String] {
+            switch self {
+            case .region: topology.regions.map(\.name)
+            case .zone: topology.zoneNames
+            case .node: topology.nodes.map(\.name)
+            }
+        }
+
+        /// Whether `instance` lies in the region, zone or node called `name`.
+        func contains(_ instance: Topology.Instance, named name: String) -> Bool {
+            switch self {
+            case .region: instance.region == name
+            case .zone: instance.node.zone == name
+            case .node: instance.node.name == name
+            }
+        }
+
+        var failed: SupervisorEvent.Kind {
+            switch self {
+            case .region: .regionFailed
+            case .zone: .zoneFailed
+            case .node: .nodeFailed
+            }
+        }
+
+        var recovered: SupervisorEvent.Kind {
+            switch self {
+            case .region: .regionRecovered
+            case .zone: .zoneRecovered
+            case .node: .nodeRecovered
+            }
+        }
     }
 
     private struct Managed {
@@ -71,9 +105,9 @@ public actor Supervisor {
 
     // MARK: Operator commands
 
-    /// Kills every process of a zone or node with SIGKILL and keeps them down.
+    /// Kills every process of a region, zone or node with SIGKILL and keeps them down.
     public func fail(_ scope: Scope, named name: String) async throws(SupervisorError) -> OperatorActionResult {
-        try await operate(scope, name: name, verb: "fail", kind: scope == .zone ? .zoneFailed : .nodeFailed) { lifecycle, _ in
+        try await operate(scope, name: name, verb: "fail", kind: scope.failed) { lifecycle, _ in
             lifecycle.failByOperator()
         }
     }
@@ -81,7 +115,7 @@ public actor Supervisor {
     /// Starts again what `fail` stopped.
     public func recover(_ scope: Scope, named name: String) async throws(SupervisorError) -> OperatorActionResult {
         let now = clock.now
-        return try await operate(scope, name: name, verb: "recover", kind: scope == .zone ? .zoneRecovered : .nodeRecovered) { lifecycle, _ in
+        return try await operate(scope, name: name, verb: "recover", kind: scope.recovered) { lifecycle, _ in
             lifecycle.recover(now: now)
         }
     }
@@ -90,11 +124,11 @@ public actor Supervisor {
         _ scope: Scope, name: String, verb: String, kind: SupervisorEvent.Kind,
         decide: (inout ProcessLifecycle, Topology.Instance) -> ProcessLifecycle.Action
     ) async throws(SupervisorError) -> OperatorActionResult {
-        let known = scope == .zone ? topology.zoneNames : topology.nodes.map(\.name)
+        let known = scope.names(in: topology)
         guard known.contains(name) else { throw .unknown(scope: scope.rawValue, name: name, known: known) }
         let ids = order.filter { id in
             guard let instance = managed[id]?.instance else { return false }
-            return (scope == .zone ? instance.node.zone : instance.node.name) == name
+            return scope.contains(instance, named: name)
         }
         var outcome: [String: String] = [:]
         for id in ids {
