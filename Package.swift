@@ -193,6 +193,7 @@ let package = Package(
                 "ZonalBalancer",
                 "ZonalCoordination",
                 "ZonalDatabase",
+                "ZonalDNS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -270,6 +271,11 @@ let package = Package(
         .testTarget(
             name: "ZonalDatabaseTests",
             dependencies: ["ZonalDatabase", "ZonalTesting"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ZonalDNSTests",
+            dependencies: ["ZonalDNS", "ZonalCore", "ZonalTesting"],
             swiftSettings: strict
         ),
         .testTarget(

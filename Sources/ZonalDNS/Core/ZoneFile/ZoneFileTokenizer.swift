@@ -32,9 +32,11 @@ struct ZoneFileTokenizer {
         }
         while index < text.count {
             let byte = text[index]
-            if atLineStart, depth == 0 {
-                continuesOwner = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
-                entryLine = line
+            if atLineStart {
+                if depth == 0 {
+                    continuesOwner = byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
+                    entryLine = line
+                }
                 atLineStart = false
             }
             switch byte {
