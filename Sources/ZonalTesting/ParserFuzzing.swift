@@ -4,6 +4,7 @@ import ZonalBackup
 import ZonalBalancer
 import ZonalCoordination
 import ZonalCore
+import ZonalDNS
 import ZonalDatabase
 
 /// The parsers of Zonal that take bytes from outside, each with what must hold whatever the
@@ -30,7 +31,7 @@ public enum ParserFuzzing {
 
     public static let targets: [Target] = [
         httpFront, duration, persistenceCookie, topology, watchStream, coordinatorJournal, coordinatorSnapshot, keyFile, repositoryIndex, s3Answer, controlData,
-        timelineHistory,
+        timelineHistory, dnsMessage, zoneFile,
     ]
 
     public static func target(named name: String) -> Target? {
@@ -205,6 +206,67 @@ public enum ParserFuzzing {
     ) { bytes in
         for change in TimelineSwitch.parseHistory(String(decoding: bytes, as: UTF8.self)) {
             precondition((0...Int(UInt32.max)).contains(change.timeline))
+        }
+    }
+
+    /// DNS messages as the server receives them, over UDP and TCP: nothing, or an answer with
+    /// the query's ID that fits the transport; never a crash.
+    static let dnsMessage = Target(
+        name: "dns-message",
+        seeds: [
+            // www.example.test A with EDNS 1232 and a client subnet 10.1.2.0/24
+            [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1, 3, 0x77, 0x77, 0x77, 7, 0x65, 0x78, 0x61, 0x6D, 0x70, 0x6C, 0x65, 4, 0x74, 0x65, 0x73, 0x74, 0]
+                + [0, 1, 0, 1, 0, 0, 41, 0x04, 0xD0, 0, 0, 0, 0, 0, 11, 0, 8, 0, 7, 0, 1, 24, 0, 10, 1, 2],
+            // example.test IXFR with serial 5 in the authority section, compressed
+            [0xAB, 0xCD, 0x00, 0x00, 0, 1, 0, 0, 0, 1, 0, 0, 7, 0x65, 0x78, 0x61, 0x6D, 0x70, 0x6C, 0x65, 4, 0x74, 0x65, 0x73, 0x74, 0, 0, 251, 0, 1]
+                + [0xC0, 12, 0, 6, 0, 1, 0, 0, 0, 0, 0, 22, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            // a pointer loop in the question
+            [0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xC0, 12, 0, 1, 0, 1],
+        ]
+    ) { bytes in
+        for transport in [ResponseEncoder.Transport.udp, .tcp] {
+            let (reply, _) = QueryResponder.respond(to: bytes, from: .init(address: [127, 0, 0, 1], port: 53), over: transport, snapshot: fuzzSnapshot)
+            let messages: [[UInt8]]
+            switch reply {
+            case .none: messages = []
+            case .message(let message): messages = [message]
+            case .transfer(let transfer): messages = transfer
+            }
+            for message in messages {
+                precondition(message.count >= 12 && message.prefix(2) == bytes.prefix(2), "an answer without the query's ID")
+                precondition(message.count <= (transport == .udp ? ResponseEncoder.maximumUDPSize : 65535), "an answer larger than the transport allows")
+            }
+        }
+    }
+
+    /// The zone the `dns-message` target asks, transfers allowed to 127.0.0.1.
+    private static let fuzzSnapshot: QueryResponder.Snapshot = {
+        let origin = try! DNSName(parsing: "example.test.", origin: nil)
+        let text = "$TTL 1h\n@ SOA ns hm 5 1 1 1 60\n NS ns\nns A 192.0.2.1\nwww CNAME ns\n*.w TXT \"x\" \"y\"\nsub NS ns.sub\nns.sub AAAA ::1\n"
+        let records = try! ZoneFileParser.parse(Array(text.utf8), file: "fuzz", origin: origin) { _ in [] }
+        let route = RouteAnswer(
+            ttl: 30, pools: [.init(name: "p", members: [.init(address: [10, 0, 0, 1])])],
+            subnets: [.init(prefix: AddressPrefix(parsing: "10.0.0.0/8")!, pool: 0)])
+        let zone = try! Zone(origin: origin, records: records, routes: [try! DNSName(parsing: "geo.example.test.", origin: nil): route])
+        return QueryResponder.Snapshot(authority: Authority(zones: [zone]), transferTo: [origin: [[127, 0, 0, 1]]])
+    }()
+
+    /// Zone files: records that make a zone or a ``ZoneError``, or a ``ZoneFileError`` naming a
+    /// line of the file; `$INCLUDE` reads the same bytes again (a loop ends at the depth limit).
+    static let zoneFile = Target(
+        name: "zone-file",
+        seeds: [
+            "$ORIGIN example.test.\n$TTL 1h\n@ IN SOA ns1 hostmaster ( 1 1h 15m 1w 5m )\n  NS ns1\nns1 300 A 192.0.2.1\n  AAAA 2001:db8::1\ntxt TXT \"a b\" c \"\\034\"\n_s._tcp SRV 1 2 3 t\n@ CAA 0 issue \"ca\"\nx TYPE999 \\# 2 abcd\n",
+            "$TTL 1\n$INCLUDE self.zone\n@ SOA . . 1 1 1 1 1\n",
+            "; only a comment\n( unbalanced\n",
+        ].map { Array($0.utf8) }
+    ) { bytes in
+        let origin = try! DNSName(parsing: "example.test.", origin: nil)
+        do throws(ZoneFileError) {
+            let records = try ZoneFileParser.parse(bytes, file: "fuzz.zone", origin: origin) { _ in bytes }
+            _ = try? Zone(origin: origin, records: records)
+        } catch {
+            precondition(error.line >= 1 && !error.message.isEmpty, "an error without a line: \(error)")
         }
     }
 

@@ -107,6 +107,31 @@ public enum Curl {
     }
 }
 
+/// The DNS clients people use, `dig` (BIND) and `kdig` (Knot), run to completion: their output.
+public enum DNSClient {
+    public static func dig(_ arguments: [String], directory: TemporaryDirectory) async throws -> String {
+        try await run("/usr/bin/dig", arguments, directory: directory)
+    }
+
+    public static func kdig(_ arguments: [String], directory: TemporaryDirectory) async throws -> String {
+        try await run("/usr/bin/kdig", arguments, directory: directory)
+    }
+
+    /// `dig +short` answer lines, sorted: the addresses (or data) of the answer section.
+    public static func short(_ arguments: [String], directory: TemporaryDirectory) async throws -> [String] {
+        try await dig(["+short", "+time=1", "+tries=2"] + arguments, directory: directory).split(separator: "\n").map(String.init).sorted()
+    }
+
+    private static func run(_ program: String, _ arguments: [String], directory: TemporaryDirectory) async throws -> String {
+        let fixture = try ProcessFixture(executable: program, arguments: arguments, outputPath: directory.file("dns-\(UUID().uuidString.prefix(8)).out"))
+        guard await fixture.waitForExit(timeout: .seconds(20)) != nil else {
+            await fixture.stop()
+            throw FixtureError("\(program) \(arguments.joined(separator: " ")) did not finish")
+        }
+        return fixture.output
+    }
+}
+
 /// Processes whose command line contains `marker`, read from /proc: how tests find orphans.
 public func processesMentioning(_ marker: String) -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
