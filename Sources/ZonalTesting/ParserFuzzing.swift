@@ -225,7 +225,7 @@ public enum ParserFuzzing {
         ]
     ) { bytes in
         for transport in [ResponseEncoder.Transport.udp, .tcp] {
-            let (reply, _) = QueryResponder.respond(to: bytes, from: .init(address: [127, 0, 0, 1], port: 53), over: transport, snapshot: fuzzSnapshot)
+            let reply = QueryResponder.respond(to: bytes, from: .init(address: [127, 0, 0, 1], port: 53), over: transport, snapshot: fuzzSnapshot).reply
             let messages: [[UInt8]]
             switch reply {
             case .none: messages = []

@@ -35,8 +35,9 @@ struct AnswerTests {
         _ query: QueryBuilder, over transport: ResponseEncoder.Transport = .udp, from client: [UInt8] = [127, 0, 0, 1],
         snapshot: QueryResponder.Snapshot? = nil
     ) throws -> DecodedMessage {
-        let (reply, _) = QueryResponder.respond(
-            to: try query.bytes(), from: Authority.Client(address: client, port: 5353), over: transport, snapshot: try snapshot ?? Self.snapshot())
+        let reply = QueryResponder.respond(
+            to: try query.bytes(), from: Authority.Client(address: client, port: 5353), over: transport, snapshot: try snapshot ?? Self.snapshot()
+        ).reply
         guard case .message(let bytes) = reply else { throw WireError.truncated }
         return try DecodedMessage(bytes)
     }
@@ -134,7 +135,7 @@ struct AnswerTests {
             ([0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 41, 2, 0, 0, 0, 0, 0, 0, 8, 0, 8, 0, 4, 0, 3, 0, 0], "an ECS of family 3"),
         ] as [([UInt8], String)])
     func malformed(bytes: [UInt8], _: String) throws {
-        let (reply, _) = QueryResponder.respond(to: bytes, from: Authority.Client(address: [127, 0, 0, 1], port: 1), over: .udp, snapshot: try Self.snapshot())
+        let reply = QueryResponder.respond(to: bytes, from: Authority.Client(address: [127, 0, 0, 1], port: 1), over: .udp, snapshot: try Self.snapshot()).reply
         guard case .message(let answer) = reply else {
             Issue.record("no answer")
             return
@@ -149,11 +150,11 @@ struct AnswerTests {
         let client = Authority.Client(address: [127, 0, 0, 1], port: 1)
         var response = try QueryBuilder(name: "mail.example.test.").bytes()
         response[2] |= 0x80
-        guard case .none = QueryResponder.respond(to: response, from: client, over: .udp, snapshot: snapshot).0 else {
+        guard case .none = QueryResponder.respond(to: response, from: client, over: .udp, snapshot: snapshot).reply else {
             Issue.record("a response was answered")
             return
         }
-        guard case .none = QueryResponder.respond(to: [1, 2, 3], from: client, over: .udp, snapshot: snapshot).0 else {
+        guard case .none = QueryResponder.respond(to: [1, 2, 3], from: client, over: .udp, snapshot: snapshot).reply else {
             Issue.record("a runt was answered")
             return
         }

@@ -86,8 +86,9 @@ struct ZoneVersionTests {
         #expect(try AnswerTests.ask(QueryBuilder(name: "example.test.", type: .axfr), over: .udp, from: allowed, snapshot: snapshot).code == .formatError)
         #expect(
             try AnswerTests.ask(QueryBuilder(name: "sub.example.test.", type: .axfr), over: .tcp, from: allowed, snapshot: snapshot).code == .notAuthoritative)
-        let (reply, _) = QueryResponder.respond(
-            to: try QueryBuilder(name: "example.test.", type: .axfr).bytes(), from: .init(address: allowed, port: 1), over: .tcp, snapshot: snapshot)
+        let reply = QueryResponder.respond(
+            to: try QueryBuilder(name: "example.test.", type: .axfr).bytes(), from: .init(address: allowed, port: 1), over: .tcp, snapshot: snapshot
+        ).reply
         guard case .transfer(let messages) = reply else {
             Issue.record("no transfer")
             return

@@ -40,6 +40,9 @@ public struct Authority: Sendable {
         public var additional: [ResourceRecord] = []
         /// The scope of an EDNS Client Subnet answer; nil when the answer does not depend on it.
         public var subnetScope: Int?
+        /// Whether a health-checked name was consulted, whose answer depends on the client
+        /// and on the moment: such an answer is never reused for another query.
+        public var dependsOnClient = false
     }
 
     /// CNAMEs followed in one answer at most, so a loop in the data ends.
@@ -54,9 +57,8 @@ public struct Authority: Sendable {
         }
         var zone = first
         var name = question.name
-        var visited: Set<DNSName> = []
+        var followed: [DNSName] = []
         for _ in 0...Self.maximumChain {
-            guard visited.insert(name).inserted else { break }
             if let cut = zone.delegation(covering: name) {
                 referral(to: cut, in: zone, into: &answer)
                 return answer
@@ -77,6 +79,8 @@ public struct Authority: Sendable {
             if question.type != .cname, let cname = node.rrsets[.cname]?.first, case .cname(let target) = cname.data {
                 answer.answers.append(renamed(cname, to: name))
                 guard let next = self.zone(containing: target) else { return answer }
+                followed.append(name)
+                guard !followed.contains(target) else { break }
                 zone = next
                 name = target
                 continue
@@ -100,6 +104,7 @@ public struct Authority: Sendable {
         of node: Zone.Node, owner: DNSName, type: RecordType, zone: Zone, client: Client?, subnet: ClientSubnet?, queryID: UInt16, answer: inout Answer
     ) -> [ResourceRecord] {
         if let route = zone.routes[owner] {
+            answer.dependsOnClient = true
             let families: [RouteAnswer.AddressFamily] = type == .any ? [.v4, .v6] : RouteAnswer.AddressFamily(type).map { [$0] } ?? []
             if !families.isEmpty || type == .any {
                 var records: [ResourceRecord] = []

@@ -30,22 +30,57 @@ public struct QueryResponder: Sendable {
         public var code: ResponseCode
     }
 
+    /// What the answer to a query may be reused for.
+    public enum Reuse: Sendable {
+        /// Any query with the same question and flags, until the snapshot changes.
+        case sameQuestion
+        /// This query only (a health-checked or client-subnet answer, a transfer, an error).
+        case never
+    }
+
+    /// What to send, what it was, and whether it may be sent again for the same question.
+    public struct Response: Sendable {
+        public var reply: Reply
+        public var outcome: Outcome
+        public var reuse: Reuse = .never
+    }
+
+    /// A received message: a query to answer, or what to send at once.
+    public enum Parsed: Sendable {
+        case query(DNSQuery)
+        case refused(Response)
+    }
+
     public static func respond(
         to bytes: [UInt8], from client: Authority.Client, over transport: ResponseEncoder.Transport, snapshot: Snapshot
-    ) -> (Reply, Outcome) {
-        let query: DNSQuery
+    ) -> Response {
+        switch parse(bytes) {
+        case .refused(let response): response
+        case .query(let query): respond(to: query, from: client, over: transport, snapshot: snapshot)
+        }
+    }
+
+    public static func parse(_ bytes: [UInt8]) -> Parsed {
         do throws(DNSQuery.Refusal) {
-            query = try DNSQuery.parse(bytes)
+            return .query(try DNSQuery.parse(bytes))
         } catch {
             switch error {
-            case .drop: return (.none, Outcome(type: nil, code: .formatError))
+            case .drop: return .refused(Response(reply: .none, outcome: Outcome(type: nil, code: .formatError)))
             case .reply(let id, let opcode, let code, let question):
-                return (.message(ResponseEncoder.refusal(id: id, opcode: opcode, code: code, question: question)), Outcome(type: nil, code: code))
+                return .refused(
+                    Response(
+                        reply: .message(ResponseEncoder.refusal(id: id, opcode: opcode, code: code, question: question)),
+                        outcome: Outcome(type: nil, code: code)))
             }
         }
+    }
+
+    public static func respond(
+        to query: DNSQuery, from client: Authority.Client, over transport: ResponseEncoder.Transport, snapshot: Snapshot
+    ) -> Response {
         let type = query.question.type
         if let edns = query.edns, edns.version != 0 {
-            return (.message(ResponseEncoder.badVersion(to: query)), Outcome(type: type, code: .badVersion))
+            return Response(reply: .message(ResponseEncoder.badVersion(to: query)), outcome: Outcome(type: type, code: .badVersion))
         }
         if type == .axfr || type == .ixfr {
             return transfer(query, from: client, over: transport, snapshot: snapshot)
@@ -54,14 +89,16 @@ public struct QueryResponder: Sendable {
             return refuse(query, code: .notImplemented)
         }
         let answer = snapshot.authority.answer(query.question, client: client, subnet: query.edns?.clientSubnet, queryID: query.id)
-        return (.message(ResponseEncoder.encode(answer, to: query, over: transport)), Outcome(type: type, code: answer.code))
+        return Response(
+            reply: .message(ResponseEncoder.encode(answer, to: query, over: transport)), outcome: Outcome(type: type, code: answer.code),
+            reuse: answer.dependsOnClient || query.edns?.clientSubnet != nil ? .never : .sameQuestion)
     }
 
     /// AXFR and IXFR: over TCP, to an address the zone lists, of a zone we serve. IXFR over
     /// UDP gets the current SOA alone, which tells the client to come over TCP (RFC 1995 §2).
     private static func transfer(
         _ query: DNSQuery, from client: Authority.Client, over transport: ResponseEncoder.Transport, snapshot: Snapshot
-    ) -> (Reply, Outcome) {
+    ) -> Response {
         let type = query.question.type
         guard let zone = snapshot.authority.zone(named: query.question.name) else { return refuse(query, code: .notAuthoritative) }
         guard snapshot.transferTo[zone.origin, default: []].contains(client.address) else { return refuse(query, code: .refused) }
@@ -69,19 +106,19 @@ public struct QueryResponder: Sendable {
             guard type == .ixfr else { return refuse(query, code: .formatError) }
             var answer = Authority.Answer()
             answer.answers = [zone.soaRecord]
-            return (.message(ResponseEncoder.encode(answer, to: query, over: .udp)), Outcome(type: type, code: .noError))
+            return Response(reply: .message(ResponseEncoder.encode(answer, to: query, over: .udp)), outcome: Outcome(type: type, code: .noError))
         }
         let messages =
             type == .axfr
             ? TransferEncoder.axfr(zone, to: query)
             : TransferEncoder.ixfr(zone, journal: snapshot.journals[zone.origin] ?? ZoneJournal(), to: query)
-        return (.transfer(messages), Outcome(type: type, code: .noError))
+        return Response(reply: .transfer(messages), outcome: Outcome(type: type, code: .noError))
     }
 
-    private static func refuse(_ query: DNSQuery, code: ResponseCode) -> (Reply, Outcome) {
+    private static func refuse(_ query: DNSQuery, code: ResponseCode) -> Response {
         var answer = Authority.Answer()
         answer.code = code
         answer.authoritative = false
-        return (.message(ResponseEncoder.encode(answer, to: query, over: .udp)), Outcome(type: query.question.type, code: code))
+        return Response(reply: .message(ResponseEncoder.encode(answer, to: query, over: .udp)), outcome: Outcome(type: query.question.type, code: code))
     }
 }

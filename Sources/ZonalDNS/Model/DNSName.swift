@@ -177,7 +177,10 @@ extension DNSName: Hashable {
     }
 
     public func hash(into hasher: inout Hasher) {
-        for byte in wire { hasher.combine(Self.lowercase(byte)) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: wire.count) { lowered in
+            for (index, byte) in wire.enumerated() { lowered[index] = Self.lowercase(byte) }
+            hasher.combine(bytes: UnsafeRawBufferPointer(lowered))
+        }
     }
 }
 

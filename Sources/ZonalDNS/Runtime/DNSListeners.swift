@@ -87,6 +87,7 @@ final class UDPQueryHandler: ChannelInboundHandler {
 
     private let server: NameServer
     private var pending = false
+    private var cache = AnswerCache()
 
     init(server: NameServer) {
         self.server = server
@@ -94,12 +95,21 @@ final class UDPQueryHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        let client = Authority.Client(address: envelope.remoteAddress.addressBytes, port: envelope.remoteAddress.port ?? 0)
-        let (reply, outcome) = QueryResponder.respond(to: Array(envelope.data.readableBytesView), from: client, over: .udp, snapshot: server.snapshot)
-        server.metrics.record(outcome)
-        guard case .message(let message) = reply else { return }
-        let answer = AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: context.channel.allocator.buffer(bytes: message))
-        context.write(wrapOutboundOut(answer), promise: nil)
+        let answer = envelope.data.withUnsafeReadableBytes { bytes -> [UInt8]? in
+            if let hit = cache.lookup(bytes, over: .udp, generation: server.generation) {
+                server.metrics.record(QueryResponder.Outcome(type: hit.type, code: hit.code))
+                return AnswerCache.patch(hit, with: bytes)
+            }
+            let client = Authority.Client(address: envelope.remoteAddress.addressBytes, port: envelope.remoteAddress.port ?? 0)
+            let response = QueryResponder.respond(to: Array(bytes), from: client, over: .udp, snapshot: server.snapshot)
+            server.metrics.record(response.outcome)
+            guard case .message(let message) = response.reply else { return nil }
+            if case .sameQuestion = response.reuse { cache.store(message, for: bytes, over: .udp) }
+            return message
+        }
+        guard let answer else { return }
+        context.write(
+            wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: context.channel.allocator.buffer(bytes: answer))), promise: nil)
         pending = true
     }
 
@@ -127,10 +137,10 @@ final class TCPQueryHandler: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         let remote = context.channel.remoteAddress
         let client = Authority.Client(address: remote?.addressBytes ?? [], port: remote?.port ?? 0)
-        let (reply, outcome) = QueryResponder.respond(to: Array(frame.readableBytesView), from: client, over: .tcp, snapshot: server.snapshot)
-        server.metrics.record(outcome)
+        let response = QueryResponder.respond(to: Array(frame.readableBytesView), from: client, over: .tcp, snapshot: server.snapshot)
+        server.metrics.record(response.outcome)
         let messages: [[UInt8]]
-        switch reply {
+        switch response.reply {
         case .none:
             context.close(promise: nil)
             return

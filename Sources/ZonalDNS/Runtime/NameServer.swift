@@ -30,6 +30,7 @@ public final class NameServer: Sendable {
 
     private let state: Mutex<State>
     private let current: Mutex<QueryResponder.Snapshot>
+    private let currentGeneration = Atomic<Int>(0)
     private let reloadPlan: @Sendable () throws -> DNSPlan
     private let startSerial: UInt32
     private let reloadObservers = Mutex<[@Sendable () -> Void]>([])
@@ -53,6 +54,9 @@ public final class NameServer: Sendable {
 
     /// What queries are answered from right now.
     public var snapshot: QueryResponder.Snapshot { current.withLock { $0 } }
+
+    /// Counts the snapshots made; answers kept from an older one are not reused.
+    public var generation: Int { currentGeneration.load(ordering: .acquiring) }
 
     public var plan: DNSPlan { state.withLock { $0.plan } }
 
@@ -120,6 +124,7 @@ public final class NameServer: Sendable {
     private func publish(notifying zones: [DNSPlan.ZonePlan]) {
         let snapshot = state.withLock { Self.snapshot(of: $0) }
         current.withLock { $0 = snapshot }
+        currentGeneration.add(1, ordering: .releasing)
         for zone in zones where !zone.notify.isEmpty {
             guard let serial = snapshot.authority.zone(named: zone.origin)?.soa else { continue }
             let host = plan.host
