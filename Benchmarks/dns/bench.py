@@ -141,8 +141,8 @@ def main():
     write_doc(results)
 
 
-def best(runs, key):
-    return max(runs, key=lambda run: run["qps"])[key]
+def mean(runs, key):
+    return sum(run[key] for run in runs) / len(runs)
 
 
 def write_doc(results):
@@ -150,16 +150,16 @@ def write_doc(results):
     for mode in ["udp", "tcp"]:
         zonal_runs, knot_runs = results[(mode, "Zonal")], results[(mode, "Knot")]
         for name, runs in [("Knot DNS 3.2", knot_runs), ("Zonal", zonal_runs)]:
-            qps, cpu = best(runs, "qps"), best(runs, "cpu_us_per_query")
-            ratio = f"{qps / best(knot_runs, 'qps'):.2f}x" if name == "Zonal" else "1.00x"
-            cpu_ratio = f"{cpu / best(knot_runs, 'cpu_us_per_query'):.2f}x" if name == "Zonal" else "1.00x"
+            qps, cpu = mean(runs, "qps"), mean(runs, "cpu_us_per_query")
+            ratio = f"{qps / mean(knot_runs, 'qps'):.2f}x" if name == "Zonal" else "1.00x"
+            cpu_ratio = f"{cpu / mean(knot_runs, 'cpu_us_per_query'):.2f}x" if name == "Zonal" else "1.00x"
             lost = sum(run["lost"] for run in runs)
-            rows.append(f"| {mode.upper()} | {name} | {qps:,.0f} | {ratio} | {best(runs, 'latency_ms'):.3f} ± {best(runs, 'stddev_ms'):.3f} | {cpu:.1f} | {cpu_ratio} | {lost:.0f} |")
+            rows.append(f"| {mode.upper()} | {name} | {qps:,.0f} | {ratio} | {mean(runs, 'latency_ms'):.3f} ± {mean(runs, 'stddev_ms'):.3f} | {cpu:.1f} | {cpu_ratio} | {lost:.0f} |")
     today = datetime.date.today().isoformat()
     section = f"""<!-- dns:begin -->
 ## DNS: Zonal against Knot DNS
 
-`Benchmarks/dns/run` ({today}, this machine, {rounds} rounds of {duration} s each, best round shown): dnsperf 2.10
+`Benchmarks/dns/run` ({today}, this machine, {rounds} rounds of {duration} s each, interleaved, means shown): dnsperf 2.10
 (`-c 16 -T 1 -e -q 200`) against Zonal's `zonal dns serve` (release build, one UDP socket per core) and Knot DNS
 3.2 (`udp-workers: 2`, `tcp-workers: 2`) serving the same zone file: {HOSTS:,} host records plus apex MX and NS,
 a CNAME, TXT and one TXT answer of about 900 bytes. The query mix is half existing hosts, half NXDOMAIN, with the

@@ -18,7 +18,10 @@ struct UDPListener: Service {
     let onBound: @Sendable (SocketAddress) -> Void
 
     /// Datagrams read per system call.
-    static let readBatch = 32
+    static let readBatch = 64
+    /// Room for each datagram of a batch: larger queries are cut and get FORMERR. Queries are
+    /// a question and an OPT record, rarely over 512 bytes.
+    static let largestQuery = 2048
 
     func run() async throws {
         var channels: [any Channel] = []
@@ -29,7 +32,8 @@ struct UDPListener: Service {
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelOption(ChannelOptions.socket(SocketOptionLevel(SOL_SOCKET), SocketOptionName(SO_REUSEPORT)), value: 1)
                 .channelOption(.datagramVectorReadMessageCount, value: Self.readBatch)
-                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536 * Self.readBatch / 16))
+                .channelOption(.maxMessagesPerRead, value: 16)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: Self.readBatch * Self.largestQuery))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(UDPQueryHandler(server: server)) }
                 }
@@ -86,34 +90,26 @@ final class UDPQueryHandler: ChannelInboundHandler {
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
     private let server: NameServer
+    private var answering: QueryAnswering?
     private var pending = false
-    private var cache = AnswerCache()
 
     init(server: NameServer) {
         self.server = server
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        answering = QueryAnswering(server: server, loop: context.eventLoop)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        let answer = envelope.data.withUnsafeReadableBytes { bytes -> [UInt8]? in
-            if let hit = cache.lookup(bytes, over: .udp, generation: server.generation) {
-                server.metrics.record(QueryResponder.Outcome(type: hit.type, code: hit.code))
-                return AnswerCache.patch(hit, with: bytes)
-            }
-            let client = Authority.Client(address: envelope.remoteAddress.addressBytes, port: envelope.remoteAddress.port ?? 0)
-            let response = QueryResponder.respond(to: Array(bytes), from: client, over: .udp, snapshot: server.snapshot)
-            server.metrics.record(response.outcome)
-            guard case .message(let message) = response.reply else { return nil }
-            if case .sameQuestion = response.reuse { cache.store(message, for: bytes, over: .udp) }
-            return message
-        }
-        guard let answer else { return }
-        context.write(
-            wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: context.channel.allocator.buffer(bytes: answer))), promise: nil)
+        guard let answer = answering?.answer(to: envelope.data, from: envelope.remoteAddress, over: .udp, allocator: context.channel.allocator) else { return }
+        context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: answer)), promise: nil)
         pending = true
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        answering?.flushMetrics()
         if pending { context.flush() }
         pending = false
     }
@@ -128,20 +124,21 @@ final class TCPQueryHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
 
     private let server: NameServer
+    private var answering: QueryAnswering?
+    private var pending = false
 
     init(server: NameServer) {
         self.server = server
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        answering = QueryAnswering(server: server, loop: context.eventLoop)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = unwrapInboundIn(data)
-        let remote = context.channel.remoteAddress
-        let client = Authority.Client(address: remote?.addressBytes ?? [], port: remote?.port ?? 0)
-        let response = QueryResponder.respond(to: Array(frame.readableBytesView), from: client, over: .tcp, snapshot: server.snapshot)
-        server.metrics.record(response.outcome)
         let messages: [[UInt8]]
-        switch response.reply {
-        case .none:
+        switch answering?.reply(to: unwrapInboundIn(data), from: context.channel.remoteAddress, over: .tcp) {
+        case .none, .some(.none):
             context.close(promise: nil)
             return
         case .message(let message): messages = [message]
@@ -153,7 +150,14 @@ final class TCPQueryHandler: ChannelInboundHandler {
             buffer.writeBytes(message)
             context.write(wrapOutboundOut(buffer), promise: nil)
         }
-        context.flush()
+        pending = true
+    }
+
+    /// Answers to pipelined queries go out together, once per read.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        answering?.flushMetrics()
+        if pending { context.flush() }
+        pending = false
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -162,6 +166,81 @@ final class TCPQueryHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+}
+
+/// How a handler answers: the answer cache of its event loop first, then the responder on the
+/// server's snapshot; the queries counted locally and added to the metrics per batch.
+struct QueryAnswering {
+    let server: NameServer
+    let cache: NIOLoopBoundBox<AnswerCache>
+    private var tally = QueryMetrics.Tally()
+
+    init(server: NameServer, loop: any EventLoop) {
+        self.server = server
+        cache = server.answerCaches.cache(for: loop)
+    }
+
+    /// The one answer to a datagram, written straight into a buffer: a kept answer is copied
+    /// and patched there without an array in between.
+    mutating func answer(to message: ByteBuffer, from remote: SocketAddress?, over transport: ResponseEncoder.Transport, allocator: ByteBufferAllocator)
+        -> ByteBuffer?
+    {
+        message.withUnsafeReadableBytes { bytes in
+            if let hit = cache.value.lookup(bytes, over: transport, generation: server.generation) {
+                tally.record(QueryResponder.Outcome(type: hit.type, code: hit.code))
+                var buffer = allocator.buffer(bytes: hit.answer)
+                buffer.setBytes(UnsafeRawBufferPointer(rebasing: bytes[0..<2]), at: 0)
+                buffer.setBytes(
+                    UnsafeRawBufferPointer(rebasing: bytes[DNSQuery.headerLength..<(DNSQuery.headerLength + hit.questionLength)]), at: DNSQuery.headerLength)
+                return buffer
+            }
+            guard case .message(let answer) = answerAfresh(bytes, from: remote, over: transport) else { return nil }
+            return allocator.buffer(bytes: answer)
+        }
+    }
+
+    mutating func reply(to message: ByteBuffer, from remote: SocketAddress?, over transport: ResponseEncoder.Transport) -> QueryResponder.Reply {
+        message.withUnsafeReadableBytes { bytes in
+            if let hit = cache.value.lookup(bytes, over: transport, generation: server.generation) {
+                tally.record(QueryResponder.Outcome(type: hit.type, code: hit.code))
+                return .message(AnswerCache.patch(hit, with: bytes))
+            }
+            return answerAfresh(bytes, from: remote, over: transport)
+        }
+    }
+
+    /// The responder's reply on the current snapshot, kept in the cache when it may be reused.
+    private mutating func answerAfresh(_ bytes: UnsafeRawBufferPointer, from remote: SocketAddress?, over transport: ResponseEncoder.Transport)
+        -> QueryResponder.Reply
+    {
+        let client = Authority.Client(address: remote?.addressBytes ?? [], port: remote?.port ?? 0)
+        let response = QueryResponder.respond(to: Array(bytes), from: client, over: transport, snapshot: server.snapshot)
+        tally.record(response.outcome)
+        if case .sameQuestion = response.reuse, case .message(let answer) = response.reply { cache.value.store(answer, for: bytes, over: transport) }
+        return response.reply
+    }
+
+    mutating func flushMetrics() {
+        server.metrics.flush(&tally)
+    }
+}
+
+/// One answer cache per event loop, shared by that loop's UDP socket and TCP connections.
+final class AnswerCaches: Sendable {
+    private let caches: [ObjectIdentifier: NIOLoopBoundBox<AnswerCache>]
+
+    init(group: MultiThreadedEventLoopGroup = .singleton) {
+        var caches: [ObjectIdentifier: NIOLoopBoundBox<AnswerCache>] = [:]
+        for loop in group.makeIterator() {
+            caches[ObjectIdentifier(loop)] = NIOLoopBoundBox.makeBoxSendingValue(AnswerCache(), as: AnswerCache.self, eventLoop: loop)
+        }
+        self.caches = caches
+    }
+
+    /// The cache of `loop` (a loop of another group gets a cache of its own).
+    func cache(for loop: any EventLoop) -> NIOLoopBoundBox<AnswerCache> {
+        caches[ObjectIdentifier(loop)] ?? NIOLoopBoundBox.makeBoxSendingValue(AnswerCache(), as: AnswerCache.self, eventLoop: loop)
     }
 }
 

@@ -35,6 +35,8 @@ public final class NameServer: Sendable {
     private let startSerial: UInt32
     private let reloadObservers = Mutex<[@Sendable () -> Void]>([])
     let metrics: QueryMetrics
+    /// Answers kept for reuse, one cache per event loop.
+    let answerCaches = AnswerCaches()
     let logger: Logger
     /// Answer changes kept in memory.
     static let eventLimit = 200
