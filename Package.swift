@@ -275,7 +275,11 @@ let package = Package(
         ),
         .testTarget(
             name: "ZonalDNSTests",
-            dependencies: ["ZonalDNS", "ZonalCore", "ZonalTesting"],
+            dependencies: [
+                "ZonalDNS", "ZonalCore", "ZonalObservability", "ZonalTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

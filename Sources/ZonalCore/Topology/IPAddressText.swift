@@ -40,6 +40,23 @@ public enum IPAddressText {
         return (host, port)
     }
 
+    /// The address as 4 (IPv4) or 16 (IPv6) bytes; nil when the text is neither.
+    public static func bytes(_ text: String) -> [UInt8]? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 { return withUnsafeBytes(of: &v4) { Array($0) } }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 { return withUnsafeBytes(of: &v6) { Array($0) } }
+        return nil
+    }
+
+    /// 4 or 16 address bytes as text (IPv6 in the shortest form of RFC 5952).
+    public static func text(_ bytes: [UInt8]) -> String {
+        let family = bytes.count == 4 ? AF_INET : AF_INET6
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard bytes.count == 4 || bytes.count == 16, inet_ntop(family, bytes, &text, socklen_t(text.count)) != nil else { return "?" }
+        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     private static func isWildcard(_ text: String) -> Bool {
         text == "0.0.0.0" || text == "::"
     }

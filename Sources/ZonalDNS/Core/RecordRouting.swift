@@ -1,3 +1,5 @@
+import ZonalCore
+
 /// The decision core of failover records: health verdicts of addresses go in, the names'
 /// answers and every change of an answer, with its cause, come out. Pure: the health checks
 /// (with their rise and fall thresholds) run outside and feed it; so a test can drive it with
@@ -47,7 +49,7 @@ public struct RecordRouting: Sendable {
         let member = answer.pools[id.pool].members[id.member]
         return Change(
             name: id.name, from: before, to: after,
-            cause: "\(IPAddressBytes.text(member.address)) of pool \(answer.pools[id.pool].name) is \(healthy ? "healthy" : "down") (\(cause))")
+            cause: "\(IPAddressText.text(member.address)) of pool \(answer.pools[id.pool].name) is \(healthy ? "healthy" : "down") (\(cause))")
     }
 
     /// Takes the new definitions of the names (after a reload), keeping the health known for

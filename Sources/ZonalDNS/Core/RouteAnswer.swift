@@ -1,3 +1,5 @@
+import ZonalCore
+
 /// The answer of one health-checked name as of now: its pools in failover order with each
 /// address's health, the client-subnet table, and what to say when nothing is healthy.
 /// Immutable and cheap to consult, so the server picks per query without locks; the
@@ -172,7 +174,7 @@ public struct RouteAnswer: Sendable, Hashable {
     public var summary: String {
         let v4 = defaultAnswer(.v4)
         let v6 = defaultAnswer(.v6)
-        let addresses = (v4.addresses + v6.addresses).map(IPAddressBytes.text).joined(separator: ", ")
+        let addresses = (v4.addresses + v6.addresses).map(IPAddressText.text).joined(separator: ", ")
         guard let pool = v4.pool ?? v6.pool else {
             switch whenAllDown {
             case .all: return "no healthy address: answering every address (\(addresses))"

@@ -1,3 +1,5 @@
+import ZonalCore
+
 /// An address prefix (`10.1.0.0/16`, `2001:db8::/32`): what the client-subnet table routes by,
 /// and what an EDNS Client Subnet option carries.
 public struct AddressPrefix: Hashable, Sendable, CustomStringConvertible {
@@ -17,7 +19,7 @@ public struct AddressPrefix: Hashable, Sendable, CustomStringConvertible {
     /// Parses `ADDRESS/LENGTH`, or a bare address as a host prefix.
     public init?(parsing text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), let address = IPAddressBytes.parse(String(parts[0])) else { return nil }
+        guard (1...2).contains(parts.count), let address = IPAddressText.bytes(String(parts[0])) else { return nil }
         let length = parts.count == 2 ? Int(parts[1]) : address.count * 8
         guard let length, parts.count == 1 || parts[1].allSatisfy(\.isASCII) else { return nil }
         self.init(address: address, length: length)
@@ -38,7 +40,7 @@ public struct AddressPrefix: Hashable, Sendable, CustomStringConvertible {
         return Self.masked(other, to: length) == address
     }
 
-    public var description: String { "\(IPAddressBytes.text(address))/\(length)" }
+    public var description: String { "\(IPAddressText.text(address))/\(length)" }
 }
 
 /// The EDNS Client Subnet option (RFC 7871): the part of the client's address a resolver
@@ -89,71 +91,4 @@ public struct ClientSubnet: Hashable, Sendable {
     }
 
     var wireLength: Int { 8 + (source.length + 7) / 8 }
-}
-
-/// IPv4 and IPv6 addresses between text and bytes, strictly (no zone index, no leading zeros
-/// in IPv4 parts that could be read as octal).
-public enum IPAddressBytes {
-    public static func parse(_ text: String) -> [UInt8]? {
-        text.contains(":") ? parseIPv6(text) : parseIPv4(text)
-    }
-
-    static func parseIPv4(_ text: String) -> [UInt8]? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var bytes: [UInt8] = []
-        for part in parts {
-            guard (1...3).contains(part.count), part.allSatisfy(\.isASCII), part.allSatisfy(\.isNumber), part == "0" || !part.hasPrefix("0"),
-                let value = UInt8(part)
-            else { return nil }
-            bytes.append(value)
-        }
-        return bytes
-    }
-
-    static func parseIPv6(_ text: String) -> [UInt8]? {
-        guard text.allSatisfy(\.isASCII) else { return nil }
-        let gaps = text.ranges(of: "::")
-        guard gaps.count <= 1 else { return nil }
-        let halves = gaps.first.map { [String(text[..<$0.lowerBound]), String(text[$0.upperBound...])] } ?? [text]
-        func groups(_ part: String) -> [UInt8]? {
-            guard !part.isEmpty else { return [] }
-            var bytes: [UInt8] = []
-            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
-            for (index, piece) in pieces.enumerated() {
-                if index == pieces.count - 1, piece.contains(".") {
-                    guard let v4 = parseIPv4(String(piece)) else { return nil }
-                    bytes += v4
-                    continue
-                }
-                guard (1...4).contains(piece.count), let value = UInt16(piece, radix: 16) else { return nil }
-                bytes += [UInt8(value >> 8), UInt8(value & 0xFF)]
-            }
-            return bytes
-        }
-        guard let head = groups(halves[0]) else { return nil }
-        if halves.count == 1 { return head.count == 16 ? head : nil }
-        guard let tail = groups(halves[1]), head.count + tail.count <= 14 else { return nil }
-        return head + Array(repeating: 0, count: 16 - head.count - tail.count) + tail
-    }
-
-    public static func text(_ bytes: [UInt8]) -> String {
-        if bytes.count == 4 { return bytes.map { String($0) }.joined(separator: ".") }
-        let groups = stride(from: 0, to: bytes.count, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
-        // The longest run of two or more zero groups becomes `::` (RFC 5952).
-        var best = (start: -1, length: 0)
-        var index = 0
-        while index < groups.count {
-            guard groups[index] == 0 else {
-                index += 1
-                continue
-            }
-            let start = index
-            while index < groups.count, groups[index] == 0 { index += 1 }
-            if index - start > best.length, index - start >= 2 { best = (start, index - start) }
-        }
-        let hex = groups.map { String($0, radix: 16) }
-        guard best.start >= 0 else { return hex.joined(separator: ":") }
-        return hex[..<best.start].joined(separator: ":") + "::" + hex[(best.start + best.length)...].joined(separator: ":")
-    }
 }

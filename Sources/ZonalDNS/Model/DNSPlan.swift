@@ -111,7 +111,7 @@ public struct DNSPlan: Sendable {
     }
 
     static func address(_ text: String) throws(DNSPlanError) -> [UInt8] {
-        guard let bytes = IPAddressBytes.parse(text) else { throw DNSPlanError("\"\(text)\" is not an IPv4 or IPv6 address") }
+        guard let bytes = IPAddressText.bytes(text) else { throw DNSPlanError("\"\(text)\" is not an IPv4 or IPv6 address") }
         return bytes
     }
 }

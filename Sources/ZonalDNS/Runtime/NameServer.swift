@@ -174,7 +174,7 @@ public final class NameServer: Sendable {
                         pools: answer.pools.map { pool in
                             DNSStatus.PoolStatus(
                                 name: pool.name,
-                                members: pool.members.map { .init(address: IPAddressBytes.text($0.address), weight: $0.weight, healthy: $0.healthy) })
+                                members: pool.members.map { .init(address: IPAddressText.text($0.address), weight: $0.weight, healthy: $0.healthy) })
                         },
                         lastChange: state.events.last { $0.name == name.description })
                 },

@@ -1,3 +1,5 @@
+import ZonalCore
+
 /// Reads the data part of one zone-file record for its type, every field range-checked, and
 /// refuses leftover tokens.
 struct RecordDataReader {
@@ -23,11 +25,11 @@ struct RecordDataReader {
         switch type {
         case .a:
             let text = try next("an IPv4 address").string
-            guard let bytes = IPAddressBytes.parseIPv4(text) else { throw fail("\"\(text)\" is not an IPv4 address") }
+            guard let bytes = IPAddressText.bytes(text), bytes.count == 4 else { throw fail("\"\(text)\" is not an IPv4 address") }
             data = .a(RecordData.IPv4(bytes[0], bytes[1], bytes[2], bytes[3]))
         case .aaaa:
             let text = try next("an IPv6 address").string
-            guard let bytes = IPAddressBytes.parseIPv6(text) else { throw fail("\"\(text)\" is not an IPv6 address") }
+            guard let bytes = IPAddressText.bytes(text), bytes.count == 16 else { throw fail("\"\(text)\" is not an IPv6 address") }
             data = .aaaa(RecordData.IPv6(validated: bytes))
         case .ns: data = .ns(try name("a name server"))
         case .cname: data = .cname(try name("the canonical name"))
