@@ -89,29 +89,27 @@ final class UDPQueryHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    private let server: NameServer
-    private var answering: QueryAnswering?
-    private var pending = false
+    private var batch: AnswerBatch
 
     init(server: NameServer) {
-        self.server = server
+        batch = AnswerBatch(server: server)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        answering = QueryAnswering(server: server, loop: context.eventLoop)
+        batch.start(on: context.eventLoop)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        guard let answer = answering?.answer(to: envelope.data, from: envelope.remoteAddress, over: .udp, allocator: context.channel.allocator) else { return }
+        guard let answer = batch.answering?.answer(to: envelope.data, from: envelope.remoteAddress, over: .udp, allocator: context.channel.allocator) else {
+            return
+        }
         context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: envelope.remoteAddress, data: answer)), promise: nil)
-        pending = true
+        batch.pending = true
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        answering?.flushMetrics()
-        if pending { context.flush() }
-        pending = false
+        batch.finish(context)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -123,21 +121,19 @@ final class TCPQueryHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private let server: NameServer
-    private var answering: QueryAnswering?
-    private var pending = false
+    private var batch: AnswerBatch
 
     init(server: NameServer) {
-        self.server = server
+        batch = AnswerBatch(server: server)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        answering = QueryAnswering(server: server, loop: context.eventLoop)
+        batch.start(on: context.eventLoop)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let messages: [[UInt8]]
-        switch answering?.reply(to: unwrapInboundIn(data), from: context.channel.remoteAddress, over: .tcp) {
+        switch batch.answering?.reply(to: unwrapInboundIn(data), from: context.channel.remoteAddress, over: .tcp) {
         case .none, .some(.none):
             context.close(promise: nil)
             return
@@ -150,14 +146,12 @@ final class TCPQueryHandler: ChannelInboundHandler {
             buffer.writeBytes(message)
             context.write(wrapOutboundOut(buffer), promise: nil)
         }
-        pending = true
+        batch.pending = true
     }
 
     /// Answers to pipelined queries go out together, once per read.
     func channelReadComplete(context: ChannelHandlerContext) {
-        answering?.flushMetrics()
-        if pending { context.flush() }
-        pending = false
+        batch.finish(context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -166,6 +160,28 @@ final class TCPQueryHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
+    }
+}
+
+/// What a handler answers from and what it has written since the last flush: the answers of
+/// one read go out in one flush, their counts into the metrics at the same time.
+struct AnswerBatch {
+    let server: NameServer
+    var answering: QueryAnswering?
+    var pending = false
+
+    init(server: NameServer) {
+        self.server = server
+    }
+
+    mutating func start(on loop: any EventLoop) {
+        answering = QueryAnswering(server: server, loop: loop)
+    }
+
+    mutating func finish(_ context: ChannelHandlerContext) {
+        answering?.flushMetrics()
+        if pending { context.flush() }
+        pending = false
     }
 }
 

@@ -37,15 +37,7 @@ public struct ControlClient: Sendable {
     }
 
     private func send<Answer: Decodable>(_ method: String, _ path: String) async throws(ControlClientError) -> Answer {
-        do {
-            return try await api.send(method, path)
-        } catch {
-            switch error {
-            case .unreachable(let url, let reason): throw .unreachable(url, reason)
-            case .rejected(let status, let message): throw .rejected(status: status, message: message)
-            case .badAnswer(let reason): throw .badAnswer(reason)
-            }
-        }
+        do { return try await api.send(method, path) } catch { throw ControlClientError(error: error) }
     }
 
     private static func escape(_ name: String) -> String {
@@ -53,16 +45,12 @@ public struct ControlClient: Sendable {
     }
 }
 
-public enum ControlClientError: Error, CustomStringConvertible {
-    case unreachable(String, String)
-    case rejected(status: Int, message: String)
-    case badAnswer(String)
+/// A failed call of the control API, told in the supervisor's terms.
+public struct ControlClientError: Error, CustomStringConvertible {
+    public let error: AdminAPIError
 
     public var description: String {
-        switch self {
-        case .unreachable(let url, let error): "no supervisor answers at \(url) (is `zonal up` running for this topology?): \(error)"
-        case .rejected(_, let message): message
-        case .badAnswer(let error): "the supervisor's answer could not be read: \(error)"
-        }
+        guard case .unreachable = error else { return "the supervisor: \(error)" }
+        return "\(error) (is `zonal up` running for this topology?)"
     }
 }

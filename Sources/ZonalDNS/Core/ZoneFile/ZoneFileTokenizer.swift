@@ -65,13 +65,7 @@ struct ZoneFileTokenizer {
                     let next = text[index]
                     if next == UInt8(ascii: "\"") { break }
                     if next == UInt8(ascii: "\n") { line += 1 }
-                    if next == UInt8(ascii: "\\"), index + 1 < text.count {
-                        value += [next, text[index + 1]]
-                        index += 2
-                        continue
-                    }
-                    value.append(next)
-                    index += 1
+                    take(text, at: &index, into: &value)
                 }
                 index += 1
                 tokens.append(Token(text: value, quoted: true, line: start))
@@ -86,13 +80,7 @@ struct ZoneFileTokenizer {
                     .contains(next) {
                         break
                     }
-                    if next == UInt8(ascii: "\\"), index + 1 < text.count {
-                        value += [next, text[index + 1]]
-                        index += 2
-                        continue
-                    }
-                    value.append(next)
-                    index += 1
+                    take(text, at: &index, into: &value)
                 }
                 tokens.append(Token(text: value, quoted: false, line: line))
             }
@@ -100,6 +88,14 @@ struct ZoneFileTokenizer {
         guard depth == 0 else { throw ZoneFileError(file: file, line: entryLine, "`(` is not closed by the end of the file") }
         finishEntry()
         return entries
+    }
+
+    /// Moves the byte at `index` into a token, with the byte after it when it is a backslash
+    /// (escapes are resolved later, by names and strings).
+    private static func take(_ text: [UInt8], at index: inout Int, into value: inout [UInt8]) {
+        let escaped = text[index] == UInt8(ascii: "\\") && index + 1 < text.count
+        value += text[index..<(index + (escaped ? 2 : 1))]
+        index += escaped ? 2 : 1
     }
 
     /// A token's bytes with `\X` and `\DDD` resolved: the content of a character-string.
