@@ -50,7 +50,10 @@ public struct ControlClientError: Error, CustomStringConvertible {
     public let error: AdminAPIError
 
     public var description: String {
-        guard case .unreachable = error else { return "the supervisor: \(error)" }
-        return "\(error) (is `zonal up` running for this topology?)"
+        switch error {
+        case .unreachable(let url, let reason): "no supervisor answers at \(url) (is `zonal up` running for this topology?): \(reason)"
+        case .rejected(_, let message): message
+        case .badAnswer(let reason): "the supervisor's answer could not be read: \(reason)"
+        }
     }
 }
