@@ -135,20 +135,100 @@ struct RepositoryTests {
         await #expect(throws: BackupError.self) { _ = try await repo.restorer().restore(snapshot, into: target) }
     }
 
-    @Test("a name that is not UTF-8 is named in a warning with its odd bytes escaped; its neighbours are saved")
-    func undecodableName() async throws {
+    @Test("names and link targets holding bytes 0x80–0xFF round-trip byte for byte, and diff -r finds nothing")
+    func rawNames() async throws {
         let repo = try await TestRepository()
         defer { repo.directory.remove() }
         let source = repo.directory.file("latin1")
         try write(Array("fine".utf8), to: "\(source)/plain.txt")
-        // "café.txt" written in ISO 8859-1: é is the single byte 0xE9.
-        let raw = Array("\(source)/caf".utf8) + [0xE9] + Array(".txt".utf8) + [0]
-        let descriptor = raw.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT, 0o644) } }
-        #expect(descriptor >= 0)
-        close(descriptor)
+        // "café" in ISO 8859-1, every high byte, a name that is UTF-8 of an escape scalar, and a
+        // directory and a link target that are not UTF-8 either.
+        let names: [[UInt8]] = [Array("caf".utf8) + [0xE9], Array(0x80...0xFF), Array("\u{EF80}".utf8), [0xC3], [0xFF, 0x2E, 0x74]]
+        for (index, name) in names.enumerated() {
+            let path = FileName.string(from: Array(source.utf8) + [0x2F] + name)
+            let descriptor = FileName.withPath(path) { open($0, O_WRONLY | O_CREAT, 0o644) }
+            #expect(descriptor >= 0)
+            _ = [UInt8](repeating: UInt8(index), count: 10 + index).withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            close(descriptor)
+        }
+        let directory = FileName.string(from: Array("\(source)/dir-".utf8) + [0xA0])
+        #expect(FileName.withPath(directory) { mkdir($0, 0o755) } == 0)
+        try write(Array("inside".utf8), to: "\(directory)/inside.txt")
+        #expect(FileName.withPath(FileName.string(from: [0xE9, 0x2F, 0x78])) { target in FileName.withPath("\(source)/link") { symlink(target, $0) } } == 0)
+
         let result = try await BackupRunner(repository: try repo.open(), parallelism: 1).run(paths: [source])
-        #expect(result.warnings == ["\(source)/caf\\xE9.txt: skipped: its name is not valid UTF-8 (shown with \\x escapes); rename it to back it up"])
-        #expect(result.snapshot.summary.files == 1)
+        #expect(result.warnings.isEmpty, "\(result.warnings)")
+        #expect(result.snapshot.summary.files == names.count + 2)
+        let restored = repo.directory.file("restored")
+        _ = try await repo.restorer().restore(result.snapshot, into: restored)
+        let diff = try ProcessFixture(
+            executable: "/usr/bin/diff", arguments: ["-r", "--no-dereference", source, "\(restored)/latin1"], outputPath: repo.directory.file("diff.out"))
+        #expect(await diff.waitForExit(timeout: .seconds(20)) == 0, "\(diff.output)")
+        var target = [UInt8](repeating: 0, count: 64)
+        let length = FileName.withPath("\(restored)/latin1/link") { path in
+            target.withUnsafeMutableBufferPointer { $0.withMemoryRebound(to: CChar.self) { readlink(path, $0.baseAddress!, $0.count) } }
+        }
+        #expect(Array(target.prefix(max(length, 0))) == [0xE9, 0x2F, 0x78])
+    }
+
+    @Test("a tree written before raw names (no format, plain UTF-8 names) restores its names unchanged, escape-range characters included")
+    func oldTreeFormat() async throws {
+        let repo = try await TestRepository()
+        defer { repo.directory.remove() }
+        let source = repo.directory.file("old")
+        try write(Array("x".utf8), to: "\(source)/a.txt")
+        let snapshot = try await repo.backUp(source)
+        let repository = try await repo.open()
+        // The tree as an older Zonal wrote it: the same nodes, no `format`, one name with U+EF80.
+        var root = try await repository.loadTree(snapshot.tree)
+        var top = try await repository.loadTree(try #require(root.nodes.first?.subtree))
+        top.nodes[0].name = "old-\u{EF80}.txt"
+        top.format = nil
+        let writer = PackWriter(repository: repository)
+        let topID = try await Self.storeTree(top, in: repository, writer: writer)
+        root.nodes[0].subtree = topID
+        root.format = nil
+        let rootID = try await Self.storeTree(root, in: repository, writer: writer)
+        try await writer.finish()
+        var old = snapshot
+        old.id = Repository.randomName()
+        old.tree = rootID
+        try await repository.save(old)
+        let restored = repo.directory.file("restored")
+        _ = try await Restorer(repository: try await repo.open(), parallelism: 1).restore(old, into: restored)
+        #expect(FileManager.default.fileExists(atPath: "\(restored)/old/old-\u{EF80}.txt"), "the name's UTF-8 bytes, not one byte per escape")
+    }
+
+    static func storeTree(_ tree: Tree, in repository: Repository, writer: PackWriter) async throws -> BlobID {
+        let plain = Array(try Repository.json(tree))
+        let id = repository.key.blobID(of: plain)
+        if await writer.reserve(id) { try await writer.add(id, kind: .tree, stored: repository.codec.encode(plain), plainLength: plain.count) }
+        return id
+    }
+
+    @Test("FileName is one to one: any bytes come back from their string; UTF-8 without escapes is left as it is", arguments: 0..<20)
+    func fileNameRoundTrip(seed: Int) {
+        var random = SeededRandom(seed: UInt64(seed) &+ 0xF11E)
+        for _ in 0..<200 {
+            let bytes = (0..<Int(random.next() % 24)).map { _ in UInt8(truncatingIfNeeded: random.next() % 255 + 1) }
+            #expect(FileName.bytes(of: FileName.string(from: bytes)) == bytes, "\(bytes)")
+        }
+        #expect(FileName.string(from: Array("Grüße/日本".utf8)) == "Grüße/日本")
+        #expect(FileName.printable(FileName.string(from: [0x61, 0xE9])) == "a\\xE9")
+    }
+
+    @Test("a repository of a newer format version is refused with a clear error")
+    func newerVersionRefused() async throws {
+        let directory = try TemporaryDirectory(prefix: "zonal-backup")
+        defer { directory.remove() }
+        var parameters = RepositoryParameters(id: "future")
+        parameters.version = RepositoryParameters.newestVersion + 1
+        try await Repository.initialize(at: directory.file("repo"), password: "pw", parameters: parameters, scryptRounds: 1 << 10)
+        await #expect {
+            _ = try await Repository.open(at: directory.file("repo"), password: "pw")
+        } throws: { error in
+            "\(error)".contains("format version \(RepositoryParameters.newestVersion + 1)")
+        }
     }
 
     @Test("with one-file-system a mount point below a path is kept empty; without, its files are saved")

@@ -4,7 +4,10 @@ import Foundation
 /// snapshots and the trees they point to. Every one of these is stored sealed (see
 /// docs/backup-format.md), as JSON inside.
 public struct RepositoryParameters: Codable, Sendable, Hashable {
-    public var version = 1
+    /// 2 since trees keep names that are not UTF-8 (``Tree/format``); 1 before. A repository
+    /// of a version above ``newestVersion`` was written by a newer Zonal and is refused.
+    public var version = Self.newestVersion
+    public static let newestVersion = 2
     public var id: String
     public var chunker: FastCDC.Settings
     /// zstd level for new blobs.
@@ -83,9 +86,29 @@ public struct IndexFile: Codable, Sendable {
 /// A directory listing: the nodes of one directory, by name.
 public struct Tree: Codable, Sendable, Hashable {
     public var nodes: [Node]
+    /// How names and link targets are written: 2 (``byteExactFormat``) in the ``FileName``
+    /// form, any bytes kept; absent in trees written before, whose names are plain UTF-8.
+    public var format: Int?
+
+    public static let byteExactFormat = 2
 
     public init(nodes: [Node]) {
         self.nodes = nodes
+        format = Self.byteExactFormat
+    }
+
+    /// The tree with names and link targets in the ``FileName`` form, whichever format it was
+    /// written in (a plain UTF-8 name holding the private-use scalars ``FileName`` gives a
+    /// meaning to is turned into their bytes' form, so it is restored unchanged).
+    public var inFileNameForm: Tree {
+        guard format != Self.byteExactFormat else { return self }
+        var tree = self
+        tree.format = Self.byteExactFormat
+        for index in tree.nodes.indices {
+            tree.nodes[index].name = FileName.string(from: Array(tree.nodes[index].name.utf8))
+            tree.nodes[index].linkTarget = tree.nodes[index].linkTarget.map { FileName.string(from: Array($0.utf8)) }
+        }
+        return tree
     }
 }
 

@@ -103,8 +103,8 @@ public struct BackupRunner: Sendable {
         device: UInt64?
     ) async throws(BackupError) -> Node? {
         var info = stat()
-        guard lstat(path, &info) == 0 else {
-            if !top { state.warn("\(path): \(String(cString: strerror(errno)))") }
+        guard FileName.withPath(path, { lstat($0, &info) }) == 0 else {
+            if !top { state.warn("\(FileName.printable(path)): \(String(cString: strerror(errno)))") }
             return nil
         }
         var node = Node(
@@ -126,7 +126,7 @@ public struct BackupRunner: Sendable {
             state.countDirectory()
         case S_IFLNK:
             node.kind = .symlink
-            node.linkTarget = (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) ?? ""
+            node.linkTarget = Self.linkTarget(of: path, size: Int(info.st_size))
         case S_IFREG:
             node.size = Int64(info.st_size)
             if info.st_nlink > 1 { node.hardlink = "\(info.st_dev):\(info.st_ino)" }
@@ -153,7 +153,7 @@ public struct BackupRunner: Sendable {
             node.kind = info.st_mode & S_IFMT == S_IFCHR ? .characterDevice : .blockDevice
             node.device = UInt64(info.st_rdev)
         default:
-            state.warn("\(path): skipped (an unknown kind of file)")
+            state.warn("\(FileName.printable(path)): skipped (an unknown kind of file)")
             return nil
         }
         return node
@@ -163,12 +163,9 @@ public struct BackupRunner: Sendable {
         _ path: String, parent: [String: Node], writer: PackWriter, state: RunState,
         device: UInt64?
     ) async throws(BackupError) -> BlobID {
-        guard let (entries, undecodable) = Self.entries(of: path) else {
-            state.warn("\(path): cannot list: \(String(cString: strerror(errno)))")
+        guard let entries = FileTree.entries(of: path)?.sorted() else {
+            state.warn("\(FileName.printable(path)): cannot list: \(String(cString: strerror(errno)))")
             return try await store(tree: Tree(nodes: []), writer: writer, state: state)
-        }
-        for name in undecodable {
-            state.warn("\(path)/\(name): skipped: its name is not valid UTF-8 (shown with \\x escapes); rename it to back it up")
         }
         let kept = entries.filter { !excludes.excludes(path: "\(path)/\($0)", name: $0) }
         // Entries are backed up by several tasks at once, a few at a time.
@@ -178,32 +175,22 @@ public struct BackupRunner: Sendable {
         return try await store(tree: Tree(nodes: nodes.sorted { $0.name < $1.name }), writer: writer, state: state)
     }
 
-    /// The names in directory `path`, sorted, and apart from them the names that are not valid
-    /// UTF-8 (with their odd bytes as `\xNN`: paths are built as strings, so such a file could
-    /// not be reached); nil (with errno set) when the directory cannot be listed.
-    private static func entries(of path: String) -> (names: [String], undecodable: [String])? {
-        guard let stream = opendir(path) else { return nil }
-        defer { closedir(stream) }
-        var names: [String] = []
-        var undecodable: [String] = []
-        while let entry = readdir(stream) {
-            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { Array($0.prefix { $0 != 0 }) }
-            guard let name = String(validating: bytes, as: UTF8.self) else {
-                undecodable.append(bytes.map { $0 < 0x80 ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16, uppercase: true) }.joined())
-                continue
-            }
-            if name != "." && name != ".." { names.append(name) }
+    /// Where a symbolic link points, whatever its bytes; `size` is the link's `st_size`.
+    private static func linkTarget(of path: String, size: Int) -> String {
+        var buffer = [UInt8](repeating: 0, count: max(size, Int(PATH_MAX)) + 1)
+        let count = FileName.withPath(path) { path in
+            buffer.withUnsafeMutableBufferPointer { $0.withMemoryRebound(to: CChar.self) { readlink(path, $0.baseAddress!, $0.count) } }
         }
-        return (names.sorted(), undecodable.sorted())
+        return count < 0 ? "" : FileName.string(from: buffer[0..<count])
     }
 
     /// Chunks of one file, stored when new; nil (with a warning) when it cannot be read.
     /// Chunks are hashed, compressed and sealed by up to `parallelism` tasks at once while the
     /// file is read on, so one large file uses every core; their ids keep the file's order.
     private func backUpFile(_ path: String, writer: PackWriter, state: RunState) async throws(BackupError) -> [BlobID]? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let descriptor = FileName.withPath(path) { open($0, O_RDONLY | O_CLOEXEC) }
         guard descriptor >= 0 else {
-            state.warn("\(path): cannot read: \(String(cString: strerror(errno)))")
+            state.warn("\(FileName.printable(path)): cannot read: \(String(cString: strerror(errno)))")
             return nil
         }
         defer { close(descriptor) }
@@ -225,7 +212,7 @@ public struct BackupRunner: Sendable {
                 let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
                 if count < 0 {
                     if errno == EINTR { continue }
-                    state.warn("\(path): read failed: \(String(cString: strerror(errno)))")
+                    state.warn("\(FileName.printable(path)): read failed: \(String(cString: strerror(errno)))")
                     while inFlight > 0 { collect(await group.next()) }
                     return .success(nil)
                 }

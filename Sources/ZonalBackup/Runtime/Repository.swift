@@ -80,6 +80,10 @@ public final class Repository: Sendable {
         }
         guard let key else { throw .wrongPassword }
         let parameters: RepositoryParameters = try await decode(key.open(try store.read("config"), what: "the config file"), what: "the config file")
+        guard parameters.version <= RepositoryParameters.newestVersion else {
+            throw .invalid(
+                "the repository has format version \(parameters.version); this Zonal reads versions 1 to \(RepositoryParameters.newestVersion) (upgrade Zonal)")
+        }
         let repository = Repository(store: store, parameters: parameters, key: key)
         try await repository.loadIndex()
         return repository
@@ -209,7 +213,8 @@ public final class Repository: Sendable {
     }
 
     public func loadTree(_ id: BlobID) async throws(BackupError) -> Tree {
-        try await Self.decode(try load(id), what: "tree \(id)")
+        let tree: Tree = try await Self.decode(try load(id), what: "tree \(id)")
+        return tree.inFileNameForm
     }
 
     public func snapshots() async throws(BackupError) -> [Snapshot] {

@@ -76,8 +76,8 @@ final class RestoredFiles: Sendable {
     private func open(_ slot: Slot) throws(BackupError) -> Int32 {
         try slot.state.withLock { state throws(BackupError) -> Int32 in
             if let descriptor = state.descriptor { return descriptor }
-            let descriptor = Foundation.open(slot.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            guard descriptor >= 0 else { throw .io("cannot create \(slot.path): \(String(cString: strerror(errno)))") }
+            let descriptor = FileName.withPath(slot.path) { Foundation.open($0, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
+            guard descriptor >= 0 else { throw .io("cannot create \(FileName.printable(slot.path)): \(String(cString: strerror(errno)))") }
             state.descriptor = descriptor
             return descriptor
         }
@@ -142,14 +142,18 @@ enum RestoredMetadata {
     /// By path: directories, pipes and device nodes (`followLink` false for symbolic links,
     /// whose mode cannot be set).
     static func apply(_ node: Node, at path: String, followLink: Bool = true) throws(BackupError) {
-        if followLink {
-            if mayChangeOwner { chown(path, node.uid, node.gid) }
-            guard chmod(path, mode_t(node.mode)) == 0 else { throw .io("cannot set the mode of \(path): \(String(cString: strerror(errno)))") }
-        } else if mayChangeOwner {
-            lchown(path, node.uid, node.gid)
+        try FileName.withPath(path) { (rawPath) throws(BackupError) in
+            if followLink {
+                if mayChangeOwner { chown(rawPath, node.uid, node.gid) }
+                guard chmod(rawPath, mode_t(node.mode)) == 0 else {
+                    throw .io("cannot set the mode of \(FileName.printable(path)): \(String(cString: strerror(errno)))")
+                }
+            } else if mayChangeOwner {
+                lchown(rawPath, node.uid, node.gid)
+            }
+            var times = self.times(node.mtime)
+            utimensat(AT_FDCWD, rawPath, &times, followLink ? 0 : AT_SYMLINK_NOFOLLOW)
         }
-        var times = self.times(node.mtime)
-        utimensat(AT_FDCWD, path, &times, followLink ? 0 : AT_SYMLINK_NOFOLLOW)
     }
 
     /// Access and modification time, both set to the recorded modification time.

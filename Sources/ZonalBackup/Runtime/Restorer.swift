@@ -65,7 +65,9 @@ public struct Restorer: Sendable {
         }
         // A hard link is made once the file it links to is complete.
         for (first, path) in layout.links {
-            guard link(first, path) == 0 else { throw .io("cannot link \(path) to \(first): \(String(cString: strerror(errno)))") }
+            guard FileName.withPath(first, { first in FileName.withPath(path) { link(first, $0) } }) == 0 else {
+                throw .io("cannot link \(FileName.printable(path)) to \(FileName.printable(first)): \(String(cString: strerror(errno)))")
+            }
         }
         // Deepest first: setting a directory's times before its children are made would undo them.
         for (node, path) in layout.directories.reversed() {
@@ -90,7 +92,9 @@ public struct Restorer: Sendable {
             let path = "\(directory)/\(node.name)"
             switch node.kind {
             case .directory:
-                guard mkdir(path, 0o700) == 0 || errno == EEXIST else { throw .io("cannot create \(path): \(String(cString: strerror(errno)))") }
+                guard FileName.withPath(path, { mkdir($0, 0o700) }) == 0 || errno == EEXIST else {
+                    throw .io("cannot create \(FileName.printable(path)): \(String(cString: strerror(errno)))")
+                }
                 layout.directories.append((node, path))
                 if let subtree = node.subtree { try await lay(subtree, into: path, state: state, layout: &layout) }
             case .file:
@@ -180,17 +184,21 @@ public struct Restorer: Sendable {
     private func makeSpecial(_ node: Node, at path: String, state: RestoreState) throws(BackupError) {
         switch node.kind {
         case .symlink:
-            guard symlink(node.linkTarget ?? "", path) == 0 else { throw .io("cannot create link \(path): \(String(cString: strerror(errno)))") }
+            guard FileName.withPath(node.linkTarget ?? "", { target in FileName.withPath(path) { symlink(target, $0) } }) == 0 else {
+                throw .io("cannot create link \(FileName.printable(path)): \(String(cString: strerror(errno)))")
+            }
             try RestoredMetadata.apply(node, at: path, followLink: false)
         case .fifo:
-            guard mkfifo(path, 0o600) == 0 else { throw .io("cannot create the named pipe \(path): \(String(cString: strerror(errno)))") }
+            guard FileName.withPath(path, { mkfifo($0, 0o600) }) == 0 else {
+                throw .io("cannot create the named pipe \(FileName.printable(path)): \(String(cString: strerror(errno)))")
+            }
             try RestoredMetadata.apply(node, at: path)
         case .characterDevice, .blockDevice:
             let type = node.kind == .characterDevice ? S_IFCHR : S_IFBLK
-            guard mknod(path, type | 0o600, dev_t(node.device ?? 0)) == 0 else {
+            guard FileName.withPath(path, { mknod($0, type | 0o600, dev_t(node.device ?? 0)) }) == 0 else {
                 // Only root may make device nodes: the rest of the tree is still worth having.
-                guard errno == EPERM else { throw .io("cannot create the device node \(path): \(String(cString: strerror(errno)))") }
-                state.warn("\(path): device node not created: \(String(cString: strerror(EPERM))) (only root may make one)")
+                guard errno == EPERM else { throw .io("cannot create the device node \(FileName.printable(path)): \(String(cString: strerror(errno)))") }
+                state.warn("\(FileName.printable(path)): device node not created: \(String(cString: strerror(EPERM))) (only root may make one)")
                 return
             }
             try RestoredMetadata.apply(node, at: path)

@@ -33,7 +33,7 @@ public struct Rollback: Sendable {
             // The copy must be on disk before the directory it replaces is let go.
             do throws(DurableFileError) { try DurableFile.syncFileSystem(containing: staging) } catch { throw BackupError.io(error.description) }
         } catch {
-            try? FileManager.default.removeItem(atPath: staging)
+            FileTree.remove(staging)
             throw error
         }
         if FileManager.default.fileExists(atPath: target) {
@@ -45,7 +45,7 @@ public struct Rollback: Sendable {
             throw .io("cannot put the snapshot's copy in place of \(target): \(reason)")
         }
         do { try DurableFile.syncDirectory(parent) } catch { throw .io(error.description) }
-        try? FileManager.default.removeItem(atPath: retired)
+        FileTree.remove(retired)
         return state.result
     }
 

@@ -10,7 +10,7 @@ public struct SnapshotDiff: Sendable {
     public struct Entry: Sendable, Hashable, CustomStringConvertible {
         public var change: Change
         public var path: String
-        public var description: String { "\(change.rawValue) \(path)" }
+        public var description: String { "\(change.rawValue) \(FileName.printable(path))" }
     }
 
     public let repository: Repository
