@@ -68,6 +68,7 @@ struct DNSEndToEndTests {
                 nodes: [n1]
                 port: 5300
                 dns:
+                  tcp_idle_timeout: 1s
                   zones:
                     - name: example.test
                       file: example.zone
@@ -154,6 +155,15 @@ struct DNSEndToEndTests {
         #expect(overTCP.contains("status: NOERROR") && overTCP.contains("(TCP)"), "\(overTCP)")
         let subnet = try await DNSClient.kdig(server.at + ["+subnet=10.1.2.0/24", "www.example.test"], directory: dir)
         #expect(subnet.contains("CLIENT-SUBNET: 10.1.2.0/24/0"), "\(subnet)")
+
+        // Garbage and a response-shaped datagram get FORMERR or nothing; the server answers on.
+        for datagram in [[UInt8](repeating: 0xFF, count: 40), [0x12, 0x34, 0x81, 0x80, 0, 1], Array("GET / HTTP/1.1\r\n\r\n".utf8)] {
+            try RawSocket.send(datagram, to: server.address, port: server.port)
+        }
+        #expect(try await DNSClient.short(server.at + ["mail.example.test"], directory: dir) == ["192.0.2.2"])
+        // A TCP connection that sends nothing is closed after the idle timeout (1 s here).
+        let idle = try RawSocket.secondsUntilClosed(server.address, port: server.port)
+        #expect(idle >= 0.8 && idle < 5, "closed after \(idle) s")
         #expect(server.process.isRunning)
     }
 
@@ -250,6 +260,49 @@ struct DNSEndToEndTests {
         let (status, output) = try await ZonalBinary.run(["dns", "serve", "-f", topology], directory: directory)
         #expect(status != 0)
         #expect(output.contains("example.zone:3: missing the mail exchange"), "\(output)")
+    }
+}
+
+/// Plain sockets for what no DNS client sends: raw datagrams, and a TCP connection kept silent.
+enum RawSocket {
+    static func send(_ bytes: [UInt8], to host: String, port: Int) throws {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard socket >= 0 else { throw FixtureError("socket: \(errno)") }
+        defer { close(socket) }
+        var address = try Self.address(host, port)
+        let sent = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { target in
+                bytes.withUnsafeBytes { Glibc.sendto(socket, $0.baseAddress, $0.count, 0, target, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        guard sent == bytes.count else { throw FixtureError("sendto: \(errno)") }
+    }
+
+    /// Connects, sends nothing, and returns the seconds until the server closes (at most 10).
+    static func secondsUntilClosed(_ host: String, port: Int) throws -> Double {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw FixtureError("socket: \(errno)") }
+        defer { close(socket) }
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = try Self.address(host, port)
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw FixtureError("connect: \(errno)") }
+        let start = ContinuousClock.now
+        var byte: UInt8 = 0
+        _ = recv(socket, &byte, 1, 0)
+        let elapsed = ContinuousClock.now - start
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    private static func address(_ host: String, _ port: Int) throws -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw FixtureError("bad address \(host)") }
+        return address
     }
 }
 
