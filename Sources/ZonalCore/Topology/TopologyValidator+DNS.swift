@@ -79,8 +79,7 @@ extension Checker {
 
     private static func hasPort(_ health: HealthCheckSpec?) -> Bool {
         switch health?.probe {
-        case .tcp(let port?), .http(_, let port?, _, _): true
-        case .command: true
+        case .tcp(.some), .http(_, .some, _, _), .command: true
         default: false
         }
     }

@@ -56,7 +56,7 @@ final class TCPQueryHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let messages: [[UInt8]]
         switch batch.answering?.reply(to: unwrapInboundIn(data), from: context.channel.remoteAddress, over: .tcp) {
-        case .none, .some(.none):
+        case nil, .some(QueryResponder.Reply.none):
             context.close(promise: nil)
             return
         case .message(let message): messages = [message]
