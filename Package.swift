@@ -185,6 +185,22 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "ZonalCache",
+            dependencies: [
+                "ZonalCore",
+                "ZonalCoordination",
+                "ZonalProcess",
+                "ZonalObservability",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "ZonalTesting",
             dependencies: [
                 "ZonalObservability",
@@ -194,6 +210,7 @@ let package = Package(
                 "ZonalCoordination",
                 "ZonalDatabase",
                 "ZonalDNS",
+                "ZonalCache",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -214,6 +231,7 @@ let package = Package(
                 "ZonalBackup",
                 "ZonalDatabase",
                 "ZonalDNS",
+                "ZonalCache",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -279,6 +297,14 @@ let package = Package(
                 "ZonalDNS", "ZonalCore", "ZonalObservability", "ZonalTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ZonalCacheTests",
+            dependencies: [
+                "ZonalCache", "ZonalCore", "ZonalTesting",
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),

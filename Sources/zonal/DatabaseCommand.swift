@@ -9,7 +9,7 @@ struct DatabaseCommand: AsyncParsableCommand {
         abstract: "Highly available PostgreSQL: node agents, status, switchover.",
         subcommands: [
             DatabaseAgentCommand.self, DatabaseStatusCommand.self, DatabaseSwitchoverCommand.self, DatabaseBackupCommand.self, DatabaseRestoreCommand.self,
-            DatabaseGuardCommand.self, ArchiveWALCommand.self, RestoreWALCommand.self,
+            ArchiveWALCommand.self, RestoreWALCommand.self,
         ]
     )
 }
@@ -38,20 +38,7 @@ struct DatabaseServiceOptions: ParsableArguments {
     }
 
     func resolve() throws -> (topology: Topology, service: Topology.Service) {
-        let topology = try topologyOptions.load()
-        let databases = topology.services.filter { if case .postgres = $0.kind { true } else { false } }
-        if let service {
-            guard let found = databases.first(where: { $0.name == service }) else {
-                throw CommandFailure("the topology has no service of kind postgres named \(service); it has: \(databases.map(\.name).joined(separator: ", "))")
-            }
-            return (topology, found)
-        }
-        guard databases.count == 1, let only = databases.first else {
-            throw CommandFailure(
-                databases.isEmpty ? "the topology has no service of kind postgres" : "name one with --service: \(databases.map(\.name).joined(separator: ", "))"
-            )
-        }
-        return (topology, only)
+        try topologyOptions.service(named: service, kind: "postgres")
     }
 
     /// The service's backup settings, with `{service}` replaced; fails when it has none.

@@ -36,6 +36,25 @@ struct TopologyOptions: ParsableArguments {
         }
     }
 
+    /// The service a command is about: the one named, or the topology's only service of `kind`
+    /// (its name in topology files) when none is.
+    func service(named name: String?, kind: String) throws -> (topology: Topology, service: Topology.Service) {
+        let topology = try load()
+        let candidates = topology.services.filter { $0.kind.name == kind }
+        if let name {
+            guard let found = candidates.first(where: { $0.name == name }) else {
+                throw CommandFailure("the topology has no service of kind \(kind) named \(name); it has: \(candidates.map(\.name).joined(separator: ", "))")
+            }
+            return (topology, found)
+        }
+        guard candidates.count == 1, let only = candidates.first else {
+            throw CommandFailure(
+                candidates.isEmpty
+                    ? "the topology has no service of kind \(kind)" : "name one with --service: \(candidates.map(\.name).joined(separator: ", "))")
+        }
+        return (topology, only)
+    }
+
     /// A client for the control API of the supervisor running this topology.
     func controlClient() throws -> ControlClient {
         let settings = try load().supervisor

@@ -73,6 +73,10 @@ extension Topology {
             case postgres(DatabaseSpec)
             /// An authoritative DNS server with health-checked records (`zonal dns serve`).
             case dns(DNSSpec)
+            /// A highly available Redis: a server and its agent (`zonal cache agent`) per node.
+            case redis(CacheSpec)
+            /// A RESP proxy in front of a `redis` service (`zonal cache proxy`).
+            case redisProxy(CacheProxySpec)
 
             /// The name used in topology files.
             public var name: String {
@@ -82,6 +86,8 @@ extension Topology {
                 case .balancer: "balancer"
                 case .postgres: "postgres"
                 case .dns: "dns"
+                case .redis: "redis"
+                case .redisProxy: "redis-proxy"
                 }
             }
         }

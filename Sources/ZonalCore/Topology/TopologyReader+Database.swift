@@ -26,20 +26,7 @@ extension TopologyReader {
         for key in ["edition", "synchronous_mode", "synchronous_standbys", "ttl", "loop_wait", "fence_margin", "nofailover"] {
             record("\(path).\(key)", fields.line(of: key))
         }
-        var parameters: [String: String] = [:]
-        if let parametersNode = fields["parameters"] {
-            if case .mapping(let mapping) = parametersNode {
-                for (key, value) in mapping {
-                    guard let name = key.string, let text = value.string else {
-                        problems.report(key, "each entry of `parameters` in \(subject) must be a PostgreSQL setting name and a value")
-                        continue
-                    }
-                    parameters[name] = text
-                }
-            } else {
-                problems.report(parametersNode, "`parameters` of \(subject) must be a mapping of PostgreSQL settings to values, got \(parametersNode.yamlKind)")
-            }
-        }
+        let parameters = fields.stringMap("parameters", what: "PostgreSQL setting")
         let noFailover = Set((fields.stringList("nofailover") ?? []).map(\.value))
         var spec = DatabaseSpec(
             edition: edition, failover: failover, dataDirectory: fields.string("data_directory"),

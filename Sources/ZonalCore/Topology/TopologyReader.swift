@@ -117,7 +117,7 @@ struct TopologyReader {
                 node, subject: "a service", problems: problems,
                 allowedKeys: [
                     "name", "kind", "command", "nodes", "zones", "port", "admin_port", "primary_zone", "secondary_zone", "health", "balancer", "database",
-                    "dns",
+                    "dns", "cache", "proxy",
                 ])
         else { return nil }
         guard let name = unnamed.string("name", required: true) else { return nil }
@@ -160,7 +160,14 @@ struct TopologyReader {
         if kindName != "dns", fields.has("dns") {
             problems.report(line: fields.line(of: "dns"), "`dns` settings are only for services of kind `dns`; \(subject) is of kind `\(kindName ?? "?")`")
         }
+        for (key, kind) in [("cache", "redis"), ("proxy", "redis-proxy")] where kindName != kind && fields.has(key) {
+            problems.report(line: fields.line(of: key), "`\(key)` settings are only for services of kind `\(kind)`; \(subject) is of kind `\(kindName ?? "?")`")
+        }
         switch kindName {
+        case "redis":
+            return readCache(fields["cache"], subject: subject).map { .redis($0) }
+        case "redis-proxy":
+            return readCacheProxy(fields["proxy"], subject: subject).map { .redisProxy($0) }
         case "dns":
             return readDNS(fields["dns"], subject: subject).map { .dns($0) }
         case "postgres":
@@ -181,7 +188,7 @@ struct TopologyReader {
             }
             return .process(command: command)
         case let other?:
-            problems.report(fields["kind"], "unknown service kind `\(other)` in \(subject); this version runs: app, process, balancer, postgres, dns")
+            problems.report(fields["kind"], "unknown service kind `\(other)` in \(subject); this version runs: app, process, balancer, postgres, dns, redis, redis-proxy")
             return nil
         case nil:
             return nil

@@ -106,6 +106,8 @@ struct Checker {
             if case .balancer(let spec) = service.kind { balancer(spec, of: service, knownZones: zones) }
             if case .postgres(let spec) = service.kind { database(spec, of: service) }
             if case .dns(let spec) = service.kind { dns(spec, of: service) }
+            if case .redis(let spec) = service.kind { cache(spec, of: service) }
+            if case .redisProxy(let spec) = service.kind { cacheProxy(spec, of: service) }
         }
     }
 
@@ -159,6 +161,11 @@ struct Checker {
                         instance.node.address, listener.port, owner: "\(service.name)@\(instance.node.name) (listener \(listener.name))",
                         path: "services.\(service.name).balancer.listeners.\(listener.name)")
                 }
+            }
+            if case .redis(let spec) = service.kind, let sentinel = spec.sentinelPort(servicePort: service.port) {
+                claim(
+                    instance.node.address, sentinel, owner: "\(service.name)@\(instance.node.name) (sentinel_port)",
+                    path: "services.\(service.name).cache.sentinel_port")
             }
             if let admin = service.adminPort {
                 claim(instance.node.address, admin, owner: "\(service.name)@\(instance.node.name) (admin_port)", path: "services.\(service.name).admin_port")

@@ -136,6 +136,25 @@ struct YAMLFields {
         return result
     }
 
+    /// A mapping of names to text values (`parameters: {maxmemory: 256mb}`); each entry that is
+    /// not a name and a value is reported as not being a `what`.
+    func stringMap(_ key: String, what: String) -> [String: String] {
+        guard let node = self[key] else { return [:] }
+        guard case .mapping(let mapping) = node else {
+            problems.report(node, "`\(key)` of \(subject) must be a mapping of \(what)s to values, got \(node.yamlKind)")
+            return [:]
+        }
+        var values: [String: String] = [:]
+        for (name, value) in mapping {
+            guard let name = name.string, let text = value.string else {
+                problems.report(name, "each entry of `\(key)` in \(subject) must be a \(what) name and a value")
+                continue
+            }
+            values[name] = text
+        }
+        return values
+    }
+
     func sequence(_ key: String, required: Bool = false) -> Yams.Node.Sequence? {
         guard let node = value(key, required: required) else { return nil }
         guard case .sequence(let sequence) = node else {

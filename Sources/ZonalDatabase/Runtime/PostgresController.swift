@@ -168,7 +168,7 @@ public struct PostgresController: Sendable {
         }
         let spec = ProcessPlan(
             executable: ZonalExecutable.current,
-            arguments: ["db", "guard", "--parent", String(getpid()), "--", "/usr/bin/setpriv"] + account.setprivArguments + [
+            arguments: ["guard", "--parent", String(getpid()), "--", "/usr/bin/setpriv"] + account.setprivArguments + [
                 "--", binDirectory + "/postgres", "-D", dataDirectory,
             ],
             logFile: logFile)

@@ -37,6 +37,10 @@ public struct InstanceLauncher: Sendable {
             return topologyReader(["balancer"], instance, environment: environment, logFile: logFile)
         case .dns:
             return topologyReader(["dns", "serve"], instance, environment: environment, logFile: logFile)
+        case .redis:
+            return topologyReader(["cache", "agent", "--state-dir", stateDirectory], instance, environment: environment, logFile: logFile)
+        case .redisProxy:
+            return topologyReader(["cache", "proxy", "--state-dir", stateDirectory], instance, environment: environment, logFile: logFile)
         case .postgres:
             return topologyReader(["db", "agent", "--state-dir", stateDirectory], instance, environment: environment, logFile: logFile)
         case .process(let command):
