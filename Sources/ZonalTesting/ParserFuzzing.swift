@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import ZonalBackup
 import ZonalBalancer
+import ZonalCache
 import ZonalCoordination
 import ZonalCore
 import ZonalDNS
@@ -31,7 +32,7 @@ public enum ParserFuzzing {
 
     public static let targets: [Target] = [
         httpFront, duration, persistenceCookie, topology, watchStream, coordinatorJournal, coordinatorSnapshot, keyFile, repositoryIndex, s3Answer, controlData,
-        timelineHistory, dnsMessage, zoneFile,
+        timelineHistory, dnsMessage, zoneFile, respRequests, respReplies,
     ]
 
     public static func target(named name: String) -> Target? {
@@ -236,6 +237,43 @@ public enum ParserFuzzing {
                 precondition(message.count >= 12 && message.prefix(2) == bytes.prefix(2), "an answer without the query's ID")
                 precondition(message.count <= (transport == .udp ? ResponseEncoder.maximumUDPSize : 65535), "an answer larger than the transport allows")
             }
+        }
+    }
+
+    /// What clients send the RESP proxy: requests under the limits before and after `AUTH`, each
+    /// taken whole or refused with a protocol error; nothing is read past what was given.
+    static let respRequests = Target(
+        name: "resp-request",
+        seeds: [
+            "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", "PING\r\n", "*999999999\r\n", "*1\r\n$-5\r\n", "*2\r\n$3\r\nSET\r\n$99999999999\r\n",
+            "*1\r\n+PING\r\n", "set a b\r\n\r\n*0\r\n*-1\r\n", "*3\r\n$4\r\nAUTH\r\n$7\r\ndefault\r\n$2\r\npw\r\n",
+        ].map { Array($0.utf8) }
+    ) { bytes in
+        for limits in [RESPLimits.unauthenticated, .client(maxBulkLength: 1 << 20)] {
+            var buffer = ByteBuffer(bytes: bytes)
+            while let request = try? RESPRequest.next(from: &buffer, limits: limits) {
+                precondition(!request.arguments.isEmpty, "an empty request was returned")
+                precondition(request.arguments.count <= limits.maxAggregateLength, "more arguments than the limit")
+                precondition(request.arguments.allSatisfy { $0.readableBytes <= limits.maxBulkLength }, "an argument longer than the limit")
+                _ = request.name
+            }
+        }
+    }
+
+    /// What a Redis server (or something posing as one) sends the proxy and the agent: a value
+    /// found by the scanner decodes, and nested aggregates stop at the depth limit.
+    static let respReplies = Target(
+        name: "resp-reply",
+        seeds: [
+            "+OK\r\n", "-ERR x\r\n", ":12\r\n", "$-1\r\n", "*2\r\n$1\r\na\r\n:1\r\n", "%1\r\n+a\r\n#t\r\n", ">2\r\n+a\r\n_\r\n",
+            "|1\r\n+k\r\n+v\r\n,1.5\r\n", "=7\r\ntxt:abc\r\n", String(repeating: "*1\r\n", count: 100) + ":1\r\n", "~1\r\n(123\r\n",
+        ].map { Array($0.utf8) }
+    ) { bytes in
+        let limits = RESPLimits(maxBulkLength: 1 << 20, maxAggregateLength: 1 << 16, maxDepth: 16, maxLineLength: 4096)
+        var buffer = ByteBuffer(bytes: bytes)
+        while let value = try? RESPValue.next(from: &buffer, limits: limits) {
+            _ = value.text
+            _ = value.elements
         }
     }
 

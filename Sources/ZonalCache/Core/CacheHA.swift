@@ -88,7 +88,9 @@ public struct CacheHA: Sendable {
 
     /// What the agent does, in order.
     public enum Action: Sendable, Hashable, CustomStringConvertible {
-        /// Starts Redis from its data directory (append-only file), as a replica of the node named.
+        /// Starts Redis from its data directory (append-only file), as a replica of the node named;
+        /// with nobody to follow it comes up as a master with writes paused, until it either takes
+        /// the leader key or learns whom to follow.
         case startReplica(of: String?)
         /// Starts Redis as the master (this node holds the leader key).
         case startMaster

@@ -24,6 +24,8 @@ public actor CacheAgent: Service {
     private var keeperTask: Task<Void, Never>?
     /// Whether this agent paused writes on its master (`CLIENT PAUSE WRITE`).
     private var paused = false
+    /// Redis was started with nobody to follow: pause its writes as soon as it answers.
+    private var pauseOnceUp = false
     /// Whom Redis was last told to replicate from.
     private var following: String?
     /// Set while Redis runs as an unpaused master; the fence watch reads it.
@@ -153,6 +155,12 @@ public actor CacheAgent: Service {
             return .starting
         }
         lastReplication = info
+        if pauseOnceUp, info.role == .master {
+            if (try? await server.command(["CLIENT", "PAUSE", "3600000", "WRITE"])) != nil {
+                paused = true
+                pauseOnceUp = false
+            }
+        }
         switch info.role {
         case .master:
             writableMaster = !paused
@@ -246,10 +254,12 @@ public actor CacheAgent: Service {
             following = leader
             try await server.start(replicaOf: leader.flatMap(plan.endpoint))
             paused = false
+            pauseOnceUp = leader == nil
         case .startMaster:
             following = nil
             try await server.start(replicaOf: nil)
             paused = false
+            pauseOnceUp = false
         case .acquireLeadership:
             guard let keeper else { return }
             if try await store.acquireLeadership(node: plan.me.name, lease: keeper.lease.id) {
