@@ -221,7 +221,7 @@ struct TopologyErrorTests {
                 """
                   - { name: web, kind: app, nodes: [zz], port: 80 }
                   - { name: api, kind: app, nodes: [a1], port: 0 }
-                  - { name: cache, kind: redis, nodes: [a1], port: 6379 }
+                  - { name: cache, kind: memcached, nodes: [a1], port: 6379 }
                 """))
         #expect(found.count == 2, "\(found)")
         #expect(found.map(\.line) == [12, 13])
