@@ -46,6 +46,12 @@ ensure_database_dependencies() {
   ensure_files "/usr/lib/postgresql/15/bin/postgres:postgresql" "/usr/bin/psql:postgresql-client"
 }
 
+# Redis 7 for the cache service, and the clients its tests use: redis-cli, redis-py (Debian's,
+# for /usr/bin/python3), redis-benchmark and twemproxy for the benchmark.
+ensure_cache_dependencies() {
+  ensure_files "/usr/bin/redis-server:redis-server" "/usr/bin/redis-cli:redis-tools" "/usr/lib/python3/dist-packages/redis/__init__.py:python3-redis"
+}
+
 # The DNS clients the tests query Zonal's server with (dig, kdig) and Knot, the secondary that
 # transfers a Zonal zone.
 ensure_dns_test_dependencies() {
@@ -75,5 +81,6 @@ ensure_test_dependencies() {
   ensure_packages "etcd:etcd-server" "etcdctl:etcd-client"
   ensure_dns_test_dependencies
   ensure_database_dependencies
+  ensure_cache_dependencies
   ensure_s3_test_server
 }

@@ -76,6 +76,24 @@ public enum BuiltinTopology {
             database:
               edition: ha
 
+          # Redis 7, a master and a replica in two zones (AOF on, fsync every second). The agents fail
+          # over in about a second when the master is lost; Sentinel clients find it on port 26379.
+          - name: cache
+            kind: redis
+            zones: [east-a, east-b]
+            port: 6379
+            admin_port: 6400
+
+          # The RESP proxy clients use, one per zone: always the current master, with the cache's
+          # password. Try: redis-cli -h 127.0.1.1 -p 6390 --askpass
+          - name: cache-proxy
+            kind: redis-proxy
+            zones: [east-a, east-b]
+            port: 6390
+            admin_port: 6391
+            proxy:
+              cache: cache
+
           # Failover DNS for zonal.test, one server per region: www.zonal.test answers with the healthy
           # balancers of region east, and with west's only when none of east's is left.
           # Try: dig @127.0.4.1 -p 5300 www.zonal.test

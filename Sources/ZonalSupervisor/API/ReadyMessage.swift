@@ -31,6 +31,7 @@ public struct ReadyMessage: Sendable {
         }
         lines += Self.balancerLines(topology)
         lines += Self.dnsLines(topology)
+        lines += Self.cacheLines(topology, stateDirectory: stateDirectory)
         lines.append("coordinator: \(report.coordinator) at \(report.coordinator.endpoints.joined(separator: ", "))")
         lines.append("control API http://\(report.control)  (zonal status, zonal fail zone NAME, zonal recover zone NAME, zonal events)")
         lines.append("logs and events in \(stateDirectory); Ctrl-C stops everything")
@@ -45,6 +46,17 @@ public struct ReadyMessage: Sendable {
             let example = spec.records.first?.name ?? spec.zones.first?.name ?? "."
             return
                 "dns \(instance.id): udp+tcp \(IPAddressText.hostPort(instance.node.address, instance.service.port)) for \(zones)  (dig @\(instance.node.address) -p \(instance.service.port) \(example))"
+        }
+    }
+
+    /// Where clients reach each cache proxy, and where the password is.
+    static func cacheLines(_ topology: Topology, stateDirectory: String) -> [String] {
+        topology.instances.compactMap { instance -> String? in
+            guard case .redisProxy(let spec) = instance.service.kind else { return nil }
+            let address = instance.node.address
+            let password = "\(stateDirectory)/\(spec.cache)/redis.password"
+            return
+                "cache \(instance.id): resp \(IPAddressText.hostPort(address, instance.service.port)) -> master of \(spec.cache)  (REDISCLI_AUTH=$(cat \(password)) redis-cli -h \(address) -p \(instance.service.port))"
         }
     }
 
