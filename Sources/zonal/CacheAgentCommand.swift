@@ -34,7 +34,9 @@ struct CacheAgentCommand: AsyncParsableCommand {
             password = try CachePassword.loadOrCreate(file: plan.passwordFile)
             agent = try CacheAgent(plan: plan, coordinator: coordinator, logger: logger)
         } catch { throw CommandFailure("\(error)") }
-        print("agent of \(plan.me.name) for \(service.name): Redis on \(plan.me.redisAddress), Sentinel on \(plan.me.host):\(plan.me.sentinelPort), API on \(plan.me.apiAddress)")
+        print(
+            "agent of \(plan.me.name) for \(service.name): Redis on \(plan.me.redisAddress), Sentinel on \(plan.me.host):\(plan.me.sentinelPort), API on \(plan.me.apiAddress)"
+        )
         print("connect with the password in \(plan.passwordFile): redis-cli -h \(plan.me.host) -p \(plan.me.port) --askpass")
         let api = CacheAgentAPI(agent: agent, tokens: .fromEnvironment()).application(
             host: plan.me.host, port: plan.me.apiPort, limits: topology.supervisor.api, logger: logger)

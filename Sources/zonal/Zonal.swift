@@ -7,7 +7,8 @@ struct Zonal: AsyncParsableCommand {
         abstract: "Self-hosted multi-zone high availability and disaster recovery.",
         subcommands: [
             UpCommand.self, StatusCommand.self, FailCommand.self, RecoverCommand.self, EventsCommand.self,
-            ValidateCommand.self, AppCommand.self, BalancerCommand.self, BackupCommand.self, DatabaseCommand.self, DNSCommand.self, CacheCommand.self, CoordinatorCommand.self, GuardCommand.self,
+            ValidateCommand.self, AppCommand.self, BalancerCommand.self, BackupCommand.self, DatabaseCommand.self, DNSCommand.self, CacheCommand.self,
+            CoordinatorCommand.self, GuardCommand.self,
         ]
     )
 }

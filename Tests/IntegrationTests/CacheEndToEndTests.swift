@@ -40,7 +40,9 @@ struct CacheEndToEndTests {
         print(f"{host}:{port} {master.get('via-sentinel').decode()} {len(sentinel.discover_slaves('cache'))}")
         """
 
-    @Test("kill -9 of the master of a pair: the replica takes over in about a second with every acknowledged write, the proxy carries the client across, Sentinel clients find the new master, the old master rejoins")
+    @Test(
+        "kill -9 of the master of a pair: the replica takes over in about a second with every acknowledged write, the proxy carries the client across, Sentinel clients find the new master, the old master rejoins"
+    )
     func failoverOfAPair() async throws {
         let cluster = try await CacheCluster(nodes: ["a1", "b1"])
         defer { Task { await cluster.stop() } }
@@ -82,7 +84,8 @@ struct CacheEndToEndTests {
         try cluster.startAgent(first)
         #expect(await cluster.waitForReplica(first), "the old master did not rejoin: \(cluster.output(first).suffix(3000))")
         #expect(await poll(timeout: .seconds(10)) { await cluster.redisCLI(first, ["GET", "w\(acked.last ?? 0)"]) == "\(acked.last ?? 0)" } != nil)
-        let status2 = try await ZonalBinary.run(["cache", "status", "--topology", cluster.file], directory: cluster.directory, environment: cluster.environment)
+        let status2 = try await ZonalBinary.run(
+            ["cache", "status", "--topology", cluster.file], directory: cluster.directory, environment: cluster.environment)
         #expect(status2.output.contains("master \(second)"), "\(status2.output)")
         #expect(status2.output.contains("failover \(first) → \(second)"), "\(status2.output)")
     }

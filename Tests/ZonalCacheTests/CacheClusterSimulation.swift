@@ -136,7 +136,8 @@ struct CacheClusterSimulation {
         }
         let core = CacheHA(node: node.name, peers: nodes.map(\.name).filter { $0 != node.name }, settings: settings)
         let decision = core.decide(
-            .init(redis: local(node), leaseValidUntil: node.lease?.validUntil, cluster: view, leaderlessSince: node.leaderlessSince, seenLeader: node.seenLeader),
+            .init(
+                redis: local(node), leaseValidUntil: node.lease?.validUntil, cluster: view, leaderlessSince: node.leaderlessSince, seenLeader: node.seenLeader),
             now: now)
         if !decision.actions.isEmpty { log.append("\(now) \(node.name): \(decision)") }
         node.nextDecision = decision.actions.isEmpty ? decision.decideAgainBy : now + .milliseconds(10)

@@ -9,7 +9,8 @@ struct CacheHATests {
     let settings = CacheHA.Settings()
 
     func member(_ name: String, _ role: CacheMember.Role, offset: Int64?, linkUp: Bool = false, promotable: Bool = true) -> CacheMember {
-        CacheMember(name: name, zone: "z", role: role, offset: offset, upstream: role == .replica ? "m" : nil, linkUp: linkUp, redisAddress: "", promotable: promotable)
+        CacheMember(
+            name: name, zone: "z", role: role, offset: offset, upstream: role == .replica ? "m" : nil, linkUp: linkUp, redisAddress: "", promotable: promotable)
     }
 
     func decide(
@@ -37,7 +38,10 @@ struct CacheHATests {
         let early = decide("a", .replica(offset: 100, upstream: "m", linkUp: false), leader: nil, members: members, leaderlessFor: .milliseconds(200))
         #expect(early.actions.isEmpty)
         #expect(early.reason.contains("b still streams"))
-        #expect(decide("a", .replica(offset: 100, upstream: "m", linkUp: false), leader: nil, members: members, leaderlessFor: .seconds(2)).actions == [.acquireLeadership])
+        #expect(
+            decide("a", .replica(offset: 100, upstream: "m", linkUp: false), leader: nil, members: members, leaderlessFor: .seconds(2)).actions == [
+                .acquireLeadership
+            ])
     }
 
     @Test("a nofailover node never takes the key; a lone promotable replica of a pair does")
@@ -45,7 +49,10 @@ struct CacheHATests {
         let members = [member("a", .replica, offset: 100, promotable: false), member("b", .replica, offset: 10)]
         #expect(decide("a", .replica(offset: 100, upstream: "m", linkUp: false), leader: nil, members: members).actions.isEmpty)
         #expect(decide("b", .replica(offset: 10, upstream: "m", linkUp: false), leader: nil, members: members).actions == [.acquireLeadership])
-        #expect(decide("b", .replica(offset: 10, upstream: "m", linkUp: false), leader: nil, members: [member("b", .replica, offset: 10)]).actions == [.acquireLeadership])
+        #expect(
+            decide("b", .replica(offset: 10, upstream: "m", linkUp: false), leader: nil, members: [member("b", .replica, offset: 10)]).actions == [
+                .acquireLeadership
+            ])
     }
 
     @Test("the leader promotes its replica and resumes paused writes; a master without the key follows the leader")
@@ -66,7 +73,8 @@ struct CacheHATests {
         let fine = decide("a", master, leader: "a", members: [], lease: now + .milliseconds(700), now: now)
         #expect(fine.actions.isEmpty)
         #expect(fine.decideAgainBy <= now + .milliseconds(400), "the next decision comes by the fence point")
-        let due = CacheHA(node: "a", peers: [], settings: settings).decide(.init(redis: master, leaseValidUntil: now + .milliseconds(250), cluster: nil), now: now)
+        let due = CacheHA(node: "a", peers: [], settings: settings).decide(
+            .init(redis: master, leaseValidUntil: now + .milliseconds(250), cluster: nil), now: now)
         #expect(due.actions.count == 1)
         if case .fence = due.actions.first {} else { Issue.record("expected a fence, got \(due)") }
         #expect(CacheHA(node: "a", peers: [], settings: settings).decide(.init(redis: master, leaseValidUntil: nil, cluster: nil), now: now).actions.count == 1)

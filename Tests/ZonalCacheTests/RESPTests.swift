@@ -30,11 +30,13 @@ struct RESPTests {
         #expect(String(buffer: try #require(try RESPRequest.next(from: &inline, limits: .client())).frame) == "*2\r\n$3\r\nget\r\n$1\r\nk\r\n")
     }
 
-    @Test("hostile requests get the protocol error Redis would give", arguments: [
-        ("*999999999\r\n", "invalid multibulk length"), ("*1\r\n$-5\r\n", "invalid bulk length"), ("*1\r\n+PING\r\n", "expected '$', got '+'"),
-        ("*2\r\n$3\r\nSET\r\n$99999999999999999999\r\n", "invalid bulk length"), ("*1\r\n$3\r\nabcd\r\n", "does not end with CRLF"),
-        ("*x\r\n", "invalid multibulk length"), ("*1\n", "LF and no CR"),
-    ])
+    @Test(
+        "hostile requests get the protocol error Redis would give",
+        arguments: [
+            ("*999999999\r\n", "invalid multibulk length"), ("*1\r\n$-5\r\n", "invalid bulk length"), ("*1\r\n+PING\r\n", "expected '$', got '+'"),
+            ("*2\r\n$3\r\nSET\r\n$99999999999999999999\r\n", "invalid bulk length"), ("*1\r\n$3\r\nabcd\r\n", "does not end with CRLF"),
+            ("*x\r\n", "invalid multibulk length"), ("*1\n", "LF and no CR"),
+        ])
     func hostileRequests(input: String, message: String) {
         #expect {
             _ = try requests(input)

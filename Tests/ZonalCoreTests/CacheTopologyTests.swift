@@ -34,18 +34,23 @@ struct CacheTopologyTests {
             errors.withServices("  - name: c\n    kind: redis\n    zones: [east-a]\n    port: 6379\n    admin_port: 6400\n    cache: { appendfsync: never }\n"),
             line: 16, "appendfsync", "everysec")
         errors.expectProblem(
-            errors.withServices("  - name: c\n    kind: redis\n    zones: [east-a]\n    port: 6379\n    admin_port: 6400\n    cache: { ttl: 1s, loop_wait: 2s }\n"),
+            errors.withServices(
+                "  - name: c\n    kind: redis\n    zones: [east-a]\n    port: 6379\n    admin_port: 6400\n    cache: { ttl: 1s, loop_wait: 2s }\n"),
             line: 16, "loop_wait", "shorter than `ttl`")
         errors.expectProblem(
-            errors.withServices("  - name: c\n    kind: redis\n    zones: [east-a]\n    port: 6379\n    admin_port: 6400\n    cache: { min_replicas_to_write: 1 }\n"),
+            errors.withServices(
+                "  - name: c\n    kind: redis\n    zones: [east-a]\n    port: 6379\n    admin_port: 6400\n    cache: { min_replicas_to_write: 1 }\n"),
             line: 16, "could never take a write")
         errors.expectProblem(errors.withServices("  - name: c\n    kind: redis\n    zones: [east-a]\n    port: 6379\n"), line: 11, "needs an `admin_port`")
         errors.expectProblem(
-            errors.withServices("  - { name: web, kind: app, zones: [east-a], port: 80 }\n  - name: px\n    kind: redis-proxy\n    zones: [east-a]\n    port: 6390\n    proxy: { cache: web }\n"),
+            errors.withServices(
+                "  - { name: web, kind: app, zones: [east-a], port: 80 }\n  - name: px\n    kind: redis-proxy\n    zones: [east-a]\n    port: 6390\n    proxy: { cache: web }\n"
+            ),
             line: 16, "which is of kind `app`, not `redis`")
         errors.expectProblem(
             errors.withServices(
-                "  - name: c\n    kind: redis\n    zones: [east-a]\n    port: 6379\n    admin_port: 6400\n  - { name: d, kind: app, zones: [east-a], port: 26379 }\n"),
+                "  - name: c\n    kind: redis\n    zones: [east-a]\n    port: 6379\n    admin_port: 6400\n  - { name: d, kind: app, zones: [east-a], port: 26379 }\n"
+            ),
             line: 16, "port clash", "sentinel_port")
     }
 }

@@ -66,6 +66,7 @@ extension CacheAgent {
             case .replica: .replica(offset: status.offset ?? 0, upstream: status.upstream, linkUp: status.linkUp)
             case .stopped: .stopped
             }
-        return CacheAgentReport(member: status, leader: leader, role: Self.role(of: local, leader: leader, me: plan.me.name)?.rawValue, decision: lastDecision?.description)
+        return CacheAgentReport(
+            member: status, leader: leader, role: Self.role(of: local, leader: leader, me: plan.me.name)?.rawValue, decision: lastDecision?.description)
     }
 }

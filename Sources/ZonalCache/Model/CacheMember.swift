@@ -95,7 +95,8 @@ public struct CacheEvent: Codable, Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch kind {
         case .rejoin:
-            "rejoin: \(from ?? "?") follows \(to)" + (divergedBytes.map { $0 > 0 ? "; \($0) bytes of its writes diverged and are discarded" : "; nothing diverged" } ?? "")
+            "rejoin: \(from ?? "?") follows \(to)"
+                + (divergedBytes.map { $0 > 0 ? "; \($0) bytes of its writes diverged and are discarded" : "; nothing diverged" } ?? "")
         case .failover, .bootstrap:
             "\(kind.rawValue) \(from.map { "\($0) → " } ?? "")\(to) in \(duration.zonalDescription): \(cause)"
         }

@@ -1,6 +1,6 @@
 import Logging
-import Synchronization
 import NIOCore
+import Synchronization
 import ZonalCoordination
 import ZonalCore
 

@@ -113,13 +113,17 @@ struct SentinelResponder: Sendable {
             buffer.writeRESPHeader("*", others.count)
             for other in others {
                 writeFields(
-                    [("name", "\(other.host):\(other.port)"), ("ip", other.host), ("port", String(other.port)), ("runid", "\(other.host):\(other.port)"), ("flags", "sentinel")],
+                    [
+                        ("name", "\(other.host):\(other.port)"), ("ip", other.host), ("port", String(other.port)), ("runid", "\(other.host):\(other.port)"),
+                        ("flags", "sentinel"),
+                    ],
                     into: &buffer)
             }
         case "MYID":
             buffer.writeRESPBulk("\(me.host):\(me.port)")
         default:
-            buffer.writeRESPError("ERR Zonal's Sentinel-compatible listener only answers discovery; failover is the agents' job (SENTINEL \(sub.lowercased()) is not supported)")
+            buffer.writeRESPError(
+                "ERR Zonal's Sentinel-compatible listener only answers discovery; failover is the agents' job (SENTINEL \(sub.lowercased()) is not supported)")
         }
     }
 

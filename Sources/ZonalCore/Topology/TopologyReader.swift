@@ -188,7 +188,8 @@ struct TopologyReader {
             }
             return .process(command: command)
         case let other?:
-            problems.report(fields["kind"], "unknown service kind `\(other)` in \(subject); this version runs: app, process, balancer, postgres, dns, redis, redis-proxy")
+            problems.report(
+                fields["kind"], "unknown service kind `\(other)` in \(subject); this version runs: app, process, balancer, postgres, dns, redis, redis-proxy")
             return nil
         case nil:
             return nil

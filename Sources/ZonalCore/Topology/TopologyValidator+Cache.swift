@@ -16,7 +16,9 @@ extension Checker {
             )
         }
         if failover.fenceMargin * 2 > failover.ttl {
-            report("\(path).cache.fence_margin", "`fence_margin` (\(failover.fenceMargin.zonalDescription)) of service \(service.name) must be at most half the `ttl`")
+            report(
+                "\(path).cache.fence_margin",
+                "`fence_margin` (\(failover.fenceMargin.zonalDescription)) of service \(service.name) must be at most half the `ttl`")
         }
         if failover.ttl < .seconds(1) {
             report("\(path).cache.ttl", "`ttl` of service \(service.name) must be at least 1s: coordinator leases are granted in whole seconds")

@@ -26,7 +26,7 @@ public struct ReadyMessage: Sendable {
         for instance in report.instances {
             let admin = instance.adminAddress.map { "  admin http://\($0)" } ?? ""
             lines.append(
-                "  \(instance.id.padding(toLength: 18, withPad: " ", startingAt: 0)) \(instance.region)/\(instance.zone)  \(instance.health.padding(toLength: 9, withPad: " ", startingAt: 0)) http://\(instance.address)\(admin)"
+                "  \(instance.id.padding(toLength: 21, withPad: " ", startingAt: 0)) \(instance.region)/\(instance.zone)  \(instance.health.padding(toLength: 9, withPad: " ", startingAt: 0)) http://\(instance.address)\(admin)"
             )
         }
         lines += Self.balancerLines(topology)
