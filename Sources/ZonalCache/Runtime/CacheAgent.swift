@@ -20,8 +20,8 @@ public actor CacheAgent: Service {
     let logger: Logger
     private let core: CacheHA
 
-    private var keeper: LeaseKeeper?
-    private var keeperTask: Task<Void, Never>?
+    private let lease: AgentLease
+    private var keeper: LeaseKeeper? { lease.keeper }
     /// Whether this agent paused writes on its master (`CLIENT PAUSE WRITE`).
     private var paused = false
     /// Redis was started with nobody to follow: pause its writes as soon as it answers.
@@ -50,6 +50,7 @@ public actor CacheAgent: Service {
         self.roles = ServiceRoleDirectory(coordinator: coordinator, service: plan.service)
         self.clock = clock
         self.logger = logger
+        self.lease = AgentLease(coordinator: coordinator, ttl: plan.settings.ttl, clock: clock, logger: logger)
         self.core = CacheHA(node: plan.me.name, peers: plan.peers.map(\.name), settings: plan.settings)
         self.status = CacheMember(
             name: plan.me.name, zone: plan.me.zone, role: .stopped, redisAddress: plan.me.redisAddress, promotable: plan.me.promotable)
@@ -77,8 +78,7 @@ public actor CacheAgent: Service {
         if writableMaster { try? await server.command(["CLIENT", "PAUSE", "600000", "WRITE"]) }
         writableMaster = false
         try? await store.releaseLeadership(node: plan.me.name)
-        if let keeper { try? await store.coordinator.revokeLease(keeper.lease.id) }
-        keeperTask?.cancel()
+        await lease.revoke()
         await server.stop()
     }
 
@@ -86,7 +86,7 @@ public actor CacheAgent: Service {
 
     /// One observe-decide-act round; returns when the next must start at the latest.
     func cycle() async -> MonotonicInstant {
-        await ensureLease()
+        await lease.ensure()
         let local = await observeLocal()
         let cluster = await readCluster()
         trackLeadership(cluster)
@@ -124,24 +124,6 @@ public actor CacheAgent: Service {
             logger.notice("took over the leader key held by this node's previous run (lease \(held))")
         }
         return reading.view
-    }
-
-    private func ensureLease() async {
-        guard keeper == nil else { return }
-        let requestedAt = clock.now
-        guard let lease = try? await store.coordinator.grantLease(ttl: plan.settings.ttl) else { return }
-        let keeper = LeaseKeeper(coordinator: store.coordinator, lease: lease, grantRequestedAt: requestedAt, clock: clock, logger: logger)
-        self.keeper = keeper
-        keeperTask = Task {
-            let why = await keeper.run()
-            self.leaseEnded(keeper, why)
-        }
-    }
-
-    private func leaseEnded(_ ended: LeaseKeeper, _ why: String) {
-        guard keeper === ended else { return }
-        logger.warning("lost the lease: \(why)")
-        keeper = nil
     }
 
     private func observeLocal() async -> CacheHA.LocalServer {

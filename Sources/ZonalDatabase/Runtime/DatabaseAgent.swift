@@ -23,8 +23,8 @@ public actor DatabaseAgent: Service {
     let logger: Logger
     private let core: DatabaseHA
 
-    private var keeper: LeaseKeeper?
-    private var keeperTask: Task<Void, Never>?
+    private let lease: AgentLease
+    private var keeper: LeaseKeeper? { lease.keeper }
     /// Whom the server was last configured to stream from.
     private var following: String?
     private var configuration: ServerConfiguration
@@ -61,6 +61,7 @@ public actor DatabaseAgent: Service {
         self.roles = ServiceRoleDirectory(coordinator: coordinator, service: plan.service)
         self.clock = clock
         self.logger = logger
+        self.lease = AgentLease(coordinator: coordinator, ttl: plan.settings.ttl, clock: clock, logger: logger)
         self.core = DatabaseHA(node: plan.me.name, settings: plan.settings)
         let archiveCommand = plan.backup.map {
             "\"\(ZonalExecutable.current)\" db archive-wal --to \"\(BackupCatalog(directory: $0.directory).archive.directory)\" %p %f"
@@ -105,15 +106,14 @@ public actor DatabaseAgent: Service {
         runningAsPrimary = false
         server = nil
         try? await store.releaseLeadership(node: plan.me.name)
-        if let keeper { try? await store.coordinator.revokeLease(keeper.lease.id) }
-        keeperTask?.cancel()
+        await lease.revoke()
     }
 
     // MARK: the cycle
 
     /// One observe-decide-act round; returns when the next must start at the latest.
     func cycle() async -> MonotonicInstant {
-        await ensureLease()
+        await lease.ensure()
         let local = await observeLocal()
         let cluster = await readCluster()
         if let cluster { await publish(local, cluster: cluster) }
@@ -152,24 +152,6 @@ public actor DatabaseAgent: Service {
             return nil
         }
         return reading.view
-    }
-
-    private func ensureLease() async {
-        guard keeper == nil else { return }
-        let requestedAt = clock.now
-        guard let lease = try? await store.coordinator.grantLease(ttl: plan.settings.ttl) else { return }
-        let keeper = LeaseKeeper(coordinator: store.coordinator, lease: lease, grantRequestedAt: requestedAt, clock: clock, logger: logger)
-        self.keeper = keeper
-        keeperTask = Task {
-            let why = await keeper.run()
-            self.leaseEnded(keeper, why)
-        }
-    }
-
-    private func leaseEnded(_ ended: LeaseKeeper, _ why: String) {
-        guard keeper === ended else { return }
-        logger.warning("lost the lease: \(why)")
-        keeper = nil
     }
 
     private func observeLocal() async -> DatabaseHA.LocalServer {

@@ -19,7 +19,7 @@ public final class EventLog: Sendable {
             return
         }
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640])
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o640])
         }
         file = FileHandle(forWritingAtPath: path)
         _ = try? file?.seekToEnd()
