@@ -159,6 +159,8 @@ def writer(connect, seconds, kill):
         time.sleep(0.002)
     after = [t for _, t in acked if t > killed_at]
     rto = (after[0] - killed_at) if after else None
+    check = None
+    wait_until(lambda: bool((check := connect()).ping()) and check.set("probe", 1), 60)
     check = connect()
     lost = sum(1 for n, _ in acked if check.get(f"w{n}") is None)
     return rto, lost, failed
@@ -200,6 +202,10 @@ def sentinel_failovers(work, down_after, runs_wanted):
         sentinels.append(start(["redis-sentinel", str(config)], work / f"sentinel-{down_after}-{index}.log"))
     from redis.sentinel import Sentinel
     sentinel = Sentinel([(f"127.0.65.{i + 1}", 26479 + i) for i in range(3)], socket_timeout=1)
+    # A failover needs a majority of sentinels that know each other (they meet through hello
+    # messages every 2 s).
+    known = lambda: all(redis.Redis(host=f"127.0.65.{i + 1}", port=26479 + i).sentinel_master("cache")["num-other-sentinels"] == 2 for i in range(3))
+    assert wait_until(known, 60), "the sentinels did not find each other"
     for _ in range(runs_wanted):
         assert wait_until(lambda: sentinel.discover_slaves("cache"), 60)
         host, _ = sentinel.discover_master("cache")

@@ -19,6 +19,7 @@ public actor CacheAgent: Service {
     let clock: any ZonalClock
     let logger: Logger
     private let core: CacheHA
+    private let metrics: AgentMetrics
 
     private let lease: AgentLease
     private var keeper: LeaseKeeper? { lease.keeper }
@@ -51,6 +52,7 @@ public actor CacheAgent: Service {
         self.clock = clock
         self.logger = logger
         self.lease = AgentLease(coordinator: coordinator, ttl: plan.settings.ttl, clock: clock, logger: logger)
+        self.metrics = AgentMetrics(service: plan.service, node: plan.me.name)
         self.core = CacheHA(node: plan.me.name, peers: plan.peers.map(\.name), settings: plan.settings)
         self.status = CacheMember(
             name: plan.me.name, zone: plan.me.zone, role: .stopped, redisAddress: plan.me.redisAddress, promotable: plan.me.promotable)
@@ -75,7 +77,7 @@ public actor CacheAgent: Service {
     /// Gives up the leader key at once, so a replica takes over without waiting for the lease,
     /// then stops Redis.
     private func shutdown() async {
-        if writableMaster { try? await server.command(["CLIENT", "PAUSE", "600000", "WRITE"]) }
+        if writableMaster { _ = try? await server.command(["CLIENT", "PAUSE", "600000", "WRITE"]) }
         writableMaster = false
         try? await store.releaseLeadership(node: plan.me.name)
         await lease.revoke()
@@ -193,7 +195,10 @@ public actor CacheAgent: Service {
                 logger.warning("could not publish this node's status: \(error)")
             }
         }
-        await publishRole(Self.role(of: local, leader: cluster.leader, me: plan.me.name), lease: lease)
+        let role = Self.role(of: local, leader: cluster.leader, me: plan.me.name)
+        metrics.master.record(role == .primary ? 1 : 0)
+        if let offset = status.offset { metrics.offset.record(offset) }
+        await publishRole(role, lease: lease)
     }
 
     /// A change of role, upstream or link goes out at once; an offset that merely moved goes out
@@ -277,6 +282,7 @@ public actor CacheAgent: Service {
             event = CacheEvent(kind: .bootstrap, from: nil, to: plan.me.name, cause: "no master yet", duration: duration, offset: offset)
         }
         logger.notice("\(event)")
+        if event.kind == .failover { metrics.failovers.increment() }
         leaderlessSince = nil
         lastLeader = plan.me.name
         try? await store.record(event)
@@ -307,6 +313,7 @@ public actor CacheAgent: Service {
         let diverged = await divergence(of: before, from: endpoint)
         let event = CacheEvent(kind: .rejoin, from: plan.me.name, to: leader, cause: "\(leader) holds the leader key", divergedBytes: diverged)
         logger.notice("\(event)")
+        metrics.rejoins.increment()
         try? await store.record(event)
     }
 

@@ -30,7 +30,7 @@ public struct CacheProxy: Service {
         defer { following.cancel() }
         let settings = ProxyConnection.Settings(
             cache: plan.spec.cache, password: password.secret, waitForMaster: TimeAmount(plan.spec.waitForMaster),
-            limits: .client(maxBulkLength: plan.spec.maxBulkLength), directory: directory, logger: logger)
+            limits: .client(maxBulkLength: plan.spec.maxBulkLength), directory: directory, logger: logger, metrics: ProxyMetrics(proxy: plan.service))
         let idle = plan.spec.idleTimeout > .zero ? TimeAmount(plan.spec.idleTimeout) : nil
         let maxClients = plan.spec.maxClients
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

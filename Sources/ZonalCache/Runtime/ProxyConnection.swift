@@ -23,6 +23,7 @@ final class ProxyConnection: ChannelInboundHandler {
         var limits: RESPLimits
         var directory: MasterDirectory
         var logger: Logger
+        var metrics: ProxyMetrics
     }
 
     /// The server connection, once connected.
@@ -62,12 +63,14 @@ final class ProxyConnection: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        settings.metrics.clients.increment()
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         subscription = settings.directory.subscribe(.init(loop: context.eventLoop) { view in bound.value.masterChanged(view) })
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         if let subscription { settings.directory.unsubscribe(subscription) }
+        settings.metrics.clients.decrement()
         upstream?.channel.close(promise: nil)
         upstream = nil
         self.context = nil
@@ -89,7 +92,9 @@ final class ProxyConnection: ChannelInboundHandler {
             }
         } catch {
             reply(context) { $0.writeRESPError("ERR \(error)") }
-            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { [channel = context.channel] _ in
+                channel.close(promise: nil)
+            }
             return
         }
         if let received, received.readableBytes == 0 { self.received = nil }
@@ -173,7 +178,9 @@ final class ProxyConnection: ChannelInboundHandler {
 
     private func finishQuit(_ context: ChannelHandlerContext) {
         reply(context) { $0.writeRESPSimple("OK") }
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { [channel = context.channel] _ in
+            channel.close(promise: nil)
+        }
     }
 
     private func reply(_ context: ChannelHandlerContext, _ write: (inout ByteBuffer) -> Void) {
@@ -267,7 +274,9 @@ final class ProxyConnection: ChannelInboundHandler {
             waitingSince = nil
             let count = queue.count
             queue.removeAll()
-            answerWithErrors(count, "MASTERDOWN no master of \(settings.cache) answered within \(settings.waitForMaster.nanoseconds / 1_000_000) ms", context)
+            answerWithErrors(
+                count, reason: "no_master", "MASTERDOWN no master of \(settings.cache) answered within \(settings.waitForMaster.nanoseconds / 1_000_000) ms",
+                context)
             if sessionBound { closeAfterFlush(context) }
             context.channel.setOption(.autoRead, value: true).whenComplete { _ in }
             return
@@ -280,20 +289,22 @@ final class ProxyConnection: ChannelInboundHandler {
     func masterChanged(_ view: MasterDirectory.View) {
         guard let context else { return }
         if let upstream, upstream.node != view.master?.name {
+            settings.metrics.masterChanges.increment()
             dropUpstream(
+                reason: "master_changed",
                 "MASTERDOWN master \(upstream.node) of \(settings.cache) was replaced by \(view.master?.name ?? "none yet") while the command was in flight; it may not have been applied",
                 context)
         }
         if upstream == nil, !queue.isEmpty { connect() }
     }
 
-    private func dropUpstream(_ error: String, _ context: ChannelHandlerContext) {
+    private func dropUpstream(reason: String, _ error: String, _ context: ChannelHandlerContext) {
         upstream?.channel.close(promise: nil)
         upstream = nil
         replies = nil
         hiddenReplies = 0
         generation += 1
-        answerWithErrors(inFlight, error, context)
+        answerWithErrors(inFlight, reason: reason, error, context)
         inFlight = 0
         if sessionBound || quitting {
             closeAfterFlush(context)
@@ -302,15 +313,18 @@ final class ProxyConnection: ChannelInboundHandler {
         }
     }
 
-    private func answerWithErrors(_ count: Int, _ message: String, _ context: ChannelHandlerContext) {
+    private func answerWithErrors(_ count: Int, reason: String, _ message: String, _ context: ChannelHandlerContext) {
         guard count > 0 else { return }
+        settings.metrics.failedCommands(reason).increment(by: count)
         var buffer = context.channel.allocator.buffer(capacity: count * (message.utf8.count + 3))
         for _ in 0..<count { buffer.writeRESPError(message) }
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
     }
 
     private func closeAfterFlush(_ context: ChannelHandlerContext) {
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in context.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { [channel = context.channel] _ in
+            channel.close(promise: nil)
+        }
     }
 
     // MARK: replies from the server
@@ -331,7 +345,7 @@ final class ProxyConnection: ChannelInboundHandler {
             try splitReplies(context)
         } catch {
             settings.logger.error("the master sent what is not RESP: \(error)")
-            dropUpstream("ERR zonal proxy: the master's reply could not be read (\(error))", context)
+            dropUpstream(reason: "bad_reply", "ERR zonal proxy: the master's reply could not be read (\(error))", context)
         }
     }
 
@@ -372,6 +386,7 @@ final class ProxyConnection: ChannelInboundHandler {
     func upstreamClosed(generation: Int) {
         guard generation == self.generation, let context, let upstream else { return }
         dropUpstream(
+            reason: "connection_lost",
             "MASTERDOWN connection to master \(upstream.node) of \(settings.cache) lost while the command was in flight; it may not have been applied", context)
     }
 

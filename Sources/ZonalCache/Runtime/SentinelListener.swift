@@ -186,7 +186,7 @@ final class SentinelConnection: ChannelInboundHandler {
             }
         } catch {
             out.writeRESPError("ERR \(error)")
-            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
             return
         }
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
@@ -203,7 +203,7 @@ final class SentinelConnection: ChannelInboundHandler {
         }
         if name == "QUIT" {
             out.writeRESPSimple("OK")
-            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in context.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(out)).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
             out.clear()
             return false
         }
