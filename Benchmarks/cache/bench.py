@@ -192,14 +192,14 @@ def sentinel_failovers(work, down_after, runs_wanted):
         data = work / f"sentinel-redis-{name}-{down_after}"
         data.mkdir()
         args = ["redis-server", "--bind", host, "--port", "6479", "--dir", str(data), "--appendonly", "yes", "--requirepass", password, "--masterauth", password,
-                "--save", ""]
+                "--save", "", "--replica-announce-ip", host]
         if name == "b1":
             args += ["--replicaof", NODES["a1"], "6479"]
         servers[name] = start(args, data / "log")
     sentinels = []
     for index in range(3):
         config = work / f"sentinel-{down_after}-{index}.conf"
-        config.write_text(f"port {26479 + index}\nbind 127.0.65.{index + 1}\nsentinel monitor cache {NODES['a1']} 6479 2\n"
+        config.write_text(f"port {26479 + index}\nbind 127.0.65.{index + 1}\nsentinel announce-ip 127.0.65.{index + 1}\nsentinel monitor cache {NODES['a1']} 6479 2\n"
                           f"sentinel auth-pass cache {password}\nsentinel down-after-milliseconds cache {down_after}\nsentinel failover-timeout cache 10000\n")
         sentinels.append(start(["redis-sentinel", str(config)], work / f"sentinel-{down_after}-{index}.log"))
     from redis.sentinel import Sentinel
@@ -219,7 +219,7 @@ def sentinel_failovers(work, down_after, runs_wanted):
         print("sentinel", down_after, runs[-1], flush=True)
         data = work / f"sentinel-redis-{master}-{down_after}"
         servers[master] = start(["redis-server", "--bind", NODES[master], "--port", "6479", "--dir", str(data), "--appendonly", "yes", "--requirepass", password,
-                                 "--masterauth", password, "--save", "", "--replicaof", sentinel.discover_master("cache")[0], "6479"], data / "log2")
+                                 "--masterauth", password, "--save", "", "--replica-announce-ip", NODES[master], "--replicaof", sentinel.discover_master("cache")[0], "6479"], data / "log2")
     for process in [*sentinels, *servers.values()]:
         stop(process)
     return runs

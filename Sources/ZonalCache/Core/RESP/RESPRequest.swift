@@ -1,25 +1,47 @@
 import NIOCore
 
-/// One command from a client: its arguments, and its bytes in RESP form (a client's inline
-/// command is re-encoded), ready to forward as they are.
+/// One command from a client: its bytes in RESP form (a client's inline command is re-encoded),
+/// ready to forward as they are, and its name. The other arguments are read from the frame only
+/// when asked for: the proxy needs them for a handful of commands, and not building them for
+/// every `GET` is most of what parsing costs.
 public struct RESPRequest: Sendable {
-    public var arguments: [ByteBuffer]
     public var frame: ByteBuffer
+    /// The command's name, upper-cased (`GET`).
+    public let name: String
 
-    /// The command's name, upper-cased (`GET`); empty for an empty request.
-    public var name: String {
-        guard let first = arguments.first else { return "" }
-        return String(decoding: first.readableBytesView, as: UTF8.self).uppercased()
+    init(frame: ByteBuffer, name: ByteBuffer) {
+        self.frame = frame
+        self.name = String(decoding: name.readableBytesView, as: UTF8.self).uppercased()
+    }
+
+    /// Every argument, the name first, as slices of the frame.
+    public var arguments: [ByteBuffer] {
+        var frame = self.frame
+        guard frame.readInteger(as: UInt8.self) == UInt8(ascii: "*"), let count = Self.readNumber(&frame) else { return [] }
+        return (0..<count).compactMap { _ -> ByteBuffer? in
+            frame.moveReaderIndex(forwardBy: 1)
+            guard let length = Self.readNumber(&frame), let argument = frame.readSlice(length: length) else { return nil }
+            frame.moveReaderIndex(forwardBy: 2)
+            return argument
+        }
+    }
+
+    /// A decimal and its CRLF, from a frame the parser has already checked.
+    private static func readNumber(_ frame: inout ByteBuffer) -> Int? {
+        guard let end = frame.readableBytesView.firstIndex(of: RESPScanner.cr) else { return nil }
+        let text = frame.readString(length: end - frame.readerIndex)
+        frame.moveReaderIndex(forwardBy: 2)
+        return text.flatMap { Int($0) }
     }
 
     /// Argument `index` as text, upper-cased; nil past the end.
     public func keyword(_ index: Int) -> String? {
-        guard index < arguments.count else { return nil }
-        return String(decoding: arguments[index].readableBytesView, as: UTF8.self).uppercased()
+        text(index)?.uppercased()
     }
 
-    /// Argument `index` as it came.
+    /// Argument `index` as it came; nil past the end.
     public func text(_ index: Int) -> String? {
+        let arguments = self.arguments
         guard index < arguments.count else { return nil }
         return String(decoding: arguments[index].readableBytesView, as: UTF8.self)
     }
@@ -52,8 +74,7 @@ public struct RESPRequest: Sendable {
         guard count <= limits.maxAggregateLength else { throw RESPProtocolError("invalid multibulk length") }
         var position = headerEnd + 2
         guard count > 0 else { return (nil, position) }
-        var arguments: [ByteBuffer] = []
-        arguments.reserveCapacity(count)
+        var name: ByteBuffer?
         for _ in 0..<count {
             guard position < bytes.count else { return nil }
             guard bytes[position] == UInt8(ascii: "$") else {
@@ -67,10 +88,10 @@ public struct RESPRequest: Sendable {
             guard bytes[start + length] == RESPScanner.cr, bytes[start + length + 1] == RESPScanner.lf else {
                 throw RESPProtocolError("a bulk string does not end with CRLF")
             }
-            arguments.append(buffer.getSlice(at: buffer.readerIndex + start, length: length)!)
+            if name == nil { name = buffer.getSlice(at: buffer.readerIndex + start, length: length)! }
             position = start + length + 2
         }
-        return (RESPRequest(arguments: arguments, frame: buffer.getSlice(at: buffer.readerIndex, length: position)!), position)
+        return (RESPRequest(frame: buffer.getSlice(at: buffer.readerIndex, length: position)!, name: name!), position)
     }
 
     private static func inline(_ bytes: UnsafeRawBufferPointer, limits: RESPLimits) throws -> (RESPRequest?, Int)? {
@@ -86,7 +107,6 @@ public struct RESPRequest: Sendable {
         let words = line.map { Array($0) }
         var frame = ByteBufferAllocator().buffer(capacity: end + 16 * words.count)
         frame.writeRESPArray(words)
-        let arguments = words.map { ByteBuffer(bytes: $0) }
-        return (RESPRequest(arguments: arguments, frame: frame), end + 1)
+        return (RESPRequest(frame: frame, name: ByteBuffer(bytes: words[0])), end + 1)
     }
 }
