@@ -120,7 +120,7 @@ public enum ParserFuzzing {
         let directory = NSTemporaryDirectory() + "zonal-fuzz-state-\(UUID().uuidString)"
         try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        FileManager.default.createFile(atPath: "\(directory)/\(file)", contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: "\(directory)/\(file)", contents: Data(bytes))
         do throws(CoordinatorError) {
             _ = try EmbeddedCoordinator(directory: directory)
         } catch {

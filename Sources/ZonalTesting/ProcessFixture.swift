@@ -8,7 +8,7 @@ public final class ProcessFixture: @unchecked Sendable {
     /// Starts `executable` with `arguments`; its output goes to `outputPath`.
     public init(executable: String, arguments: [String], outputPath: String, environment: [String: String] = [:]) throws {
         self.outputPath = outputPath
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         // `setpriv --pdeathsig KILL` execs the program (same PID) so that it dies with the test
         // process, even when a crashed test cannot stop it.

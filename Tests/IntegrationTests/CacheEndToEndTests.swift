@@ -106,7 +106,8 @@ struct CacheEndToEndTests {
         cluster.coordinator.signal(SIGCONT)
         let next = await cluster.waitForMaster(timeout: .seconds(15))
         #expect(next != nil, "\(cluster.output(master).suffix(2000))")
-        #expect(await cluster.redisCLI(next ?? master, ["GET", "before"]) == "1")
+        let before = await cluster.redisCLI(next ?? master, ["GET", "before"])
+        #expect(before == "1", "\(next ?? "none") answered \(before): \(cluster.output(next ?? master).suffix(2500))")
         #expect(await cluster.redisCLI(next ?? master, ["SET", "after", "1"]) == "OK")
     }
 

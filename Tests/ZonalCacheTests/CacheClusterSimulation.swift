@@ -90,6 +90,7 @@ struct CacheClusterSimulation {
         } else {
             leases[nextLease] = (nodes[index].name, now + settings.ttl)
             nodes[index].lease = (nextLease, now + settings.ttl, now + settings.ttl / 3)
+            nodes[index].seenLeader = false
             nextLease += 1
         }
     }

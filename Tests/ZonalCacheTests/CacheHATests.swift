@@ -94,17 +94,20 @@ struct CacheHATests {
         #expect(core.decide(later, now: now).actions == [.acquireLeadership])
     }
 
-    @Test("seeded crashes and partitions: never two masters taking writes, a routed master again once quiet", arguments: 0..<30)
+    @Test("seeded crashes, partitions and coordinator outages: never two masters taking writes, a routed master again once quiet", arguments: 0..<30)
     func seededFaults(seed: UInt64) {
         var simulation = CacheClusterSimulation(nodes: ["a", "b", "c"])
         var faults = SeededRandom(seed: seed &* 6151 &+ 3)
         simulation.run(for: .seconds(3))
         for _ in 0..<30 {
             let index = Int.random(in: 0..<3, using: &faults)
-            switch Int.random(in: 0..<4, using: &faults) {
+            switch Int.random(in: 0..<5, using: &faults) {
             case 0: simulation.crash(index)
             case 1: simulation.restart(index)
             case 2: simulation.nodes[index].partitioned.toggle()
+            case 3:  // the coordinator is lost to everyone at once: every lease lapses together
+                let cut = !simulation.nodes[0].partitioned
+                for node in simulation.nodes.indices { simulation.nodes[node].partitioned = cut }
             default: break
             }
             simulation.run(for: .milliseconds(Int64.random(in: 100...3000, using: &faults)))

@@ -195,7 +195,7 @@ final class FaultyJournalFiles: JournalFiles, @unchecked Sendable {
         try step(
             "replace", path,
             half: {
-                if mode == .crash { FileManager.default.createFile(atPath: temporary, contents: Data(bytes.prefix(bytes.count / 2))) }
+                if mode == .crash { _ = FileManager.default.createFile(atPath: temporary, contents: Data(bytes.prefix(bytes.count / 2))) }
             }
         ) { () throws(DurableFileError) in try real.replace(path, with: bytes) }
     }

@@ -70,9 +70,10 @@ public struct CacheHA: Sendable {
         public var cluster: ClusterView?
         /// Since when this agent has seen no leader key; nil while one is held.
         public var leaderlessSince: MonotonicInstant?
-        /// Whether this agent has seen any leader since it started. Until it has (all nodes
-        /// starting together), candidates wait up to one `ttl` for every peer's status, so the
-        /// node with the most data is not outrun by one that started first.
+        /// Whether this agent has seen any leader since it started or was granted its current
+        /// lease. Until it has (all nodes starting together, or every lease lapsed in a
+        /// coordinator outage), candidates wait up to one `ttl` for every peer's status, so the
+        /// node with the most data is not outrun by one that published first.
         public var seenLeader: Bool
 
         public init(

@@ -34,6 +34,8 @@ public actor CacheAgent: Service {
     var isWritableMaster: Bool { writableMaster }
     private var leaderlessSince: (at: MonotonicInstant, previous: String?)?
     private var seenLeader = false
+    /// The lease the last cycle held.
+    private var heldLease: LeaseID?
     private var lastLeader: String?
     private var lastReplication: ReplicationInfo?
     private var wakeRequested = false
@@ -89,6 +91,12 @@ public actor CacheAgent: Service {
     /// One observe-decide-act round; returns when the next must start at the latest.
     func cycle() async -> MonotonicInstant {
         await lease.ensure()
+        if let id = keeper?.lease.id, id != heldLease {
+            // A new lease: the member keys of every node may have lapsed with the old one (a
+            // coordinator outage), so candidates wait for every peer's offset as on a first start.
+            heldLease = id
+            seenLeader = false
+        }
         let local = await observeLocal()
         let cluster = await readCluster()
         trackLeadership(cluster)

@@ -20,7 +20,8 @@ public struct CacheProxy: Service {
 
     public init(plan: CacheProxyPlan, coordinator: any Coordinator, logger: Logger) throws {
         self.plan = plan
-        self.password = try CachePassword.load(file: plan.passwordFile)
+        // The first of the service's processes to start creates the password; a proxy may be first.
+        self.password = try CachePassword.loadOrCreate(file: plan.passwordFile)
         self.directory = MasterDirectory(service: plan.spec.cache, endpoints: plan.cacheNodes, coordinator: coordinator, logger: logger)
         self.logger = logger
     }
