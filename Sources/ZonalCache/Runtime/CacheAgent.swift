@@ -38,7 +38,8 @@ public actor CacheAgent: Service {
     private var heldLease: LeaseID?
     private var lastLeader: String?
     private var lastReplication: ReplicationInfo?
-    private var wakeRequested = false
+    /// Rung by the leader watch; ends the wait for the next cycle.
+    private let alarm = CycleAlarm(granularity: .milliseconds(20))
     /// What was last published, to write the coordinator only on change.
     private var publishedMember: (member: CacheMember, lease: LeaseID)?
     private var publishedRole: (role: ServiceRoles.Role?, lease: LeaseID)?
@@ -70,7 +71,7 @@ public actor CacheAgent: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let next = await self.cycle()
-                await self.sleep(until: next)
+                await self.alarm.sleep(until: next, clock: self.clock)
             }
         }
         await shutdown()
@@ -81,7 +82,7 @@ public actor CacheAgent: Service {
     private func shutdown() async {
         if writableMaster { _ = try? await server.command(["CLIENT", "PAUSE", "600000", "WRITE"]) }
         writableMaster = false
-        try? await store.releaseLeadership(node: plan.me.name)
+        try? await store.leader.release(node: plan.me.name)
         await lease.revoke()
         await server.stop()
     }
@@ -130,7 +131,7 @@ public actor CacheAgent: Service {
             Self.unreadableValues.log(logger, .warning, "ignoring a value in the coordinator that does not decode", key: key, metadata: ["key": "\(key)"])
         }
         if reading.view.leader == plan.me.name, let keeper, let held = reading.leaderLease, held != keeper.lease.id {
-            guard (try? await store.rebindLeadership(node: plan.me.name, lease: keeper.lease.id)) == true else { return nil }
+            guard (try? await store.leader.rebind(node: plan.me.name, lease: keeper.lease.id)) == true else { return nil }
             logger.notice("took over the leader key held by this node's previous run (lease \(held))")
         }
         return reading.view
@@ -257,7 +258,7 @@ public actor CacheAgent: Service {
             pauseOnceUp = false
         case .acquireLeadership:
             guard let keeper else { return }
-            if try await store.acquireLeadership(node: plan.me.name, lease: keeper.lease.id) {
+            if try await store.leader.acquire(node: plan.me.name, lease: keeper.lease.id) {
                 logger.notice("took the leader key")
             }
         case .promote:
@@ -364,19 +365,7 @@ public actor CacheAgent: Service {
             onReading: { _ in },
             onEvent: { event in
                 let key = event.keyValue.key
-                if key == leaderKey || (key.hasPrefix(membersPrefix) && lastCluster?.leader == nil) { requestWake() }
+                if key == leaderKey || (key.hasPrefix(membersPrefix) && lastCluster?.leader == nil) { alarm.ring() }
             })
-    }
-
-    private func requestWake() {
-        wakeRequested = true
-    }
-
-    /// Sleeps until `deadline`, or until the service's keys change.
-    private func sleep(until deadline: MonotonicInstant) async {
-        while !wakeRequested, clock.now < deadline, !Task.isCancelled {
-            guard (try? await clock.sleep(until: min(deadline, clock.now + .milliseconds(20)))) != nil else { return }
-        }
-        wakeRequested = false
     }
 }

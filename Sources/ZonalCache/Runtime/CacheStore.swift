@@ -54,24 +54,8 @@ public struct CacheStore: Sendable {
         try await coordinator.put(membersPrefix + member.name, value: Array(try JSONEncoder.zonal().encode(member)), lease: lease)
     }
 
-    /// Takes the leader key if nobody holds it.
-    public func acquireLeadership(node: String, lease: LeaseID) async throws -> Bool {
-        try await coordinator.transaction(
-            Transaction(compares: [.absent(leaderKey)], success: [.put(key: leaderKey, value: Array(node.utf8), lease: lease)])
-        ).succeeded
-    }
-
-    /// Moves the leader key of `node` onto `lease`: a restarted agent takes over the key its
-    /// previous run held instead of waiting for that run's lease to expire.
-    public func rebindLeadership(node: String, lease: LeaseID) async throws -> Bool {
-        try await coordinator.transaction(Transaction(compares: [holds(node)], success: [.put(key: leaderKey, value: Array(node.utf8), lease: lease)]))
-            .succeeded
-    }
-
-    /// Deletes the leader key if `node` holds it.
-    public func releaseLeadership(node: String) async throws {
-        _ = try await coordinator.transaction(Transaction(compares: [holds(node)], success: [.delete(key: leaderKey)]))
-    }
+    /// The leader key, held by the master's agent on its lease.
+    public var leader: LeaderKey { LeaderKey(coordinator: coordinator, key: leaderKey) }
 
     /// Records a failover, bootstrap or rejoin; kept for `zonal cache status` and drills.
     public func record(_ event: CacheEvent) async throws {
@@ -84,7 +68,4 @@ public struct CacheStore: Sendable {
         return try await coordinator.range(prefix: eventsPrefix).keyValues.compactMap { try? decoder.decode(CacheEvent.self, from: Data($0.value)) }
     }
 
-    private func holds(_ node: String) -> Transaction.Compare {
-        Transaction.Compare(key: leaderKey, .equal, .value(Array(node.utf8)))
-    }
 }

@@ -42,8 +42,9 @@ public final class RedisClient: Sendable {
     /// Sends one command and returns the reply; a Redis error reply is returned, not thrown.
     public func send(_ words: [String]) async throws -> RESPValue {
         let promise = channel.eventLoop.makePromise(of: RESPValue.self)
-        var buffer = channel.allocator.buffer(capacity: 64)
-        buffer.writeRESPCommand(words)
+        var command = channel.allocator.buffer(capacity: 64)
+        command.writeRESPCommand(words)
+        let buffer = command
         let channel = self.channel
         let timeout = self.timeout
         channel.eventLoop.execute {

@@ -82,31 +82,26 @@ public struct ClusterStore: Sendable {
         ).succeeded
     }
 
-    /// Takes the leader key if nobody holds it; a switchover it completes is cleared with it.
+    var leader: LeaderKey { LeaderKey(coordinator: coordinator, key: leaderKey) }
+
+    /// Takes the leader key if nobody holds it, marking the cluster initialized with it.
     public func acquireLeadership(node: String, lease: LeaseID) async throws -> Bool {
-        try await coordinator.transaction(
-            Transaction(
-                compares: [.absent(leaderKey)],
-                success: [.put(key: leaderKey, value: Array(node.utf8), lease: lease), .put(key: initializeKey, value: Array(node.utf8), lease: nil)]
-            )
-        ).succeeded
+        try await leader.acquire(node: node, lease: lease, alongside: [.put(key: initializeKey, value: Array(node.utf8), lease: nil)])
     }
 
-    /// Moves the leader key of `node` onto `lease`: a restarted agent takes over the key its
-    /// previous run held instead of waiting for that run's lease to expire.
+    /// Moves the leader key of `node` onto `lease` (see ``LeaderKey/rebind(node:lease:)``).
     public func rebindLeadership(node: String, lease: LeaseID) async throws -> Bool {
-        try await coordinator.transaction(Transaction(compares: [holds(node)], success: [.put(key: leaderKey, value: Array(node.utf8), lease: lease)]))
-            .succeeded
+        try await leader.rebind(node: node, lease: lease)
     }
 
     /// Deletes the leader key if `node` holds it.
     public func releaseLeadership(node: String) async throws {
-        _ = try await coordinator.transaction(Transaction(compares: [holds(node)], success: [.delete(key: leaderKey)]))
+        try await leader.release(node: node)
     }
 
     /// Writes `value` at `key` only while `node` holds the leader key.
     func putAsLeader(node: String, key: String, value: [UInt8]) async throws -> Bool {
-        try await coordinator.transaction(Transaction(compares: [holds(node)], success: [.put(key: key, value: value, lease: nil)])).succeeded
+        try await leader.put(key, value: value, whileHeldBy: node)
     }
 
     public func publishPosition(_ position: LeaderPosition) async throws {
@@ -135,10 +130,6 @@ public struct ClusterStore: Sendable {
     public func events() async throws -> [DatabaseEvent] {
         let decoder = JSONDecoder.zonal()
         return try await coordinator.range(prefix: eventsPrefix).keyValues.compactMap { try? decoder.decode(DatabaseEvent.self, from: Data($0.value)) }
-    }
-
-    private func holds(_ node: String) -> Transaction.Compare {
-        Transaction.Compare(key: leaderKey, .equal, .value(Array(node.utf8)))
     }
 
     private func encode(_ value: some Encodable) throws -> [UInt8] {

@@ -39,7 +39,8 @@ public actor DatabaseAgent: Service {
     public private(set) var status: MemberStatus
     /// The last look at the running server from inside (replay position and lag of a standby).
     private var lastObservation: PostgresSession.Observation?
-    private var wakeRequested = false
+    /// Rung by the leader watch; ends the wait for the next cycle.
+    private let alarm = CycleAlarm(granularity: .milliseconds(50))
     /// The base backup schedule, running while this node is the primary.
     private var baseBackups: Task<Void, Never>?
     /// The role last published for balancers, and on which lease: written again only on change.
@@ -91,7 +92,7 @@ public actor DatabaseAgent: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 let next = await self.cycle()
-                await self.sleep(until: next)
+                await self.alarm.sleep(until: next, clock: self.clock)
             }
         }
         await shutdown()
@@ -459,18 +460,6 @@ public actor DatabaseAgent: Service {
         let leaderKey = store.leaderKey
         await PrefixFollower(coordinator: store.coordinator, prefix: leaderKey, clock: clock).run(
             onReading: { _ in },
-            onEvent: { event in if event.keyValue.key == leaderKey { requestWake() } })
-    }
-
-    private func requestWake() {
-        wakeRequested = true
-    }
-
-    /// Sleeps until `deadline`, or until the leader key changes.
-    private func sleep(until deadline: MonotonicInstant) async {
-        while !wakeRequested, clock.now < deadline, !Task.isCancelled {
-            guard (try? await clock.sleep(until: min(deadline, clock.now + .milliseconds(50)))) != nil else { return }
-        }
-        wakeRequested = false
+            onEvent: { event in if event.keyValue.key == leaderKey { alarm.ring() } })
     }
 }
