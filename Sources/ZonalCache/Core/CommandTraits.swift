@@ -18,7 +18,8 @@ public enum CommandTraits {
         sessionBound.contains(name) || subscribing.contains(name)
     }
 
-    public static func subscribes(_ name: String) -> Bool {
-        subscribing.contains(name)
+    /// Whether after `name` replies stop pairing with commands (pub/sub, `MONITOR`).
+    public static func relaysReplies(_ name: String) -> Bool {
+        subscribing.contains(name) || name == "MONITOR"
     }
 }

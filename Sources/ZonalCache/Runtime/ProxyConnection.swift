@@ -147,12 +147,11 @@ final class ProxyConnection: ChannelInboundHandler {
             if let version = request.text(1), version == "2" || version == "3" { protocolVersion = Int(version)! }
         case "SELECT":
             if let index = request.text(1).flatMap(Int.init) { database = index }
-        case "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR":
-            relaying = true
         default:
             break
         }
         if CommandTraits.bindsSession(name) { sessionBound = true }
+        if CommandTraits.relaysReplies(name) { relaying = true }
         forward(request.frame)
     }
 

@@ -78,12 +78,6 @@ actor RedisServer {
         return ReplicationInfo(text)
     }
 
-    /// Whether the server is loading its append-only file (`INFO persistence`).
-    func isLoading() async -> Bool {
-        guard let reply = try? await command(["INFO", "persistence"]), let text = reply.text else { return false }
-        return text.contains("loading:1")
-    }
-
     /// Sends a command over the agent's connection, connecting first when needed.
     @discardableResult
     func command(_ words: [String]) async throws -> RESPValue {
