@@ -38,7 +38,7 @@ ensure_files() {
 ensure_build_dependencies() {
   command -v swift >/dev/null 2>&1 || { echo "Swift 6.3 is required (swift not found in PATH)" >&2; return 1; }
   ensure_packages "python3:python3" "curl:curl" "pkg-config:pkg-config"
-  ensure_files "/usr/include/zstd.h:libzstd-dev"
+  ensure_files "/usr/include/zstd.h:libzstd-dev" "/usr/include/sqlite3.h:libsqlite3-dev"
 }
 
 # PostgreSQL 15 for `zonal db` (Debian's package; Zonal runs its own servers, not the package's).

@@ -8,6 +8,7 @@ struct Zonal: AsyncParsableCommand {
         subcommands: [
             UpCommand.self, StatusCommand.self, FailCommand.self, RecoverCommand.self, EventsCommand.self,
             ValidateCommand.self, AppCommand.self, BalancerCommand.self, BackupCommand.self, DatabaseCommand.self, DNSCommand.self, CacheCommand.self,
+            ObjectsCommand.self,
             CoordinatorCommand.self, GuardCommand.self,
         ]
     )

@@ -37,25 +37,50 @@ public struct S3Signer: Sendable {
         signed["x-amz-content-sha256"] = payloadHash
         if let token = credentials.sessionToken { signed["x-amz-security-token"] = token }
         let names = signed.keys.sorted()
-        let canonicalRequest = [
-            method,
-            Self.encodePath(path),
-            Self.encodeQuery(query),
-            names.map { "\($0):\(signed[$0]!)\n" }.joined(),
-            names.joined(separator: ";"),
-            payloadHash,
-        ].joined(separator: "\n")
+        let canonicalRequest = Self.canonicalRequest(
+            method: method, canonicalPath: Self.encodePath(path), canonicalQuery: Self.encodeQuery(query),
+            headers: names.map { ($0, signed[$0]!) }, payloadHash: payloadHash)
         let scope = "\(day)/\(region)/\(service)/aws4_request"
-        let stringToSign = ["AWS4-HMAC-SHA256", timestamp, scope, SHA256.hash(data: Array(canonicalRequest.utf8)).hex].joined(separator: "\n")
-        var key = SymmetricKey(data: Array("AWS4\(credentials.secretAccessKey)".utf8))
-        for part in [day, region, service, "aws4_request"] {
-            key = SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key))
-        }
-        let signature = HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key).hex
+        let key = Self.signingKey(secret: credentials.secretAccessKey, day: day, region: region, service: service)
+        let signature = Self.signature(Self.stringToSign(timestamp: timestamp, scope: scope, canonicalRequest: canonicalRequest), key: key)
         signed["authorization"] =
             "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope),"
             + "SignedHeaders=\(names.joined(separator: ";")),Signature=\(signature)"
         return signed
+    }
+
+    /// The canonical request of Signature V4: `headers` are lower-case names with trimmed values,
+    /// sorted by name, and all of them are signed.
+    public static func canonicalRequest(
+        method: String, canonicalPath: String, canonicalQuery: String, headers: [(name: String, value: String)], payloadHash: String
+    ) -> String {
+        [
+            method,
+            canonicalPath,
+            canonicalQuery,
+            headers.map { "\($0.name):\($0.value)\n" }.joined(),
+            headers.map(\.name).joined(separator: ";"),
+            payloadHash,
+        ].joined(separator: "\n")
+    }
+
+    /// What is signed: the algorithm, the time, the scope and the canonical request's digest.
+    public static func stringToSign(timestamp: String, scope: String, canonicalRequest: String) -> String {
+        ["AWS4-HMAC-SHA256", timestamp, scope, SHA256.hash(data: Array(canonicalRequest.utf8)).hex].joined(separator: "\n")
+    }
+
+    /// The key of one day, region and service, derived from the secret by HMAC.
+    public static func signingKey(secret: String, day: String, region: String, service: String) -> SymmetricKey {
+        var key = SymmetricKey(data: Array("AWS4\(secret)".utf8))
+        for part in [day, region, service, "aws4_request"] {
+            key = SymmetricKey(data: HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key))
+        }
+        return key
+    }
+
+    /// The hex HMAC of `text` under `key`: a request's signature, or a chunk's.
+    public static func signature(_ text: String, key: SymmetricKey) -> String {
+        HMAC<SHA256>.authenticationCode(for: Array(text.utf8), using: key).hex
     }
 
     /// The query string as sent and as signed: names and values percent-encoded, sorted by name.
@@ -69,9 +94,18 @@ public struct S3Signer: Sendable {
     }
 
     /// RFC 3986 encoding: everything but letters, digits and `-._~` as %XX of its UTF-8 bytes.
-    static func encode(_ text: String) -> String {
+    public static func encode(_ text: String) -> String {
+        encode(bytes: text.utf8)
+    }
+
+    /// ``encode(_:)`` of raw bytes, which need not be UTF-8; `/` kept when `keepingSlashes`.
+    public static func encode(bytes: some Sequence<UInt8>, keepingSlashes: Bool = false) -> String {
         var encoded = ""
-        for byte in text.utf8 {
+        for byte in bytes {
+            if keepingSlashes && byte == UInt8(ascii: "/") {
+                encoded.unicodeScalars.append("/")
+                continue
+            }
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
@@ -83,7 +117,8 @@ public struct S3Signer: Sendable {
         return encoded
     }
 
-    static func timestamp(_ date: Date) -> String {
+    /// `20261202T164620Z`: the form of `x-amz-date`.
+    public static func timestamp(_ date: Date) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)

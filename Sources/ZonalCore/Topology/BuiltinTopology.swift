@@ -49,7 +49,7 @@ public enum BuiltinTopology {
           # The load balancer clients use, one instance in each zone, so losing a zone loses one entry
           # point, not the service. HTTP on port 8000 in front of `web`: requests go to the primary
           # zone's servers and move to the secondary zone only when none is healthy. PostgreSQL on 5000
-          # (writes: always the current primary) and 5001 (reads: the replicas).
+          # (writes: always the current primary) and 5001 (reads: the replicas). S3 on 8900.
           - name: lb
             kind: balancer
             zones: [east-a, east-b, east-c, west-a]
@@ -60,11 +60,13 @@ public enum BuiltinTopology {
                 - { name: http, port: 8000, pool: web }
                 - { name: db-write, port: 5000, mode: tcp, pool: db-primary }
                 - { name: db-read, port: 5001, mode: tcp, pool: db-replicas }
+                - { name: s3, port: 8900, mode: tcp, pool: s3 }
               pools:
                 - name: web
                   service: web
                 - { name: db-primary, service: db, role: primary }
                 - { name: db-replicas, service: db, role: replica }
+                - { name: s3, service: s3 }
 
           # PostgreSQL 15, edition `ha`: a primary and a standby in two zones. The agents fail over in
           # seconds when the primary is lost and rejoin the old primary as a standby when it returns.
@@ -93,6 +95,24 @@ public enum BuiltinTopology {
             admin_port: 6391
             proxy:
               cache: cache
+
+          # Zone-redundant object storage: a storage node in each of east's three zones keeps one replica
+          # of every object; a write is acknowledged once two are on disk, so a zone can be lost.
+          - name: objects
+            kind: object-store
+            zones: [east-a, east-b, east-c]
+            port: 9100
+            admin_port: 9101
+
+          # The S3 front ends, one per zone, behind the balancer's port 8900. Credentials:
+          # eval "$(zonal objects credentials)"; aws --endpoint-url http://127.0.1.1:8900 --region east s3 ls
+          - name: s3
+            kind: s3
+            zones: [east-a, east-b, east-c]
+            port: 9200
+            admin_port: 9201
+            s3:
+              store: objects
 
           # Failover DNS for zonal.test, one server per region: www.zonal.test answers with the healthy
           # balancers of region east, and with west's only when none of east's is left.

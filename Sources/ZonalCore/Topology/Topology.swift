@@ -77,6 +77,10 @@ extension Topology {
             case redis(CacheSpec)
             /// A RESP proxy in front of a `redis` service (`zonal cache proxy`).
             case redisProxy(CacheProxySpec)
+            /// Storage nodes of zone-redundant object storage (`zonal objects node`).
+            case objectStore(ObjectStoreSpec)
+            /// An S3 front end in front of an `object-store` service (`zonal objects s3`).
+            case s3(S3GatewaySpec)
 
             /// The name used in topology files.
             public var name: String {
@@ -88,6 +92,8 @@ extension Topology {
                 case .dns: "dns"
                 case .redis: "redis"
                 case .redisProxy: "redis-proxy"
+                case .objectStore: "object-store"
+                case .s3: "s3"
                 }
             }
         }

@@ -117,7 +117,7 @@ struct TopologyReader {
                 node, subject: "a service", problems: problems,
                 allowedKeys: [
                     "name", "kind", "command", "nodes", "zones", "port", "admin_port", "primary_zone", "secondary_zone", "health", "balancer", "database",
-                    "dns", "cache", "proxy",
+                    "dns", "cache", "proxy", "objects", "s3",
                 ])
         else { return nil }
         guard let name = unnamed.string("name", required: true) else { return nil }
@@ -160,10 +160,14 @@ struct TopologyReader {
         if kindName != "dns", fields.has("dns") {
             problems.report(line: fields.line(of: "dns"), "`dns` settings are only for services of kind `dns`; \(subject) is of kind `\(kindName ?? "?")`")
         }
-        for (key, kind) in [("cache", "redis"), ("proxy", "redis-proxy")] where kindName != kind && fields.has(key) {
+        for (key, kind) in [("cache", "redis"), ("proxy", "redis-proxy"), ("objects", "object-store"), ("s3", "s3")] where kindName != kind && fields.has(key) {
             problems.report(line: fields.line(of: key), "`\(key)` settings are only for services of kind `\(kind)`; \(subject) is of kind `\(kindName ?? "?")`")
         }
         switch kindName {
+        case "object-store":
+            return readObjectStore(fields["objects"], subject: subject).map { .objectStore($0) }
+        case "s3":
+            return readS3Gateway(fields["s3"], subject: subject).map { .s3($0) }
         case "redis":
             return readCache(fields["cache"], subject: subject).map { .redis($0) }
         case "redis-proxy":
@@ -189,7 +193,7 @@ struct TopologyReader {
             return .process(command: command)
         case let other?:
             problems.report(
-                fields["kind"], "unknown service kind `\(other)` in \(subject); this version runs: app, process, balancer, postgres, dns, redis, redis-proxy")
+                fields["kind"], "unknown service kind `\(other)` in \(subject); this version runs: app, process, balancer, postgres, dns, redis, redis-proxy, object-store, s3")
             return nil
         case nil:
             return nil

@@ -108,6 +108,8 @@ struct Checker {
             if case .dns(let spec) = service.kind { dns(spec, of: service) }
             if case .redis(let spec) = service.kind { cache(spec, of: service) }
             if case .redisProxy(let spec) = service.kind { cacheProxy(spec, of: service) }
+            if case .objectStore(let spec) = service.kind { objectStore(spec, of: service) }
+            if case .s3(let spec) = service.kind { s3Gateway(spec, of: service) }
         }
     }
 

@@ -32,6 +32,7 @@ public struct ReadyMessage: Sendable {
         lines += Self.balancerLines(topology)
         lines += Self.dnsLines(topology)
         lines += Self.cacheLines(topology, stateDirectory: stateDirectory)
+        lines += Self.objectsLines(topology)
         lines.append("coordinator: \(report.coordinator) at \(report.coordinator.endpoints.joined(separator: ", "))")
         lines.append("control API http://\(report.control)  (zonal status, zonal fail zone NAME, zonal recover zone NAME, zonal events)")
         lines.append("logs and events in \(stateDirectory); Ctrl-C stops everything")
@@ -57,6 +58,16 @@ public struct ReadyMessage: Sendable {
             let password = "\(stateDirectory)/\(spec.cache)/redis.password"
             return
                 "cache \(instance.id): resp \(IPAddressText.hostPort(address, instance.service.port)) -> master of \(spec.cache)  (REDISCLI_AUTH=$(cat \(password)) redis-cli -h \(address) -p \(instance.service.port))"
+        }
+    }
+
+    /// Where S3 clients reach each front end, and how they get the credentials.
+    static func objectsLines(_ topology: Topology) -> [String] {
+        topology.instances.compactMap { instance -> String? in
+            guard case .s3(let spec) = instance.service.kind else { return nil }
+            let region = spec.region ?? topology.regions.first { $0.zones.contains(instance.node.zone) }?.name ?? "us-east-1"
+            let endpoint = "http://\(IPAddressText.hostPort(instance.node.address, instance.service.port))"
+            return "s3 \(instance.id): \(endpoint) region \(region) -> store \(spec.store)  (eval \"$(zonal objects credentials)\"; aws --endpoint-url \(endpoint) --region \(region) s3 ls)"
         }
     }
 

@@ -41,6 +41,10 @@ public struct InstanceLauncher: Sendable {
             return topologyReader(["cache", "agent", "--state-dir", stateDirectory], instance, environment: environment, logFile: logFile)
         case .redisProxy:
             return topologyReader(["cache", "proxy", "--state-dir", stateDirectory], instance, environment: environment, logFile: logFile)
+        case .objectStore:
+            return topologyReader(["objects", "node", "--state-dir", stateDirectory], instance, environment: environment, logFile: logFile)
+        case .s3:
+            return topologyReader(["objects", "s3", "--state-dir", stateDirectory], instance, environment: environment, logFile: logFile)
         case .postgres:
             return topologyReader(["db", "agent", "--state-dir", stateDirectory], instance, environment: environment, logFile: logFile)
         case .process(let command):

@@ -1,0 +1,39 @@
+import Yams
+
+/// Reading the `objects` section of a service of kind `object-store` and the `s3` section of
+/// one of kind `s3`.
+extension TopologyReader {
+    mutating func readObjectStore(_ node: Yams.Node?, subject: String) -> ObjectStoreSpec? {
+        let path = "services.\(subject.dropFirst("service ".count)).objects"
+        guard let node else { return ObjectStoreSpec() }
+        let keys = ["replicas", "write_quorum", "data_directory"]
+        guard let fields = YAMLFields(node, subject: "`objects` of \(subject)", problems: problems, allowedKeys: keys) else { return nil }
+        record(path, fields.line)
+        for key in keys { record("\(path).\(key)", fields.line(of: key)) }
+        var spec = ObjectStoreSpec()
+        spec.replicas = fields.int("replicas", in: 1...7) ?? spec.replicas
+        spec.writeQuorum = fields.int("write_quorum", in: 1...7) ?? spec.writeQuorum
+        spec.dataDirectory = fields.string("data_directory")
+        return spec
+    }
+
+    mutating func readS3Gateway(_ node: Yams.Node?, subject: String) -> S3GatewaySpec? {
+        let path = "services.\(subject.dropFirst("service ".count)).s3"
+        guard let node else {
+            problems.report(line: nil, "\(subject) is of kind `s3` and needs an `s3` section naming its `store` service")
+            return nil
+        }
+        let keys = ["store", "region", "domains", "max_object_size", "node_timeout"]
+        guard let fields = YAMLFields(node, subject: "`s3` of \(subject)", problems: problems, allowedKeys: keys),
+            let store = fields.string("store", required: true)
+        else { return nil }
+        record(path, fields.line)
+        for key in keys { record("\(path).\(key)", fields.line(of: key)) }
+        var spec = S3GatewaySpec(store: store)
+        spec.region = fields.string("region")
+        spec.domains = (fields.stringList("domains") ?? []).map(\.value)
+        spec.maxObjectSize = fields.int("max_object_size", in: 1...(5 << 30)).map(Int64.init) ?? spec.maxObjectSize
+        spec.nodeTimeout = fields.duration("node_timeout") ?? spec.nodeTimeout
+        return spec
+    }
+}

@@ -1,0 +1,35 @@
+/// Checks of `object-store` and `s3` services that need the whole topology.
+extension Checker {
+    mutating func objectStore(_ spec: ObjectStoreSpec, of service: Topology.Service) {
+        let path = "services.\(service.name).objects"
+        if service.adminPort == nil {
+            report("services.\(service.name)", "service \(service.name) is of kind `object-store` and needs an `admin_port` for its nodes' health and metrics")
+        }
+        if spec.replicas > service.nodes.count {
+            report("\(path).replicas", "service \(service.name) keeps \(spec.replicas) replicas but has only \(service.nodes.count) nodes")
+        }
+        if spec.writeQuorum > spec.replicas {
+            report("\(path).write_quorum", "`write_quorum` (\(spec.writeQuorum)) of service \(service.name) is more than its \(spec.replicas) replicas; no write could succeed")
+        }
+        let zones = Set(service.nodes.compactMap { topology.node(named: $0)?.zone })
+        if zones.count < min(spec.replicas, service.nodes.count) {
+            report(
+                "services.\(service.name)",
+                "service \(service.name) keeps \(spec.replicas) replicas in different zones but its nodes are in \(zones.count) zone(s); place it in \(spec.replicas) zones"
+            )
+        }
+    }
+
+    mutating func s3Gateway(_ spec: S3GatewaySpec, of service: Topology.Service) {
+        let path = "services.\(service.name).s3.store"
+        guard let backing = topology.services.first(where: { $0.name == spec.store }) else {
+            let names = Set(topology.services.map(\.name))
+            report(path, "service \(service.name) serves \(spec.store), which is not declared\(suggestion(spec.store, among: names))")
+            return
+        }
+        guard case .objectStore = backing.kind else {
+            report(path, "service \(service.name) serves \(spec.store), which is of kind `\(backing.kind.name)`, not `object-store`")
+            return
+        }
+    }
+}

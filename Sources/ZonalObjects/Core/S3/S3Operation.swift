@@ -1,0 +1,155 @@
+/// What a request asks for, read from its method, bucket, key and sub-resource: the front end's
+/// one routing decision, made before any storage node is asked.
+public enum S3Operation: Sendable, Hashable {
+    case listBuckets
+    case createBucket(bucket: String)
+    case headBucket(bucket: String)
+    case deleteBucket(bucket: String)
+    case getBucketLocation(bucket: String)
+    case getBucketVersioning(bucket: String)
+    case listObjects(bucket: String, version: ListVersion)
+    case deleteObjects(bucket: String)
+    case putObject(ObjectAddress)
+    case copyObject(ObjectAddress, source: ObjectAddress)
+    case getObject(ObjectAddress)
+    case headObject(ObjectAddress)
+    case deleteObject(ObjectAddress)
+
+    /// ListObjects (`marker`) or ListObjectsV2 (`continuation-token`).
+    public enum ListVersion: Sendable, Hashable {
+        case v1
+        case v2
+    }
+
+    /// A bucket and a checked key.
+    public struct ObjectAddress: Sendable, Hashable, CustomStringConvertible {
+        public var bucket: String
+        public var key: String
+
+        public init(bucket: String, key: String) {
+            self.bucket = bucket
+            self.key = key
+        }
+
+        public var description: String { "\(bucket)/\(key)" }
+    }
+
+    /// The bucket the operation works on; nil for ListBuckets.
+    public var bucket: String? {
+        switch self {
+        case .listBuckets: nil
+        case .createBucket(let bucket), .headBucket(let bucket), .deleteBucket(let bucket), .getBucketLocation(let bucket),
+            .getBucketVersioning(let bucket), .listObjects(let bucket, _), .deleteObjects(let bucket):
+            bucket
+        case .putObject(let address), .copyObject(let address, _), .getObject(let address), .headObject(let address), .deleteObject(let address):
+            address.bucket
+        }
+    }
+
+    /// Whether it changes anything (what a read-only key may not do).
+    public var writes: Bool {
+        switch self {
+        case .createBucket, .deleteBucket, .deleteObjects, .putObject, .copyObject, .deleteObject: true
+        default: false
+        }
+    }
+}
+
+/// Finds the operation of a request: bucket and key from the path (`/bucket/key`) or, when the
+/// `Host` is `<bucket>.<domain>` of a configured domain, from the host (virtual-host style).
+public struct S3Router: Sendable {
+    /// Base domains of virtual-host-style addressing (`s3.zonal.test`); empty: path style only.
+    public var domains: [String]
+
+    public init(domains: [String] = []) {
+        self.domains = domains.map { $0.lowercased() }
+    }
+
+    /// Sub-resources of S3 this store does not have; asking for one is `NotImplemented`, never
+    /// a silent read of the object instead.
+    static let unsupportedSubresources: Set<String> = [
+        "acl", "policy", "policyStatus", "cors", "lifecycle", "logging", "notification", "replication", "website", "encryption",
+        "ownershipControls", "publicAccessBlock", "requestPayment", "accelerate", "analytics", "inventory", "metrics",
+        "intelligent-tiering", "object-lock", "legal-hold", "retention", "torrent", "restore", "select", "attributes", "tagging",
+        "uploads", "uploadId", "partNumber", "versions", "versionId",
+    ]
+
+    public func route(_ request: S3Request) throws(S3Error) -> S3Operation {
+        guard let path = request.decodedPath, path.first == UInt8(ascii: "/") else {
+            throw S3Error(.invalidArgument, "the request path is not an absolute path or holds a broken %-escape")
+        }
+        var bucket: String?
+        var keyBytes: ArraySlice<UInt8>
+        if let hosted = virtualHostBucket(request.header("host")) {
+            bucket = hosted
+            keyBytes = path.dropFirst()
+        } else {
+            let rest = path.dropFirst()
+            let slash = rest.firstIndex(of: UInt8(ascii: "/")) ?? rest.endIndex
+            let name = rest[rest.startIndex..<slash]
+            bucket = name.isEmpty ? nil : String(decoding: name, as: UTF8.self)
+            keyBytes = slash < rest.endIndex ? rest[(slash + 1)...] : []
+        }
+        if let subresource = request.query.first(where: { Self.unsupportedSubresources.contains($0.name) })?.name {
+            throw S3Error(.notImplemented, "the `\(subresource)` sub-resource is not implemented by this store")
+        }
+        guard let bucket else {
+            guard request.method == "GET" else { throw S3Error(.methodNotAllowed) }
+            return .listBuckets
+        }
+        try ObjectName.validateBucket(bucket)
+        if keyBytes.isEmpty { return try bucketOperation(request, bucket: bucket) }
+        let address = S3Operation.ObjectAddress(bucket: bucket, key: try ObjectName.validateKey(Array(keyBytes)))
+        return try objectOperation(request, address)
+    }
+
+    private func bucketOperation(_ request: S3Request, bucket: String) throws(S3Error) -> S3Operation {
+        switch request.method {
+        case "PUT": return .createBucket(bucket: bucket)
+        case "HEAD": return .headBucket(bucket: bucket)
+        case "DELETE": return .deleteBucket(bucket: bucket)
+        case "POST" where request.hasQuery("delete"): return .deleteObjects(bucket: bucket)
+        case "GET":
+            if request.hasQuery("location") { return .getBucketLocation(bucket: bucket) }
+            if request.hasQuery("versioning") { return .getBucketVersioning(bucket: bucket) }
+            return .listObjects(bucket: bucket, version: request.queryValue("list-type") == "2" ? .v2 : .v1)
+        default: throw S3Error(.methodNotAllowed)
+        }
+    }
+
+    private func objectOperation(_ request: S3Request, _ address: S3Operation.ObjectAddress) throws(S3Error) -> S3Operation {
+        switch request.method {
+        case "PUT":
+            guard let source = request.header("x-amz-copy-source") else { return .putObject(address) }
+            return .copyObject(address, source: try Self.copySource(source))
+        case "GET": return .getObject(address)
+        case "HEAD": return .headObject(address)
+        case "DELETE": return .deleteObject(address)
+        default: throw S3Error(.methodNotAllowed)
+        }
+    }
+
+    /// `x-amz-copy-source`: `bucket/key` or `/bucket/key`, percent-encoded; a `?versionId=` is
+    /// refused until versions exist.
+    static func copySource(_ header: String) throws(S3Error) -> S3Operation.ObjectAddress {
+        var text = Substring(header)
+        if text.contains("?") { throw S3Error(.notImplemented, "copying a given version (`?versionId=` in x-amz-copy-source) is not implemented") }
+        if text.hasPrefix("/") { text = text.dropFirst() }
+        guard let bytes = PercentEncoding.decode(text, plusIsSpace: false), let slash = bytes.firstIndex(of: UInt8(ascii: "/")) else {
+            throw S3Error(.invalidArgument, "x-amz-copy-source must be bucket/key, percent-encoded")
+        }
+        let bucket = String(decoding: bytes[..<slash], as: UTF8.self)
+        try ObjectName.validateBucket(bucket)
+        return .init(bucket: bucket, key: try ObjectName.validateKey(Array(bytes[(slash + 1)...])))
+    }
+
+    private func virtualHostBucket(_ host: String?) -> String? {
+        guard let host, !domains.isEmpty else { return nil }
+        var name = host.lowercased()
+        if let colon = name.lastIndex(of: ":"), !name.hasSuffix("]") { name = String(name[..<colon]) }
+        for domain in domains where name.hasSuffix("." + domain) {
+            return String(name.dropLast(domain.count + 1))
+        }
+        return nil
+    }
+}

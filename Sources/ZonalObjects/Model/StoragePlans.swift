@@ -1,0 +1,102 @@
+import Foundation
+import ZonalCore
+
+/// What one storage node needs, resolved from the topology: where it listens and keeps its data.
+public struct StorageNodePlan: Sendable, Hashable {
+    /// The `object-store` service's name.
+    public var service: String
+    public var node: String
+    public var host: String
+    public var port: Int
+    public var adminPort: Int?
+    /// The directory of this node's replicas and index.
+    public var dataDirectory: String
+
+    public init(topology: Topology, service name: String, node nodeName: String, stateDirectory: String) throws(ObjectsError) {
+        let (service, spec) = try Self.store(named: name, in: topology)
+        guard service.nodes.contains(nodeName), let node = topology.node(named: nodeName) else {
+            throw .configuration("service \(name) has no instance on node \(nodeName); its nodes: \(service.nodes.joined(separator: ", "))")
+        }
+        self.service = name
+        self.node = nodeName
+        self.host = node.address
+        self.port = service.port
+        self.adminPort = service.adminPort
+        let template = spec.dataDirectory ?? "\(URL(fileURLWithPath: stateDirectory).standardizedFileURL.path)/{service}/{node}"
+        self.dataDirectory = template.replacingOccurrences(of: "{service}", with: name).replacingOccurrences(of: "{node}", with: nodeName)
+    }
+
+    /// The `object-store` service named `name`.
+    public static func store(named name: String, in topology: Topology) throws(ObjectsError) -> (Topology.Service, ObjectStoreSpec) {
+        guard let service = topology.services.first(where: { $0.name == name }), case .objectStore(let spec) = service.kind else {
+            throw .configuration("the topology has no service of kind object-store named \(name)")
+        }
+        return (service, spec)
+    }
+}
+
+/// What one S3 front end needs: where it listens, the region it signs for, the storage nodes
+/// behind it with their zones, and the replica rules of their store.
+public struct S3GatewayPlan: Sendable, Hashable {
+    /// A storage node as the front end reaches it.
+    public struct StorageEndpoint: Sendable, Hashable {
+        public var name: String
+        public var zone: String
+        public var host: String
+        public var port: Int
+
+        public init(name: String, zone: String, host: String, port: Int) {
+            self.name = name
+            self.zone = zone
+            self.host = host
+            self.port = port
+        }
+
+        public var baseURL: String { "http://\(IPAddressText.hostPort(host, port))" }
+    }
+
+    public var service: String
+    public var node: String
+    public var zone: String
+    public var host: String
+    public var port: Int
+    public var adminPort: Int?
+    public var spec: S3GatewaySpec
+    public var store: String
+    public var region: String
+    public var replicas: Int
+    public var writeQuorum: Int
+    public var storageNodes: [StorageEndpoint]
+    public var credentialsFile: String
+
+    public init(topology: Topology, service name: String, node nodeName: String, stateDirectory: String) throws(ObjectsError) {
+        guard let service = topology.services.first(where: { $0.name == name }), case .s3(let spec) = service.kind else {
+            throw .configuration("the topology has no service of kind s3 named \(name)")
+        }
+        guard service.nodes.contains(nodeName), let node = topology.node(named: nodeName) else {
+            throw .configuration("service \(name) has no instance on node \(nodeName); its nodes: \(service.nodes.joined(separator: ", "))")
+        }
+        let (store, storeSpec) = try StorageNodePlan.store(named: spec.store, in: topology)
+        self.service = name
+        self.node = nodeName
+        self.zone = node.zone
+        self.host = node.address
+        self.port = service.port
+        self.adminPort = service.adminPort
+        self.spec = spec
+        self.store = store.name
+        self.region = spec.region ?? topology.regions.first { $0.zones.contains(node.zone) }?.name ?? "us-east-1"
+        self.replicas = storeSpec.replicas
+        self.writeQuorum = storeSpec.writeQuorum
+        self.storageNodes = store.nodes.compactMap { name in
+            topology.node(named: name).map { StorageEndpoint(name: name, zone: $0.zone, host: $0.address, port: store.port) }
+        }
+        self.credentialsFile = StoreCredentials.file(store: store.name, stateDirectory: stateDirectory)
+    }
+
+    public var address: String { IPAddressText.hostPort(host, port) }
+
+    public var placement: ReplicaPlacement {
+        ReplicaPlacement(nodes: storageNodes.map { .init(name: $0.name, zone: $0.zone) }, replicas: replicas)
+    }
+}

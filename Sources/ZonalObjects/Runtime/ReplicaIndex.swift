@@ -1,0 +1,176 @@
+import Foundation
+import GRDB
+import ZonalCore
+
+/// A storage node's index of the replicas it holds, in SQLite (WAL, `synchronous=FULL`, so a
+/// committed row survives a crash): one row per object version with its record, its file and
+/// the digests of its blocks. Keys are stored as BLOBs, so SQLite orders them by their UTF-8
+/// bytes, as S3 lists them.
+final class ReplicaIndex: Sendable {
+    /// A row: the version, where its bytes are and the digests that check them.
+    struct Entry: Sendable {
+        var version: ObjectVersion
+        /// File name under the node's `objects/` directory; nil for a delete marker.
+        var file: String?
+        var blockDigests: [UInt8]
+    }
+
+    private let database: DatabasePool
+
+    init(path: String) throws(ObjectsError) {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            database = try DatabasePool(path: path, configuration: configuration)
+            try database.write { db in
+                try db.execute(
+                    sql: """
+                        CREATE TABLE IF NOT EXISTS versions (
+                            bucket TEXT NOT NULL, key BLOB NOT NULL, version_id TEXT NOT NULL,
+                            record BLOB NOT NULL, file TEXT, blocks BLOB NOT NULL,
+                            PRIMARY KEY (bucket, key, version_id)
+                        ) WITHOUT ROWID
+                        """)
+            }
+        } catch {
+            throw .storage("cannot open the replica index \(path): \(error)")
+        }
+    }
+
+    /// Records `entry` and drops the versions of the same key older than the newest (buckets
+    /// without versioning keep only the newest; a late replica of an overwritten version is
+    /// dropped at once); returns the files no row names any more.
+    func commit(_ entry: Entry) async throws(ObjectsError) -> [String] {
+        let record = try Self.encode(entry.version)
+        let version = entry.version
+        do {
+            return try await database.write { db in
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO versions (bucket, key, version_id, record, file, blocks) VALUES (?, ?, ?, ?, ?, ?)",
+                    arguments: [version.bucket, Data(version.key.utf8), version.versionID, record, entry.file, Data(entry.blockDigests)])
+                let newest = try String.fetchOne(
+                    db, sql: "SELECT MAX(version_id) FROM versions WHERE bucket = ? AND key = ?", arguments: [version.bucket, Data(version.key.utf8)])
+                let stale = try Row.fetchAll(
+                    db, sql: "SELECT file FROM versions WHERE bucket = ? AND key = ? AND version_id < ?",
+                    arguments: [version.bucket, Data(version.key.utf8), newest])
+                try db.execute(
+                    sql: "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id < ?", arguments: [version.bucket, Data(version.key.utf8), newest])
+                return stale.compactMap { $0["file"] as String? }
+            }
+        } catch {
+            throw .storage("cannot record \(version.bucket)/\(version.key) in the index: \(error)")
+        }
+    }
+
+    /// The newest version of `key` (a delete marker included), or the one named `versionID`.
+    func entry(bucket: String, key: String, versionID: String? = nil) async throws(ObjectsError) -> Entry? {
+        do {
+            let row = try await database.read { db in
+                if let versionID {
+                    return try Row.fetchOne(
+                        db, sql: "SELECT record, file, blocks FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
+                        arguments: [bucket, Data(key.utf8), versionID])
+                }
+                return try Row.fetchOne(
+                    db, sql: "SELECT record, file, blocks FROM versions WHERE bucket = ? AND key = ? ORDER BY version_id DESC LIMIT 1",
+                    arguments: [bucket, Data(key.utf8)])
+            }
+            return try row.map(Self.entry)
+        } catch let error as ObjectsError {
+            throw error
+        } catch {
+            throw .storage("cannot read the index: \(error)")
+        }
+    }
+
+    /// The newest version of each key after `after` starting with `prefix`, in key order, at
+    /// most `limit`; and whether more follow.
+    func list(bucket: String, prefix: [UInt8], after: [UInt8], limit: Int) async throws(ObjectsError) -> (versions: [ObjectVersion], truncated: Bool) {
+        let end = Self.prefixEnd(prefix)
+        let start = after.lexicographicallyPrecedes(prefix) ? prefix : after
+        let inclusive = after.lexicographicallyPrecedes(prefix)
+        do {
+            let rows = try await database.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT v.record FROM versions v
+                        WHERE v.bucket = ? AND (v.key > ? OR (? AND v.key = ?)) AND (? IS NULL OR v.key < ?)
+                        AND v.version_id = (SELECT MAX(w.version_id) FROM versions w WHERE w.bucket = v.bucket AND w.key = v.key)
+                        ORDER BY v.key LIMIT ?
+                        """,
+                    arguments: [bucket, Data(start), inclusive, Data(start), end.map { Data($0) }, end.map { Data($0) }, limit + 1])
+            }
+            let versions = try rows.prefix(limit).map { row throws(ObjectsError) in try Self.decode(row["record"]) }
+            return (versions, rows.count > limit)
+        } catch let error as ObjectsError {
+            throw error
+        } catch {
+            throw .storage("cannot list the index: \(error)")
+        }
+    }
+
+    /// Forgets `versionID` of `key` (a replica found corrupt); returns its file.
+    func remove(bucket: String, key: String, versionID: String) async throws(ObjectsError) -> String? {
+        do {
+            return try await database.write { db in
+                let file = try String.fetchOne(
+                    db, sql: "SELECT file FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", arguments: [bucket, Data(key.utf8), versionID])
+                try db.execute(sql: "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", arguments: [bucket, Data(key.utf8), versionID])
+                return file
+            }
+        } catch {
+            throw .storage("cannot update the index: \(error)")
+        }
+    }
+
+    /// Forgets every version in `bucket` (the bucket was deleted); returns their files.
+    func removeBucket(_ bucket: String) async throws(ObjectsError) -> [String] {
+        do {
+            return try await database.write { db in
+                let files = try String?.fetchAll(db, sql: "SELECT file FROM versions WHERE bucket = ?", arguments: [bucket]).compactMap { $0 }
+                try db.execute(sql: "DELETE FROM versions WHERE bucket = ?", arguments: [bucket])
+                return files
+            }
+        } catch {
+            throw .storage("cannot update the index: \(error)")
+        }
+    }
+
+    /// Every file the index names, for removing the orphans a crash left.
+    func files() async throws(ObjectsError) -> Set<String> {
+        do {
+            return Set(try await database.read { db in try String?.fetchAll(db, sql: "SELECT file FROM versions").compactMap { $0 } })
+        } catch {
+            throw .storage("cannot read the index: \(error)")
+        }
+    }
+
+    private static func entry(_ row: Row) throws(ObjectsError) -> Entry {
+        let blocks: Data = row["blocks"]
+        return Entry(version: try decode(row["record"]), file: row["file"], blockDigests: Array(blocks))
+    }
+
+    private static func encode(_ version: ObjectVersion) throws(ObjectsError) -> Data {
+        do { return try JSONEncoder.zonal().encode(version) } catch { throw .storage("cannot encode a version record: \(error)") }
+    }
+
+    private static func decode(_ data: Data) throws(ObjectsError) -> ObjectVersion {
+        do { return try JSONDecoder.zonal().decode(ObjectVersion.self, from: data) } catch { throw .corrupt("a version record in the index cannot be read: \(error)") }
+    }
+
+    /// The smallest key greater than every key starting with `prefix`; nil for no bound.
+    static func prefixEnd(_ prefix: [UInt8]) -> [UInt8]? {
+        var bytes = prefix
+        while let last = bytes.last {
+            if last < 0xFF {
+                bytes[bytes.count - 1] = last + 1
+                return bytes
+            }
+            bytes.removeLast()
+        }
+        return nil
+    }
+}

@@ -1,0 +1,258 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import ZonalCore
+
+/// The replicas of one storage node: object bytes in files under `objects/`, named by digest and
+/// version (a key never names a file, so no key can reach outside the directory), written to a
+/// temporary file, fsync'd, renamed and the directory fsync'd before the index row that makes
+/// the version visible is committed. Every 1 MiB block has its SHA-256 in the index; reads
+/// verify each block before sending it. File I/O runs on NIO's thread pool, never on the
+/// cooperative pool.
+public final class ReplicaStore: Sendable {
+    /// What a node reports after receiving an upload: enough for the front end to compare the
+    /// replicas and its own digest before it commits any of them.
+    public struct Receipt: Sendable, Hashable, Codable {
+        public var upload: String
+        public var size: Int64
+        public var sha256: String
+    }
+
+    public static let blockSize = 1 << 20
+
+    public let directory: String
+    let index: ReplicaIndex
+    private let threadPool: NIOThreadPool
+    private let logger: Logger
+    private let pending = Mutex<[String: (receipt: Receipt, digests: [UInt8])]>([:])
+
+    public init(directory: String, threadPool: NIOThreadPool = .singleton, logger: Logger) throws(ObjectsError) {
+        self.directory = directory
+        self.logger = logger
+        self.threadPool = threadPool
+        for sub in ["tmp", "objects"] {
+            do {
+                try FileManager.default.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw .storage("cannot create \(directory)/\(sub): \(error)")
+            }
+        }
+        index = try ReplicaIndex(path: "\(directory)/index.sqlite")
+    }
+
+    // MARK: Writing
+
+    /// Writes `body` to a temporary file, fsync'd, and remembers it for ``commit(upload:version:)``.
+    public func receive<Body: AsyncSequence>(_ body: Body) async throws(ObjectsError) -> Receipt where Body.Element == ByteBuffer {
+        let upload = "up-\(UInt64.random(in: 0...UInt64.max))-\(UInt64.random(in: 0...UInt64.max))"
+        let path = "\(directory)/tmp/\(upload)"
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw Self.failure("cannot create \(path)", errno: errno) }
+        var hasher = BlockHasher(blockSize: Self.blockSize)
+        do throws(ObjectsError) {
+            do {
+                for try await buffer in body {
+                    hasher = try await threadPool.runIfActive { [hasher] in
+                        var hasher = hasher
+                        try Self.write(buffer, to: descriptor, path: path)
+                        buffer.withUnsafeReadableBytes { hasher.update($0) }
+                        return hasher
+                    }
+                }
+            } catch let error as ObjectsError {
+                throw error
+            } catch {
+                throw ObjectsError.invalid("the upload stream broke off: \(error)")
+            }
+            try await run { if fsync(descriptor) != 0 { throw Self.failure("cannot sync \(path)", errno: errno) } }
+        } catch {
+            close(descriptor)
+            unlink(path)
+            throw error
+        }
+        close(descriptor)
+        let (digests, sha256, size) = hasher.finalize()
+        let receipt = Receipt(upload: upload, size: size, sha256: sha256)
+        pending.withLock { $0[upload] = (receipt, digests) }
+        return receipt
+    }
+
+    /// Makes `version` visible: the upload's file renamed into place (none for a delete marker),
+    /// the directory fsync'd, the index row committed. Superseded replicas are removed.
+    public func commit(upload: String?, version: ObjectVersion) async throws(ObjectsError) {
+        var file: String?
+        var digests: [UInt8] = []
+        if let upload {
+            guard let (receipt, blockDigests) = pending.withLock({ $0.removeValue(forKey: upload) }) else {
+                throw .invalid("no upload \(upload) on this node (it restarted, or the upload was committed already)")
+            }
+            guard receipt.sha256 == version.sha256, receipt.size == version.size else {
+                unlink("\(directory)/tmp/\(upload)")
+                throw .invalid("upload \(upload) holds \(receipt.size) bytes with SHA-256 \(receipt.sha256), not what the version records")
+            }
+            let name = Self.fileName(version)
+            let shard = String(name.prefix(2))
+            let target = "\(directory)/objects/\(shard)/\(name)"
+            try await run { [directory] in
+                try? FileManager.default.createDirectory(atPath: "\(directory)/objects/\(shard)", withIntermediateDirectories: true)
+                guard rename("\(directory)/tmp/\(upload)", target) == 0 else { throw Self.failure("cannot move the upload into place", errno: errno) }
+                do { try DurableFile.syncDirectory("\(directory)/objects/\(shard)") } catch { throw ObjectsError.storage("\(error)") }
+            }
+            file = "\(shard)/\(name)"
+            digests = blockDigests
+        }
+        let stale = try await index.commit(.init(version: version, file: file, blockDigests: digests))
+        await removeFiles(stale)
+    }
+
+    /// Forgets an upload that will not be committed.
+    public func discard(upload: String) {
+        guard pending.withLock({ $0.removeValue(forKey: upload) }) != nil else { return }
+        unlink("\(directory)/tmp/\(upload)")
+    }
+
+    // MARK: Reading
+
+    /// The newest version of `key` (or `versionID`), delete markers included.
+    public func version(bucket: String, key: String, versionID: String? = nil) async throws(ObjectsError) -> ObjectVersion? {
+        try await index.entry(bucket: bucket, key: key, versionID: versionID)?.version
+    }
+
+    /// The bytes of a version in `range` (all of it when nil), each block read when the consumer
+    /// asks for it and verified before it is handed on. A corrupt or missing file ends the
+    /// stream with ``ObjectsError/corrupt(_:)`` and removes the replica from the index, so it is
+    /// healed instead of served again.
+    public func read(bucket: String, key: String, versionID: String, range: ClosedRange<Int64>?) async throws(ObjectsError) -> (ObjectVersion, ReplicaBytes) {
+        guard let entry = try await index.entry(bucket: bucket, key: key, versionID: versionID), !entry.version.isDeleteMarker, let file = entry.file else {
+            throw .notFound("no replica of \(bucket)/\(key) version \(versionID)")
+        }
+        let size = entry.version.size
+        let bytes = ReplicaBytes(
+            path: "\(directory)/objects/\(file)", size: size, range: range ?? 0...(size - 1), blockSize: Self.blockSize, digests: entry.blockDigests,
+            threadPool: threadPool
+        ) { [weak self] reason in
+            await self?.quarantine(entry, reason: reason)
+        }
+        return (entry.version, bytes)
+    }
+
+    /// Up to `limit` newest versions per key after `after` with `prefix`, delete markers included.
+    public func list(bucket: String, prefix: [UInt8], after: [UInt8], limit: Int) async throws(ObjectsError) -> (versions: [ObjectVersion], truncated: Bool) {
+        try await index.list(bucket: bucket, prefix: prefix, after: after, limit: limit)
+    }
+
+    /// Removes every replica of `bucket`.
+    public func removeBucket(_ bucket: String) async throws(ObjectsError) {
+        await removeFiles(try await index.removeBucket(bucket))
+    }
+
+    /// Removes what a crash left: temporary uploads, and object files no index row names.
+    public func removeLeftovers() async throws(ObjectsError) -> Int {
+        let known = try await index.files()
+        return try await run { [directory] in
+            var removed = 0
+            let manager = FileManager.default
+            for name in (try? manager.contentsOfDirectory(atPath: "\(directory)/tmp")) ?? [] {
+                if unlink("\(directory)/tmp/\(name)") == 0 { removed += 1 }
+            }
+            for shard in (try? manager.contentsOfDirectory(atPath: "\(directory)/objects")) ?? [] {
+                for name in (try? manager.contentsOfDirectory(atPath: "\(directory)/objects/\(shard)")) ?? [] where !known.contains("\(shard)/\(name)") {
+                    if unlink("\(directory)/objects/\(shard)/\(name)") == 0 { removed += 1 }
+                }
+            }
+            return removed
+        }
+    }
+
+    // MARK: Helpers
+
+    private func quarantine(_ entry: ReplicaIndex.Entry, reason: String) async {
+        let version = entry.version
+        logger.error("replica removed, to be healed", metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "version": "\(version.versionID)", "reason": "\(reason)"])
+        if let file = try? await index.remove(bucket: version.bucket, key: version.key, versionID: version.versionID) {
+            unlink("\(directory)/objects/\(file)")
+        }
+    }
+
+    private func removeFiles(_ files: [String]) async {
+        guard !files.isEmpty else { return }
+        try? await run { [directory] in
+            for file in files { unlink("\(directory)/objects/\(file)") }
+        }
+    }
+
+    private func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws(ObjectsError) -> T {
+        do {
+            return try await threadPool.runIfActive(work)
+        } catch let error as ObjectsError {
+            throw error
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    static func fileName(_ version: ObjectVersion) -> String {
+        SHA256.hash(data: Array("\(version.bucket)\u{0}\(version.key)".utf8)).hex.prefix(40) + "-" + version.versionID
+    }
+
+    private static func write(_ buffer: ByteBuffer, to descriptor: Int32, path: String) throws {
+        try buffer.withUnsafeReadableBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Foundation.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    throw failure("cannot write \(path)", errno: errno)
+                }
+                offset += written
+            }
+        }
+    }
+
+    static func failure(_ what: String, errno code: Int32) -> ObjectsError {
+        let reason = String(cString: strerror(code))
+        return code == ENOSPC || code == EDQUOT ? .diskFull("\(what): \(reason)") : .storage("\(what): \(reason)")
+    }
+}
+
+/// SHA-256 of a whole stream and of each fixed-size block of it.
+struct BlockHasher: Sendable {
+    let blockSize: Int
+    private var whole = SHA256()
+    private var block = SHA256()
+    private var inBlock = 0
+    private var digests: [UInt8] = []
+    private var size: Int64 = 0
+
+    init(blockSize: Int) {
+        self.blockSize = blockSize
+    }
+
+    mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        whole.update(bufferPointer: bytes)
+        size += Int64(bytes.count)
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let take = min(blockSize - inBlock, rest.count)
+            block.update(bufferPointer: UnsafeRawBufferPointer(rebasing: rest.prefix(take)))
+            inBlock += take
+            rest = rest.dropFirst(take)
+            if inBlock == blockSize { closeBlock() }
+        }
+    }
+
+    private mutating func closeBlock() {
+        digests += Array(block.finalize())
+        block = SHA256()
+        inBlock = 0
+    }
+
+    /// The block digests (32 bytes each), the whole stream's SHA-256 in hex and its size.
+    mutating func finalize() -> (digests: [UInt8], sha256: String, size: Int64) {
+        if inBlock > 0 { closeBlock() }
+        return (digests, whole.finalize().hex, size)
+    }
+}

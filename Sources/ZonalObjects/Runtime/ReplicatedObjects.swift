@@ -1,0 +1,314 @@
+import AsyncHTTPClient
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import ZonalCore
+import ZonalObservability
+
+/// Objects as replicas on storage nodes in several zones, for one front end: a write streams
+/// to every replica node at once and is acknowledged when a quorum committed it; a read asks a
+/// read quorum for the newest version and streams it from the nearest node that has it,
+/// moving to another mid-stream if that node fails or finds its copy corrupt, and repairs the
+/// replicas it found missing or behind.
+public final class ReplicatedObjects: Sendable {
+    public let placement: ReplicaPlacement
+    public let zone: String
+    let clients: [String: StorageNodeClient]
+    let writeQuorum: Int
+    let nodeTimeout: Duration
+    let logger: Logger
+
+    public init(plan: S3GatewayPlan, tokens: AdminTokenSource, logger: Logger) {
+        placement = plan.placement
+        zone = plan.zone
+        writeQuorum = plan.writeQuorum
+        nodeTimeout = plan.spec.nodeTimeout
+        clients = Dictionary(uniqueKeysWithValues: plan.storageNodes.map { ($0.name, StorageNodeClient(node: $0, tokens: tokens, timeout: plan.spec.nodeTimeout)) })
+        self.logger = logger
+    }
+
+    /// What the front end learnt of a body while it streamed to the replicas.
+    public struct BodyDigests: Sendable {
+        public var size: Int64
+        /// MD5 in hex: the ETag.
+        public var md5: String
+        public var sha256: String
+        public var checksum: PayloadChecksum.Value?
+    }
+
+    /// Writes a new version of `template`'s key from `body`. `check` sees the digests before any
+    /// replica is committed and throws to refuse the upload (a Content-MD5 that does not match).
+    public func put<Body: AsyncSequence>(
+        _ template: ObjectVersion, body: Body, length: Int64?, maxSize: Int64, checksum algorithm: PayloadChecksum.Algorithm?,
+        check: (BodyDigests) throws(S3Error) -> Void
+    ) async throws(S3Error) -> ObjectVersion where Body.Element == ByteBuffer {
+        let nodes = placement.replicaNodes(bucket: template.bucket, key: template.key)
+        guard nodes.count >= writeQuorum else { throw S3Error(.serviceUnavailable, "the store has fewer storage nodes than its write quorum") }
+        let relays = nodes.map { _ in BodyRelay() }
+        let deadline = nodeTimeout + .seconds(Int64((length ?? maxSize) / (4 << 20)))
+        let uploads = nodes.enumerated().map { index, node in
+            let client = clients[node.name]!
+            let relay = relays[index]
+            return Task { () -> Result<ReplicaStore.Receipt, ObjectsError> in
+                do throws(ObjectsError) {
+                    return .success(try await client.upload(relay, length: length, deadline: deadline))
+                } catch {
+                    relay.fail(error)
+                    return .failure(error)
+                }
+            }
+        }
+        let digests: BodyDigests
+        do {
+            digests = try await stream(body, to: relays, maxSize: maxSize, checksum: algorithm)
+        } catch {
+            for relay in relays { relay.fail(error) }
+            for (index, upload) in uploads.enumerated() {
+                if case .success(let receipt) = await upload.value { await clients[nodes[index].name]!.discard(upload: receipt.upload) }
+            }
+            throw error
+        }
+        for relay in relays { relay.finish() }
+        var receipts: [(StorageNodeClient, String)] = []
+        var failures: [ObjectsError] = []
+        for (index, upload) in uploads.enumerated() {
+            let client = clients[nodes[index].name]!
+            switch await upload.value {
+            case .success(let receipt) where receipt.sha256 == digests.sha256 && receipt.size == digests.size:
+                receipts.append((client, receipt.upload))
+            case .success(let receipt):
+                await client.discard(upload: receipt.upload)
+                failures.append(.corrupt("storage node \(client.node.name) received other bytes than were sent"))
+            case .failure(let error):
+                failures.append(error)
+            }
+        }
+        do {
+            try check(digests)
+        } catch {
+            for (client, upload) in receipts { await client.discard(upload: upload) }
+            throw error
+        }
+        var version = template
+        version.size = digests.size
+        version.etag = digests.md5
+        version.sha256 = digests.sha256
+        version.checksum = digests.checksum
+        try await commit(version, on: receipts.map { ($0.0, Optional($0.1)) }, replicas: nodes.count, earlierFailures: failures)
+        return version
+    }
+
+    /// Writes a delete marker for `key`: its versions are hidden on every replica that gets it.
+    public func delete(bucket: String, key: String, at date: Date) async throws(S3Error) -> ObjectVersion {
+        let marker = ObjectVersion(bucket: bucket, key: key, versionID: VersionID.make(at: date, random: .random(in: 0...UInt64.max)), isDeleteMarker: true, lastModified: date)
+        let nodes = placement.replicaNodes(bucket: bucket, key: key)
+        try await commit(marker, on: nodes.map { (clients[$0.name]!, nil) }, replicas: nodes.count, earlierFailures: [])
+        return marker
+    }
+
+    /// The newest version of `key` a read quorum knows, and which nodes hold it; replicas found
+    /// behind are repaired in the background.
+    public func newest(bucket: String, key: String) async throws(S3Error) -> (version: ObjectVersion, holders: [StorageNodeClient])? {
+        let nodes = placement.readOrder(bucket: bucket, key: key, from: zone)
+        let quorum = WriteQuorum(replicas: nodes.count, quorum: writeQuorum)
+        let answers = await withTaskGroup(of: (Int, Result<ObjectVersion?, ObjectsError>).self) { group in
+            for (index, node) in nodes.enumerated() {
+                let client = clients[node.name]!
+                group.addTask {
+                    do throws(ObjectsError) { return (index, .success(try await client.version(bucket: bucket, key: key))) } catch { return (index, .failure(error)) }
+                }
+            }
+            var answers: [(Int, ObjectVersion?)] = []
+            for await (index, result) in group {
+                if case .success(let version) = result { answers.append((index, version)) }
+                if answers.count >= quorum.readQuorum { break }
+            }
+            group.cancelAll()
+            return answers
+        }
+        guard answers.count >= quorum.readQuorum else {
+            throw S3Error(.serviceUnavailable, "only \(answers.count) of \(nodes.count) storage nodes answered; \(quorum.readQuorum) are needed to read")
+        }
+        guard let newest = answers.compactMap({ $0.1 }).max(by: { $1.isNewer(than: $0) }) else { return nil }
+        let holders = answers.filter { $0.1?.versionID == newest.versionID }.map { clients[nodes[$0.0].name]! }
+        let behind = answers.filter { $0.1?.versionID != newest.versionID }.map { clients[nodes[$0.0].name]! }
+        let unasked = nodes.indices.filter { index in !answers.contains { $0.0 == index } }.map { clients[nodes[$0].name]! }
+        if !behind.isEmpty, let source = holders.first { repair(newest, from: source, to: behind) }
+        return (newest, holders + unasked)
+    }
+
+    /// The bytes of `version` in `range` from the first of `holders` that serves them, resuming
+    /// at the same offset on the next holder when one fails mid-stream.
+    public func bytes(of version: ObjectVersion, range: ClosedRange<Int64>?, holders: [StorageNodeClient]) -> ResumingRead {
+        ResumingRead(version: version, range: range ?? (version.size > 0 ? 0...(version.size - 1) : nil), holders: holders, deadline: nodeTimeout + .seconds(version.size / (4 << 20)))
+    }
+
+    /// One round of a listing: every node's next page after `after`, merged. Needs all nodes
+    /// but `writeQuorum - 1`, so each key's replicas still include one with its newest write.
+    public func listingRound(bucket: String, prefix: [UInt8], after: [UInt8], limit: Int) async throws(S3Error) -> ListingMerge.Merged {
+        let all = Array(clients.values)
+        let pages = await withTaskGroup(of: ListingMerge.Page?.self) { group in
+            for client in all {
+                group.addTask { try? await client.list(bucket: bucket, prefix: prefix, after: after, limit: limit) }
+            }
+            var pages: [ListingMerge.Page] = []
+            for await page in group { if let page { pages.append(page) } }
+            return pages
+        }
+        let needed = all.count - writeQuorum + 1
+        guard pages.count >= needed else {
+            throw S3Error(.serviceUnavailable, "only \(pages.count) of \(all.count) storage nodes answered; \(needed) are needed to list")
+        }
+        return ListingMerge.merge(pages)
+    }
+
+    /// Removes a deleted bucket's replicas (delete markers, mostly) from every node that answers.
+    public func removeBucket(_ bucket: String) async {
+        for client in clients.values {
+            do { try await client.removeBucket(bucket) } catch {
+                logger.warning("a storage node kept the replicas of a deleted bucket", metadata: ["bucket": "\(bucket)", "node": "\(client.node.name)", "error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    private func stream<Body: AsyncSequence>(_ body: Body, to relays: [BodyRelay], maxSize: Int64, checksum algorithm: PayloadChecksum.Algorithm?) async throws(S3Error) -> BodyDigests
+    where Body.Element == ByteBuffer {
+        var md5 = Insecure.MD5()
+        var sha256 = SHA256()
+        var checksum = algorithm.map(PayloadChecksum.init)
+        var size: Int64 = 0
+        var alive = Array(relays.indices)
+        do {
+            for try await buffer in body {
+                size += Int64(buffer.readableBytes)
+                guard size <= maxSize else { throw S3Error(.entityTooLarge, "the object is larger than this store's limit of \(maxSize) bytes") }
+                buffer.withUnsafeReadableBytes { bytes in
+                    md5.update(bufferPointer: bytes)
+                    sha256.update(bufferPointer: bytes)
+                    checksum?.update(bytes)
+                }
+                var stillAlive: [Int] = []
+                for index in alive where (try? await relays[index].send(buffer)) != nil { stillAlive.append(index) }
+                alive = stillAlive
+                guard alive.count >= writeQuorum else {
+                    throw S3Error(.serviceUnavailable, "storage nodes failed during the upload; fewer than \(writeQuorum) are left to take it")
+                }
+            }
+        } catch let error as S3Error {
+            throw error
+        } catch {
+            throw S3Error(.incompleteBody, "the request body broke off: \(error)")
+        }
+        return BodyDigests(size: size, md5: md5.finalize().hex, sha256: sha256.finalize().hex, checksum: checksum?.finalize())
+    }
+
+    /// Commits `version` on each node (with its upload), returning once a quorum has it; the
+    /// other commits go on in the background.
+    private func commit(_ version: ObjectVersion, on targets: [(StorageNodeClient, String?)], replicas: Int, earlierFailures: [ObjectsError]) async throws(S3Error) {
+        var quorum = WriteQuorum(replicas: replicas, quorum: writeQuorum)
+        var failures = earlierFailures
+        for _ in earlierFailures { quorum.record(durable: false) }
+        let (results, continuation) = AsyncStream.makeStream(of: ObjectsError?.self)
+        for (client, upload) in targets {
+            Task {
+                do throws(ObjectsError) {
+                    try await client.commit(upload: upload, version: version)
+                    continuation.yield(nil)
+                } catch {
+                    continuation.yield(error)
+                }
+            }
+        }
+        var remaining = targets.count
+        for await failure in results {
+            remaining -= 1
+            quorum.record(durable: failure == nil)
+            if let failure { failures.append(failure) }
+            if quorum.outcome != .pending || remaining == 0 { break }
+        }
+        guard quorum.outcome == .acknowledged else {
+            logger.warning("write not acknowledged", metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "failures": "\(failures)"])
+            if failures.contains(where: { if case .diskFull = $0 { true } else { false } }) {
+                throw S3Error(.insufficientStorage, "too few storage nodes have room for this object: \(failures.map(\.description).joined(separator: "; "))")
+            }
+            throw S3Error(.serviceUnavailable, "only \(quorum.durable) of \(replicas) replicas were written; \(writeQuorum) are needed")
+        }
+    }
+
+    /// Copies `version` from `source` to the nodes found without it.
+    private func repair(_ version: ObjectVersion, from source: StorageNodeClient, to targets: [StorageNodeClient]) {
+        let logger = self.logger
+        let deadline = nodeTimeout + .seconds(version.size / (4 << 20))
+        Task {
+            for target in targets {
+                do {
+                    var upload: String?
+                    if !version.isDeleteMarker {
+                        let body = try await source.bytes(of: version, range: nil, deadline: deadline)
+                        upload = try await target.upload(body, length: version.size, deadline: deadline).upload
+                    }
+                    try await target.commit(upload: upload, version: version)
+                    logger.info("replica repaired", metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "node": "\(target.node.name)"])
+                } catch {
+                    logger.warning("replica repair failed", metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "node": "\(target.node.name)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+}
+
+/// A read of one version's bytes that survives the loss of the node it reads from: on an error
+/// it asks the next holder for the rest, from the first byte not yet delivered.
+public struct ResumingRead: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+
+    let version: ObjectVersion
+    /// Nil for an empty object.
+    let range: ClosedRange<Int64>?
+    let holders: [StorageNodeClient]
+    let deadline: Duration
+
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(read: self, next: range?.lowerBound)
+    }
+
+    public struct Iterator: AsyncIteratorProtocol {
+        let read: ResumingRead
+        /// The first byte not yet delivered; nil when done.
+        var next: Int64?
+        var holder = 0
+        var current: HTTPClientResponse.Body.AsyncIterator?
+
+        public mutating func next() async throws -> ByteBuffer? {
+            guard let range = read.range else { return nil }
+            while let offset = next, offset <= range.upperBound {
+                if current == nil {
+                    guard holder < read.holders.count else {
+                        throw ObjectsError.storage("no storage node could serve \(read.version.bucket)/\(read.version.key) from byte \(offset)")
+                    }
+                    do {
+                        current = try await read.holders[holder].bytes(of: read.version, range: offset...range.upperBound, deadline: read.deadline).makeAsyncIterator()
+                    } catch {
+                        holder += 1
+                        continue
+                    }
+                }
+                do {
+                    if let buffer = try await current!.next() {
+                        next = offset + Int64(buffer.readableBytes)
+                        return buffer
+                    }
+                    guard offset > range.upperBound else { throw ObjectsError.storage("the node's answer ended early") }
+                } catch {
+                    current = nil
+                    holder += 1
+                }
+            }
+            next = nil
+            return nil
+        }
+    }
+}

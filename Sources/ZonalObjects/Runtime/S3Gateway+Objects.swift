@@ -1,0 +1,233 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Object operations: put (raw, signed or `aws-chunked`), get and head with ranges and
+/// conditions, copy, delete one and delete many.
+extension S3Gateway {
+    /// Headers stored with an object and returned as given.
+    static let storedHeaders = ["content-encoding", "content-disposition", "cache-control", "content-language", "expires"]
+
+    func putObject(_ address: S3Operation.ObjectAddress, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error) -> Response {
+        _ = try await requireBucket(address.bucket)
+        let template = try newVersion(address, metadataFrom: request)
+        let length = try Self.declaredLength(request, identity.payload)
+        if let length, length > maxObjectSize { throw S3Error(.entityTooLarge, "the object's \(length) bytes exceed this store's limit of \(maxObjectSize)") }
+        let expectedMD5 = try Self.contentMD5(request)
+        let (algorithm, headerChecksum) = try Self.requestedChecksum(request)
+        let payload = PayloadBody(body: body, payload: identity.payload)
+        let version = try await objects.put(template, body: payload, length: length, maxSize: maxObjectSize, checksum: algorithm) { digests throws(S3Error) in
+            guard payload.outcome.finished else { throw S3Error(.incompleteBody) }
+            if let length, digests.size != length { throw S3Error(.incompleteBody, "the body held \(digests.size) bytes, not the \(length) declared") }
+            if case .sha256(let expected) = identity.payload, digests.sha256 != expected { throw S3Error(.xAmzContentSHA256Mismatch) }
+            if let expectedMD5, expectedMD5 != digests.md5 { throw S3Error(.badDigest, "The Content-MD5 you specified did not match what we received.") }
+            if let algorithm {
+                let sent = headerChecksum ?? payload.outcome.trailers[algorithm.headerName]
+                guard let sent else { throw S3Error(.invalidRequest, "the \(algorithm.headerName) trailer announced in x-amz-trailer did not come") }
+                if sent != digests.checksum?.base64 { throw S3Error(.badDigest, "The \(algorithm.rawValue) checksum you specified did not match what we received.") }
+            }
+        }
+        var headers: HTTPFields = [.eTag: "\"\(version.etag)\""]
+        if let checksum = version.checksum { headers[HTTPField.Name(checksum.algorithm.headerName)!] = checksum.base64 }
+        return Response(status: .ok, headers: headers)
+    }
+
+    func getObject(_ address: S3Operation.ObjectAddress, _ request: S3Request, head: Bool) async throws(S3Error) -> Response {
+        _ = try await requireBucket(address.bucket)
+        guard let (version, holders) = try await objects.newest(bucket: address.bucket, key: address.key), !version.isDeleteMarker else {
+            throw S3Error(.noSuchKey, "The specified key does not exist: \(address.key)")
+        }
+        let conditions = ReadConditions(request)
+        try conditions.check(version)
+        let range = try conditions.byteRange(size: version.size)
+        var headers = Self.objectHeaders(version, request)
+        let length = range.map { $0.upperBound - $0.lowerBound + 1 } ?? version.size
+        headers[.contentLength] = "\(length)"
+        if let range { headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(version.size)" }
+        let status: HTTPResponse.Status = range == nil ? .ok : .partialContent
+        guard !head else { return Response(status: status, headers: headers) }
+        let bytes = objects.bytes(of: version, range: range, holders: holders)
+        return Response(
+            status: status, headers: headers,
+            body: ResponseBody(contentLength: Int(length)) { writer in
+                for try await buffer in bytes { try await writer.write(buffer) }
+                try await writer.finish(nil)
+            })
+    }
+
+    func copyObject(_ address: S3Operation.ObjectAddress, from source: S3Operation.ObjectAddress, _ request: S3Request) async throws(S3Error) -> Response {
+        _ = try await requireBucket(address.bucket)
+        _ = try await requireBucket(source.bucket)
+        guard let (original, holders) = try await objects.newest(bucket: source.bucket, key: source.key), !original.isDeleteMarker else {
+            throw S3Error(.noSuchKey, "The specified copy source does not exist: \(source)")
+        }
+        try Self.copyConditions(request).check(original)
+        var template: ObjectVersion
+        switch request.header("x-amz-metadata-directive")?.uppercased() ?? "COPY" {
+        case "COPY":
+            guard address != source else {
+                throw S3Error(.invalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.")
+            }
+            template = try newVersion(address, metadataFrom: request)
+            template.contentType = original.contentType
+            template.userMetadata = original.userMetadata
+            template.headers = original.headers
+        case "REPLACE":
+            template = try newVersion(address, metadataFrom: request)
+        default:
+            throw S3Error(.invalidArgument, "x-amz-metadata-directive must be COPY or REPLACE")
+        }
+        let bytes = objects.bytes(of: original, range: nil, holders: holders)
+        let version = try await objects.put(template, body: bytes, length: original.size, maxSize: maxObjectSize, checksum: nil) { digests throws(S3Error) in
+            guard digests.sha256 == original.sha256 else { throw S3Error(.internalError, "the copy source changed or broke off while it was read") }
+        }
+        var xml = S3XML()
+        xml.element("CopyObjectResult", root: true) { xml in
+            xml.value("LastModified", date: version.lastModified)
+            xml.value("ETag", "\"\(version.etag)\"")
+        }
+        return Self.xml(xml)
+    }
+
+    func deleteObject(_ address: S3Operation.ObjectAddress) async throws(S3Error) -> Response {
+        _ = try await requireBucket(address.bucket)
+        _ = try await objects.delete(bucket: address.bucket, key: address.key, at: Date())
+        return Response(status: .noContent)
+    }
+
+    func deleteObjects(_ bucket: String, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error) -> Response {
+        _ = try await requireBucket(bucket)
+        let document = try await smallBody(body, identity)
+        if let expectedMD5 = try Self.contentMD5(request), expectedMD5 != Insecure.MD5.hash(data: document).hex { throw S3Error(.badDigest) }
+        let delete = try XMLElementTree.parse(document)
+        guard delete.localName == "Delete" else { throw S3Error(.malformedXML, "the document's root element must be Delete") }
+        let quiet = delete.child("Quiet")?.text.lowercased() == "true"
+        let keys = delete.children("Object").map { $0.child("Key")?.text }
+        guard !keys.isEmpty, keys.count <= S3Limits.deleteBatch else {
+            throw S3Error(.malformedXML, "a DeleteObjects request names 1 to \(S3Limits.deleteBatch) objects")
+        }
+        var xml = S3XML()
+        var results: [(key: String, error: S3Error?)] = []
+        for key in keys {
+            guard let key else { throw S3Error(.malformedXML, "an Object of the Delete document has no Key") }
+            do {
+                let checked = try ObjectName.validateKey(Array(key.utf8))
+                _ = try await objects.delete(bucket: bucket, key: checked, at: Date())
+                results.append((key, nil))
+            } catch {
+                results.append((key, error))
+            }
+        }
+        xml.element("DeleteResult", root: true) { xml in
+            for (key, error) in results {
+                if let error {
+                    xml.element("Error") { xml in
+                        xml.value("Key", key)
+                        xml.value("Code", error.code.rawValue)
+                        xml.value("Message", error.message)
+                    }
+                } else if !quiet {
+                    xml.element("Deleted") { xml in xml.value("Key", key) }
+                }
+            }
+        }
+        return Self.xml(xml)
+    }
+
+    // MARK: Helpers
+
+    /// A version record for a write of `address` now, with the request's content type, user
+    /// metadata and stored headers.
+    func newVersion(_ address: S3Operation.ObjectAddress, metadataFrom request: S3Request) throws(S3Error) -> ObjectVersion {
+        var metadata: [String: String] = [:]
+        var metadataBytes = 0
+        for (name, value) in request.headers where name.hasPrefix("x-amz-meta-") {
+            let key = String(name.dropFirst("x-amz-meta-".count))
+            metadataBytes += key.utf8.count + value.utf8.count
+            metadata[key] = metadata[key].map { "\($0),\(value)" } ?? value
+        }
+        guard metadataBytes <= S3Limits.userMetadataBytes else {
+            throw S3Error(.invalidArgument, "Your metadata headers exceed the maximum allowed metadata size of \(S3Limits.userMetadataBytes) bytes")
+        }
+        var headers: [String: String] = [:]
+        for name in Self.storedHeaders { headers[name] = request.header(name) }
+        let now = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+        return ObjectVersion(
+            bucket: address.bucket, key: address.key, versionID: VersionID.make(at: now, random: .random(in: 0...UInt64.max)), lastModified: now,
+            contentType: request.header("content-type"), userMetadata: metadata, headers: headers)
+    }
+
+    static func objectHeaders(_ version: ObjectVersion, _ request: S3Request) -> HTTPFields {
+        var headers: HTTPFields = [
+            .eTag: "\"\(version.etag)\"", .lastModified: HTTPDate.format(version.lastModified), .acceptRanges: "bytes",
+            .contentType: version.contentType ?? "binary/octet-stream",
+        ]
+        for (name, value) in version.headers { headers[HTTPField.Name(name)!] = value }
+        for (name, value) in version.userMetadata {
+            if let field = HTTPField.Name("x-amz-meta-\(name)") { headers[field] = value }
+        }
+        if let checksum = version.checksum, request.header("x-amz-checksum-mode")?.uppercased() == "ENABLED" {
+            headers[HTTPField.Name(checksum.algorithm.headerName)!] = checksum.base64
+        }
+        let overrides = [
+            ("response-content-type", "content-type"), ("response-content-disposition", "content-disposition"), ("response-cache-control", "cache-control"),
+            ("response-content-encoding", "content-encoding"), ("response-content-language", "content-language"), ("response-expires", "expires"),
+        ]
+        for (parameter, header) in overrides {
+            if let value = request.queryValue(parameter), let name = HTTPField.Name(header) { headers[name] = value }
+        }
+        return headers
+    }
+
+    /// The body's length as declared: Content-Length, or for `aws-chunked` the decoded length.
+    static func declaredLength(_ request: S3Request, _ payload: RequestAuthenticator.Payload) throws(S3Error) -> Int64? {
+        switch payload {
+        case .signedChunks, .unsignedChunks:
+            guard let text = request.header("x-amz-decoded-content-length"), let length = Int64(text), length >= 0 else {
+                throw S3Error(.missingContentLength, "an aws-chunked upload needs x-amz-decoded-content-length")
+            }
+            return length
+        case .sha256, .unsigned:
+            guard let text = request.header("content-length") else { return nil }
+            guard let length = Int64(text), length >= 0 else { throw S3Error(.invalidArgument, "Content-Length is not a number of bytes") }
+            return length
+        }
+    }
+
+    /// Content-MD5 as hex; nil when not sent.
+    static func contentMD5(_ request: S3Request) throws(S3Error) -> String? {
+        guard let text = request.header("content-md5") else { return nil }
+        guard let bytes = Data(base64Encoded: text), bytes.count == 16 else { throw S3Error(.invalidDigest, "The Content-MD5 you specified is not valid.") }
+        return bytes.hex
+    }
+
+    /// The additional checksum the client asks to be checked, and its value when in a header
+    /// (nil when it comes in the trailer).
+    static func requestedChecksum(_ request: S3Request) throws(S3Error) -> (PayloadChecksum.Algorithm?, String?) {
+        for algorithm in PayloadChecksum.Algorithm.allCases {
+            if let value = request.header(algorithm.headerName) { return (algorithm, value) }
+        }
+        if let trailer = request.header("x-amz-trailer") {
+            guard let algorithm = PayloadChecksum.Algorithm(headerName: trailer.lowercased().trimmingCharacters(in: .whitespaces)) else {
+                throw S3Error(.invalidRequest, "x-amz-trailer names \(trailer), which is not a checksum this store computes (crc32, crc32c, sha1, sha256)")
+            }
+            return (algorithm, nil)
+        }
+        if let name = request.headers.first(where: { $0.name.hasPrefix("x-amz-checksum-") && $0.name != "x-amz-checksum-mode" && $0.name != "x-amz-checksum-type" })?.name {
+            throw S3Error(.invalidRequest, "\(name) is not a checksum this store computes (crc32, crc32c, sha1, sha256)")
+        }
+        return (nil, nil)
+    }
+
+    /// `x-amz-copy-source-if-*` read as the conditions of a read of the source.
+    static func copyConditions(_ request: S3Request) -> ReadConditions {
+        let renamed = request.headers.compactMap { header -> (name: String, value: String)? in
+            guard header.name.hasPrefix("x-amz-copy-source-if-") else { return nil }
+            return ("if-" + header.name.dropFirst("x-amz-copy-source-if-".count), header.value)
+        }
+        let conditions = (try? S3Request(method: "GET", rawPath: "/", headers: renamed)).map(ReadConditions.init)
+        return conditions ?? ReadConditions(request)
+    }
+}
