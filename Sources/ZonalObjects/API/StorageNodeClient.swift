@@ -60,6 +60,10 @@ public struct StorageNodeClient: Sendable {
         try await decode(try await send(makeRequest("GET", "/v1/list?bucket=\(bucket)&prefix=\(prefix.hex)&after=\(after.hex)&limit=\(limit)"), deadline: timeout))
     }
 
+    func removeKeys(bucket: String, prefix: String) async throws(ObjectsError) {
+        _ = try await collect(try await send(makeRequest("DELETE", "/v1/keys?bucket=\(bucket)&prefix=\(Array(prefix.utf8).hex)"), deadline: timeout))
+    }
+
     func removeBucket(_ bucket: String) async throws(ObjectsError) {
         _ = try await collect(try await send(makeRequest("DELETE", "/v1/buckets/\(bucket)"), deadline: timeout))
     }

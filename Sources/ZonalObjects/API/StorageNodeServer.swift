@@ -77,6 +77,16 @@ public struct StorageNodeServer: Sendable {
                 return Response.json(ListingMerge.Page(versions: versions, truncated: truncated))
             }
         }
+        router.delete("/v1/keys") { request, _ in
+            try await Self.answer { () throws(ObjectsError) in
+                let parameters = request.uri.queryParameters
+                guard let bucket = parameters["bucket"].map(String.init), let prefix = [UInt8](hexText: String(parameters["prefix"] ?? "")), !prefix.isEmpty else {
+                    throw .invalid("removing keys needs bucket and a non-empty hex prefix")
+                }
+                try await store.removeKeys(bucket: bucket, prefix: prefix)
+                return Response(status: .noContent)
+            }
+        }
         router.delete("/v1/buckets/:bucket") { _, context in
             try await Self.answer { () throws(ObjectsError) in
                 try await store.removeBucket(context.parameters.get("bucket") ?? "")

@@ -53,11 +53,16 @@ final class ReplicaIndex: Sendable {
                 let newest = try String.fetchOne(
                     db, sql: "SELECT MAX(version_id) FROM versions WHERE bucket = ? AND key = ?", arguments: [version.bucket, Data(version.key.utf8)])
                 let stale = try Row.fetchAll(
-                    db, sql: "SELECT file FROM versions WHERE bucket = ? AND key = ? AND version_id < ?",
+                    db, sql: "SELECT file, record FROM versions WHERE bucket = ? AND key = ? AND version_id < ?",
                     arguments: [version.bucket, Data(version.key.utf8), newest])
                 try db.execute(
                     sql: "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id < ?", arguments: [version.bucket, Data(version.key.utf8), newest])
-                return stale.compactMap { $0["file"] as String? }
+                var files = stale.compactMap { $0["file"] as String? }
+                for row in stale {
+                    guard let parts = (try? Self.decode(row["record"]))?.parts else { continue }
+                    files += try Self.removeParts(parts, of: version.bucket, in: db)
+                }
+                return files
             }
         } catch {
             throw .storage("cannot record \(version.bucket)/\(version.key) in the index: \(error)")
@@ -124,6 +129,36 @@ final class ReplicaIndex: Sendable {
         } catch {
             throw .storage("cannot update the index: \(error)")
         }
+    }
+
+    /// Forgets every version of every key starting with `prefix` (an aborted upload's parts).
+    func removeKeys(bucket: String, prefix: [UInt8]) async throws(ObjectsError) -> [String] {
+        let end = Self.prefixEnd(prefix).map { Data($0) }
+        do {
+            return try await database.write { db in
+                let condition = "bucket = ? AND key >= ? AND (? IS NULL OR key < ?)"
+                let arguments: StatementArguments = [bucket, Data(prefix), end, end]
+                let files = try String?.fetchAll(db, sql: "SELECT file FROM versions WHERE \(condition)", arguments: arguments).compactMap { $0 }
+                try db.execute(sql: "DELETE FROM versions WHERE \(condition)", arguments: arguments)
+                return files
+            }
+        } catch {
+            throw .storage("cannot update the index: \(error)")
+        }
+    }
+
+    /// Removes the part replicas a superseded composite version referred to; returns their files.
+    private static func removeParts(_ parts: [PartReference], of bucket: String, in db: Database) throws -> [String] {
+        let namespace = ObjectVersion.uploadsNamespace(of: bucket)
+        var files: [String] = []
+        for part in parts {
+            let arguments: StatementArguments = [namespace, Data(part.key.utf8), part.versionID]
+            if let file = try String.fetchOne(db, sql: "SELECT file FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", arguments: arguments) {
+                files.append(file)
+            }
+            try db.execute(sql: "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", arguments: arguments)
+        }
+        return files
     }
 
     /// Forgets every version in `bucket` (the bucket was deleted); returns their files.

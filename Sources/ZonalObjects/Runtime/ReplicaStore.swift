@@ -144,9 +144,14 @@ public final class ReplicaStore: Sendable {
         try await index.list(bucket: bucket, prefix: prefix, after: after, limit: limit)
     }
 
+    /// Removes every version of the keys starting with `prefix`.
+    public func removeKeys(bucket: String, prefix: [UInt8]) async throws(ObjectsError) {
+        await removeFiles(try await index.removeKeys(bucket: bucket, prefix: prefix))
+    }
+
     /// Removes every replica of `bucket`.
     public func removeBucket(_ bucket: String) async throws(ObjectsError) {
-        await removeFiles(try await index.removeBucket(bucket))
+        await removeFiles(try await index.removeBucket(bucket) + index.removeBucket(ObjectVersion.uploadsNamespace(of: bucket)))
     }
 
     /// Removes what a crash left: temporary uploads, and object files no index row names.

@@ -102,9 +102,25 @@ public final class ReplicatedObjects: Sendable {
     /// Writes a delete marker for `key`: its versions are hidden on every replica that gets it.
     public func delete(bucket: String, key: String, at date: Date) async throws(S3Error) -> ObjectVersion {
         let marker = ObjectVersion(bucket: bucket, key: key, versionID: VersionID.make(at: date, random: .random(in: 0...UInt64.max)), isDeleteMarker: true, lastModified: date)
-        let nodes = placement.replicaNodes(bucket: bucket, key: key)
-        try await commit(marker, on: nodes.map { (clients[$0.name]!, nil) }, replicas: nodes.count, earlierFailures: [])
+        try await record(marker)
         return marker
+    }
+
+    /// Commits a version that carries no bytes of its own (a delete marker, a completed
+    /// multipart object) on its replica nodes, acknowledged by a quorum.
+    public func record(_ version: ObjectVersion) async throws(S3Error) {
+        let nodes = placement.replicaNodes(bucket: version.bucket, key: version.key)
+        try await commit(version, on: nodes.map { (clients[$0.name]!, nil) }, replicas: nodes.count, earlierFailures: [])
+    }
+
+    /// Removes every version of the keys starting with `prefix` from every node that answers
+    /// (the parts of an aborted or completed upload).
+    public func removeKeys(bucket: String, prefix: String) async {
+        for client in clients.values {
+            do { try await client.removeKeys(bucket: bucket, prefix: prefix) } catch {
+                logger.warning("a storage node kept keys it was told to remove", metadata: ["bucket": "\(bucket)", "prefix": "\(prefix)", "node": "\(client.node.name)", "error": "\(error)"])
+            }
+        }
     }
 
     /// The newest version of `key` a read quorum knows, and which nodes hold it; replicas found
@@ -139,9 +155,25 @@ public final class ReplicatedObjects: Sendable {
     }
 
     /// The bytes of `version` in `range` from the first of `holders` that serves them, resuming
-    /// at the same offset on the next holder when one fails mid-stream.
-    public func bytes(of version: ObjectVersion, range: ClosedRange<Int64>?, holders: [StorageNodeClient]) -> ResumingRead {
-        ResumingRead(version: version, range: range ?? (version.size > 0 ? 0...(version.size - 1) : nil), holders: holders, deadline: nodeTimeout + .seconds(version.size / (4 << 20)))
+    /// at the same offset on the next holder when one fails mid-stream. A completed multipart
+    /// object is read part by part, each from its own replicas.
+    public func bytes(of version: ObjectVersion, range: ClosedRange<Int64>?, holders: [StorageNodeClient]) -> ObjectBytes {
+        guard version.size > 0 else { return ObjectBytes(segments: [], deadline: nodeTimeout) }
+        let wanted = range ?? 0...(version.size - 1)
+        let deadline = nodeTimeout + .seconds(version.size / (4 << 20))
+        guard let parts = version.parts else { return ObjectBytes(segments: [.init(version: version, range: wanted, holders: holders)], deadline: deadline) }
+        let namespace = ObjectVersion.uploadsNamespace(of: version.bucket)
+        var segments: [ObjectBytes.Segment] = []
+        var start: Int64 = 0
+        for part in parts {
+            defer { start += part.size }
+            guard part.size > 0, start <= wanted.upperBound, start + part.size - 1 >= wanted.lowerBound else { continue }
+            let range = (max(wanted.lowerBound, start) - start)...(min(wanted.upperBound, start + part.size - 1) - start)
+            let replica = ObjectVersion(bucket: namespace, key: part.key, versionID: part.versionID, size: part.size, etag: part.etag, lastModified: version.lastModified)
+            let nodes = placement.readOrder(bucket: namespace, key: part.key, from: zone).map { clients[$0.name]! }
+            segments.append(.init(version: replica, range: range, holders: nodes))
+        }
+        return ObjectBytes(segments: segments, deadline: deadline)
     }
 
     /// One round of a listing: every node's next page after `after`, merged. Needs all nodes
@@ -246,7 +278,7 @@ public final class ReplicatedObjects: Sendable {
             for target in targets {
                 do {
                     var upload: String?
-                    if !version.isDeleteMarker {
+                    if !version.isDeleteMarker && version.parts == nil {
                         let body = try await source.bytes(of: version, range: nil, deadline: deadline)
                         upload = try await target.upload(body, length: version.size, deadline: deadline).upload
                     }
@@ -260,54 +292,64 @@ public final class ReplicatedObjects: Sendable {
     }
 }
 
-/// A read of one version's bytes that survives the loss of the node it reads from: on an error
-/// it asks the next holder for the rest, from the first byte not yet delivered.
-public struct ResumingRead: AsyncSequence, Sendable {
+/// A read of an object's bytes that survives the loss of the node it reads from: each segment
+/// (the object, or one part of a multipart object) is read from its first holder, and on an
+/// error the next holder is asked for the rest, from the first byte not yet delivered.
+public struct ObjectBytes: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
 
-    let version: ObjectVersion
-    /// Nil for an empty object.
-    let range: ClosedRange<Int64>?
-    let holders: [StorageNodeClient]
+    struct Segment: Sendable {
+        var version: ObjectVersion
+        var range: ClosedRange<Int64>
+        var holders: [StorageNodeClient]
+    }
+
+    let segments: [Segment]
     let deadline: Duration
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(read: self, next: range?.lowerBound)
+        Iterator(bytes: self, next: segments.first?.range.lowerBound)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
-        let read: ResumingRead
-        /// The first byte not yet delivered; nil when done.
+        let bytes: ObjectBytes
+        var segment = 0
+        /// The first byte of the segment not yet delivered.
         var next: Int64?
         var holder = 0
         var current: HTTPClientResponse.Body.AsyncIterator?
 
         public mutating func next() async throws -> ByteBuffer? {
-            guard let range = read.range else { return nil }
-            while let offset = next, offset <= range.upperBound {
+            while segment < bytes.segments.count {
+                let part = bytes.segments[segment]
+                guard let offset = next, offset <= part.range.upperBound else {
+                    segment += 1
+                    holder = 0
+                    current = nil
+                    next = segment < bytes.segments.count ? bytes.segments[segment].range.lowerBound : nil
+                    continue
+                }
                 if current == nil {
-                    guard holder < read.holders.count else {
-                        throw ObjectsError.storage("no storage node could serve \(read.version.bucket)/\(read.version.key) from byte \(offset)")
+                    guard holder < part.holders.count else {
+                        throw ObjectsError.storage("no storage node could serve \(part.version.bucket)/\(part.version.key) from byte \(offset)")
                     }
                     do {
-                        current = try await read.holders[holder].bytes(of: read.version, range: offset...range.upperBound, deadline: read.deadline).makeAsyncIterator()
+                        current = try await part.holders[holder].bytes(of: part.version, range: offset...part.range.upperBound, deadline: bytes.deadline)
+                            .makeAsyncIterator()
                     } catch {
                         holder += 1
                         continue
                     }
                 }
                 do {
-                    if let buffer = try await current!.next() {
-                        next = offset + Int64(buffer.readableBytes)
-                        return buffer
-                    }
-                    guard offset > range.upperBound else { throw ObjectsError.storage("the node's answer ended early") }
+                    guard let buffer = try await current!.next() else { throw ObjectsError.storage("the node's answer ended early") }
+                    next = offset + Int64(buffer.readableBytes)
+                    return buffer
                 } catch {
                     current = nil
                     holder += 1
                 }
             }
-            next = nil
             return nil
         }
     }

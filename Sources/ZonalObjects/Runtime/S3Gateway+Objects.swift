@@ -12,7 +12,15 @@ extension S3Gateway {
 
     func putObject(_ address: S3Operation.ObjectAddress, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error) -> Response {
         _ = try await requireBucket(address.bucket)
-        let template = try newVersion(address, metadataFrom: request)
+        let version = try await store(try newVersion(address, metadataFrom: request), request, identity, body: body)
+        var headers: HTTPFields = [.eTag: "\"\(version.etag)\""]
+        if let checksum = version.checksum { headers[HTTPField.Name(checksum.algorithm.headerName)!] = checksum.base64 }
+        return Response(status: .ok, headers: headers)
+    }
+
+    /// Writes the request's body as a new version of `template`, every digest the client sent
+    /// checked before any replica is committed.
+    func store(_ template: ObjectVersion, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error) -> ObjectVersion {
         let length = try Self.declaredLength(request, identity.payload)
         if let length, length > maxObjectSize { throw S3Error(.entityTooLarge, "the object's \(length) bytes exceed this store's limit of \(maxObjectSize)") }
         let expectedMD5 = try Self.contentMD5(request)
@@ -29,9 +37,7 @@ extension S3Gateway {
                 if sent != digests.checksum?.base64 { throw S3Error(.badDigest, "The \(algorithm.rawValue) checksum you specified did not match what we received.") }
             }
         }
-        var headers: HTTPFields = [.eTag: "\"\(version.etag)\""]
-        if let checksum = version.checksum { headers[HTTPField.Name(checksum.algorithm.headerName)!] = checksum.base64 }
-        return Response(status: .ok, headers: headers)
+        return version
     }
 
     func getObject(_ address: S3Operation.ObjectAddress, _ request: S3Request, head: Bool) async throws(S3Error) -> Response {
@@ -42,7 +48,7 @@ extension S3Gateway {
         let conditions = ReadConditions(request)
         try conditions.check(version)
         let range = try conditions.byteRange(size: version.size)
-        var headers = Self.objectHeaders(version, request)
+        var headers = Self.objectHeaders(version, request, whole: range == nil)
         let length = range.map { $0.upperBound - $0.lowerBound + 1 } ?? version.size
         headers[.contentLength] = "\(length)"
         if let range { headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(version.size)" }
@@ -79,10 +85,7 @@ extension S3Gateway {
         default:
             throw S3Error(.invalidArgument, "x-amz-metadata-directive must be COPY or REPLACE")
         }
-        let bytes = objects.bytes(of: original, range: nil, holders: holders)
-        let version = try await objects.put(template, body: bytes, length: original.size, maxSize: maxObjectSize, checksum: nil) { digests throws(S3Error) in
-            guard digests.sha256 == original.sha256 else { throw S3Error(.internalError, "the copy source changed or broke off while it was read") }
-        }
+        let version = try await copy(original, range: nil, holders: holders, into: template)
         var xml = S3XML()
         xml.element("CopyObjectResult", root: true) { xml in
             xml.value("LastModified", date: version.lastModified)
@@ -138,6 +141,17 @@ extension S3Gateway {
 
     // MARK: Helpers
 
+    /// Writes the bytes of `original` in `range` as a new version of `template`.
+    func copy(_ original: ObjectVersion, range: ClosedRange<Int64>?, holders: [StorageNodeClient], into template: ObjectVersion) async throws(S3Error) -> ObjectVersion {
+        let bytes = objects.bytes(of: original, range: range, holders: holders)
+        let length = range.map { $0.upperBound - $0.lowerBound + 1 } ?? original.size
+        return try await objects.put(template, body: bytes, length: length, maxSize: maxObjectSize, checksum: nil) { digests throws(S3Error) in
+            guard digests.size == length, range != nil || original.parts != nil || digests.sha256 == original.sha256 else {
+                throw S3Error(.internalError, "the copy source changed or broke off while it was read")
+            }
+        }
+    }
+
     /// A version record for a write of `address` now, with the request's content type, user
     /// metadata and stored headers.
     func newVersion(_ address: S3Operation.ObjectAddress, metadataFrom request: S3Request) throws(S3Error) -> ObjectVersion {
@@ -159,7 +173,9 @@ extension S3Gateway {
             contentType: request.header("content-type"), userMetadata: metadata, headers: headers)
     }
 
-    static func objectHeaders(_ version: ObjectVersion, _ request: S3Request) -> HTTPFields {
+    /// The headers of a GET or HEAD; the stored checksum only when the whole object is sent
+    /// (a client checks it against the bytes it gets).
+    static func objectHeaders(_ version: ObjectVersion, _ request: S3Request, whole: Bool) -> HTTPFields {
         var headers: HTTPFields = [
             .eTag: "\"\(version.etag)\"", .lastModified: HTTPDate.format(version.lastModified), .acceptRanges: "bytes",
             .contentType: version.contentType ?? "binary/octet-stream",
@@ -168,7 +184,7 @@ extension S3Gateway {
         for (name, value) in version.userMetadata {
             if let field = HTTPField.Name("x-amz-meta-\(name)") { headers[field] = value }
         }
-        if let checksum = version.checksum, request.header("x-amz-checksum-mode")?.uppercased() == "ENABLED" {
+        if whole, let checksum = version.checksum, request.header("x-amz-checksum-mode")?.uppercased() == "ENABLED" {
             headers[HTTPField.Name(checksum.algorithm.headerName)!] = checksum.base64
         }
         let overrides = [

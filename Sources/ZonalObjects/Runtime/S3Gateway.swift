@@ -14,6 +14,7 @@ public struct S3Gateway: HTTPResponder, Sendable {
 
     let objects: ReplicatedObjects
     let buckets: BucketDirectory
+    let uploads: MultipartUploads
     let authenticator: RequestAuthenticator
     let router: S3Router
     let keys: AccessKeys
@@ -23,6 +24,7 @@ public struct S3Gateway: HTTPResponder, Sendable {
     public init(objects: ReplicatedObjects, buckets: BucketDirectory, plan: S3GatewayPlan, keys: AccessKeys, logger: Logger) {
         self.objects = objects
         self.buckets = buckets
+        self.uploads = MultipartUploads(store: buckets.store, coordinator: buckets.coordinator)
         self.authenticator = RequestAuthenticator(region: plan.region)
         self.router = S3Router(domains: plan.spec.domains)
         self.keys = keys
@@ -91,6 +93,13 @@ public struct S3Gateway: HTTPResponder, Sendable {
         case .getObject(let address): return try await getObject(address, request, head: false)
         case .headObject(let address): return try await getObject(address, request, head: true)
         case .deleteObject(let address): return try await deleteObject(address)
+        case .createMultipartUpload(let address): return try await createMultipartUpload(address, request)
+        case .uploadPart(let address, let upload, let part): return try await uploadPart(address, upload: upload, part: part, request, identity, body: body)
+        case .uploadPartCopy(let address, let upload, let part, let source): return try await uploadPartCopy(address, upload: upload, part: part, from: source, request)
+        case .listParts(let address, let upload): return try await listParts(address, upload: upload, request)
+        case .completeMultipartUpload(let address, let upload): return try await completeMultipartUpload(address, upload: upload, request, identity, body: body)
+        case .abortMultipartUpload(let address, let upload): return try await abortMultipartUpload(address, upload: upload)
+        case .listMultipartUploads(let bucket): return try await listMultipartUploads(bucket, request)
         }
     }
 
@@ -151,6 +160,13 @@ extension S3Operation {
         case .getObject: "GetObject"
         case .headObject: "HeadObject"
         case .deleteObject: "DeleteObject"
+        case .createMultipartUpload: "CreateMultipartUpload"
+        case .uploadPart: "UploadPart"
+        case .uploadPartCopy: "UploadPartCopy"
+        case .listParts: "ListParts"
+        case .completeMultipartUpload: "CompleteMultipartUpload"
+        case .abortMultipartUpload: "AbortMultipartUpload"
+        case .listMultipartUploads: "ListMultipartUploads"
         }
     }
 }

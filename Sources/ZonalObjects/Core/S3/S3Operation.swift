@@ -14,6 +14,13 @@ public enum S3Operation: Sendable, Hashable {
     case getObject(ObjectAddress)
     case headObject(ObjectAddress)
     case deleteObject(ObjectAddress)
+    case createMultipartUpload(ObjectAddress)
+    case uploadPart(ObjectAddress, upload: String, part: Int)
+    case uploadPartCopy(ObjectAddress, upload: String, part: Int, source: ObjectAddress)
+    case listParts(ObjectAddress, upload: String)
+    case completeMultipartUpload(ObjectAddress, upload: String)
+    case abortMultipartUpload(ObjectAddress, upload: String)
+    case listMultipartUploads(bucket: String)
 
     /// ListObjects (`marker`) or ListObjectsV2 (`continuation-token`).
     public enum ListVersion: Sendable, Hashable {
@@ -39,9 +46,11 @@ public enum S3Operation: Sendable, Hashable {
         switch self {
         case .listBuckets: nil
         case .createBucket(let bucket), .headBucket(let bucket), .deleteBucket(let bucket), .getBucketLocation(let bucket),
-            .getBucketVersioning(let bucket), .listObjects(let bucket, _), .deleteObjects(let bucket):
+            .getBucketVersioning(let bucket), .listObjects(let bucket, _), .deleteObjects(let bucket), .listMultipartUploads(let bucket):
             bucket
-        case .putObject(let address), .copyObject(let address, _), .getObject(let address), .headObject(let address), .deleteObject(let address):
+        case .putObject(let address), .copyObject(let address, _), .getObject(let address), .headObject(let address), .deleteObject(let address),
+            .createMultipartUpload(let address), .uploadPart(let address, _, _), .uploadPartCopy(let address, _, _, _), .listParts(let address, _),
+            .completeMultipartUpload(let address, _), .abortMultipartUpload(let address, _):
             address.bucket
         }
     }
@@ -49,7 +58,9 @@ public enum S3Operation: Sendable, Hashable {
     /// Whether it changes anything (what a read-only key may not do).
     public var writes: Bool {
         switch self {
-        case .createBucket, .deleteBucket, .deleteObjects, .putObject, .copyObject, .deleteObject: true
+        case .createBucket, .deleteBucket, .deleteObjects, .putObject, .copyObject, .deleteObject, .createMultipartUpload, .uploadPart, .uploadPartCopy,
+            .completeMultipartUpload, .abortMultipartUpload:
+            true
         default: false
         }
     }
@@ -70,8 +81,8 @@ public struct S3Router: Sendable {
     static let unsupportedSubresources: Set<String> = [
         "acl", "policy", "policyStatus", "cors", "lifecycle", "logging", "notification", "replication", "website", "encryption",
         "ownershipControls", "publicAccessBlock", "requestPayment", "accelerate", "analytics", "inventory", "metrics",
-        "intelligent-tiering", "object-lock", "legal-hold", "retention", "torrent", "restore", "select", "attributes", "tagging",
-        "uploads", "uploadId", "partNumber", "versions", "versionId",
+        "intelligent-tiering", "object-lock", "legal-hold", "retention", "torrent", "restore", "select", "attributes", "tagging", "versions",
+        "versionId",
     ]
 
     public func route(_ request: S3Request) throws(S3Error) -> S3Operation {
@@ -109,6 +120,7 @@ public struct S3Router: Sendable {
         case "HEAD": return .headBucket(bucket: bucket)
         case "DELETE": return .deleteBucket(bucket: bucket)
         case "POST" where request.hasQuery("delete"): return .deleteObjects(bucket: bucket)
+        case "GET" where request.hasQuery("uploads"): return .listMultipartUploads(bucket: bucket)
         case "GET":
             if request.hasQuery("location") { return .getBucketLocation(bucket: bucket) }
             if request.hasQuery("versioning") { return .getBucketVersioning(bucket: bucket) }
@@ -118,7 +130,24 @@ public struct S3Router: Sendable {
     }
 
     private func objectOperation(_ request: S3Request, _ address: S3Operation.ObjectAddress) throws(S3Error) -> S3Operation {
+        if let upload = request.queryValue("uploadId") {
+            guard Self.isUploadID(upload) else { throw S3Error(.noSuchUpload, "The specified multipart upload does not exist: \(upload)") }
+            switch request.method {
+            case "PUT":
+                let part = try Self.partNumber(request)
+                guard let source = request.header("x-amz-copy-source") else { return .uploadPart(address, upload: upload, part: part) }
+                return .uploadPartCopy(address, upload: upload, part: part, source: try Self.copySource(source))
+            case "GET": return .listParts(address, upload: upload)
+            case "POST": return .completeMultipartUpload(address, upload: upload)
+            case "DELETE": return .abortMultipartUpload(address, upload: upload)
+            default: throw S3Error(.methodNotAllowed)
+            }
+        }
+        if request.hasQuery("partNumber") {
+            throw S3Error(.notImplemented, "reading one part of an object (`partNumber` without `uploadId`) is not implemented")
+        }
         switch request.method {
+        case "POST" where request.hasQuery("uploads"): return .createMultipartUpload(address)
         case "PUT":
             guard let source = request.header("x-amz-copy-source") else { return .putObject(address) }
             return .copyObject(address, source: try Self.copySource(source))
@@ -141,6 +170,18 @@ public struct S3Router: Sendable {
         let bucket = String(decoding: bytes[..<slash], as: UTF8.self)
         try ObjectName.validateBucket(bucket)
         return .init(bucket: bucket, key: try ObjectName.validateKey(Array(bytes[(slash + 1)...])))
+    }
+
+    /// Upload ids are 32 lower-case hex digits (``MultipartUploads``); anything else names none.
+    static func isUploadID(_ text: String) -> Bool {
+        text.utf8.count == 32 && text.utf8.allSatisfy(\.isLowerHexDigit)
+    }
+
+    static func partNumber(_ request: S3Request) throws(S3Error) -> Int {
+        guard let text = request.queryValue("partNumber"), let number = Int(text), (1...S3Limits.parts).contains(number) else {
+            throw S3Error(.invalidArgument, "Part number must be an integer between 1 and \(S3Limits.parts), inclusive")
+        }
+        return number
     }
 
     private func virtualHostBucket(_ host: String?) -> String? {

@@ -23,6 +23,9 @@ public struct ObjectVersion: Sendable, Hashable, Codable {
     public var headers: [String: String]
     /// An `x-amz-checksum-<algorithm>` the client sent, verified: algorithm and base64 value.
     public var checksum: PayloadChecksum.Value?
+    /// For an object completed from a multipart upload: its parts, in order, each a replicated
+    /// version of its own in the bucket's uploads namespace. The object's bytes are theirs.
+    public var parts: [PartReference]?
 
     public init(
         bucket: String, key: String, versionID: String, isDeleteMarker: Bool = false, size: Int64 = 0, etag: String = "", sha256: String = "",
@@ -43,9 +46,39 @@ public struct ObjectVersion: Sendable, Hashable, Codable {
         self.checksum = checksum
     }
 
+    /// The part replicas of a multipart upload live in a namespace of their own next to the
+    /// bucket: `~` is in no bucket name, so no listing of a bucket ever meets them.
+    public static func uploadsNamespace(of bucket: String) -> String {
+        "\(bucket)~uploads"
+    }
+
     /// Whether `self` supersedes `other` of the same key.
     public func isNewer(than other: ObjectVersion) -> Bool {
         versionID > other.versionID
+    }
+}
+
+/// One part of a completed multipart upload.
+public struct PartReference: Sendable, Hashable, Codable {
+    public var number: Int
+    /// The part's key in ``ObjectVersion/uploadsNamespace(of:)``: `<upload id>/<number, 5 digits>`.
+    public var key: String
+    public var versionID: String
+    public var size: Int64
+    public var etag: String
+
+    public init(number: Int, key: String, versionID: String, size: Int64, etag: String) {
+        self.number = number
+        self.key = key
+        self.versionID = versionID
+        self.size = size
+        self.etag = etag
+    }
+
+    /// The key of part `number` of `upload`.
+    public static func key(upload: String, number: Int) -> String {
+        let digits = String(number)
+        return "\(upload)/" + String(repeating: "0", count: max(0, 5 - digits.count)) + digits
     }
 }
 
