@@ -1,0 +1,109 @@
+import Foundation
+import Logging
+import NIOCore
+import Testing
+import ZonalTesting
+
+@testable import ZonalObjects
+
+/// A storage node's replicas on a real disk: uploads become visible only when committed, every
+/// block is verified on the way out, a damaged file is found and dropped, a crash's leftovers
+/// are cleared.
+@Suite("Replica store")
+struct ReplicaStoreTests {
+    struct Chunks: AsyncSequence, Sendable {
+        typealias Element = ByteBuffer
+        let parts: [[UInt8]]
+
+        struct AsyncIterator: AsyncIteratorProtocol {
+            var parts: [[UInt8]]
+            mutating func next() async -> ByteBuffer? { parts.isEmpty ? nil : ByteBuffer(bytes: parts.removeFirst()) }
+        }
+
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(parts: parts) }
+    }
+
+    static func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
+        var random = SeededRandom(seed: seed)
+        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
+    }
+
+    func collect(_ bytes: ReplicaBytes) async throws -> [UInt8] {
+        var all: [UInt8] = []
+        for try await buffer in bytes { all += buffer.readableBytesView }
+        return all
+    }
+
+    func write(_ store: ReplicaStore, key: String, _ content: [UInt8], id: String) async throws -> ObjectVersion {
+        let receipt = try await store.receive(Chunks(parts: stride(from: 0, to: content.count, by: 300_000).map { Array(content[$0..<min($0 + 300_000, content.count)]) }))
+        let version = ObjectVersion(bucket: "b", key: key, versionID: id, size: receipt.size, sha256: receipt.sha256, lastModified: Date())
+        try await store.commit(upload: receipt.upload, version: version)
+        return version
+    }
+
+    @Test("a committed version reads back whole and in ranges across blocks; a newer one replaces it")
+    func writeAndRead() async throws {
+        let directory = try TemporaryDirectory(prefix: "zonal-replicas")
+        defer { directory.remove() }
+        let store = try ReplicaStore(directory: directory.path, logger: Logger(label: "test"))
+        let content = Self.bytes(2_500_000, seed: 1)
+        let receipt = try await store.receive(Chunks(parts: [Array(content.prefix(10))]))
+        #expect(try await store.version(bucket: "b", key: "k") == nil, "an upload is invisible until committed")
+        store.discard(upload: receipt.upload)
+        let first = try await write(store, key: "k", content, id: "0001")
+        let (_, all) = try await store.read(bucket: "b", key: "k", versionID: first.versionID, range: nil)
+        #expect(try await collect(all) == content)
+        let (_, middle) = try await store.read(bucket: "b", key: "k", versionID: first.versionID, range: 1_048_000...2_100_000)
+        #expect(try await collect(middle) == Array(content[1_048_000...2_100_000]))
+        _ = try await write(store, key: "k", Array(content.prefix(5)), id: "0002")
+        #expect(try await store.version(bucket: "b", key: "k")?.versionID == "0002")
+        #expect(try await store.version(bucket: "b", key: "k", versionID: "0001") == nil, "buckets without versioning keep the newest only")
+        let listing = try await store.list(bucket: "b", prefix: [], after: [], limit: 10)
+        #expect(listing.versions.map(\.versionID) == ["0002"])
+        let files = try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).filter { $0.contains("/") }
+        #expect(files.count == 1, "the superseded replica's file is gone: \(files)")
+    }
+
+    @Test("a flipped byte or a missing file fails the read of that block and drops the replica, so it is healed and not served")
+    func corruption() async throws {
+        let directory = try TemporaryDirectory(prefix: "zonal-replicas")
+        defer { directory.remove() }
+        let store = try ReplicaStore(directory: directory.path, logger: Logger(label: "test"))
+        let content = Self.bytes(3_000_000, seed: 2)
+        let version = try await write(store, key: "bad", content, id: "0001")
+        let file = try #require(try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).first { $0.contains("-0001") })
+        let handle = try #require(FileHandle(forUpdatingAtPath: directory.file("objects/\(file)")))
+        try handle.seek(toOffset: 2_000_000)
+        try handle.write(contentsOf: Data([content[2_000_000] ^ 0xFF]))
+        try handle.close()
+        let (_, bytes) = try await store.read(bucket: "b", key: "bad", versionID: version.versionID, range: nil)
+        var delivered = 0
+        await #expect(throws: ObjectsError.self) {
+            for try await buffer in bytes { delivered += buffer.readableBytes }
+        }
+        #expect(delivered == 1 << 20, "the blocks before the damaged one were served, the damaged one not")
+        #expect(try await store.version(bucket: "b", key: "bad") == nil, "the damaged replica left the index")
+
+        let second = try await write(store, key: "gone", content, id: "0002")
+        let secondFile = try #require(try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).first { $0.contains("-0002") })
+        try FileManager.default.removeItem(atPath: directory.file("objects/\(secondFile)"))
+        let (_, missing) = try await store.read(bucket: "b", key: "gone", versionID: second.versionID, range: nil)
+        await #expect(throws: ObjectsError.self) { for try await _ in missing {} }
+        #expect(try await store.version(bucket: "b", key: "gone") == nil)
+    }
+
+    @Test("what a crash leaves (temporary uploads, files no index row names) is removed at start")
+    func leftovers() async throws {
+        let directory = try TemporaryDirectory(prefix: "zonal-replicas")
+        defer { directory.remove() }
+        let store = try ReplicaStore(directory: directory.path, logger: Logger(label: "test"))
+        _ = try await store.receive(Chunks(parts: [[1, 2, 3]]))
+        let kept = try await write(store, key: "kept", [9, 9], id: "0001")
+        try FileManager.default.createDirectory(atPath: directory.file("objects/zz"), withIntermediateDirectories: true)
+        try Data([1]).write(to: URL(fileURLWithPath: directory.file("objects/zz/orphan")))
+        #expect(try await store.removeLeftovers() == 2)
+        #expect(try await store.version(bucket: "b", key: "kept")?.versionID == kept.versionID)
+        let (_, bytes) = try await store.read(bucket: "b", key: "kept", versionID: kept.versionID, range: nil)
+        #expect(try await collect(bytes) == [9, 9])
+    }
+}
