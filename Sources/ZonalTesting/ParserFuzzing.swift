@@ -32,7 +32,7 @@ public enum ParserFuzzing {
 
     public static let targets: [Target] = [
         httpFront, duration, persistenceCookie, topology, watchStream, coordinatorJournal, coordinatorSnapshot, keyFile, repositoryIndex, s3Answer, controlData,
-        timelineHistory, dnsMessage, zoneFile, respRequests, respReplies,
+        timelineHistory, dnsMessage, zoneFile, respRequests, respReplies, s3Request, awsChunked, s3XML,
     ]
 
     public static func target(named name: String) -> Target? {
@@ -93,10 +93,13 @@ public enum ParserFuzzing {
     static let watchStream = Target(
         name: "watch-stream",
         seeds: [
-            #"{"result":{"header":{"revision":"5"},"created":true}}"# + "\n"
-                + #"{"result":{"events":[{"kv":{"key":"L2E=","value":"eA==","mod_revision":"6"}}]}}"# + "\n",
-            #"{"result":{"events":[{"type":"DELETE","kv":{"key":"L2E="}}]}}"# + "\u{FF}\n" + #"{"result":{"compact_revision":"9223372036854775807"}}"# + "\n",
-            #"{"error":{"message":"etcdserver: mvcc: required revision has been compacted"}}"# + "\n",
+            #"""
+            {"result":{"header":{"revision":"5"},"created":true}}
+            {"result":{"events":[{"kv":{"key":"L2E=","value":"eA==","mod_revision":"6"}}]}}
+
+            """#,
+            "{\"result\":{\"events\":[{\"type\":\"DELETE\",\"kv\":{\"key\":\"L2E=\"}}]}}\u{FF}\n{\"result\":{\"compact_revision\":\"9223372036854775807\"}}\n",
+            #"{"error":{"message":"etcdserver: mvcc: required revision has been compacted"}}\#n"#,
         ].map { Array($0.utf8) }
     ) { bytes in
         var decoder = WatchStreamDecoder(requestedRevision: 1)

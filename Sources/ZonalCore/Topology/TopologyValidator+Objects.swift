@@ -6,7 +6,7 @@ extension Checker {
             report("services.\(service.name)", "service \(service.name) is of kind `object-store` and needs an `admin_port` for its nodes' health and metrics")
         }
         if spec.replicas > service.nodes.count {
-            report("\(path).replicas", "service \(service.name) keeps \(spec.replicas) replicas but has only \(service.nodes.count) nodes")
+            report("services.\(service.name)", "service \(service.name) keeps \(spec.replicas) replicas but has only \(service.nodes.count) nodes")
         }
         if spec.writeQuorum > spec.replicas {
             report("\(path).write_quorum", "`write_quorum` (\(spec.writeQuorum)) of service \(service.name) is more than its \(spec.replicas) replicas; no write could succeed")

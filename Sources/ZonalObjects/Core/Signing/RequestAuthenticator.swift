@@ -42,6 +42,14 @@ public struct RequestAuthenticator: Sendable {
         /// Whether a signed trailer follows the last chunk.
         public var trailer: Bool
 
+        public init(timestamp: String, scope: String, seedSignature: String, key: SymmetricKey, trailer: Bool) {
+            self.timestamp = timestamp
+            self.scope = scope
+            self.seedSignature = seedSignature
+            self.key = key
+            self.trailer = trailer
+        }
+
         public static func == (lhs: ChunkSigning, rhs: ChunkSigning) -> Bool {
             lhs.timestamp == rhs.timestamp && lhs.scope == rhs.scope && lhs.seedSignature == rhs.seedSignature && lhs.trailer == rhs.trailer
         }

@@ -1,0 +1,47 @@
+import Testing
+
+@testable import ZonalCore
+
+/// The `object-store` and `s3` kinds: their settings read with defaults, and their mistakes
+/// named on their lines.
+@Suite("Objects topology")
+struct ObjectsTopologyTests {
+    let errors = TopologyErrorTests()
+
+    @Test("an object store and its S3 front end read with every default")
+    func defaults() throws {
+        let topology = try TopologyLoader.parse(
+            errors.withServices(
+                """
+                  - { name: store, kind: object-store, zones: [east-a, east-b], port: 9100, admin_port: 9101, objects: { replicas: 2, write_quorum: 1 } }
+                  - { name: s3, kind: s3, zones: [east-a], port: 9200, s3: { store: store, domains: [s3.test] } }
+                """), file: "t.yaml")
+        guard case .objectStore(let spec) = topology.services[0].kind, case .s3(let gateway) = topology.services[1].kind else {
+            Issue.record("wrong kinds: \(topology.services.map(\.kind.name))")
+            return
+        }
+        #expect(spec.replicas == 2 && spec.writeQuorum == 1 && spec.dataDirectory == nil)
+        #expect(gateway.store == "store" && gateway.domains == ["s3.test"] && gateway.region == nil)
+        #expect(gateway.maxObjectSize == 5 << 30 && gateway.nodeTimeout == .seconds(10))
+    }
+
+    @Test("replica rules that cannot hold, and front ends of no store, are named on their lines")
+    func mistakes() {
+        errors.expectProblem(
+            errors.withServices("  - name: o\n    kind: object-store\n    zones: [east-a, east-b]\n    port: 9100\n    admin_port: 9101\n"),
+            line: 11, "3 replicas", "only 2 nodes")
+        errors.expectProblem(
+            errors.withServices(
+                "  - name: o\n    kind: object-store\n    zones: [east-a, east-b]\n    port: 9100\n    admin_port: 9101\n    objects: { replicas: 2, write_quorum: 3 }\n"),
+            line: 16, "write_quorum", "no write could succeed")
+        errors.expectProblem(
+            errors.withServices("  - name: o\n    kind: object-store\n    nodes: [a1]\n    port: 9100\n    admin_port: 9101\n    objects: { replicas: 9 }\n"),
+            line: 16, "replicas", "from 1 to 7")
+        errors.expectProblem(errors.withServices("  - { name: s, kind: s3, zones: [east-a], port: 9200, s3: { store: nowhere } }\n"), line: 11, "nowhere", "not declared")
+        errors.expectProblem(
+            errors.withServices(
+                "  - { name: w, kind: app, zones: [east-a], port: 8080 }\n  - { name: s, kind: s3, zones: [east-a], port: 9200, s3: { store: w } }\n"),
+            line: 12, "kind `app`", "object-store")
+        errors.expectProblem(errors.withServices("  - { name: s, kind: s3, zones: [east-a], port: 9200 }\n"), line: nil, "needs an `s3` section")
+    }
+}
