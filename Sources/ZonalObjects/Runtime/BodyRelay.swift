@@ -18,14 +18,31 @@ final class BodyRelay: AsyncSequence, Sendable {
     private struct State {
         var slot = Slot.empty
         var waitingConsumer: CheckedContinuation<ByteBuffer?, any Error>?
+        /// Counts sends, so a stall timer knows whether the send it watches is still waiting.
+        var sends = 0
+    }
+
+    /// A consumer that took nothing for the stall timeout while a buffer waited for it.
+    struct Stalled: Error, CustomStringConvertible {
+        var timeout: Duration
+        var description: String { "the storage node took no data for \(timeout)" }
     }
 
     private let state = Mutex(State())
+    /// How long a buffer may wait for the consumer before the relay fails as stalled.
+    let stallTimeout: Duration
 
-    /// Waits until the consumer took `buffer`; throws once the consumer failed.
+    init(stallTimeout: Duration) {
+        self.stallTimeout = stallTimeout
+    }
+
+    /// Waits until the consumer took `buffer`; throws once the consumer failed, or when it
+    /// took nothing for ``stallTimeout`` (a node that stopped without closing its connection).
     func send(_ buffer: ByteBuffer) async throws {
         try await withCheckedThrowingContinuation { (sent: CheckedContinuation<Void, any Error>) in
+            var watched: Int?
             let consumer: CheckedContinuation<ByteBuffer?, any Error>? = state.withLock { state in
+                state.sends += 1
                 switch state.slot {
                 case .failed(let error):
                     sent.resume(throwing: error)
@@ -40,11 +57,26 @@ final class BodyRelay: AsyncSequence, Sendable {
                         return waiting
                     }
                     state.slot = .full(buffer, sent)
+                    watched = state.sends
                     return nil
                 }
             }
             consumer?.resume(returning: buffer)
+            if let watched {
+                Task { [stallTimeout] in
+                    try? await Task.sleep(for: stallTimeout)
+                    self.failIfStillWaiting(watched)
+                }
+            }
         }
+    }
+
+    private func failIfStillWaiting(_ send: Int) {
+        let stalled = state.withLock { state -> Bool in
+            guard case .full = state.slot else { return false }
+            return state.sends == send
+        }
+        if stalled { fail(Stalled(timeout: stallTimeout)) }
     }
 
     /// The body ended: the consumer's next read returns nil.

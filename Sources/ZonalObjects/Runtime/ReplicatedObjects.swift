@@ -19,6 +19,14 @@ public final class ReplicatedObjects: Sendable {
     let nodeTimeout: Duration
     let logger: Logger
 
+    /// A replica node that takes no data for this long while an upload streams is dropped from
+    /// that write (the quorum carries it; the node is repaired later), so a node that hangs
+    /// without closing its connections slows no write by more than this.
+    static let stallTimeout: Duration = .seconds(2)
+
+    /// How long a listing waits for the nodes beyond those it needs.
+    static let listingGrace: Duration = .milliseconds(200)
+
     public init(plan: S3GatewayPlan, tokens: AdminTokenSource, logger: Logger) {
         placement = plan.placement
         zone = plan.zone
@@ -45,7 +53,7 @@ public final class ReplicatedObjects: Sendable {
     ) async throws(S3Error) -> ObjectVersion where Body.Element == ByteBuffer {
         let nodes = placement.replicaNodes(bucket: template.bucket, key: template.key)
         guard nodes.count >= writeQuorum else { throw S3Error(.serviceUnavailable, "the store has fewer storage nodes than its write quorum") }
-        let relays = nodes.map { _ in BodyRelay() }
+        let relays = nodes.map { _ in BodyRelay(stallTimeout: Self.stallTimeout) }
         let deadline = nodeTimeout + .seconds(Int64((length ?? maxSize) / (4 << 20)))
         let uploads = nodes.enumerated().map { index, node in
             let client = clients[node.name]!
@@ -123,45 +131,65 @@ public final class ReplicatedObjects: Sendable {
         }
     }
 
-    /// The newest version of `key` a read quorum knows, and which nodes hold it; replicas found
-    /// behind are repaired in the background.
+    /// The newest version of `key` a read quorum knows, and which nodes hold it, nearest first.
+    /// Every replica found behind — among the quorum, or answering later — is repaired in the
+    /// background from a holder.
     public func newest(bucket: String, key: String) async throws(S3Error) -> (version: ObjectVersion, holders: [StorageNodeClient])? {
-        let nodes = placement.readOrder(bucket: bucket, key: key, from: zone)
-        let quorum = WriteQuorum(replicas: nodes.count, quorum: writeQuorum)
-        let answers = await withTaskGroup(of: (Int, Result<ObjectVersion?, ObjectsError>).self) { group in
-            for (index, node) in nodes.enumerated() {
-                let client = clients[node.name]!
-                group.addTask {
-                    do throws(ObjectsError) { return (index, .success(try await client.version(bucket: bucket, key: key))) } catch { return (index, .failure(error)) }
+        let nodes = placement.readOrder(bucket: bucket, key: key, from: zone).map { clients[$0.name]! }
+        let readQuorum = WriteQuorum(replicas: nodes.count, quorum: writeQuorum).readQuorum
+        let queries = nodes.map { client in
+            Task { () -> Result<ObjectVersion?, ObjectsError> in
+                do throws(ObjectsError) { return .success(try await client.version(bucket: bucket, key: key)) } catch { return .failure(error) }
+            }
+        }
+        let (finished, continuation) = AsyncStream.makeStream(of: Int.self)
+        for (index, query) in queries.enumerated() {
+            Task {
+                _ = await query.value
+                continuation.yield(index)
+            }
+        }
+        var answers: [Int: ObjectVersion?] = [:]
+        var done = 0
+        for await index in finished {
+            done += 1
+            if case .success(let version) = await queries[index].value { answers[index] = version }
+            if answers.count >= readQuorum || done == nodes.count { break }
+        }
+        continuation.finish()
+        guard answers.count >= readQuorum else {
+            throw S3Error(.serviceUnavailable, "only \(answers.count) of \(nodes.count) storage nodes answered; \(readQuorum) are needed to read")
+        }
+        guard let newest = answers.values.compactMap({ $0 }).max(by: { $1.isNewer(than: $0) }) else { return nil }
+        let holders = nodes.indices.filter { answers[$0]??.versionID == newest.versionID }.map { nodes[$0] }
+        let behind = nodes.indices.filter { answers[$0] != nil && answers[$0]??.versionID != newest.versionID }.map { nodes[$0] }
+        let unasked = nodes.indices.filter { answers[$0] == nil }
+        if !behind.isEmpty { repair(newest, from: holders, to: behind) }
+        if !unasked.isEmpty {
+            Task {
+                for index in unasked {
+                    if case .success(let late) = await queries[index].value, late?.versionID != newest.versionID, late.map({ newest.isNewer(than: $0) }) ?? true {
+                        repair(newest, from: holders, to: [nodes[index]])
+                    }
                 }
             }
-            var answers: [(Int, ObjectVersion?)] = []
-            for await (index, result) in group {
-                if case .success(let version) = result { answers.append((index, version)) }
-                if answers.count >= quorum.readQuorum { break }
-            }
-            group.cancelAll()
-            return answers
         }
-        guard answers.count >= quorum.readQuorum else {
-            throw S3Error(.serviceUnavailable, "only \(answers.count) of \(nodes.count) storage nodes answered; \(quorum.readQuorum) are needed to read")
-        }
-        guard let newest = answers.compactMap({ $0.1 }).max(by: { $1.isNewer(than: $0) }) else { return nil }
-        let holders = answers.filter { $0.1?.versionID == newest.versionID }.map { clients[nodes[$0.0].name]! }
-        let behind = answers.filter { $0.1?.versionID != newest.versionID }.map { clients[nodes[$0.0].name]! }
-        let unasked = nodes.indices.filter { index in !answers.contains { $0.0 == index } }.map { clients[nodes[$0].name]! }
-        if !behind.isEmpty, let source = holders.first { repair(newest, from: source, to: behind) }
-        return (newest, holders + unasked)
+        return (newest, holders + unasked.map { nodes[$0] })
     }
 
     /// The bytes of `version` in `range` from the first of `holders` that serves them, resuming
     /// at the same offset on the next holder when one fails mid-stream. A completed multipart
     /// object is read part by part, each from its own replicas.
     public func bytes(of version: ObjectVersion, range: ClosedRange<Int64>?, holders: [StorageNodeClient]) -> ObjectBytes {
-        guard version.size > 0 else { return ObjectBytes(segments: [], deadline: nodeTimeout) }
+        let repairFailed: @Sendable (ObjectVersion, StorageNodeClient, [StorageNodeClient]) -> Void = { [weak self] version, failed, others in
+            self?.repair(version, from: others, to: [failed])
+        }
+        guard version.size > 0 else { return ObjectBytes(segments: [], deadline: nodeTimeout, onFailedHolder: repairFailed) }
         let wanted = range ?? 0...(version.size - 1)
         let deadline = nodeTimeout + .seconds(version.size / (4 << 20))
-        guard let parts = version.parts else { return ObjectBytes(segments: [.init(version: version, range: wanted, holders: holders)], deadline: deadline) }
+        guard let parts = version.parts else {
+            return ObjectBytes(segments: [.init(version: version, range: wanted, holders: holders)], deadline: deadline, onFailedHolder: repairFailed)
+        }
         let namespace = ObjectVersion.uploadsNamespace(of: version.bucket)
         var segments: [ObjectBytes.Segment] = []
         var start: Int64 = 0
@@ -173,22 +201,40 @@ public final class ReplicatedObjects: Sendable {
             let nodes = placement.readOrder(bucket: namespace, key: part.key, from: zone).map { clients[$0.name]! }
             segments.append(.init(version: replica, range: range, holders: nodes))
         }
-        return ObjectBytes(segments: segments, deadline: deadline)
+        return ObjectBytes(segments: segments, deadline: deadline, onFailedHolder: repairFailed)
     }
 
     /// One round of a listing: every node's next page after `after`, merged. Needs all nodes
     /// but `writeQuorum - 1`, so each key's replicas still include one with its newest write.
     public func listingRound(bucket: String, prefix: [UInt8], after: [UInt8], limit: Int) async throws(S3Error) -> ListingMerge.Merged {
         let all = Array(clients.values)
+        let needed = all.count - writeQuorum + 1
         let pages = await withTaskGroup(of: ListingMerge.Page?.self) { group in
             for client in all {
                 group.addTask { try? await client.list(bucket: bucket, prefix: prefix, after: after, limit: limit) }
             }
+            // Once enough nodes answered, a node that hangs is not waited for past a short grace.
             var pages: [ListingMerge.Page] = []
-            for await page in group { if let page { pages.append(page) } }
+            var graceStarted = false
+            var answered = 0
+            while let page = await group.next() {
+                if let page {
+                    answered += 1
+                    pages.append(page)
+                }
+                if answered == all.count { break }
+                if answered >= needed && !graceStarted {
+                    graceStarted = true
+                    group.addTask {
+                        try? await Task.sleep(for: Self.listingGrace)
+                        return nil
+                    }
+                }
+                if graceStarted && page == nil { break }
+            }
+            group.cancelAll()
             return pages
         }
-        let needed = all.count - writeQuorum + 1
         guard pages.count >= needed else {
             throw S3Error(.serviceUnavailable, "only \(pages.count) of \(all.count) storage nodes answered; \(needed) are needed to list")
         }
@@ -270,22 +316,36 @@ public final class ReplicatedObjects: Sendable {
         }
     }
 
-    /// Copies `version` from `source` to the nodes found without it.
-    private func repair(_ version: ObjectVersion, from source: StorageNodeClient, to targets: [StorageNodeClient]) {
+    /// Copies `version` to the nodes found without it (or with a copy that failed), from the
+    /// first of `sources` that has it whole. The record is read from the source by version id,
+    /// so a copy is exactly the acknowledged version, digests included.
+    func repair(_ version: ObjectVersion, from sources: [StorageNodeClient], to targets: [StorageNodeClient]) {
         let logger = self.logger
         let deadline = nodeTimeout + .seconds(version.size / (4 << 20))
+        let sources = sources.filter { source in !targets.contains { $0.node == source.node } }
         Task {
             for target in targets {
-                do {
-                    var upload: String?
-                    if !version.isDeleteMarker && version.parts == nil {
-                        let body = try await source.bytes(of: version, range: nil, deadline: deadline)
-                        upload = try await target.upload(body, length: version.size, deadline: deadline).upload
+                var lastError: (any Error)?
+                for source in sources {
+                    do throws(ObjectsError) {
+                        guard let record = try await source.version(bucket: version.bucket, key: version.key, versionID: version.versionID) else { continue }
+                        var upload: String?
+                        if !record.isDeleteMarker && record.parts == nil {
+                            let body = try await source.bytes(of: record, range: nil, deadline: deadline)
+                            upload = try await target.upload(body, length: record.size, deadline: deadline).upload
+                        }
+                        try await target.commit(upload: upload, version: record)
+                        logger.info(
+                            "replica repaired", metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "node": "\(target.node.name)", "from": "\(source.node.name)"])
+                        lastError = nil
+                        break
+                    } catch {
+                        lastError = error
                     }
-                    try await target.commit(upload: upload, version: version)
-                    logger.info("replica repaired", metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "node": "\(target.node.name)"])
-                } catch {
-                    logger.warning("replica repair failed", metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "node": "\(target.node.name)", "error": "\(error)"])
+                }
+                if let lastError {
+                    logger.warning(
+                        "replica repair failed", metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "node": "\(target.node.name)", "error": "\(lastError)"])
                 }
             }
         }
@@ -306,6 +366,8 @@ public struct ObjectBytes: AsyncSequence, Sendable {
 
     let segments: [Segment]
     let deadline: Duration
+    /// Told of a holder that failed while others remain: the version, the holder, the others.
+    let onFailedHolder: @Sendable (ObjectVersion, StorageNodeClient, [StorageNodeClient]) -> Void
 
     public func makeAsyncIterator() -> Iterator {
         Iterator(bytes: self, next: segments.first?.range.lowerBound)
@@ -337,7 +399,7 @@ public struct ObjectBytes: AsyncSequence, Sendable {
                         current = try await part.holders[holder].bytes(of: part.version, range: offset...part.range.upperBound, deadline: bytes.deadline)
                             .makeAsyncIterator()
                     } catch {
-                        holder += 1
+                        failed(part)
                         continue
                     }
                 }
@@ -347,10 +409,17 @@ public struct ObjectBytes: AsyncSequence, Sendable {
                     return buffer
                 } catch {
                     current = nil
-                    holder += 1
+                    failed(part)
                 }
             }
             return nil
+        }
+
+        /// The current holder failed: the read moves on, and the holder is repaired from the others.
+        private mutating func failed(_ part: Segment) {
+            let others = part.holders.enumerated().filter { $0.offset != holder }.map(\.element)
+            bytes.onFailedHolder(part.version, part.holders[holder], others)
+            holder += 1
         }
     }
 }

@@ -1,0 +1,147 @@
+import AsyncHTTPClient
+import Foundation
+import Testing
+import ZonalCore
+import ZonalTesting
+
+/// A real object store for tests: an embedded coordinator (`zonal coordinator serve`), one
+/// `zonal objects node` per zone (each on its own loopback address) and one `zonal objects s3`
+/// front end per zone. Clients are the ones people use: boto3 and the AWS CLI.
+final class ObjectStoreCluster: @unchecked Sendable {
+    let directory: TemporaryDirectory
+    let file: String
+    /// Node name → address; node `n<i>` is in zone `z<i>`, with a storage node and a front end.
+    let nodes: [String: String]
+    let coordinator: ProcessFixture
+    private(set) var storageNodes: [String: ProcessFixture] = [:]
+    private(set) var gateways: [String: ProcessFixture] = [:]
+    let token = AdminToken.generate()
+    let tokenFile: String
+
+    static let storagePort = 9100
+    static let s3Port = 9200
+
+    init(zones: Int = 3) async throws {
+        directory = try TemporaryDirectory(prefix: "zonal-objects")
+        let coordinatorHost = LoopbackAddress.random()
+        let names = (1...zones).map { "n\($0)" }
+        let nodes = Dictionary(uniqueKeysWithValues: names.map { ($0, LoopbackAddress.random()) })
+        self.nodes = nodes
+        let yaml = """
+            name: objectstest
+            coordinator: { backend: embedded, host: \(coordinatorHost), port: 7379 }
+            regions:
+              - { name: east, zones: [\(names.map { "z\($0.dropFirst())" }.joined(separator: ", "))] }
+            nodes:
+            \(names.map { "  - { name: \($0), zone: z\($0.dropFirst()), address: \(nodes[$0]!) }" }.joined(separator: "\n"))
+            services:
+              - name: objects
+                kind: object-store
+                nodes: [\(names.joined(separator: ", "))]
+                port: \(Self.storagePort)
+                admin_port: 9101
+              - name: s3
+                kind: s3
+                nodes: [\(names.joined(separator: ", "))]
+                port: \(Self.s3Port)
+                s3: { store: objects, node_timeout: 3s }
+            """
+        file = try directory.write("topology.yaml", yaml)
+        tokenFile = try directory.writePrivate("admin-token", token.secret)
+        coordinator = try ProcessFixture(
+            executable: ZonalBinary.path,
+            arguments: [
+                "coordinator", "serve", "--host", coordinatorHost, "--port", "7379", "--data-dir", directory.file("coordinator"), "--token-file", tokenFile,
+            ], outputPath: directory.file("coordinator.out"))
+        for name in names {
+            try startStorageNode(name)
+            try startGateway(name)
+        }
+        for name in names {
+            let up = await poll(timeout: .seconds(20)) { await self.s3Answers(name) }
+            #expect(up != nil, "front end \(name) does not answer: \(gateways[name]?.output.suffix(2000) ?? "")")
+        }
+    }
+
+    var environment: [String: String] { [AdminToken.fileEnvironmentKey: tokenFile] }
+    var stateDirectory: String { directory.file("state") }
+
+    func startStorageNode(_ name: String) throws {
+        storageNodes[name] = try ProcessFixture(
+            executable: ZonalBinary.path, arguments: ["objects", "node", "--topology", file, "--node", name, "--state-dir", stateDirectory],
+            outputPath: directory.file("node-\(name)-\(UUID().uuidString.prefix(4)).out"), environment: environment)
+    }
+
+    func startGateway(_ name: String) throws {
+        gateways[name] = try ProcessFixture(
+            executable: ZonalBinary.path, arguments: ["objects", "s3", "--topology", file, "--node", name, "--state-dir", stateDirectory],
+            outputPath: directory.file("s3-\(name)-\(UUID().uuidString.prefix(4)).out"), environment: environment)
+    }
+
+    func endpoint(_ name: String) -> String { "http://\(nodes[name]!):\(Self.s3Port)" }
+
+    /// The node's data directory: `<state>/objects/<node>`.
+    func dataDirectory(_ name: String) -> String { "\(stateDirectory)/objects/\(name)" }
+
+    func kill9StorageNode(_ name: String) {
+        storageNodes[name]?.signal(SIGKILL)
+    }
+
+    /// Whether the front end answers (any HTTP answer: unsigned requests get 403).
+    func s3Answers(_ name: String) async -> Bool {
+        (try? await HTTPClient.shared.get(url: endpoint(name)).get()) != nil
+    }
+
+    /// The root credentials, as S3 clients take them from the environment (what
+    /// `zonal objects credentials` prints).
+    func credentials() async throws -> [String: String] {
+        let (status, output) = try await ZonalBinary.run(["objects", "credentials", "--topology", file, "--state-dir", stateDirectory], directory: directory)
+        #expect(status == 0, "\(output)")
+        var found: [String: String] = [:]
+        for line in output.split(separator: "\n") where line.hasPrefix("export ") {
+            let pair = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)
+            if pair.count == 2 { found[String(pair[0])] = String(pair[1]) }
+        }
+        return found
+    }
+
+    /// Runs a boto3 script (the first `python3` on PATH, where pip installed boto3) with the
+    /// store's credentials; its exit status and output.
+    func python(_ script: String, _ arguments: [String], timeout: Duration = .seconds(120)) async throws -> (status: Int32?, output: String) {
+        let path = try directory.write("script-\(UUID().uuidString.prefix(8)).py", script)
+        return try await run(Self.program("python3"), [path] + arguments, timeout: timeout)
+    }
+
+    /// The AWS CLI against the front end of `node`.
+    func aws(_ node: String, _ arguments: [String], timeout: Duration = .seconds(120)) async throws -> (status: Int32?, output: String) {
+        try await run(Self.program("aws"), ["--endpoint-url", endpoint(node), "--region", "east"] + arguments, timeout: timeout)
+    }
+
+    private func run(_ program: String, _ arguments: [String], timeout: Duration) async throws -> (status: Int32?, output: String) {
+        let fixture = try ProcessFixture(
+            executable: program, arguments: arguments, outputPath: directory.file("run-\(UUID().uuidString.prefix(8)).out"),
+            environment: try await credentials().merging(["AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null"]) { $1 })
+        let status = await fixture.waitForExit(timeout: timeout)
+        fixture.signal(SIGKILL)
+        return (status, fixture.output)
+    }
+
+    static func program(_ name: String) -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
+            return "\(directory)/\(name)"
+        }
+        return "/usr/bin/\(name)"
+    }
+
+    func output(_ name: String) -> String {
+        (storageNodes[name]?.output ?? "") + (gateways[name]?.output ?? "")
+    }
+
+    func stop() async {
+        for gateway in gateways.values { await gateway.stop() }
+        for node in storageNodes.values { await node.stop() }
+        await coordinator.stop()
+        directory.remove()
+    }
+}

@@ -1,0 +1,326 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Testing
+import ZonalCore
+import ZonalTesting
+
+/// The object store with the clients people use: boto3 and the AWS CLI across buckets,
+/// listings, multipart uploads and presigned URLs; a storage node killed during uploads; a
+/// replica damaged on disk; hostile requests.
+@Suite("Object storage end to end", .serialized)
+struct ObjectsEndToEndTests {
+    static let boto3Tour = """
+        import boto3, hashlib, io, os, sys, time, urllib.request, urllib.error
+        from boto3.s3.transfer import TransferConfig
+        from botocore.config import Config
+        from botocore.exceptions import ClientError
+        endpoint = sys.argv[1]
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="east", config=Config(retries={"max_attempts": 1}))
+        def code(call):
+            try:
+                call()
+            except ClientError as error:
+                return error.response["Error"]["Code"]
+            return None
+        s3.create_bucket(Bucket="tour")
+        assert code(lambda: s3.create_bucket(Bucket="tour")) == "BucketAlreadyOwnedByYou"
+        assert "tour" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        data = os.urandom(300_000)
+        s3.put_object(Bucket="tour", Key="a/b c+d.bin", Body=data, Metadata={"color": "blue"}, ContentType="application/x-test")
+        got = s3.get_object(Bucket="tour", Key="a/b c+d.bin")
+        assert got["Body"].read() == data and got["Metadata"] == {"color": "blue"} and got["ContentType"] == "application/x-test"
+        assert s3.get_object(Bucket="tour", Key="a/b c+d.bin", Range="bytes=1000-1999")["Body"].read() == data[1000:2000]
+        etag = s3.head_object(Bucket="tour", Key="a/b c+d.bin")["ETag"]
+        assert etag.strip('"') == hashlib.md5(data).hexdigest()
+        assert code(lambda: s3.get_object(Bucket="tour", Key="a/b c+d.bin", IfNoneMatch=etag)) == "304"
+        assert code(lambda: s3.get_object(Bucket="tour", Key="a/b c+d.bin", IfMatch='"nope"')) == "PreconditionFailed"
+        assert code(lambda: s3.get_object(Bucket="tour", Key="nothing")) == "NoSuchKey"
+        assert code(lambda: s3.get_object(Bucket="no-such-bucket", Key="x")) == "NoSuchBucket"
+        for i in range(23):
+            s3.put_object(Bucket="tour", Key=f"many/{i:03d}", Body=b"x" * i)
+        s3.put_object(Bucket="tour", Key="many/sub/1", Body=b"1")
+        keys, prefixes, token = [], [], None
+        while True:
+            args = dict(Bucket="tour", Prefix="many/", Delimiter="/", MaxKeys=5)
+            if token: args["ContinuationToken"] = token
+            page = s3.list_objects_v2(**args)
+            keys += [o["Key"] for o in page.get("Contents", [])]
+            prefixes += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+            if not page["IsTruncated"]: break
+            token = page["NextContinuationToken"]
+        assert keys == [f"many/{i:03d}" for i in range(23)], keys
+        assert prefixes == ["many/sub/"], prefixes
+        v1 = [o["Key"] for page in s3.get_paginator("list_objects").paginate(Bucket="tour", Prefix="many/", PaginationConfig={"PageSize": 4}) for o in page.get("Contents", [])]
+        assert v1 == [f"many/{i:03d}" for i in range(23)] + ["many/sub/1"], v1
+        s3.copy_object(Bucket="tour", Key="copied", CopySource={"Bucket": "tour", "Key": "a/b c+d.bin"})
+        copied = s3.get_object(Bucket="tour", Key="copied")
+        assert copied["Body"].read() == data and copied["Metadata"] == {"color": "blue"}
+        deleted = s3.delete_objects(Bucket="tour", Delete={"Objects": [{"Key": f"many/{i:03d}"} for i in range(23)]})
+        assert len(deleted["Deleted"]) == 23
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket="tour", Prefix="many/")["Contents"]] == ["many/sub/1"]
+        big = os.urandom(17 * 1024 * 1024 + 123)
+        s3.upload_fileobj(io.BytesIO(big), "tour", "big.bin", Config=TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20))
+        head = s3.head_object(Bucket="tour", Key="big.bin")
+        assert head["ContentLength"] == len(big) and head["ETag"].endswith('-4"'), head
+        out = io.BytesIO()
+        s3.download_fileobj("tour", "big.bin", out, Config=TransferConfig(multipart_threshold=4 << 20, multipart_chunksize=3 << 20))
+        assert out.getvalue() == big
+        assert s3.get_object(Bucket="tour", Key="big.bin", Range="bytes=5242000-5243000")["Body"].read() == big[5242000:5243001]
+        upload = s3.create_multipart_upload(Bucket="tour", Key="abandoned")["UploadId"]
+        s3.upload_part(Bucket="tour", Key="abandoned", UploadId=upload, PartNumber=2, Body=b"part two")
+        assert [p["PartNumber"] for p in s3.list_parts(Bucket="tour", Key="abandoned", UploadId=upload)["Parts"]] == [2]
+        assert upload in [u["UploadId"] for u in s3.list_multipart_uploads(Bucket="tour").get("Uploads", [])]
+        assert code(lambda: s3.complete_multipart_upload(Bucket="tour", Key="abandoned", UploadId=upload,
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"x"'}]})) == "InvalidPart"
+        s3.abort_multipart_upload(Bucket="tour", Key="abandoned", UploadId=upload)
+        assert code(lambda: s3.list_parts(Bucket="tour", Key="abandoned", UploadId=upload)) == "NoSuchUpload"
+        url = s3.generate_presigned_url("get_object", Params={"Bucket": "tour", "Key": "copied"}, ExpiresIn=60)
+        assert urllib.request.urlopen(url).read() == data
+        put_url = s3.generate_presigned_url("put_object", Params={"Bucket": "tour", "Key": "presigned-put"}, ExpiresIn=60)
+        urllib.request.urlopen(urllib.request.Request(put_url, data=b"via url", method="PUT"))
+        assert s3.get_object(Bucket="tour", Key="presigned-put")["Body"].read() == b"via url"
+        expired = s3.generate_presigned_url("get_object", Params={"Bucket": "tour", "Key": "copied"}, ExpiresIn=1)
+        time.sleep(2.1)
+        try:
+            urllib.request.urlopen(expired)
+            raise SystemExit("an expired URL was served")
+        except urllib.error.HTTPError as error:
+            assert error.code == 403 and b"Request has expired" in error.read()
+        wrong = boto3.client("s3", endpoint_url=endpoint, region_name="east", aws_access_key_id="ZONALNOSUCHKEY0000", aws_secret_access_key="x")
+        assert code(lambda: wrong.list_buckets()) == "InvalidAccessKeyId"
+        forged = boto3.client("s3", endpoint_url=endpoint, region_name="east", aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"], aws_secret_access_key="forged")
+        assert code(lambda: forged.get_object(Bucket="tour", Key="copied")) == "SignatureDoesNotMatch"
+        other_region = boto3.client("s3", endpoint_url=endpoint, region_name="west")
+        assert code(lambda: other_region.list_buckets()) == "AuthorizationHeaderMalformed"
+        assert code(lambda: s3.delete_bucket(Bucket="tour")) == "BucketNotEmpty"
+        print("tour ok")
+        """
+
+    @Test("boto3: buckets, metadata, ranges and conditions, paginated listings with delimiters, copy, batch delete, multipart, presigned URLs, wrong keys")
+    func boto3() async throws {
+        let cluster = try await ObjectStoreCluster()
+        defer { Task { await cluster.stop() } }
+        let (status, output) = try await cluster.python(Self.boto3Tour, [cluster.endpoint("n2")])
+        #expect(status == 0 && output.contains("tour ok"), "\(output.suffix(3000))\n\(cluster.output("n2").suffix(2000))")
+    }
+
+    @Test("the AWS CLI: make a bucket, copy a large file up and down (multipart), sync a directory, list it")
+    func awsCLI() async throws {
+        let cluster = try await ObjectStoreCluster()
+        defer { Task { await cluster.stop() } }
+        let large = cluster.directory.file("large.bin")
+        FileManager.default.createFile(atPath: large, contents: Data((0..<(21 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 13) }))
+        let tree = cluster.directory.file("tree")
+        for index in 0..<30 {
+            try FileManager.default.createDirectory(atPath: "\(tree)/d\(index % 3)", withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: "\(tree)/d\(index % 3)/f\(index).txt", contents: Data("file \(index)\n".utf8))
+        }
+        for arguments in [
+            ["s3", "mb", "s3://cli"], ["s3", "cp", "--quiet", large, "s3://cli/large.bin"], ["s3", "cp", "--quiet", "s3://cli/large.bin", large + ".back"],
+            ["s3", "sync", "--quiet", tree, "s3://cli/tree"],
+        ] {
+            let (status, output) = try await cluster.aws("n1", arguments)
+            #expect(status == 0, "aws \(arguments.joined(separator: " ")): \(output.suffix(2000))")
+        }
+        #expect(FileManager.default.contentsEqual(atPath: large, andPath: large + ".back"))
+        let (_, listing) = try await cluster.aws("n3", ["s3", "ls", "--recursive", "s3://cli/tree/"])
+        #expect(listing.split(separator: "\n").count == 30, "\(listing)")
+        let (_, again) = try await cluster.aws("n2", ["s3", "sync", tree, "s3://cli/tree"])
+        #expect(!again.contains("upload:"), "a second sync found nothing new: \(again)")
+    }
+
+    static let uploader = """
+        import boto3, hashlib, json, os, sys, time
+        from botocore.config import Config
+        endpoint, seconds, log = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="east", config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10))
+        s3.create_bucket(Bucket="faults")
+        acked, errors, start, i = {}, [], time.time(), 0
+        while time.time() - start < seconds:
+            i += 1
+            body = os.urandom(1000 + (i * 7919) % 400_000)
+            try:
+                s3.put_object(Bucket="faults", Key=f"k{i:05d}", Body=body)
+                acked[f"k{i:05d}"] = hashlib.sha256(body).hexdigest()
+            except Exception as error:
+                errors.append([i, time.time() - start, str(error)[:200]])
+        json.dump({"acked": acked, "errors": errors}, open(log, "w"))
+        """
+
+    static let verifier = """
+        import boto3, hashlib, json, sys
+        endpoint, log = sys.argv[1], sys.argv[2]
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="east")
+        acked = json.load(open(log))["acked"]
+        bad = [k for k, digest in acked.items() if hashlib.sha256(s3.get_object(Bucket="faults", Key=k)["Body"].read()).hexdigest() != digest]
+        listed = set()
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket="faults"):
+            listed |= {o["Key"] for o in page.get("Contents", [])}
+        missing = sorted(set(acked) - listed)
+        print(f"checked {len(acked)} bad {bad[:5]} unlisted {missing[:5]}")
+        sys.exit(1 if bad or missing else 0)
+        """
+
+    @Test("kill -9 of a zone's storage node during uploads: every acknowledged object stays listed and intact, and the node is healed when it returns")
+    func storageNodeLoss() async throws {
+        let cluster = try await ObjectStoreCluster()
+        defer { Task { await cluster.stop() } }
+        let log = cluster.directory.file("uploads.json")
+        async let uploading = cluster.python(Self.uploader, [cluster.endpoint("n1"), "5", log])
+        try await Task.sleep(for: .seconds(1.5))
+        cluster.kill9StorageNode("n3")
+        let (status, output) = try await uploading
+        #expect(status == 0, "\(output)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: log))) as? [String: Any])
+        let acked = try #require(result["acked"] as? [String: String])
+        let errors = result["errors"] as? [[Any]] ?? []
+        #expect(acked.count > 20, "only \(acked.count) uploads acknowledged")
+        #expect(errors.count <= 2, "a lost zone stops no writes: \(errors)")
+        let (verified, report) = try await cluster.python(Self.verifier, [cluster.endpoint("n2"), log])
+        #expect(verified == 0, "\(report)")
+
+        try cluster.startStorageNode("n3")
+        let back = await poll(timeout: .seconds(20)) {
+            (try? await HTTPClient.shared.get(url: "http://\(cluster.nodes["n3"]!):\(ObjectStoreCluster.storagePort)/health").get())?.status == .ok
+        }
+        #expect(back != nil, "n3 did not come back: \(cluster.output("n3").suffix(2000))")
+        // Reads find n3 behind and repair it from the others.
+        let (reread, rereport) = try await cluster.python(Self.verifier, [cluster.endpoint("n3"), log])
+        #expect(reread == 0, "\(rereport)")
+        let healed = await poll(timeout: .seconds(20)) {
+            var missing = 0
+            for key in acked.keys where await self.nodeVersion(cluster, "n3", key: key) == nil { missing += 1 }
+            return missing == 0
+        }
+        #expect(healed != nil, "n3 still lacks replicas after the reads repaired it")
+    }
+
+    @Test("a replica damaged or deleted on disk is never served: the read moves to another replica, and the damaged one is repaired")
+    func damagedReplica() async throws {
+        let cluster = try await ObjectStoreCluster()
+        defer { Task { await cluster.stop() } }
+        let script = """
+            import boto3, hashlib, os, sys
+            s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="east")
+            if sys.argv[2] == "put":
+                s3.create_bucket(Bucket="damage")
+                body = bytes((i * 31) % 251 for i in range(3_000_000))
+                s3.put_object(Bucket="damage", Key="victim", Body=body)
+                print(hashlib.sha256(body).hexdigest())
+            else:
+                print(hashlib.sha256(s3.get_object(Bucket="damage", Key="victim")["Body"].read()).hexdigest())
+            """
+        let (_, digest) = try await cluster.python(script, [cluster.endpoint("n1"), "put"])
+        let expected = digest.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(expected.count == 64, "\(digest)")
+        for (node, damage) in [("n1", "flip"), ("n2", "delete")] {
+            let objects = cluster.dataDirectory(node) + "/objects"
+            let file = try #require(FileManager.default.subpaths(atPath: objects)?.first { $0.contains("/") })
+            let path = "\(objects)/\(file)"
+            if damage == "flip" {
+                let handle = try #require(FileHandle(forUpdatingAtPath: path))
+                try handle.seek(toOffset: 2_000_000)
+                let byte = try #require(try handle.read(upToCount: 1)?.first)
+                try handle.seek(toOffset: 2_000_000)
+                try handle.write(contentsOf: Data([byte ^ 0x5A]))
+                try handle.close()
+            } else {
+                try FileManager.default.removeItem(atPath: path)
+            }
+            // The front end of the damaged node's zone reads that node first.
+            let (_, read) = try await cluster.python(script, [cluster.endpoint(node), "get"])
+            #expect(read.trimmingCharacters(in: .whitespacesAndNewlines) == expected, "\(node) \(damage): \(read)\n\(cluster.output(node).suffix(2000))")
+            let repaired = await poll(timeout: .seconds(15)) {
+                guard await self.nodeVersion(cluster, node, key: "victim", bucket: "damage") != nil,
+                    let name = FileManager.default.subpaths(atPath: objects)?.first(where: { $0.contains("/") }),
+                    let bytes = FileManager.default.contents(atPath: "\(objects)/\(name)")
+                else { return false }
+                return bytes.count == 3_000_000 && bytes[2_000_000] == UInt8((2_000_000 * 31) % 251)
+            }
+            #expect(repaired != nil, "\(node)'s replica was not repaired after \(damage)")
+        }
+    }
+
+    static let hostile = """
+        import boto3, http.client, sys, urllib.parse
+        from botocore.auth import S3SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        host, port = sys.argv[1], int(sys.argv[2])
+        credentials = boto3.Session().get_credentials()
+        s3 = boto3.client("s3", endpoint_url=f"http://{host}:{port}", region_name="east")
+        s3.create_bucket(Bucket="hostile")
+        def send(method, path, body=b"", headers=None, raw_length=None):
+            request = AWSRequest(method=method, url=f"http://{host}:{port}{path}", data=body, headers=headers or {})
+            request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+            S3SigV4Auth(credentials, "s3", "east").add_auth(request)
+            connection = http.client.HTTPConnection(host, port, timeout=10)
+            connection.putrequest(method, path, skip_accept_encoding=True, skip_host=True)
+            connection.putheader("Host", f"{host}:{port}")
+            for name, value in request.headers.items():
+                connection.putheader(name, value)
+            connection.putheader("Content-Length", str(raw_length if raw_length is not None else len(body)))
+            connection.endheaders()
+            if body: connection.send(body)
+            if raw_length is not None and raw_length > len(body):
+                connection.sock.shutdown(1)
+            try:
+                response = connection.getresponse()
+                return response.status, response.read().decode(errors="replace")
+            except Exception as error:
+                return 0, str(error)
+        results = {}
+        results["dotdot"] = send("PUT", "/hostile/a/../../etc/passwd", b"x")
+        results["doubleslash"] = send("PUT", "/hostile/a//b", b"x")
+        results["nul"] = send("PUT", "/hostile/a%00b", b"x")
+        results["part"] = send("PUT", "/hostile/k?partNumber=10001&uploadId=" + "0" * 32, b"x")
+        results["xml"] = send("POST", "/hostile?delete", b"<Delete><Object><Key>a</Key></Object>")
+        results["doctype"] = send("POST", "/hostile?delete", b'<!DOCTYPE d [<!ENTITY e "x">]><Delete>&e;</Delete>')
+        results["lying"] = send("PUT", "/hostile/short", b"only ten b", raw_length=1000)
+        results["md5"] = send("PUT", "/hostile/md5", b"body", headers={"Content-MD5": "AAAAAAAAAAAAAAAAAAAAAA=="})
+        for name, (status, body) in results.items():
+            print(name, status, body[:300].replace("\\n", " "))
+        missing = [k for k in ["short", "md5", "a/../../etc/passwd"] if "Contents" in s3.list_objects_v2(Bucket="hostile", Prefix=k)]
+        print("visible", missing)
+        """
+
+    @Test("hostile requests get S3's error and touch nothing: .. and // and NUL in keys, a part number out of range, malformed XML, a DOCTYPE, a Content-Length that lies, a wrong Content-MD5")
+    func hostileRequests() async throws {
+        let cluster = try await ObjectStoreCluster()
+        defer { Task { await cluster.stop() } }
+        let (status, output) = try await cluster.python(Self.hostile, [cluster.nodes["n1"]!, "\(ObjectStoreCluster.s3Port)"])
+        #expect(status == 0, "\(output)")
+        let lines = Dictionary(uniqueKeysWithValues: output.split(separator: "\n").compactMap { line -> (String, String)? in
+            let parts = line.split(separator: " ", maxSplits: 1)
+            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+        })
+        for (name, code) in [
+            ("dotdot", "400"), ("doubleslash", "400"), ("nul", "400"), ("part", "400"), ("xml", "400"), ("doctype", "400"), ("md5", "400"), ("lying", "400"),
+        ] {
+            #expect(lines[name]?.hasPrefix(code) == true, "\(name): \(lines[name] ?? "no answer")")
+        }
+        #expect(lines["dotdot"]?.contains("InvalidArgument") == true)
+        #expect(lines["xml"]?.contains("MalformedXML") == true)
+        #expect(lines["md5"]?.contains("BadDigest") == true)
+        #expect(lines["lying"]?.contains("IncompleteBody") == true)
+        #expect(lines["part"]?.contains("InvalidArgument") == true)
+        #expect(lines["visible"] == "[]", "a refused upload left an object: \(output)")
+        for name in cluster.nodes.keys {
+            let escaped = FileManager.default.subpaths(atPath: cluster.stateDirectory)?.filter { $0.contains("passwd") } ?? []
+            #expect(escaped.isEmpty, "\(name): \(escaped)")
+        }
+        #expect(await cluster.s3Answers("n1"), "the front end survived: \(cluster.output("n1").suffix(2000))")
+    }
+
+    /// The version of `key` that storage node `node` holds, asked on its data API with the
+    /// admin token; nil when it has none or does not answer.
+    func nodeVersion(_ cluster: ObjectStoreCluster, _ node: String, key: String, bucket: String = "faults") async -> String? {
+        let hex = Array(key.utf8).map { String(format: "%02x", $0) }.joined()
+        var request = HTTPClientRequest(url: "http://\(cluster.nodes[node]!):\(ObjectStoreCluster.storagePort)/v1/version?bucket=\(bucket)&key=\(hex)")
+        request.headers.add(name: "Authorization", value: "Bearer \(cluster.token.secret)")
+        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)), response.status == .ok,
+            let body = try? await response.body.collect(upTo: 1 << 20)
+        else { return nil }
+        return String(buffer: body)
+    }
+}
