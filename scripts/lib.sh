@@ -76,6 +76,16 @@ find_moto_server() {
   export ZONAL_MOTO_SERVER=$found
 }
 
+# The S3 clients the object store's tests drive it with: boto3 and the AWS CLI, from pip for
+# the python3 on PATH (as moto is).
+ensure_s3_clients() {
+  python3 -c 'import boto3' 2>/dev/null && command -v aws >/dev/null 2>&1 && return 0
+  echo "installing boto3 and awscli (S3 clients for tests) with pip" >&2
+  python3 -m pip install --quiet boto3 awscli || python3 -m pip install --quiet --break-system-packages boto3 awscli
+  hash -r
+  python3 -c 'import boto3' && command -v aws >/dev/null 2>&1 || { echo "boto3 or aws not found after installing them" >&2; return 1; }
+}
+
 # What the tests start as real parts: etcd (coordination), PostgreSQL, an S3 endpoint.
 ensure_test_dependencies() {
   ensure_packages "etcd:etcd-server" "etcdctl:etcd-client"
@@ -83,4 +93,5 @@ ensure_test_dependencies() {
   ensure_database_dependencies
   ensure_cache_dependencies
   ensure_s3_test_server
+  ensure_s3_clients
 }

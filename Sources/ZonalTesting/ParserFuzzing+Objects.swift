@@ -26,7 +26,8 @@ extension ParserFuzzing {
         }
         guard
             let request = try? S3Request(
-                method: start.first.map(String.init) ?? "GET", rawPath: String(path.first ?? "/"), rawQuery: path.count > 1 ? String(path[1]) : "", headers: headers)
+                method: start.first.map(String.init) ?? "GET", rawPath: String(path.first ?? "/"), rawQuery: path.count > 1 ? String(path[1]) : "",
+                headers: headers)
         else { return }
         if let operation = try? S3Router(domains: ["s3.test"]).route(request), let bucket = operation.bucket {
             precondition((try? ObjectName.validateBucket(bucket)) != nil, "a routed request names an invalid bucket")

@@ -284,16 +284,19 @@ struct ObjectsEndToEndTests {
         print("visible", missing)
         """
 
-    @Test("hostile requests get S3's error and touch nothing: .. and // and NUL in keys, a part number out of range, malformed XML, a DOCTYPE, a Content-Length that lies, a wrong Content-MD5")
+    @Test(
+        "hostile requests get S3's error and touch nothing: .. and // and NUL in keys, a part number out of range, malformed XML, a DOCTYPE, a Content-Length that lies, a wrong Content-MD5"
+    )
     func hostileRequests() async throws {
         let cluster = try await ObjectStoreCluster()
         defer { Task { await cluster.stop() } }
         let (status, output) = try await cluster.python(Self.hostile, [cluster.nodes["n1"]!, "\(ObjectStoreCluster.s3Port)"])
         #expect(status == 0, "\(output)")
-        let lines = Dictionary(uniqueKeysWithValues: output.split(separator: "\n").compactMap { line -> (String, String)? in
-            let parts = line.split(separator: " ", maxSplits: 1)
-            return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
-        })
+        let lines = Dictionary(
+            uniqueKeysWithValues: output.split(separator: "\n").compactMap { line -> (String, String)? in
+                let parts = line.split(separator: " ", maxSplits: 1)
+                return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+            })
         for (name, code) in [
             ("dotdot", "400"), ("doubleslash", "400"), ("nul", "400"), ("part", "400"), ("xml", "400"), ("doctype", "400"), ("md5", "400"), ("lying", "400"),
         ] {

@@ -32,12 +32,14 @@ struct ObjectsTopologyTests {
             line: 11, "3 replicas", "only 2 nodes")
         errors.expectProblem(
             errors.withServices(
-                "  - name: o\n    kind: object-store\n    zones: [east-a, east-b]\n    port: 9100\n    admin_port: 9101\n    objects: { replicas: 2, write_quorum: 3 }\n"),
+                "  - name: o\n    kind: object-store\n    zones: [east-a, east-b]\n    port: 9100\n    admin_port: 9101\n    objects: { replicas: 2, write_quorum: 3 }\n"
+            ),
             line: 16, "write_quorum", "no write could succeed")
         errors.expectProblem(
             errors.withServices("  - name: o\n    kind: object-store\n    nodes: [a1]\n    port: 9100\n    admin_port: 9101\n    objects: { replicas: 9 }\n"),
             line: 16, "replicas", "from 1 to 7")
-        errors.expectProblem(errors.withServices("  - { name: s, kind: s3, zones: [east-a], port: 9200, s3: { store: nowhere } }\n"), line: 11, "nowhere", "not declared")
+        errors.expectProblem(
+            errors.withServices("  - { name: s, kind: s3, zones: [east-a], port: 9200, s3: { store: nowhere } }\n"), line: 11, "nowhere", "not declared")
         errors.expectProblem(
             errors.withServices(
                 "  - { name: w, kind: app, zones: [east-a], port: 8080 }\n  - { name: s, kind: s3, zones: [east-a], port: 9200, s3: { store: w } }\n"),

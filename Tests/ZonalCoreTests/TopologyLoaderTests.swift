@@ -17,7 +17,8 @@ struct TopologyLoaderTests {
         #expect(topology.regions[1].zones == ["west-a"])
         #expect(
             topology.instances.count == 22,
-            "four app servers, four balancer instances, two PostgreSQL nodes, two Redis nodes, two RESP proxies, two DNS servers, three storage nodes, three S3 front ends")
+            "four app servers, four balancer instances, two PostgreSQL nodes, two Redis nodes, two RESP proxies, two DNS servers, three storage nodes, three S3 front ends"
+        )
         #expect(Set(topology.instances.map(\.node.zone)) == ["east-a", "east-b", "east-c", "west-a"])
         let web = try #require(topology.services.first)
         #expect(web.primaryZone == "east-a" && web.secondaryZone == "east-b")

@@ -35,7 +35,8 @@ struct ReplicaStoreTests {
     }
 
     func write(_ store: ReplicaStore, key: String, _ content: [UInt8], id: String) async throws -> ObjectVersion {
-        let receipt = try await store.receive(Chunks(parts: stride(from: 0, to: content.count, by: 300_000).map { Array(content[$0..<min($0 + 300_000, content.count)]) }))
+        let receipt = try await store.receive(
+            Chunks(parts: stride(from: 0, to: content.count, by: 300_000).map { Array(content[$0..<min($0 + 300_000, content.count)]) }))
         let version = ObjectVersion(bucket: "b", key: key, versionID: id, size: receipt.size, sha256: receipt.sha256, lastModified: Date())
         try await store.commit(upload: receipt.upload, version: version)
         return version

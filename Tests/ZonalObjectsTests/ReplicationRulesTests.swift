@@ -70,7 +70,7 @@ struct ReplicationRulesTests {
 
     @Test("seeded: whatever subset of replicas missed writes, the merge of any two of three equals the acknowledged state")
     func seededMerges() {
-        var random = SeededRandom(seed: 20261202)
+        var random = SeededRandom(seed: 20_261_202)
         for _ in 0..<200 {
             var replicas: [[String: ObjectVersion]] = [[:], [:], [:]]
             var truth: [String: ObjectVersion] = [:]

@@ -5,7 +5,9 @@ import Testing
 
 @Suite("S3 routing, names and XML")
 struct S3RoutingTests {
-    func route(_ method: String, _ path: String, _ query: String = "", host: String = "127.0.0.1:9200", headers: [(String, String)] = [], domains: [String] = [])
+    func route(
+        _ method: String, _ path: String, _ query: String = "", host: String = "127.0.0.1:9200", headers: [(String, String)] = [], domains: [String] = []
+    )
         throws -> S3Operation
     {
         try S3Router(domains: domains).route(try S3Request(method: method, rawPath: path, rawQuery: query, headers: [("host", host)] + headers))
@@ -20,7 +22,9 @@ struct S3RoutingTests {
         #expect(try route("GET", "/photos", "location") == .getBucketLocation(bucket: "photos"))
         #expect(try route("GET", "/photos/2026/a%20b+c.jpg") == .getObject(address))
         #expect(try route("GET", "/2026/a%20b+c.jpg", host: "photos.s3.zonal.test:9200", domains: ["s3.zonal.test"]) == .getObject(address))
-        #expect(try route("PUT", "/photos/x", headers: [("x-amz-copy-source", "/other/a%2Fb")]) == .copyObject(.init(bucket: "photos", key: "x"), source: .init(bucket: "other", key: "a/b")))
+        #expect(
+            try route("PUT", "/photos/x", headers: [("x-amz-copy-source", "/other/a%2Fb")])
+                == .copyObject(.init(bucket: "photos", key: "x"), source: .init(bucket: "other", key: "a/b")))
         #expect(try route("POST", "/photos/x", "uploads") == .createMultipartUpload(.init(bucket: "photos", key: "x")))
         let upload = String(repeating: "ab", count: 16)
         #expect(try route("PUT", "/photos/x", "partNumber=3&uploadId=\(upload)") == .uploadPart(.init(bucket: "photos", key: "x"), upload: upload, part: 3))
@@ -92,7 +96,9 @@ struct S3RoutingTests {
         try conditions([("if-match", "\"abc\"")]).check(version)
         #expect(throws: S3Error(.preconditionFailed)) { try conditions([("if-match", "\"other\"")]).check(version) }
         #expect(throws: S3Error(.notModified)) { try conditions([("if-none-match", "\"abc\"")]).check(version) }
-        #expect(throws: S3Error(.notModified)) { try conditions([("if-modified-since", HTTPDate.format(Date(timeIntervalSince1970: 1_000_000)))]).check(version) }
+        #expect(throws: S3Error(.notModified)) {
+            try conditions([("if-modified-since", HTTPDate.format(Date(timeIntervalSince1970: 1_000_000)))]).check(version)
+        }
         try conditions([("if-modified-since", HTTPDate.format(Date(timeIntervalSince1970: 999_000)))]).check(version)
         #expect(throws: S3Error(.preconditionFailed)) {
             try conditions([("if-unmodified-since", HTTPDate.format(Date(timeIntervalSince1970: 999_000)))]).check(version)

@@ -17,7 +17,9 @@ struct SignatureTests {
 
     func secretOf(_ key: String) -> String? { key == Self.accessKey ? Self.secret : nil }
 
-    func getObjectRequest(signature: String = "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41", range: String = "bytes=0-9") throws -> S3Request {
+    func getObjectRequest(signature: String = "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41", range: String = "bytes=0-9") throws
+        -> S3Request
+    {
         try S3Request(
             method: "GET", rawPath: "/test.txt",
             headers: [
@@ -35,7 +37,9 @@ struct SignatureTests {
         let identity = try authenticator.authenticate(try getObjectRequest(), now: Self.signedAt, secret: secretOf)
         #expect(identity.accessKey == Self.accessKey)
         #expect(identity.payload == .sha256("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"))
-        #expect(throws: S3Error(.signatureDoesNotMatch)) { try authenticator.authenticate(try getObjectRequest(range: "bytes=0-10"), now: Self.signedAt, secret: secretOf) }
+        #expect(throws: S3Error(.signatureDoesNotMatch)) {
+            try authenticator.authenticate(try getObjectRequest(range: "bytes=0-10"), now: Self.signedAt, secret: secretOf)
+        }
         let replayed = try getObjectRequest(signature: String(repeating: "0", count: 64))
         #expect(throws: S3Error(.signatureDoesNotMatch)) { try authenticator.authenticate(replayed, now: Self.signedAt, secret: secretOf) }
         #expect(throws: S3Error(.invalidAccessKeyID)) { try authenticator.authenticate(try getObjectRequest(), now: Self.signedAt, secret: { _ in nil }) }
@@ -56,7 +60,8 @@ struct SignatureTests {
         #expect(throws: S3Error(.accessDenied, "Request has expired")) {
             try authenticator.authenticate(request, now: Self.signedAt.addingTimeInterval(86401), secret: secretOf)
         }
-        let longer = try S3Request(method: "GET", rawPath: "/test.txt", rawQuery: query.replacingOccurrences(of: "86400", with: "999999999"), headers: [("host", "x")])
+        let longer = try S3Request(
+            method: "GET", rawPath: "/test.txt", rawQuery: query.replacingOccurrences(of: "86400", with: "999999999"), headers: [("host", "x")])
         #expect(throws: S3Error.self) { try authenticator.authenticate(longer, now: Self.signedAt, secret: secretOf) }
     }
 

@@ -193,7 +193,8 @@ struct TopologyReader {
             return .process(command: command)
         case let other?:
             problems.report(
-                fields["kind"], "unknown service kind `\(other)` in \(subject); this version runs: app, process, balancer, postgres, dns, redis, redis-proxy, object-store, s3")
+                fields["kind"],
+                "unknown service kind `\(other)` in \(subject); this version runs: app, process, balancer, postgres, dns, redis, redis-proxy, object-store, s3")
             return nil
         case nil:
             return nil

@@ -9,7 +9,9 @@ extension Checker {
             report("services.\(service.name)", "service \(service.name) keeps \(spec.replicas) replicas but has only \(service.nodes.count) nodes")
         }
         if spec.writeQuorum > spec.replicas {
-            report("\(path).write_quorum", "`write_quorum` (\(spec.writeQuorum)) of service \(service.name) is more than its \(spec.replicas) replicas; no write could succeed")
+            report(
+                "\(path).write_quorum",
+                "`write_quorum` (\(spec.writeQuorum)) of service \(service.name) is more than its \(spec.replicas) replicas; no write could succeed")
         }
         let zones = Set(service.nodes.compactMap { topology.node(named: $0)?.zone })
         if zones.count < min(spec.replicas, service.nodes.count) {

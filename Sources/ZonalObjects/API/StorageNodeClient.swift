@@ -20,7 +20,8 @@ public struct StorageNodeClient: Sendable {
     }
 
     /// Streams `body` into a temporary file on the node.
-    func upload<Body: AsyncSequence & Sendable>(_ body: Body, length: Int64?, deadline: Duration) async throws(ObjectsError) -> ReplicaStore.Receipt where Body.Element == ByteBuffer {
+    func upload<Body: AsyncSequence & Sendable>(_ body: Body, length: Int64?, deadline: Duration) async throws(ObjectsError) -> ReplicaStore.Receipt
+    where Body.Element == ByteBuffer {
         var request = makeRequest("PUT", "/v1/uploads")
         request.body = .stream(body, length: length.map { .known($0) } ?? .unknown)
         return try await decode(try await send(request, deadline: deadline))
@@ -57,7 +58,8 @@ public struct StorageNodeClient: Sendable {
     }
 
     func list(bucket: String, prefix: [UInt8], after: [UInt8], limit: Int) async throws(ObjectsError) -> ListingMerge.Page {
-        try await decode(try await send(makeRequest("GET", "/v1/list?bucket=\(bucket)&prefix=\(prefix.hex)&after=\(after.hex)&limit=\(limit)"), deadline: timeout))
+        try await decode(
+            try await send(makeRequest("GET", "/v1/list?bucket=\(bucket)&prefix=\(prefix.hex)&after=\(after.hex)&limit=\(limit)"), deadline: timeout))
     }
 
     func removeKeys(bucket: String, prefix: String) async throws(ObjectsError) {
@@ -86,7 +88,8 @@ public struct StorageNodeClient: Sendable {
         guard (200..<300).contains(response.status.code) else {
             let body = try await collect(response)
             let answer = try? JSONDecoder().decode(StorageNodeWire.ErrorAnswer.self, from: Data(buffer: body))
-            throw StorageNodeWire.error(kind: answer?.kind ?? "storage", message: "storage node \(node.name): \(answer?.error ?? "HTTP \(response.status.code)")")
+            throw StorageNodeWire.error(
+                kind: answer?.kind ?? "storage", message: "storage node \(node.name): \(answer?.error ?? "HTTP \(response.status.code)")")
         }
         return response
     }

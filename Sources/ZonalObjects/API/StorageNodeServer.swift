@@ -71,7 +71,8 @@ public struct StorageNodeServer: Sendable {
             try await Self.answer { () throws(ObjectsError) in
                 let parameters = request.uri.queryParameters
                 guard let bucket = parameters["bucket"].map(String.init), let prefix = [UInt8](hexText: String(parameters["prefix"] ?? "")),
-                    let after = [UInt8](hexText: String(parameters["after"] ?? "")), let limit = parameters["limit"].flatMap({ Int($0) }), (1...10_000).contains(limit)
+                    let after = [UInt8](hexText: String(parameters["after"] ?? "")), let limit = parameters["limit"].flatMap({ Int($0) }),
+                    (1...10_000).contains(limit)
                 else { throw .invalid("a listing needs bucket, hex prefix and after, and a limit of 1 to 10000") }
                 let (versions, truncated) = try await store.list(bucket: bucket, prefix: prefix, after: after, limit: limit)
                 return Response.json(ListingMerge.Page(versions: versions, truncated: truncated))
@@ -80,7 +81,8 @@ public struct StorageNodeServer: Sendable {
         router.delete("/v1/keys") { request, _ in
             try await Self.answer { () throws(ObjectsError) in
                 let parameters = request.uri.queryParameters
-                guard let bucket = parameters["bucket"].map(String.init), let prefix = [UInt8](hexText: String(parameters["prefix"] ?? "")), !prefix.isEmpty else {
+                guard let bucket = parameters["bucket"].map(String.init), let prefix = [UInt8](hexText: String(parameters["prefix"] ?? "")), !prefix.isEmpty
+                else {
                     throw .invalid("removing keys needs bucket and a non-empty hex prefix")
                 }
                 try await store.removeKeys(bucket: bucket, prefix: prefix)

@@ -56,7 +56,9 @@ public struct MultipartUploads: Sendable {
     /// The uploads in progress in `bucket`, by key then time.
     public func all(bucket: String) async throws(S3Error) -> [Upload] {
         let reading: RangeResult
-        do { reading = try await coordinator.range(prefix: prefix(bucket)) } catch { throw S3Error(.serviceUnavailable, "the coordinator did not answer: \(error)") }
+        do { reading = try await coordinator.range(prefix: prefix(bucket)) } catch {
+            throw S3Error(.serviceUnavailable, "the coordinator did not answer: \(error)")
+        }
         return reading.keyValues.compactMap { try? JSONDecoder.zonal().decode(Upload.self, from: Data($0.value)) }
             .sorted { $0.key == $1.key ? $0.initiated < $1.initiated : $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
     }

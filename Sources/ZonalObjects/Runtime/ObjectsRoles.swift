@@ -10,7 +10,9 @@ import ZonalObservability
 public enum ObjectsRoles {
     /// A storage node: its replica store opened (leftovers of a crash removed), its data API on
     /// the service port, health and metrics on the admin port.
-    public static func storageNode(_ plan: StorageNodePlan, limits: APILimits, tokens: AdminTokenSource, logger: Logger) async throws(ObjectsError) -> [any Service] {
+    public static func storageNode(_ plan: StorageNodePlan, limits: APILimits, tokens: AdminTokenSource, logger: Logger) async throws(ObjectsError)
+        -> [any Service]
+    {
         let store = try ReplicaStore(directory: plan.dataDirectory, logger: logger)
         let removed = try await store.removeLeftovers()
         if removed > 0 { logger.notice("removed what an earlier run left unfinished", metadata: ["files": "\(removed)"]) }
@@ -28,7 +30,9 @@ public enum ObjectsRoles {
     }
 
     /// An S3 front end with the store's root credentials (created on first use).
-    public static func gateway(_ plan: S3GatewayPlan, coordinator: any Coordinator, limits: APILimits, tokens: AdminTokenSource, logger: Logger) throws(ObjectsError) -> [any Service] {
+    public static func gateway(_ plan: S3GatewayPlan, coordinator: any Coordinator, limits: APILimits, tokens: AdminTokenSource, logger: Logger)
+        throws(ObjectsError) -> [any Service]
+    {
         let keys = AccessKeys(root: try StoreCredentials.loadOrCreate(file: plan.credentialsFile))
         let objects = ReplicatedObjects(plan: plan, tokens: tokens, logger: logger)
         let buckets = BucketDirectory(store: plan.store, coordinator: coordinator, logger: logger)

@@ -193,7 +193,9 @@ final class ReplicaIndex: Sendable {
     }
 
     private static func decode(_ data: Data) throws(ObjectsError) -> ObjectVersion {
-        do { return try JSONDecoder.zonal().decode(ObjectVersion.self, from: data) } catch { throw .corrupt("a version record in the index cannot be read: \(error)") }
+        do { return try JSONDecoder.zonal().decode(ObjectVersion.self, from: data) } catch {
+            throw .corrupt("a version record in the index cannot be read: \(error)")
+        }
     }
 
     /// The smallest key greater than every key starting with `prefix`; nil for no bound.

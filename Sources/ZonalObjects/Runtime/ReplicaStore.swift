@@ -35,7 +35,8 @@ public final class ReplicaStore: Sendable {
         self.threadPool = threadPool
         for sub in ["tmp", "objects"] {
             do {
-                try FileManager.default.createDirectory(atPath: "\(directory)/\(sub)", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    atPath: "\(directory)/\(sub)", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             } catch {
                 throw .storage("cannot create \(directory)/\(sub): \(error)")
             }
@@ -176,7 +177,9 @@ public final class ReplicaStore: Sendable {
 
     private func quarantine(_ entry: ReplicaIndex.Entry, reason: String) async {
         let version = entry.version
-        logger.error("replica removed, to be healed", metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "version": "\(version.versionID)", "reason": "\(reason)"])
+        logger.error(
+            "replica removed, to be healed",
+            metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "version": "\(version.versionID)", "reason": "\(reason)"])
         if let file = try? await index.remove(bucket: version.bucket, key: version.key, versionID: version.versionID) {
             unlink("\(directory)/objects/\(file)")
         }

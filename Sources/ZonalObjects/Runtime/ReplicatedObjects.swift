@@ -32,7 +32,8 @@ public final class ReplicatedObjects: Sendable {
         zone = plan.zone
         writeQuorum = plan.writeQuorum
         nodeTimeout = plan.spec.nodeTimeout
-        clients = Dictionary(uniqueKeysWithValues: plan.storageNodes.map { ($0.name, StorageNodeClient(node: $0, tokens: tokens, timeout: plan.spec.nodeTimeout)) })
+        clients = Dictionary(
+            uniqueKeysWithValues: plan.storageNodes.map { ($0.name, StorageNodeClient(node: $0, tokens: tokens, timeout: plan.spec.nodeTimeout)) })
         self.logger = logger
     }
 
@@ -109,7 +110,8 @@ public final class ReplicatedObjects: Sendable {
 
     /// Writes a delete marker for `key`: its versions are hidden on every replica that gets it.
     public func delete(bucket: String, key: String, at date: Date) async throws(S3Error) -> ObjectVersion {
-        let marker = ObjectVersion(bucket: bucket, key: key, versionID: VersionID.make(at: date, random: .random(in: 0...UInt64.max)), isDeleteMarker: true, lastModified: date)
+        let marker = ObjectVersion(
+            bucket: bucket, key: key, versionID: VersionID.make(at: date, random: .random(in: 0...UInt64.max)), isDeleteMarker: true, lastModified: date)
         try await record(marker)
         return marker
     }
@@ -126,7 +128,9 @@ public final class ReplicatedObjects: Sendable {
     public func removeKeys(bucket: String, prefix: String) async {
         for client in clients.values {
             do { try await client.removeKeys(bucket: bucket, prefix: prefix) } catch {
-                logger.warning("a storage node kept keys it was told to remove", metadata: ["bucket": "\(bucket)", "prefix": "\(prefix)", "node": "\(client.node.name)", "error": "\(error)"])
+                logger.warning(
+                    "a storage node kept keys it was told to remove",
+                    metadata: ["bucket": "\(bucket)", "prefix": "\(prefix)", "node": "\(client.node.name)", "error": "\(error)"])
             }
         }
     }
@@ -168,7 +172,8 @@ public final class ReplicatedObjects: Sendable {
         if !unasked.isEmpty {
             Task {
                 for index in unasked {
-                    if case .success(let late) = await queries[index].value, late?.versionID != newest.versionID, late.map({ newest.isNewer(than: $0) }) ?? true {
+                    if case .success(let late) = await queries[index].value, late?.versionID != newest.versionID, late.map({ newest.isNewer(than: $0) }) ?? true
+                    {
                         repair(newest, from: holders, to: [nodes[index]])
                     }
                 }
@@ -197,7 +202,8 @@ public final class ReplicatedObjects: Sendable {
             defer { start += part.size }
             guard part.size > 0, start <= wanted.upperBound, start + part.size - 1 >= wanted.lowerBound else { continue }
             let range = (max(wanted.lowerBound, start) - start)...(min(wanted.upperBound, start + part.size - 1) - start)
-            let replica = ObjectVersion(bucket: namespace, key: part.key, versionID: part.versionID, size: part.size, etag: part.etag, lastModified: version.lastModified)
+            let replica = ObjectVersion(
+                bucket: namespace, key: part.key, versionID: part.versionID, size: part.size, etag: part.etag, lastModified: version.lastModified)
             let nodes = placement.readOrder(bucket: namespace, key: part.key, from: zone).map { clients[$0.name]! }
             segments.append(.init(version: replica, range: range, holders: nodes))
         }
@@ -245,14 +251,17 @@ public final class ReplicatedObjects: Sendable {
     public func removeBucket(_ bucket: String) async {
         for client in clients.values {
             do { try await client.removeBucket(bucket) } catch {
-                logger.warning("a storage node kept the replicas of a deleted bucket", metadata: ["bucket": "\(bucket)", "node": "\(client.node.name)", "error": "\(error)"])
+                logger.warning(
+                    "a storage node kept the replicas of a deleted bucket",
+                    metadata: ["bucket": "\(bucket)", "node": "\(client.node.name)", "error": "\(error)"])
             }
         }
     }
 
     // MARK: Helpers
 
-    private func stream<Body: AsyncSequence>(_ body: Body, to relays: [BodyRelay], maxSize: Int64, checksum algorithm: PayloadChecksum.Algorithm?) async throws(S3Error) -> BodyDigests
+    private func stream<Body: AsyncSequence>(_ body: Body, to relays: [BodyRelay], maxSize: Int64, checksum algorithm: PayloadChecksum.Algorithm?)
+        async throws(S3Error) -> BodyDigests
     where Body.Element == ByteBuffer {
         var md5 = Insecure.MD5()
         var sha256 = SHA256()
@@ -285,7 +294,9 @@ public final class ReplicatedObjects: Sendable {
 
     /// Commits `version` on each node (with its upload), returning once a quorum has it; the
     /// other commits go on in the background.
-    private func commit(_ version: ObjectVersion, on targets: [(StorageNodeClient, String?)], replicas: Int, earlierFailures: [ObjectsError]) async throws(S3Error) {
+    private func commit(_ version: ObjectVersion, on targets: [(StorageNodeClient, String?)], replicas: Int, earlierFailures: [ObjectsError])
+        async throws(S3Error)
+    {
         var quorum = WriteQuorum(replicas: replicas, quorum: writeQuorum)
         var failures = earlierFailures
         for _ in earlierFailures { quorum.record(durable: false) }
@@ -336,7 +347,8 @@ public final class ReplicatedObjects: Sendable {
                         }
                         try await target.commit(upload: upload, version: record)
                         logger.info(
-                            "replica repaired", metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "node": "\(target.node.name)", "from": "\(source.node.name)"])
+                            "replica repaired",
+                            metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "node": "\(target.node.name)", "from": "\(source.node.name)"])
                         lastError = nil
                         break
                     } catch {
@@ -345,7 +357,8 @@ public final class ReplicatedObjects: Sendable {
                 }
                 if let lastError {
                     logger.warning(
-                        "replica repair failed", metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "node": "\(target.node.name)", "error": "\(lastError)"])
+                        "replica repair failed",
+                        metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "node": "\(target.node.name)", "error": "\(lastError)"])
                 }
             }
         }

@@ -21,7 +21,8 @@ extension S3Gateway {
         return Self.xml(xml)
     }
 
-    func createBucket(_ name: String, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error) -> Response {
+    func createBucket(_ name: String, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error) -> Response
+    {
         let document = try await smallBody(body, identity)
         if !document.isEmpty {
             let configuration = try XMLElementTree.parse(document)

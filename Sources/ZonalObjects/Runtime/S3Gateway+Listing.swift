@@ -4,7 +4,9 @@ import ZonalBackup
 
 /// ListObjects and ListObjectsV2: a quorum of the nodes' listings merged page by page.
 extension S3Gateway {
-    func listObjects(_ bucket: String, _ version: S3Operation.ListVersion, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated) async throws(S3Error) -> Response {
+    func listObjects(_ bucket: String, _ version: S3Operation.ListVersion, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated)
+        async throws(S3Error) -> Response
+    {
         _ = try await requireBucket(bucket)
         let prefix = request.queryValue("prefix") ?? ""
         let delimiter = request.queryValue("delimiter")

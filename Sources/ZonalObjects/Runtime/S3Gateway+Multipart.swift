@@ -22,7 +22,8 @@ extension S3Gateway {
     }
 
     func uploadPart(
-        _ address: S3Operation.ObjectAddress, upload id: String, part: Int, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody
+        _ address: S3Operation.ObjectAddress, upload id: String, part: Int, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated,
+        body: RequestBody
     ) async throws(S3Error) -> Response {
         let upload = try await uploads.upload(id, bucket: address.bucket, key: address.key)
         let version = try await store(partTemplate(upload, part), request, identity, body: body)
@@ -42,7 +43,8 @@ extension S3Gateway {
         try Self.copyConditions(request).check(original)
         var range: ClosedRange<Int64>?
         if let text = request.header("x-amz-copy-source-range") {
-            guard let parsed = try? S3Request(method: "GET", rawPath: "/", headers: [("range", text)]), let wanted = try ReadConditions(parsed).byteRange(size: original.size),
+            guard let parsed = try? S3Request(method: "GET", rawPath: "/", headers: [("range", text)]),
+                let wanted = try ReadConditions(parsed).byteRange(size: original.size),
                 text.hasPrefix("bytes="), !text.dropFirst(6).hasPrefix("-")
             else { throw S3Error(.invalidArgument, "x-amz-copy-source-range must be bytes=first-last within the source object") }
             range = wanted
@@ -60,7 +62,9 @@ extension S3Gateway {
         let upload = try await uploads.upload(id, bucket: address.bucket, key: address.key)
         let maxParts = try Self.count(request, "max-parts")
         let marker = try request.queryValue("part-number-marker").map { text throws(S3Error) in
-            guard let number = Int(text), (0...S3Limits.parts).contains(number) else { throw S3Error(.invalidArgument, "part-number-marker must be a part number") }
+            guard let number = Int(text), (0...S3Limits.parts).contains(number) else {
+                throw S3Error(.invalidArgument, "part-number-marker must be a part number")
+            }
             return number
         }
         let start = marker.flatMap { $0 > 0 ? PartReference.key(upload: id, number: $0) : nil }
@@ -94,7 +98,9 @@ extension S3Gateway {
     ) async throws(S3Error) -> Response {
         let upload = try await uploads.upload(id, bucket: address.bucket, key: address.key)
         let document = try XMLElementTree.parse(try await smallBody(body, identity))
-        guard document.localName == "CompleteMultipartUpload" else { throw S3Error(.malformedXML, "the document's root element must be CompleteMultipartUpload") }
+        guard document.localName == "CompleteMultipartUpload" else {
+            throw S3Error(.malformedXML, "the document's root element must be CompleteMultipartUpload")
+        }
         let listed = try document.children("Part").map { part throws(S3Error) -> (Int, String) in
             guard let number = part.child("PartNumber").flatMap({ Int($0.text.trimmingCharacters(in: .whitespaces)) }), (1...S3Limits.parts).contains(number),
                 let etag = part.child("ETag")?.text

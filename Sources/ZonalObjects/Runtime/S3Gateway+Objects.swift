@@ -10,7 +10,9 @@ extension S3Gateway {
     /// Headers stored with an object and returned as given.
     static let storedHeaders = ["content-encoding", "content-disposition", "cache-control", "content-language", "expires"]
 
-    func putObject(_ address: S3Operation.ObjectAddress, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error) -> Response {
+    func putObject(_ address: S3Operation.ObjectAddress, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody)
+        async throws(S3Error) -> Response
+    {
         _ = try await requireBucket(address.bucket)
         let version = try await store(try newVersion(address, metadataFrom: request), request, identity, body: body)
         var headers: HTTPFields = [.eTag: "\"\(version.etag)\""]
@@ -20,7 +22,9 @@ extension S3Gateway {
 
     /// Writes the request's body as a new version of `template`, every digest the client sent
     /// checked before any replica is committed.
-    func store(_ template: ObjectVersion, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error) -> ObjectVersion {
+    func store(_ template: ObjectVersion, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error)
+        -> ObjectVersion
+    {
         let length = try Self.declaredLength(request, identity.payload)
         if let length, length > maxObjectSize { throw S3Error(.entityTooLarge, "the object's \(length) bytes exceed this store's limit of \(maxObjectSize)") }
         let expectedMD5 = try Self.contentMD5(request)
@@ -34,7 +38,9 @@ extension S3Gateway {
             if let algorithm {
                 let sent = headerChecksum ?? payload.outcome.trailers[algorithm.headerName]
                 guard let sent else { throw S3Error(.invalidRequest, "the \(algorithm.headerName) trailer announced in x-amz-trailer did not come") }
-                if sent != digests.checksum?.base64 { throw S3Error(.badDigest, "The \(algorithm.rawValue) checksum you specified did not match what we received.") }
+                if sent != digests.checksum?.base64 {
+                    throw S3Error(.badDigest, "The \(algorithm.rawValue) checksum you specified did not match what we received.")
+                }
             }
         }
         return version
@@ -74,7 +80,8 @@ extension S3Gateway {
         switch request.header("x-amz-metadata-directive")?.uppercased() ?? "COPY" {
         case "COPY":
             guard address != source else {
-                throw S3Error(.invalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.")
+                throw S3Error(
+                    .invalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.")
             }
             template = try newVersion(address, metadataFrom: request)
             template.contentType = original.contentType
@@ -100,7 +107,9 @@ extension S3Gateway {
         return Response(status: .noContent)
     }
 
-    func deleteObjects(_ bucket: String, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error) -> Response {
+    func deleteObjects(_ bucket: String, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error)
+        -> Response
+    {
         _ = try await requireBucket(bucket)
         let document = try await smallBody(body, identity)
         if let expectedMD5 = try Self.contentMD5(request), expectedMD5 != Insecure.MD5.hash(data: document).hex { throw S3Error(.badDigest) }
@@ -142,7 +151,9 @@ extension S3Gateway {
     // MARK: Helpers
 
     /// Writes the bytes of `original` in `range` as a new version of `template`.
-    func copy(_ original: ObjectVersion, range: ClosedRange<Int64>?, holders: [StorageNodeClient], into template: ObjectVersion) async throws(S3Error) -> ObjectVersion {
+    func copy(_ original: ObjectVersion, range: ClosedRange<Int64>?, holders: [StorageNodeClient], into template: ObjectVersion) async throws(S3Error)
+        -> ObjectVersion
+    {
         let bytes = objects.bytes(of: original, range: range, holders: holders)
         let length = range.map { $0.upperBound - $0.lowerBound + 1 } ?? original.size
         return try await objects.put(template, body: bytes, length: length, maxSize: maxObjectSize, checksum: nil) { digests throws(S3Error) in
@@ -231,7 +242,9 @@ extension S3Gateway {
             }
             return (algorithm, nil)
         }
-        if let name = request.headers.first(where: { $0.name.hasPrefix("x-amz-checksum-") && $0.name != "x-amz-checksum-mode" && $0.name != "x-amz-checksum-type" })?.name {
+        if let name = request.headers.first(where: {
+            $0.name.hasPrefix("x-amz-checksum-") && $0.name != "x-amz-checksum-mode" && $0.name != "x-amz-checksum-type"
+        })?.name {
             throw S3Error(.invalidRequest, "\(name) is not a checksum this store computes (crc32, crc32c, sha1, sha256)")
         }
         return (nil, nil)

@@ -78,7 +78,9 @@ public struct S3Gateway: HTTPResponder, Sendable {
         return try S3Request(method: request.method.rawValue, rawPath: request.uri.path, rawQuery: request.uri.query ?? "", headers: headers)
     }
 
-    private func serve(_ operation: S3Operation, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error) -> Response {
+    private func serve(_ operation: S3Operation, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error)
+        -> Response
+    {
         switch operation {
         case .listBuckets: return try await listBuckets(identity)
         case .createBucket(let bucket): return try await createBucket(bucket, request, identity, body: body)
@@ -95,7 +97,8 @@ public struct S3Gateway: HTTPResponder, Sendable {
         case .deleteObject(let address): return try await deleteObject(address)
         case .createMultipartUpload(let address): return try await createMultipartUpload(address, request)
         case .uploadPart(let address, let upload, let part): return try await uploadPart(address, upload: upload, part: part, request, identity, body: body)
-        case .uploadPartCopy(let address, let upload, let part, let source): return try await uploadPartCopy(address, upload: upload, part: part, from: source, request)
+        case .uploadPartCopy(let address, let upload, let part, let source):
+            return try await uploadPartCopy(address, upload: upload, part: part, from: source, request)
         case .listParts(let address, let upload): return try await listParts(address, upload: upload, request)
         case .completeMultipartUpload(let address, let upload): return try await completeMultipartUpload(address, upload: upload, request, identity, body: body)
         case .abortMultipartUpload(let address, let upload): return try await abortMultipartUpload(address, upload: upload)

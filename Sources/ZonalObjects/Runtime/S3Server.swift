@@ -23,7 +23,8 @@ public struct S3Server: Service {
     public func run() async throws {
         let application = Application(
             responder: gateway,
-            server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds))),
+            server: .http1(
+                configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()], idleTimeout: .nanoseconds(limits.idleTimeout.nanoseconds))),
             configuration: .init(
                 address: .hostname(plan.host, port: plan.port), serverName: "zonal-s3",
                 availableConnectionsDelegate: .maximum(limits.maxConnections, logger: logger)),

@@ -67,7 +67,8 @@ public struct ReadyMessage: Sendable {
             guard case .s3(let spec) = instance.service.kind else { return nil }
             let region = spec.region ?? topology.regions.first { $0.zones.contains(instance.node.zone) }?.name ?? "us-east-1"
             let endpoint = "http://\(IPAddressText.hostPort(instance.node.address, instance.service.port))"
-            return "s3 \(instance.id): \(endpoint) region \(region) -> store \(spec.store)  (eval \"$(zonal objects credentials)\"; aws --endpoint-url \(endpoint) --region \(region) s3 ls)"
+            return
+                "s3 \(instance.id): \(endpoint) region \(region) -> store \(spec.store)  (eval \"$(zonal objects credentials)\"; aws --endpoint-url \(endpoint) --region \(region) s3 ls)"
         }
     }
 

@@ -11,7 +11,9 @@ public enum ObjectName {
         guard (3...63).contains(bytes.count), allowed, isLowerAlphanumeric(bytes.first!), isLowerAlphanumeric(bytes.last!),
             !name.contains(".."), !name.contains(".-"), !name.contains("-."), !looksLikeIPv4(name)
         else {
-            throw S3Error(.invalidBucketName, "The specified bucket is not valid: 3 to 63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit")
+            throw S3Error(
+                .invalidBucketName, "The specified bucket is not valid: 3 to 63 characters of a-z, 0-9, '.' and '-', starting and ending with a letter or digit"
+            )
         }
     }
 

@@ -147,7 +147,8 @@ public struct RequestAuthenticator: Sendable {
         guard let payloadHash = request.header("x-amz-content-sha256") else {
             throw S3Error(.invalidRequest, "a signed request needs x-amz-content-sha256")
         }
-        return try signed(credential: credential, signedHeaders: signedHeaders, signature: signature, timestamp: timestamp, payloadHash: payloadHash, presigned: false)
+        return try signed(
+            credential: credential, signedHeaders: signedHeaders, signature: signature, timestamp: timestamp, payloadHash: payloadHash, presigned: false)
     }
 
     static func parseQuery(_ request: S3Request) throws(S3Error) -> Signed {
