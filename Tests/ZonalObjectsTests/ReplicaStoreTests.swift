@@ -46,7 +46,7 @@ struct ReplicaStoreTests {
     func writeAndRead() async throws {
         let directory = try TemporaryDirectory(prefix: "zonal-replicas")
         defer { directory.remove() }
-        let store = try ReplicaStore(directory: directory.path, logger: Logger(label: "test"))
+        let store = try await ReplicaStore.load(directory: directory.path, logger: Logger(label: "test"))
         let content = Self.bytes(2_500_000, seed: 1)
         let receipt = try await store.receive(Chunks(parts: [Array(content.prefix(10))]))
         #expect(try await store.version(bucket: "b", key: "k") == nil, "an upload is invisible until committed")
@@ -69,7 +69,7 @@ struct ReplicaStoreTests {
     func corruption() async throws {
         let directory = try TemporaryDirectory(prefix: "zonal-replicas")
         defer { directory.remove() }
-        let store = try ReplicaStore(directory: directory.path, logger: Logger(label: "test"))
+        let store = try await ReplicaStore.load(directory: directory.path, logger: Logger(label: "test"))
         let content = Self.bytes(3_000_000, seed: 2)
         let version = try await write(store, key: "bad", content, id: "0001")
         let file = try #require(try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).first { $0.contains("-0001") })
@@ -97,7 +97,7 @@ struct ReplicaStoreTests {
     func leftovers() async throws {
         let directory = try TemporaryDirectory(prefix: "zonal-replicas")
         defer { directory.remove() }
-        let store = try ReplicaStore(directory: directory.path, logger: Logger(label: "test"))
+        let store = try await ReplicaStore.load(directory: directory.path, logger: Logger(label: "test"))
         _ = try await store.receive(Chunks(parts: [[1, 2, 3]]))
         let kept = try await write(store, key: "kept", [9, 9], id: "0001")
         try FileManager.default.createDirectory(atPath: directory.file("objects/zz"), withIntermediateDirectories: true)

@@ -107,8 +107,7 @@ public struct StorageNodeServer: Sendable {
     }
 
     private static func collect(_ request: Request) async throws(ObjectsError) -> ByteBuffer {
-        var body = request.body
-        do { return try await body.collect(upTo: 1 << 20) } catch { throw .invalid("the request body is larger than 1 MiB or broke off") }
+        do { return try await request.body.collect(upTo: 1 << 20) } catch { throw .invalid("the request body is larger than 1 MiB or broke off") }
     }
 
     private static func answer(_ work: () async throws(ObjectsError) -> Response) async throws -> Response {

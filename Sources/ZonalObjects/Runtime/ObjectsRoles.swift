@@ -13,7 +13,7 @@ public enum ObjectsRoles {
     public static func storageNode(_ plan: StorageNodePlan, limits: APILimits, tokens: AdminTokenSource, logger: Logger) async throws(ObjectsError)
         -> [any Service]
     {
-        let store = try ReplicaStore(directory: plan.dataDirectory, logger: logger)
+        let store = try await ReplicaStore.load(directory: plan.dataDirectory, logger: logger)
         let removed = try await store.removeLeftovers()
         if removed > 0 { logger.notice("removed what an earlier run left unfinished", metadata: ["files": "\(removed)"]) }
         var services: [any Service] = [

@@ -72,22 +72,32 @@ final class ReplicaIndex: Sendable {
     /// The newest version of `key` (a delete marker included), or the one named `versionID`.
     func entry(bucket: String, key: String, versionID: String? = nil) async throws(ObjectsError) -> Entry? {
         do {
-            let row = try await database.read { db in
+            let row = try await database.read { db -> StoredRow? in
+                let found: Row?
                 if let versionID {
-                    return try Row.fetchOne(
+                    found = try Row.fetchOne(
                         db, sql: "SELECT record, file, blocks FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
                         arguments: [bucket, Data(key.utf8), versionID])
+                } else {
+                    found = try Row.fetchOne(
+                        db, sql: "SELECT record, file, blocks FROM versions WHERE bucket = ? AND key = ? ORDER BY version_id DESC LIMIT 1",
+                        arguments: [bucket, Data(key.utf8)])
                 }
-                return try Row.fetchOne(
-                    db, sql: "SELECT record, file, blocks FROM versions WHERE bucket = ? AND key = ? ORDER BY version_id DESC LIMIT 1",
-                    arguments: [bucket, Data(key.utf8)])
+                return found.map { StoredRow(record: $0["record"], file: $0["file"], blocks: $0["blocks"]) }
             }
-            return try row.map(Self.entry)
+            return try row.map { row throws(ObjectsError) in Entry(version: try Self.decode(row.record), file: row.file, blockDigests: Array(row.blocks)) }
         } catch let error as ObjectsError {
             throw error
         } catch {
             throw .storage("cannot read the index: \(error)")
         }
+    }
+
+    /// A row as read, handed out of the database's queue.
+    private struct StoredRow: Sendable {
+        var record: Data
+        var file: String?
+        var blocks: Data
     }
 
     /// The newest version of each key after `after` starting with `prefix`, in key order, at
@@ -97,7 +107,7 @@ final class ReplicaIndex: Sendable {
         let start = after.lexicographicallyPrecedes(prefix) ? prefix : after
         let inclusive = after.lexicographicallyPrecedes(prefix)
         do {
-            let rows = try await database.read { db in
+            let records = try await database.read { db -> [Data] in
                 try Row.fetchAll(
                     db,
                     sql: """
@@ -106,10 +116,11 @@ final class ReplicaIndex: Sendable {
                         AND v.version_id = (SELECT MAX(w.version_id) FROM versions w WHERE w.bucket = v.bucket AND w.key = v.key)
                         ORDER BY v.key LIMIT ?
                         """,
-                    arguments: [bucket, Data(start), inclusive, Data(start), end.map { Data($0) }, end.map { Data($0) }, limit + 1])
+                    arguments: [bucket, Data(start), inclusive, Data(start), end.map { Data($0) }, end.map { Data($0) }, limit + 1]
+                ).map { $0["record"] }
             }
-            let versions = try rows.prefix(limit).map { row throws(ObjectsError) in try Self.decode(row["record"]) }
-            return (versions, rows.count > limit)
+            let versions = try records.prefix(limit).map { record throws(ObjectsError) in try Self.decode(record) }
+            return (versions, records.count > limit)
         } catch let error as ObjectsError {
             throw error
         } catch {
@@ -181,11 +192,6 @@ final class ReplicaIndex: Sendable {
         } catch {
             throw .storage("cannot read the index: \(error)")
         }
-    }
-
-    private static func entry(_ row: Row) throws(ObjectsError) -> Entry {
-        let blocks: Data = row["blocks"]
-        return Entry(version: try decode(row["record"]), file: row["file"], blockDigests: Array(blocks))
     }
 
     private static func encode(_ version: ObjectVersion) throws(ObjectsError) -> Data {

@@ -29,19 +29,34 @@ public final class ReplicaStore: Sendable {
     private let logger: Logger
     private let pending = Mutex<[String: (receipt: Receipt, digests: [UInt8])]>([:])
 
-    public init(directory: String, threadPool: NIOThreadPool = .singleton, logger: Logger) throws(ObjectsError) {
+    private init(directory: String, index: ReplicaIndex, threadPool: NIOThreadPool, logger: Logger) {
         self.directory = directory
-        self.logger = logger
+        self.index = index
         self.threadPool = threadPool
-        for sub in ["tmp", "objects"] {
-            do {
-                try FileManager.default.createDirectory(
-                    atPath: "\(directory)/\(sub)", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            } catch {
-                throw .storage("cannot create \(directory)/\(sub): \(error)")
+        self.logger = logger
+    }
+
+    /// Opens (creating when missing) the store in `directory`, on the thread pool.
+    public static func load(directory: String, threadPool: NIOThreadPool = .singleton, logger: Logger) async throws(ObjectsError) -> ReplicaStore {
+        let index: ReplicaIndex
+        do {
+            index = try await threadPool.runIfActive { () throws(ObjectsError) -> ReplicaIndex in
+                for sub in ["tmp", "objects"] {
+                    do {
+                        try FileManager.default.createDirectory(
+                            atPath: "\(directory)/\(sub)", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                    } catch {
+                        throw .storage("cannot create \(directory)/\(sub): \(error)")
+                    }
+                }
+                return try ReplicaIndex(path: "\(directory)/index.sqlite")
             }
+        } catch let error as ObjectsError {
+            throw error
+        } catch {
+            throw .storage("cannot open the replica store in \(directory): \(error)")
         }
-        index = try ReplicaIndex(path: "\(directory)/index.sqlite")
+        return ReplicaStore(directory: directory, index: index, threadPool: threadPool, logger: logger)
     }
 
     // MARK: Writing
