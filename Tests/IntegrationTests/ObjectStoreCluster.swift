@@ -21,7 +21,9 @@ final class ObjectStoreCluster: @unchecked Sendable {
     static let storagePort = 9100
     static let s3Port = 9200
 
-    init(zones: Int = 3) async throws {
+    /// `prepare` is given each storage node's data directory before the node starts (a test
+    /// mounts a small file system there).
+    init(zones: Int = 3, prepare: (String, String) async throws -> Void = { _, _ in }) async throws {
         directory = try TemporaryDirectory(prefix: "zonal-objects")
         let coordinatorHost = LoopbackAddress.random()
         let names = (1...zones).map { "n\($0)" }
@@ -40,6 +42,7 @@ final class ObjectStoreCluster: @unchecked Sendable {
                 nodes: [\(names.joined(separator: ", "))]
                 port: \(Self.storagePort)
                 admin_port: 9101
+                objects: { data_directory: "\(directory.file("data"))/{node}" }
               - name: s3
                 kind: s3
                 nodes: [\(names.joined(separator: ", "))]
@@ -54,6 +57,8 @@ final class ObjectStoreCluster: @unchecked Sendable {
                 "coordinator", "serve", "--host", coordinatorHost, "--port", "7379", "--data-dir", directory.file("coordinator"), "--token-file", tokenFile,
             ], outputPath: directory.file("coordinator.out"))
         for name in names {
+            try FileManager.default.createDirectory(atPath: dataDirectory(name), withIntermediateDirectories: true)
+            try await prepare(name, dataDirectory(name))
             try startStorageNode(name)
             try startGateway(name)
         }
@@ -80,8 +85,8 @@ final class ObjectStoreCluster: @unchecked Sendable {
 
     func endpoint(_ name: String) -> String { "http://\(nodes[name]!):\(Self.s3Port)" }
 
-    /// The node's data directory: `<state>/objects/<node>`.
-    func dataDirectory(_ name: String) -> String { "\(stateDirectory)/objects/\(name)" }
+    /// The node's data directory.
+    func dataDirectory(_ name: String) -> String { directory.file("data/\(name)") }
 
     func kill9StorageNode(_ name: String) {
         storageNodes[name]?.signal(SIGKILL)
@@ -120,7 +125,7 @@ final class ObjectStoreCluster: @unchecked Sendable {
     private func run(_ program: String, _ arguments: [String], timeout: Duration) async throws -> (status: Int32?, output: String) {
         let fixture = try ProcessFixture(
             executable: program, arguments: arguments, outputPath: directory.file("run-\(UUID().uuidString.prefix(8)).out"),
-            environment: try await credentials().merging(["AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null"]) { $1 })
+            environment: try await credentials().merging(["AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": directory.file("no-aws-config")]) { $1 })
         let status = await fixture.waitForExit(timeout: timeout)
         fixture.signal(SIGKILL)
         return (status, fixture.output)

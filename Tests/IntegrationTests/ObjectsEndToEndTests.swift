@@ -238,7 +238,79 @@ struct ObjectsEndToEndTests {
                 else { return false }
                 return bytes.count == 3_000_000 && bytes[2_000_000] == UInt8((2_000_000 * 31) % 251)
             }
-            #expect(repaired != nil, "\(node)'s replica was not repaired after \(damage)")
+            #expect(repaired != nil, "\(node)'s replica was not repaired after \(damage): \(cluster.output(node).suffix(3000))")
+        }
+    }
+
+    static let filler = """
+        import boto3, hashlib, sys
+        from botocore.config import Config
+        from botocore.exceptions import ClientError
+        s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="east", config=Config(retries={"max_attempts": 1}))
+        s3.create_bucket(Bucket="full")
+        acked, refusal = {}, None
+        for i in range(40):
+            body = bytes([i]) * 1_000_000
+            try:
+                s3.put_object(Bucket="full", Key=f"f{i}", Body=body)
+                acked[f"f{i}"] = hashlib.sha256(body).hexdigest()
+            except ClientError as error:
+                refusal = (f"f{i}", error.response["ResponseMetadata"]["HTTPStatusCode"], error.response["Error"]["Code"], hashlib.sha256(body).hexdigest())
+                break
+        intact = all(hashlib.sha256(s3.get_object(Bucket="full", Key=k)["Body"].read()).hexdigest() == d for k, d in acked.items())
+        refused_state = "none"
+        if refusal:
+            try:
+                got = hashlib.sha256(s3.get_object(Bucket="full", Key=refusal[0])["Body"].read()).hexdigest()
+                refused_state = "whole" if got == refusal[3] else "torn"
+            except ClientError as error:
+                refused_state = error.response["Error"]["Code"]
+        print(f"acked {len(acked)} intact {intact} refusal {refusal[1] if refusal else None} {refusal[2] if refusal else None} refused-object {refused_state}")
+        """
+
+    @Test("full disks on two of three zones: the write is refused with a clear S3 error, nothing torn is visible, every acknowledged object stays intact")
+    func fullDisks() async throws {
+        let mounts = Mounts()
+        do {
+            let cluster = try await ObjectStoreCluster { name, path in
+                if name != "n3" { try await mounts.tmpfs(path, size: "6m") }
+            }
+            defer { Task { await cluster.stop() } }
+            #expect(mounts.paths.count == 2)
+            let (status, output) = try await cluster.python(Self.filler, [cluster.endpoint("n1")])
+            #expect(status == 0, "\(output)")
+            #expect(output.contains("intact True"), "\(output)")
+            #expect(output.contains("refusal 507 XZonalInsufficientStorage"), "\(output)\n\(cluster.output("n1").suffix(2000))")
+            #expect(!output.contains("torn"), "\(output)")
+            let acked = Int(output.split(separator: " ").dropFirst().first ?? "") ?? 0
+            #expect(acked >= 3, "\(output)")
+            await cluster.stop()
+        } catch {
+            await mounts.removeAll()
+            throw error
+        }
+        await mounts.removeAll()
+    }
+
+    /// Small file systems a test mounts (tmpfs, so a disk fills in a few megabytes) and always
+    /// unmounts.
+    final class Mounts: @unchecked Sendable {
+        private(set) var paths: [String] = []
+
+        func tmpfs(_ path: String, size: String) async throws {
+            let mount = try ProcessFixture(
+                executable: "/usr/bin/mount", arguments: ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path], outputPath: "/dev/null")
+            guard await mount.waitForExit(timeout: .seconds(10)) == 0 else { throw FixtureError("cannot mount a tmpfs on \(path)") }
+            paths.append(path)
+        }
+
+        func removeAll() async {
+            for path in paths {
+                if let unmount = try? ProcessFixture(executable: "/usr/bin/umount", arguments: ["-l", path], outputPath: "/dev/null") {
+                    _ = await unmount.waitForExit(timeout: .seconds(10))
+                }
+            }
+            paths = []
         }
     }
 

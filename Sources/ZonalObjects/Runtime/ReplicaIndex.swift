@@ -64,6 +64,8 @@ final class ReplicaIndex: Sendable {
                 }
                 return files
             }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            throw .diskFull("cannot record \(version.bucket)/\(version.key) in the index: the disk is full")
         } catch {
             throw .storage("cannot record \(version.bucket)/\(version.key) in the index: \(error)")
         }

@@ -24,6 +24,9 @@ public final class ReplicatedObjects: Sendable {
     /// without closing its connections slows no write by more than this.
     static let stallTimeout: Duration = .seconds(2)
 
+    /// How long a read waits for the nearest replica's answer once a quorum of others answered.
+    static let nearestGrace: Duration = .milliseconds(20)
+
     /// How long a listing waits for the nodes beyond those it needs.
     static let listingGrace: Duration = .milliseconds(200)
 
@@ -153,12 +156,26 @@ public final class ReplicatedObjects: Sendable {
                 continuation.yield(index)
             }
         }
+        // Enough answers are a read quorum; the nearest node, which the bytes should come from,
+        // is waited for a little longer when it is not among them.
         var answers: [Int: ObjectVersion?] = [:]
-        var done = 0
+        var done: Set<Int> = []
+        var graceStarted = false
         for await index in finished {
-            done += 1
-            if case .success(let version) = await queries[index].value { answers[index] = version }
-            if answers.count >= readQuorum || done == nodes.count { break }
+            if index >= 0 {
+                done.insert(index)
+                if case .success(let version) = await queries[index].value { answers[index] = version }
+            }
+            if done.count == nodes.count || index < 0 { break }
+            guard answers.count >= readQuorum else { continue }
+            if done.contains(0) { break }
+            if !graceStarted {
+                graceStarted = true
+                Task {
+                    try? await Task.sleep(for: Self.nearestGrace)
+                    continuation.yield(-1)
+                }
+            }
         }
         continuation.finish()
         guard answers.count >= readQuorum else {
@@ -268,6 +285,7 @@ public final class ReplicatedObjects: Sendable {
         var checksum = algorithm.map(PayloadChecksum.init)
         var size: Int64 = 0
         var alive = Array(relays.indices)
+        var failures: [any Error] = []
         do {
             for try await buffer in body {
                 size += Int64(buffer.readableBytes)
@@ -278,11 +296,16 @@ public final class ReplicatedObjects: Sendable {
                     checksum?.update(bytes)
                 }
                 var stillAlive: [Int] = []
-                for index in alive where (try? await relays[index].send(buffer)) != nil { stillAlive.append(index) }
-                alive = stillAlive
-                guard alive.count >= writeQuorum else {
-                    throw S3Error(.serviceUnavailable, "storage nodes failed during the upload; fewer than \(writeQuorum) are left to take it")
+                for index in alive {
+                    do {
+                        try await relays[index].send(buffer)
+                        stillAlive.append(index)
+                    } catch {
+                        failures.append(error)
+                    }
                 }
+                alive = stillAlive
+                guard alive.count >= writeQuorum else { throw Self.refusal(failures, written: alive.count, of: relays.count) }
             }
         } catch let error as S3Error {
             throw error
@@ -320,11 +343,18 @@ public final class ReplicatedObjects: Sendable {
         }
         guard quorum.outcome == .acknowledged else {
             logger.warning("write not acknowledged", metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "failures": "\(failures)"])
-            if failures.contains(where: { if case .diskFull = $0 { true } else { false } }) {
-                throw S3Error(.insufficientStorage, "too few storage nodes have room for this object: \(failures.map(\.description).joined(separator: "; "))")
-            }
-            throw S3Error(.serviceUnavailable, "only \(quorum.durable) of \(replicas) replicas were written; \(writeQuorum) are needed")
+            throw Self.refusal(failures, written: quorum.durable, of: replicas)
         }
+    }
+
+    /// The error of a write that missed its quorum: out of room when a node said so, else
+    /// unavailable.
+    private static func refusal(_ failures: [any Error], written: Int, of replicas: Int) -> S3Error {
+        let reasons = failures.map { "\($0)" }.joined(separator: "; ")
+        if failures.contains(where: { if case ObjectsError.diskFull = $0 { true } else { false } }) {
+            return S3Error(.insufficientStorage, "too few storage nodes have room for this object: \(reasons)")
+        }
+        return S3Error(.serviceUnavailable, "only \(written) of \(replicas) replicas could be written: \(reasons)")
     }
 
     /// Copies `version` to the nodes found without it (or with a copy that failed), from the
