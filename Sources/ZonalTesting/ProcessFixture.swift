@@ -92,6 +92,18 @@ extension ZonalBinary {
     }
 }
 
+extension ProcessFixture {
+    /// An embedded coordinator (`zonal coordinator serve`) on `host:7379` with its data in
+    /// `directory/coordinator`, wanting the token in `tokenFile`: what a test cluster of agents
+    /// coordinates through.
+    public static func coordinator(host: String, directory: TemporaryDirectory, tokenFile: String) throws -> ProcessFixture {
+        try ProcessFixture(
+            executable: ZonalBinary.path,
+            arguments: ["coordinator", "serve", "--host", host, "--port", "7379", "--data-dir", directory.file("coordinator"), "--token-file", tokenFile],
+            outputPath: directory.file("coordinator.out"))
+    }
+}
+
 /// curl, the client operators use, run to completion: the answer's status code and body.
 public enum Curl {
     public static func run(_ arguments: [String], directory: TemporaryDirectory) async throws -> (status: Int, body: String) {

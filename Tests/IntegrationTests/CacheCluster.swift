@@ -51,11 +51,7 @@ final class CacheCluster: @unchecked Sendable {
             """
         file = try directory.write("topology.yaml", yaml)
         tokenFile = try directory.writePrivate("admin-token", token.secret)
-        coordinator = try ProcessFixture(
-            executable: ZonalBinary.path,
-            arguments: [
-                "coordinator", "serve", "--host", coordinatorHost, "--port", "7379", "--data-dir", directory.file("coordinator"), "--token-file", tokenFile,
-            ], outputPath: directory.file("coordinator.out"))
+        coordinator = try ProcessFixture.coordinator(host: coordinatorHost, directory: directory, tokenFile: tokenFile)
         for name in names { try startAgent(name) }
     }
 

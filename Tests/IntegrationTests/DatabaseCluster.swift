@@ -53,11 +53,7 @@ final class DatabaseCluster: @unchecked Sendable {
             """
         file = try directory.write("topology.yaml", yaml)
         tokenFile = try directory.writePrivate("admin-token", token.secret)
-        coordinator = try ProcessFixture(
-            executable: ZonalBinary.path,
-            arguments: [
-                "coordinator", "serve", "--host", coordinatorHost, "--port", "7379", "--data-dir", directory.file("coordinator"), "--token-file", tokenFile,
-            ], outputPath: directory.file("coordinator.out"))
+        coordinator = try ProcessFixture.coordinator(host: coordinatorHost, directory: directory, tokenFile: tokenFile)
         for name in names {
             if relayed { relays[name] = try await TCPRelay(host: coordinatorHost, targetHost: coordinatorHost, targetPort: 7379) }
             try startAgent(name)
