@@ -196,6 +196,40 @@ struct ObjectsEndToEndTests {
         #expect(healed != nil, "n3 still lacks replicas after the reads repaired it")
     }
 
+    static let timedClient = """
+        import boto3, hashlib, json, os, sys, time
+        from botocore.config import Config
+        s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="east", config=Config(retries={"max_attempts": 1}, read_timeout=30))
+        s3.create_bucket(Bucket="hang")
+        slowest, start, count = 0.0, time.time(), 0
+        while time.time() - start < float(sys.argv[2]):
+            count += 1
+            body = os.urandom(1000 + (count * 7919) % 300_000)
+            began = time.time()
+            s3.put_object(Bucket="hang", Key=f"h{count}", Body=body)
+            assert hashlib.sha256(s3.get_object(Bucket="hang", Key=f"h{count}")["Body"].read()).digest() == hashlib.sha256(body).digest()
+            slowest = max(slowest, time.time() - began)
+        began = time.time()
+        listed = sum(len(page.get("Contents", [])) for page in s3.get_paginator("list_objects_v2").paginate(Bucket="hang"))
+        print(json.dumps({"count": count, "slowest": slowest, "listed": listed, "listing": time.time() - began}))
+        """
+
+    @Test("a storage node that hangs without closing its connections (SIGSTOP) holds up no write, read or listing for long")
+    func hungStorageNode() async throws {
+        let cluster = try await ObjectStoreCluster(nodeTimeout: "10s")
+        defer { Task { await cluster.stop() } }
+        cluster.storageNodes["n2"]?.signal(SIGSTOP)
+        let (status, output) = try await cluster.python(Self.timedClient, [cluster.endpoint("n1"), "4"])
+        cluster.storageNodes["n2"]?.signal(SIGCONT)
+        #expect(status == 0, "\(output)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any], "\(output)")
+        let count = try #require(result["count"] as? Int)
+        #expect(count > 10, "\(output)")
+        #expect(result["listed"] as? Int == count)
+        #expect((result["slowest"] as? Double ?? 99) < 2.5, "a write or read waited for the hung node: \(output)")
+        #expect((result["listing"] as? Double ?? 99) < 2.5, "the listing waited for the hung node: \(output)")
+    }
+
     @Test("a replica damaged or deleted on disk is never served: the read moves to another replica, and the damaged one is repaired")
     func damagedReplica() async throws {
         let cluster = try await ObjectStoreCluster()

@@ -1,129 +1,137 @@
 import NIOCore
 import Synchronization
 
-/// Hands the buffers of one request body to one outgoing request, one at a time: `send`
-/// returns once the consumer has taken the buffer, so a client upload streams to several
-/// storage nodes at the pace of the slowest without buffering. When the consumer fails, the
-/// sender hears of it at its next `send` instead of waiting forever.
+/// Hands the buffers of one request body to one outgoing request, holding at most `capacity`
+/// bytes the consumer has not taken yet: a client upload streams to several storage nodes at
+/// once, a node a little slower than the others costs no waiting, and memory per upload stays
+/// bounded. When the queue is full `send` waits, and fails the relay as stalled once the
+/// consumer has taken nothing for `stallTimeout` (a node that stopped without closing its
+/// connection). When the consumer fails, the sender hears of it at its next `send`.
 final class BodyRelay: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
 
-    private enum Slot {
-        case empty
-        case full(ByteBuffer, CheckedContinuation<Void, any Error>)
-        case finished
-        case failed(any Error)
-    }
-
     private struct State {
-        var slot = Slot.empty
+        var queue = CircularBuffer<ByteBuffer>()
+        var queuedBytes = 0
+        var finished = false
+        var failure: (any Error)?
         var waitingConsumer: CheckedContinuation<ByteBuffer?, any Error>?
-        /// Counts sends, so a stall timer knows whether the send it watches is still waiting.
-        var sends = 0
+        var waitingSender: CheckedContinuation<Void, any Error>?
+        /// Counts the sender's waits, so a stall timer knows whether the wait it watches goes on.
+        var waits = 0
     }
 
-    /// A consumer that took nothing for the stall timeout while a buffer waited for it.
+    /// A consumer that took nothing for the stall timeout while the queue was full.
     struct Stalled: Error, CustomStringConvertible {
         var timeout: Duration
         var description: String { "the storage node took no data for \(timeout)" }
     }
 
     private let state = Mutex(State())
-    /// How long a buffer may wait for the consumer before the relay fails as stalled.
+    let capacity: Int
     let stallTimeout: Duration
 
-    init(stallTimeout: Duration) {
+    init(capacity: Int = 4 << 20, stallTimeout: Duration) {
+        self.capacity = capacity
         self.stallTimeout = stallTimeout
     }
 
-    /// Waits until the consumer took `buffer`; throws once the consumer failed, or when it
-    /// took nothing for ``stallTimeout`` (a node that stopped without closing its connection).
+    /// Queues `buffer`; waits while the queue is full. Throws once the consumer failed or stalled.
     func send(_ buffer: ByteBuffer) async throws {
-        try await withCheckedThrowingContinuation { (sent: CheckedContinuation<Void, any Error>) in
-            var watched: Int?
-            let consumer: CheckedContinuation<ByteBuffer?, any Error>? = state.withLock { state in
-                state.sends += 1
-                switch state.slot {
-                case .failed(let error):
-                    sent.resume(throwing: error)
-                    return nil
-                case .finished, .full:
-                    sent.resume(throwing: CancellationError())
-                    return nil
-                case .empty:
-                    if let waiting = state.waitingConsumer {
-                        state.waitingConsumer = nil
-                        sent.resume()
-                        return waiting
+        enum Next {
+            case done
+            case handed(CheckedContinuation<ByteBuffer?, any Error>)
+            case wait
+        }
+        let next: Next = try state.withLock { state in
+            if let failure = state.failure { throw failure }
+            if let consumer = state.waitingConsumer {
+                state.waitingConsumer = nil
+                return .handed(consumer)
+            }
+            state.queue.append(buffer)
+            state.queuedBytes += buffer.readableBytes
+            return state.queuedBytes <= capacity ? .done : .wait
+        }
+        switch next {
+        case .done: return
+        case .handed(let consumer): consumer.resume(returning: buffer)
+        case .wait:
+            try await withCheckedThrowingContinuation { (sender: CheckedContinuation<Void, any Error>) in
+                let watched: Int? = state.withLock { state in
+                    if let failure = state.failure {
+                        sender.resume(throwing: failure)
+                        return nil
                     }
-                    state.slot = .full(buffer, sent)
-                    watched = state.sends
-                    return nil
+                    guard state.queuedBytes > capacity else {
+                        sender.resume()
+                        return nil
+                    }
+                    state.waits += 1
+                    state.waitingSender = sender
+                    return state.waits
                 }
-            }
-            consumer?.resume(returning: buffer)
-            if let watched {
-                Task { [stallTimeout] in
-                    try? await Task.sleep(for: stallTimeout)
-                    self.failIfStillWaiting(watched)
+                if let watched {
+                    Task { [stallTimeout] in
+                        try? await Task.sleep(for: stallTimeout)
+                        self.failIfStillWaiting(watched)
+                    }
                 }
             }
         }
     }
 
-    private func failIfStillWaiting(_ send: Int) {
-        let stalled = state.withLock { state -> Bool in
-            guard case .full = state.slot else { return false }
-            return state.sends == send
-        }
-        if stalled { fail(Stalled(timeout: stallTimeout)) }
-    }
-
-    /// The body ended: the consumer's next read returns nil.
+    /// The body ended: the consumer gets what is queued, then nil.
     func finish() {
         let consumer = state.withLock { state -> CheckedContinuation<ByteBuffer?, any Error>? in
-            if case .empty = state.slot { state.slot = .finished }
+            state.finished = true
             defer { state.waitingConsumer = nil }
-            return state.waitingConsumer
+            return state.queue.isEmpty ? state.waitingConsumer : nil
         }
         consumer?.resume(returning: nil)
     }
 
-    /// The consumer gave up (its request failed): the sender's pending and next `send` throw.
+    /// The consumer gave up (its request failed), or the sender did: both sides' waits and
+    /// next calls throw.
     func fail(_ error: any Error) {
         let (sender, consumer) = state.withLock { state -> (CheckedContinuation<Void, any Error>?, CheckedContinuation<ByteBuffer?, any Error>?) in
-            var sender: CheckedContinuation<Void, any Error>?
-            if case .full(_, let waiting) = state.slot { sender = waiting }
-            state.slot = .failed(error)
-            defer { state.waitingConsumer = nil }
-            return (sender, state.waitingConsumer)
+            if state.failure == nil { state.failure = error }
+            state.queue.removeAll()
+            state.queuedBytes = 0
+            defer {
+                state.waitingSender = nil
+                state.waitingConsumer = nil
+            }
+            return (state.waitingSender, state.waitingConsumer)
         }
         sender?.resume(throwing: error)
         consumer?.resume(throwing: error)
     }
 
+    private func failIfStillWaiting(_ wait: Int) {
+        let stalled = state.withLock { $0.waitingSender != nil && $0.waits == wait }
+        if stalled { fail(Stalled(timeout: stallTimeout)) }
+    }
+
     private func next() async throws -> ByteBuffer? {
         try await withCheckedThrowingContinuation { (reader: CheckedContinuation<ByteBuffer?, any Error>) in
-            let sender: (ByteBuffer, CheckedContinuation<Void, any Error>)? = state.withLock { state in
-                switch state.slot {
-                case .full(let buffer, let sender):
-                    state.slot = .empty
-                    return (buffer, sender)
-                case .finished:
-                    reader.resume(returning: nil)
-                    return nil
-                case .failed(let error):
-                    reader.resume(throwing: error)
-                    return nil
-                case .empty:
-                    state.waitingConsumer = reader
-                    return nil
+            let (result, sender): (Result<ByteBuffer?, any Error>?, CheckedContinuation<Void, any Error>?) = state.withLock { state in
+                if let failure = state.failure { return (.failure(failure), nil) }
+                if let buffer = state.queue.popFirst() {
+                    state.queuedBytes -= buffer.readableBytes
+                    var sender: CheckedContinuation<Void, any Error>?
+                    if state.queuedBytes <= capacity, let waiting = state.waitingSender {
+                        state.waitingSender = nil
+                        sender = waiting
+                    }
+                    return (.success(buffer), sender)
                 }
+                if state.finished { return (.success(nil), nil) }
+                state.waitingConsumer = reader
+                return (nil, nil)
             }
-            if let (buffer, sender) = sender {
-                sender.resume()
-                reader.resume(returning: buffer)
-            }
+            sender?.resume()
+            if let result { reader.resume(with: result) }
         }
     }
 

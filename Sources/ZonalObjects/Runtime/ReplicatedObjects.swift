@@ -84,9 +84,9 @@ public final class ReplicatedObjects: Sendable {
         for relay in relays { relay.finish() }
         var receipts: [(StorageNodeClient, String)] = []
         var failures: [ObjectsError] = []
-        for (index, upload) in uploads.enumerated() {
+        for (index, result) in await finishedUploads(uploads) {
             let client = clients[nodes[index].name]!
-            switch await upload.value {
+            switch result {
             case .success(let receipt) where receipt.sha256 == digests.sha256 && receipt.size == digests.size:
                 receipts.append((client, receipt.upload))
             case .success(let receipt):
@@ -94,6 +94,9 @@ public final class ReplicatedObjects: Sendable {
                 failures.append(.corrupt("storage node \(client.node.name) received other bytes than were sent"))
             case .failure(let error):
                 failures.append(error)
+            case nil:
+                failures.append(.storage("storage node \(client.node.name) did not confirm the upload in time"))
+                Task { if case .success(let late) = await uploads[index].value { await client.discard(upload: late.upload) } }
             }
         }
         do {
@@ -225,6 +228,42 @@ public final class ReplicatedObjects: Sendable {
             segments.append(.init(version: replica, range: range, holders: nodes))
         }
         return ObjectBytes(segments: segments, deadline: deadline, onFailedHolder: repairFailed)
+    }
+
+    /// The uploads' results once all are in, or once a write quorum is in and the others had
+    /// a grace as long again (at least 100 ms, at most the stall timeout): a node that hangs
+    /// after taking the whole body delays no write. Nil for an upload not waited for.
+    private func finishedUploads(_ uploads: [Task<Result<ReplicaStore.Receipt, ObjectsError>, Never>]) async -> [(
+        Int, Result<ReplicaStore.Receipt, ObjectsError>?
+    )] {
+        let started = ContinuousClock.now
+        let (finished, continuation) = AsyncStream.makeStream(of: Int.self)
+        for (index, upload) in uploads.enumerated() {
+            Task {
+                _ = await upload.value
+                continuation.yield(index)
+            }
+        }
+        var results: [Int: Result<ReplicaStore.Receipt, ObjectsError>] = [:]
+        var succeeded = 0
+        var graceStarted = false
+        for await index in finished {
+            if index < 0 { break }
+            let result = await uploads[index].value
+            results[index] = result
+            if case .success = result { succeeded += 1 }
+            if results.count == uploads.count { break }
+            if succeeded >= writeQuorum && !graceStarted {
+                graceStarted = true
+                let grace = min(max(ContinuousClock.now - started, .milliseconds(100)), Self.stallTimeout)
+                Task {
+                    try? await Task.sleep(for: grace)
+                    continuation.yield(-1)
+                }
+            }
+        }
+        continuation.finish()
+        return uploads.indices.map { ($0, results[$0]) }
     }
 
     /// One round of a listing: every node's next page after `after`, merged. Needs all nodes
