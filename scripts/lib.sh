@@ -76,9 +76,10 @@ find_moto_server() {
   export ZONAL_MOTO_SERVER=$found
 }
 
-# The S3 clients the object store's tests drive it with: boto3 and the AWS CLI, from pip for
-# the python3 on PATH (as moto is).
+# The S3 clients the object store's tests drive it with: rclone, s3cmd and restic (Debian's),
+# boto3 and the AWS CLI (from pip for the python3 on PATH, as moto is).
 ensure_s3_clients() {
+  ensure_packages "rclone:rclone" "s3cmd:s3cmd" "restic:restic"
   python3 -c 'import boto3' 2>/dev/null && command -v aws >/dev/null 2>&1 && return 0
   echo "installing boto3 and awscli (S3 clients for tests) with pip" >&2
   python3 -m pip install --quiet boto3 awscli || python3 -m pip install --quiet --break-system-packages boto3 awscli

@@ -110,18 +110,23 @@ final class ObjectStoreCluster: @unchecked Sendable {
     /// store's credentials; its exit status and output.
     func python(_ script: String, _ arguments: [String], timeout: Duration = .seconds(120)) async throws -> (status: Int32?, output: String) {
         let path = try directory.write("script-\(UUID().uuidString.prefix(8)).py", script)
-        return try await run(Self.program("python3"), [path] + arguments, timeout: timeout)
+        return try await run("python3", [path] + arguments, timeout: timeout)
     }
 
     /// The AWS CLI against the front end of `node`.
     func aws(_ node: String, _ arguments: [String], timeout: Duration = .seconds(120)) async throws -> (status: Int32?, output: String) {
-        try await run(Self.program("aws"), ["--endpoint-url", endpoint(node), "--region", "east"] + arguments, timeout: timeout)
+        try await run("aws", ["--endpoint-url", endpoint(node), "--region", "east"] + arguments, timeout: timeout)
     }
 
-    private func run(_ program: String, _ arguments: [String], timeout: Duration) async throws -> (status: Int32?, output: String) {
+    /// Runs an S3 client (`program` found on PATH) with the store's credentials in the
+    /// environment, plus `environment`.
+    func run(_ program: String, _ arguments: [String], environment: [String: String] = [:], timeout: Duration = .seconds(120)) async throws -> (
+        status: Int32?, output: String
+    ) {
+        let base = ["AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": directory.file("no-aws-config"), "AWS_CA_BUNDLE": "", "AWS_DEFAULT_REGION": "east"]
         let fixture = try ProcessFixture(
-            executable: program, arguments: arguments, outputPath: directory.file("run-\(UUID().uuidString.prefix(8)).out"),
-            environment: try await credentials().merging(["AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": directory.file("no-aws-config")]) { $1 })
+            executable: Self.program(program), arguments: arguments, outputPath: directory.file("run-\(UUID().uuidString.prefix(8)).out"),
+            environment: try await credentials().merging(base) { $1 }.merging(environment) { $1 })
         let status = await fixture.waitForExit(timeout: timeout)
         fixture.signal(SIGKILL)
         return (status, fixture.output)

@@ -130,6 +130,44 @@ struct ObjectsEndToEndTests {
         #expect(!again.contains("upload:"), "a second sync found nothing new: \(again)")
     }
 
+    @Test("rclone, s3cmd and restic: copy and check a tree, a multipart upload and download, a restic repository backed up, checked and restored")
+    func otherClients() async throws {
+        let cluster = try await ObjectStoreCluster()
+        defer { Task { await cluster.stop() } }
+        let tree = cluster.directory.file("tree")
+        try FileManager.default.createDirectory(atPath: "\(tree)/a/b", withIntermediateDirectories: true)
+        for index in 0..<8 { FileManager.default.createFile(atPath: "\(tree)/a/f\(index)", contents: Data("file \(index)\n".utf8)) }
+        let large = Data((0..<(18 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 2_246_822_519 >> 11) })
+        FileManager.default.createFile(atPath: "\(tree)/a/b/large", contents: large)
+        let endpoint = cluster.endpoint("n2")
+        let credentials = try await cluster.credentials()
+        let rclone = [
+            "RCLONE_CONFIG_Z_TYPE": "s3", "RCLONE_CONFIG_Z_PROVIDER": "Other", "RCLONE_CONFIG_Z_ENDPOINT": endpoint, "RCLONE_CONFIG_Z_ENV_AUTH": "true",
+            "RCLONE_CONFIG_Z_REGION": "east", "RCLONE_CONFIG": cluster.directory.file("rclone.conf"),
+        ]
+        let host = "\(cluster.nodes["n2"]!):\(ObjectStoreCluster.s3Port)"
+        let s3cmd = [
+            "--host=\(host)", "--host-bucket=\(host)", "--no-ssl", "--region=east", "--access_key=\(credentials["AWS_ACCESS_KEY_ID"] ?? "")",
+            "--secret_key=\(credentials["AWS_SECRET_ACCESS_KEY"] ?? "")",
+        ]
+        let restic = ["RESTIC_PASSWORD": "a restic passphrase", "RESTIC_REPOSITORY": "s3:\(endpoint)/restic-repo"]
+        let steps: [(String, [String], [String: String])] = [
+            ("rclone", ["mkdir", "z:clients"], rclone), ("rclone", ["copy", tree, "z:clients/tree"], rclone),
+            ("rclone", ["check", tree, "z:clients/tree"], rclone),
+            ("s3cmd", s3cmd + ["put", "\(tree)/a/b/large", "s3://clients/s3cmd/large"], [:]),
+            ("s3cmd", s3cmd + ["get", "--force", "s3://clients/s3cmd/large", cluster.directory.file("large.s3cmd")], [:]),
+            ("restic", ["init"], restic), ("restic", ["backup", tree], restic), ("restic", ["check", "--read-data"], restic),
+            ("restic", ["restore", "latest", "--target", cluster.directory.file("restored")], restic),
+        ]
+        for (program, arguments, environment) in steps {
+            let (status, output) = try await cluster.run(program, arguments, environment: environment)
+            #expect(status == 0, "\(program) \(arguments.prefix(3).joined(separator: " ")): \(output.suffix(2000))")
+        }
+        #expect(FileManager.default.contents(atPath: cluster.directory.file("large.s3cmd")) == large)
+        #expect(FileManager.default.contents(atPath: cluster.directory.file("restored") + tree + "/a/b/large") == large)
+        #expect(FileManager.default.contents(atPath: cluster.directory.file("restored") + tree + "/a/f3") == Data("file 3\n".utf8))
+    }
+
     static let uploader = """
         import boto3, hashlib, json, os, sys, time
         from botocore.config import Config
