@@ -23,6 +23,11 @@ struct ReplicaStoreTests {
         func makeAsyncIterator() -> AsyncIterator { AsyncIterator(parts: parts) }
     }
 
+    /// A version id (32 hex digits) ending in `number`.
+    static func id(_ number: Int) -> String {
+        String(repeating: "0", count: 28) + String(format: "%04d", number)
+    }
+
     static func bytes(_ count: Int, seed: UInt64) -> [UInt8] {
         var random = SeededRandom(seed: seed)
         return (0..<count).map { _ in UInt8.random(in: 0...255, using: &random) }
@@ -51,16 +56,16 @@ struct ReplicaStoreTests {
         let receipt = try await store.receive(Chunks(parts: [Array(content.prefix(10))]))
         #expect(try await store.version(bucket: "b", key: "k") == nil, "an upload is invisible until committed")
         store.discard(upload: receipt.upload)
-        let first = try await write(store, key: "k", content, id: "0001")
+        let first = try await write(store, key: "k", content, id: Self.id(1))
         let (_, all) = try await store.read(bucket: "b", key: "k", versionID: first.versionID, range: nil)
         #expect(try await collect(all) == content)
         let (_, middle) = try await store.read(bucket: "b", key: "k", versionID: first.versionID, range: 1_048_000...2_100_000)
         #expect(try await collect(middle) == Array(content[1_048_000...2_100_000]))
-        _ = try await write(store, key: "k", Array(content.prefix(5)), id: "0002")
-        #expect(try await store.version(bucket: "b", key: "k")?.versionID == "0002")
-        #expect(try await store.version(bucket: "b", key: "k", versionID: "0001") == nil, "buckets without versioning keep the newest only")
+        _ = try await write(store, key: "k", Array(content.prefix(5)), id: Self.id(2))
+        #expect(try await store.version(bucket: "b", key: "k")?.versionID == Self.id(2))
+        #expect(try await store.version(bucket: "b", key: "k", versionID: Self.id(1)) == nil, "buckets without versioning keep the newest only")
         let listing = try await store.list(bucket: "b", prefix: [], after: [], limit: 10)
-        #expect(listing.versions.map(\.versionID) == ["0002"])
+        #expect(listing.versions.map(\.versionID) == [Self.id(2)])
         let files = try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).filter { $0.contains("/") }
         #expect(files.count == 1, "the superseded replica's file is gone: \(files)")
     }
@@ -71,8 +76,8 @@ struct ReplicaStoreTests {
         defer { directory.remove() }
         let store = try await ReplicaStore.load(directory: directory.path, logger: Logger(label: "test"))
         let content = Self.bytes(3_000_000, seed: 2)
-        let version = try await write(store, key: "bad", content, id: "0001")
-        let file = try #require(try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).first { $0.contains("-0001") })
+        let version = try await write(store, key: "bad", content, id: Self.id(1))
+        let file = try #require(try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).first { $0.contains(Self.id(1)) })
         let handle = try #require(FileHandle(forUpdatingAtPath: directory.file("objects/\(file)")))
         try handle.seek(toOffset: 2_000_000)
         try handle.write(contentsOf: Data([content[2_000_000] ^ 0xFF]))
@@ -85,8 +90,8 @@ struct ReplicaStoreTests {
         #expect(delivered == 1 << 20, "the blocks before the damaged one were served, the damaged one not")
         #expect(try await store.version(bucket: "b", key: "bad") == nil, "the damaged replica left the index")
 
-        let second = try await write(store, key: "gone", content, id: "0002")
-        let secondFile = try #require(try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).first { $0.contains("-0002") })
+        let second = try await write(store, key: "gone", content, id: Self.id(2))
+        let secondFile = try #require(try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).first { $0.contains(Self.id(2)) })
         try FileManager.default.removeItem(atPath: directory.file("objects/\(secondFile)"))
         let (_, missing) = try await store.read(bucket: "b", key: "gone", versionID: second.versionID, range: nil)
         await #expect(throws: ObjectsError.self) { for try await _ in missing {} }
@@ -99,7 +104,7 @@ struct ReplicaStoreTests {
         defer { directory.remove() }
         let store = try await ReplicaStore.load(directory: directory.path, logger: Logger(label: "test"))
         _ = try await store.receive(Chunks(parts: [[1, 2, 3]]))
-        let kept = try await write(store, key: "kept", [9, 9], id: "0001")
+        let kept = try await write(store, key: "kept", [9, 9], id: Self.id(1))
         try FileManager.default.createDirectory(atPath: directory.file("objects/zz"), withIntermediateDirectories: true)
         try Data([1]).write(to: URL(fileURLWithPath: directory.file("objects/zz/orphan")))
         #expect(try await store.removeLeftovers() == 2)

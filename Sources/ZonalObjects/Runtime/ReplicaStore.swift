@@ -99,6 +99,7 @@ public final class ReplicaStore: Sendable {
     /// Makes `version` visible: the upload's file renamed into place (none for a delete marker),
     /// the directory fsync'd, the index row committed. Superseded replicas are removed.
     public func commit(upload: String?, version: ObjectVersion) async throws(ObjectsError) {
+        guard VersionID.isValid(version.versionID) else { throw .invalid("\(version.versionID) is not a version id (32 lower-case hex digits)") }
         var file: String?
         var digests: [UInt8] = []
         if let upload {

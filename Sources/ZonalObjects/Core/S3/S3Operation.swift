@@ -54,16 +54,6 @@ public enum S3Operation: Sendable, Hashable {
             address.bucket
         }
     }
-
-    /// Whether it changes anything (what a read-only key may not do).
-    public var writes: Bool {
-        switch self {
-        case .createBucket, .deleteBucket, .deleteObjects, .putObject, .copyObject, .deleteObject, .createMultipartUpload, .uploadPart, .uploadPartCopy,
-            .completeMultipartUpload, .abortMultipartUpload:
-            true
-        default: false
-        }
-    }
 }
 
 /// Finds the operation of a request: bucket and key from the path (`/bucket/key`) or, when the
