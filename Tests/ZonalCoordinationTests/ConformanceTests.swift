@@ -220,7 +220,7 @@ struct ConformanceTests {
         }
     }
 
-    @Test("election: a leader that stops renewing is replaced within one TTL, never overlapping", arguments: Backend.allCases)
+    @Test("election: a leader that stops renewing is replaced within one TTL, never overlapping", .timeLimit(.minutes(1)), arguments: Backend.allCases)
     func electionHandover(backend: Backend) async throws {
         try await withBackend(backend) { fixture in
             let name = prefix() + "election"
