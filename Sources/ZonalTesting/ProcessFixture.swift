@@ -8,7 +8,10 @@ public final class ProcessFixture: @unchecked Sendable {
     /// Starts `executable` with `arguments`; its output goes to `outputPath`.
     public init(executable: String, arguments: [String], outputPath: String, environment: [String: String] = [:]) throws {
         self.outputPath = outputPath
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        // Created (or emptied) only when it is no device: creating replaces a file by renaming
+        // over it, which would turn /dev/null into a plain file.
+        let type = (try? FileManager.default.attributesOfItem(atPath: outputPath))?[.type] as? FileAttributeType
+        if type == nil || type == .typeRegular { _ = FileManager.default.createFile(atPath: outputPath, contents: nil) }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         // `setpriv --pdeathsig KILL` execs the program (same PID) so that it dies with the test
         // process, even when a crashed test cannot stop it.

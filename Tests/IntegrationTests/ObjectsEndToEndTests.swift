@@ -371,14 +371,14 @@ struct ObjectsEndToEndTests {
 
         func tmpfs(_ path: String, size: String) async throws {
             let mount = try ProcessFixture(
-                executable: "/usr/bin/mount", arguments: ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path], outputPath: "/dev/null")
+                executable: "/usr/bin/mount", arguments: ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", path], outputPath: "\(path).mount.out")
             guard await mount.waitForExit(timeout: .seconds(10)) == 0 else { throw FixtureError("cannot mount a tmpfs on \(path)") }
             paths.append(path)
         }
 
         func removeAll() async {
             for path in paths {
-                if let unmount = try? ProcessFixture(executable: "/usr/bin/umount", arguments: ["-l", path], outputPath: "/dev/null") {
+                if let unmount = try? ProcessFixture(executable: "/usr/bin/umount", arguments: ["-l", path], outputPath: "\(path).umount.out") {
                     _ = await unmount.waitForExit(timeout: .seconds(10))
                 }
             }
