@@ -2,7 +2,6 @@
 import json
 import os
 import pathlib
-import signal
 import statistics
 import subprocess
 import sys
@@ -13,42 +12,12 @@ import urllib.request
 import redis
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from processes import start, stop, stop_all, wait_until  # noqa: E402
 from results_doc import replace_section  # noqa: E402
 
 ZONAL, REQUESTS, FAILOVERS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 NODES = {"a1": "127.0.60.1", "b1": "127.0.61.1"}
 PROXY, TWEMPROXY = "127.0.62.1", "127.0.63.1"
-children = []
-
-
-def start(args, log, env=None):
-    process = subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-    children.append(process)
-    return process
-
-
-def stop(process):
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_until(check, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if check():
-                return True
-        except Exception:
-            pass
-        time.sleep(0.05)
-    return False
-
-
 class ZonalCache:
     def __init__(self, work):
         self.work = work
@@ -276,10 +245,7 @@ def main():
         default = sentinel_failovers(work, 30000, 1)
         write_doc(table, zonal, tuned, default)
     finally:
-        for process in children:
-            if process.poll() is None:
-                process.send_signal(signal.SIGKILL)
-                process.wait()
+        stop_all()
 
 
 main()

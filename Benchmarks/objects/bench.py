@@ -15,6 +15,7 @@ import boto3
 from botocore.config import Config
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+from processes import start, stop, stop_all, wait_until  # noqa: E402
 from results_doc import replace_section  # noqa: E402
 
 ZONAL, MOTO, SCALE = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -22,35 +23,6 @@ NODES = {"n1": "127.0.71.1", "n2": "127.0.72.1", "n3": "127.0.73.1"}
 COORDINATOR, MOTO_HOST = "127.0.74.1", "127.0.75.1"
 # (label, size, operations, concurrent clients)
 SIZES = [("4 KiB", 4096, 1500 * SCALE, 16), ("1 MiB", 1 << 20, 150 * SCALE, 4), ("64 MiB", 64 << 20, 6 * SCALE, 1)]
-children = []
-
-
-def start(args, log, env=None):
-    process = subprocess.Popen(args, stdout=open(log, "w"), stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
-    children.append(process)
-    return process
-
-
-def stop(process):
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_until(check, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if check():
-                return True
-        except Exception:
-            pass
-        time.sleep(0.05)
-    return False
 
 
 def disk_limits(directory):
@@ -182,8 +154,7 @@ def main():
         zonal = measure(ZonalStore(work), "bench")
         moto = measure(Moto(work), "bench")
     finally:
-        for process in children:
-            stop(process)
+        stop_all()
         shutil.rmtree(work, ignore_errors=True)
     rows = []
     for label, _, operations, concurrency in SIZES:
