@@ -36,13 +36,7 @@ public struct AdminToken: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `presented` is this token, in time independent of where the two first differ.
     public func matches(_ presented: some StringProtocol) -> Bool {
-        let expected = Array(secret.utf8)
-        let given = Array(presented.utf8)
-        var difference = UInt8(truncatingIfNeeded: expected.count ^ given.count)
-        for index in 0..<expected.count {
-            difference |= expected[index] ^ (index < given.count ? given[index] : 0)
-        }
-        return difference == 0
+        ConstantTime.equal(expected: secret, presented: presented)
     }
 
     /// What an HTTP client sends: `Authorization: Bearer <token>`.

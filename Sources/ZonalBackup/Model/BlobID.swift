@@ -12,16 +12,7 @@ public struct BlobID: Sendable, Hashable, Comparable, Codable, CustomStringConve
     }
 
     public init?(hex: String) {
-        guard hex.utf8.count == 64 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(32)
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
+        guard hex.utf8.count == 64, let bytes = [UInt8](hex: hex) else { return nil }
         self.bytes = bytes
     }
 

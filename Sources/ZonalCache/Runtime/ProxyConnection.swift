@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import ZonalCore
 
 /// One client of the proxy and its server connection to the master.
 ///
@@ -166,7 +167,7 @@ final class ProxyConnection: ChannelInboundHandler {
             password = remaining == 1 ? request.text(index) : nil
         }
         guard let password else { return false }
-        return constantTimeEqual(Array(password.utf8), Array(settings.password.utf8))
+        return ConstantTime.equal(expected: settings.password, presented: password)
     }
 
     private func quit(_ context: ChannelHandlerContext) {
@@ -450,12 +451,4 @@ final class ProxyUpstreamHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
-}
-
-/// Compares secrets without leaking where they first differ.
-func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-    guard a.count == b.count else { return false }
-    var difference: UInt8 = 0
-    for index in a.indices { difference |= a[index] ^ b[index] }
-    return difference == 0
 }

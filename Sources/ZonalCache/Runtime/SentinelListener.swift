@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import ZonalCoordination
+import ZonalCore
 
 /// Discovery the way Redis Sentinel offers it, so clients that already use Sentinel (redis-py,
 /// Jedis, Lettuce) find the master unchanged: `SENTINEL get-master-addr-by-name`, `SENTINEL
@@ -197,7 +198,7 @@ final class SentinelConnection: ChannelInboundHandler {
         let name = request.name
         if name == "AUTH" {
             let password = request.arguments.count == 3 && request.text(1) == "default" ? request.text(2) : request.text(1)
-            authenticated = password.map { constantTimeEqual(Array($0.utf8), Array(responder.password.utf8)) } ?? false
+            authenticated = password.map { ConstantTime.equal(expected: responder.password, presented: $0) } ?? false
             authenticated ? out.writeRESPSimple("OK") : out.writeRESPError("WRONGPASS invalid username-password pair or user is disabled.")
             return true
         }

@@ -70,8 +70,8 @@ public struct StorageNodeServer: Sendable {
         router.get("/v1/list") { request, _ in
             try await Self.answer { () throws(ObjectsError) in
                 let parameters = request.uri.queryParameters
-                guard let bucket = parameters["bucket"].map(String.init), let prefix = [UInt8](hexText: String(parameters["prefix"] ?? "")),
-                    let after = [UInt8](hexText: String(parameters["after"] ?? "")), let limit = parameters["limit"].flatMap({ Int($0) }),
+                guard let bucket = parameters["bucket"].map(String.init), let prefix = [UInt8](hex: String(parameters["prefix"] ?? "")),
+                    let after = [UInt8](hex: String(parameters["after"] ?? "")), let limit = parameters["limit"].flatMap({ Int($0) }),
                     (1...10_000).contains(limit)
                 else { throw .invalid("a listing needs bucket, hex prefix and after, and a limit of 1 to 10000") }
                 let (versions, truncated) = try await store.list(bucket: bucket, prefix: prefix, after: after, limit: limit)
@@ -81,7 +81,7 @@ public struct StorageNodeServer: Sendable {
         router.delete("/v1/keys") { request, _ in
             try await Self.answer { () throws(ObjectsError) in
                 let parameters = request.uri.queryParameters
-                guard let bucket = parameters["bucket"].map(String.init), let prefix = [UInt8](hexText: String(parameters["prefix"] ?? "")), !prefix.isEmpty
+                guard let bucket = parameters["bucket"].map(String.init), let prefix = [UInt8](hex: String(parameters["prefix"] ?? "")), !prefix.isEmpty
                 else {
                     throw .invalid("removing keys needs bucket and a non-empty hex prefix")
                 }
@@ -100,7 +100,7 @@ public struct StorageNodeServer: Sendable {
 
     private static func object(_ request: Request) throws(ObjectsError) -> (String, String) {
         let parameters = request.uri.queryParameters
-        guard let bucket = parameters["bucket"].map(String.init), let keyBytes = [UInt8](hexText: String(parameters["key"] ?? "")),
+        guard let bucket = parameters["bucket"].map(String.init), let keyBytes = [UInt8](hex: String(parameters["key"] ?? "")),
             let key = String(validating: keyBytes, as: UTF8.self), !key.isEmpty
         else { throw .invalid("a request for an object needs bucket and a hex key") }
         return (bucket, key)

@@ -152,35 +152,14 @@ public final class ReplicatedObjects: Sendable {
                 do throws(ObjectsError) { return .success(try await client.version(bucket: bucket, key: key)) } catch { return .failure(error) }
             }
         }
-        let (finished, continuation) = AsyncStream.makeStream(of: Int.self)
-        for (index, query) in queries.enumerated() {
-            Task {
-                _ = await query.value
-                continuation.yield(index)
-            }
-        }
         // Enough answers are a read quorum; the nearest node, which the bytes should come from,
         // is waited for a little longer when it is not among them.
-        var answers: [Int: ObjectVersion?] = [:]
-        var done: Set<Int> = []
-        var graceStarted = false
-        for await index in finished {
-            if index >= 0 {
-                done.insert(index)
-                if case .success(let version) = await queries[index].value { answers[index] = version }
-            }
-            if done.count == nodes.count || index < 0 { break }
-            guard answers.count >= readQuorum else { continue }
-            if done.contains(0) { break }
-            if !graceStarted {
-                graceStarted = true
-                Task {
-                    try? await Task.sleep(for: Self.nearestGrace)
-                    continuation.yield(-1)
-                }
-            }
+        let results = await QuorumGather.results(of: queries) { results in
+            guard results.values.count(where: \.succeeded) >= readQuorum else { return nil }
+            return results[0] != nil ? .zero : Self.nearestGrace
         }
-        continuation.finish()
+        var answers: [Int: ObjectVersion?] = [:]
+        for case (let index, .success(let version)) in results { answers[index] = version }
         guard answers.count >= readQuorum else {
             throw S3Error(.serviceUnavailable, "only \(answers.count) of \(nodes.count) storage nodes answered; \(readQuorum) are needed to read")
         }
@@ -237,32 +216,11 @@ public final class ReplicatedObjects: Sendable {
         Int, Result<ReplicaStore.Receipt, ObjectsError>?
     )] {
         let started = ContinuousClock.now
-        let (finished, continuation) = AsyncStream.makeStream(of: Int.self)
-        for (index, upload) in uploads.enumerated() {
-            Task {
-                _ = await upload.value
-                continuation.yield(index)
-            }
+        let writeQuorum = self.writeQuorum
+        let results = await QuorumGather.results(of: uploads) { results in
+            guard results.values.count(where: \.succeeded) >= writeQuorum else { return nil }
+            return min(max(started.duration(to: .now), .milliseconds(100)), Self.stallTimeout)
         }
-        var results: [Int: Result<ReplicaStore.Receipt, ObjectsError>] = [:]
-        var succeeded = 0
-        var graceStarted = false
-        for await index in finished {
-            if index < 0 { break }
-            let result = await uploads[index].value
-            results[index] = result
-            if case .success = result { succeeded += 1 }
-            if results.count == uploads.count { break }
-            if succeeded >= writeQuorum && !graceStarted {
-                graceStarted = true
-                let grace = min(max(ContinuousClock.now - started, .milliseconds(100)), Self.stallTimeout)
-                Task {
-                    try? await Task.sleep(for: grace)
-                    continuation.yield(-1)
-                }
-            }
-        }
-        continuation.finish()
         return uploads.indices.map { ($0, results[$0]) }
     }
 
@@ -271,32 +229,13 @@ public final class ReplicatedObjects: Sendable {
     public func listingRound(bucket: String, prefix: [UInt8], after: [UInt8], limit: Int) async throws(S3Error) -> ListingMerge.Merged {
         let all = Array(clients.values)
         let needed = all.count - writeQuorum + 1
-        let pages = await withTaskGroup(of: ListingMerge.Page?.self) { group in
-            for client in all {
-                group.addTask { try? await client.list(bucket: bucket, prefix: prefix, after: after, limit: limit) }
-            }
-            // Once enough nodes answered, a node that hangs is not waited for past a short grace.
-            var pages: [ListingMerge.Page] = []
-            var graceStarted = false
-            var answered = 0
-            while let page = await group.next() {
-                if let page {
-                    answered += 1
-                    pages.append(page)
-                }
-                if answered == all.count { break }
-                if answered >= needed && !graceStarted {
-                    graceStarted = true
-                    group.addTask {
-                        try? await Task.sleep(for: Self.listingGrace)
-                        return nil
-                    }
-                }
-                if graceStarted && page == nil { break }
-            }
-            group.cancelAll()
-            return pages
+        let requests = all.map { client in
+            Task { () -> ListingMerge.Page? in try? await client.list(bucket: bucket, prefix: prefix, after: after, limit: limit) }
         }
+        // Once enough nodes answered, a node that hangs is not waited for past a short grace.
+        let pages = await QuorumGather.results(of: requests) { results in
+            results.values.count(where: { $0 != nil }) >= needed ? Self.listingGrace : nil
+        }.values.compactMap { $0 }
         guard pages.count >= needed else {
             throw S3Error(.serviceUnavailable, "only \(pages.count) of \(all.count) storage nodes answered; \(needed) are needed to list")
         }

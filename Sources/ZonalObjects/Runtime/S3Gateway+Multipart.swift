@@ -121,7 +121,7 @@ extension S3Gateway {
                 throw S3Error(.entityTooSmall, "Part \(number) is \(part.size) bytes; every part but the last must be at least 5 MiB")
             }
             parts.append(PartReference(number: number, key: key, versionID: part.versionID, size: part.size, etag: part.etag))
-            md5s += [UInt8](hexText: part.etag) ?? []
+            md5s += [UInt8](hex: part.etag) ?? []
         }
         var version = try newVersion(address, metadataFrom: request)
         version.contentType = upload.contentType

@@ -1,6 +1,7 @@
 import Crypto
 import NIOCore
 import ZonalBackup
+import ZonalCore
 
 /// Decodes an `aws-chunked` body as it arrives: `<hex size>[;chunk-signature=<sig>]\r\n<data>\r\n`
 /// chunks ending with a zero-sized one, then optional trailers (`x-amz-checksum-crc32:…`) and,
@@ -120,7 +121,7 @@ public struct AWSChunkedDecoder: Sendable {
             "AWS4-HMAC-SHA256-PAYLOAD", signing.timestamp, signing.scope, previous, Self.emptyHash, chunkHash.finalize().hex,
         ].joined(separator: "\n")
         let expected = S3Signer.signature(text, key: signing.key)
-        guard let signature, ConstantTime.equal(expected, signature) else {
+        guard let signature, ConstantTime.equal(expected: expected, presented: signature) else {
             throw S3Error(.signatureDoesNotMatch, "the signature of an aws-chunked chunk does not match")
         }
         previousSignature = expected
@@ -155,7 +156,7 @@ public struct AWSChunkedDecoder: Sendable {
         }
         let text = ["AWS4-HMAC-SHA256-TRAILER", signing.timestamp, signing.scope, previous, SHA256.hash(data: Array(trailerText.utf8)).hex]
             .joined(separator: "\n")
-        guard ConstantTime.equal(S3Signer.signature(text, key: signing.key), signature) else {
+        guard ConstantTime.equal(expected: S3Signer.signature(text, key: signing.key), presented: signature) else {
             throw S3Error(.signatureDoesNotMatch, "the aws-chunked trailer signature does not match")
         }
     }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import ZonalBackup
+import ZonalCore
 
 /// Checks AWS Signature Version 4 on a request — in the `Authorization` header or in the query
 /// of a presigned URL — against the secret of the access key it names. Pure: the request, the
@@ -92,7 +93,7 @@ public struct RequestAuthenticator: Sendable {
         let key = S3Signer.signingKey(secret: secretKey, day: signed.day, region: signed.region, service: signed.service)
         let canonical = try canonicalRequest(request, signed)
         let expected = S3Signer.signature(S3Signer.stringToSign(timestamp: signed.timestamp, scope: signed.scope, canonicalRequest: canonical), key: key)
-        guard ConstantTime.equal(expected, signed.signature) else { throw S3Error(.signatureDoesNotMatch) }
+        guard ConstantTime.equal(expected: expected, presented: signed.signature) else { throw S3Error(.signatureDoesNotMatch) }
         return Authenticated(accessKey: signed.accessKey, payload: try payload(signed, key: key))
     }
 
@@ -223,16 +224,6 @@ public struct RequestAuthenticator: Sendable {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         return calendar.date(from: DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second))
-    }
-}
-
-/// Comparison whose time does not depend on where two secrets differ.
-enum ConstantTime {
-    static func equal(_ lhs: String, _ rhs: String) -> Bool {
-        let a = Array(lhs.utf8)
-        let b = Array(rhs.utf8)
-        guard a.count == b.count else { return false }
-        return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }
 
