@@ -23,7 +23,7 @@ final class ObjectStoreCluster: @unchecked Sendable {
 
     /// `prepare` is given each storage node's data directory before the node starts (a test
     /// mounts a small file system there).
-    init(zones: Int = 3, nodeTimeout: String = "3s", prepare: (String, String) async throws -> Void = { _, _ in }) async throws {
+    init(zones: Int = 3, nodeTimeout: String = "3s", scrubInterval: String = "24h", prepare: (String, String) async throws -> Void = { _, _ in }) async throws {
         directory = try TemporaryDirectory(prefix: "zonal-objects")
         let coordinatorHost = LoopbackAddress.random()
         let names = (1...zones).map { "n\($0)" }
@@ -42,7 +42,7 @@ final class ObjectStoreCluster: @unchecked Sendable {
                 nodes: [\(names.joined(separator: ", "))]
                 port: \(Self.storagePort)
                 admin_port: 9101
-                objects: { data_directory: "\(directory.file("data"))/{node}" }
+                objects: { data_directory: "\(directory.file("data"))/{node}", scrub_interval: \(scrubInterval) }
               - name: s3
                 kind: s3
                 nodes: [\(names.joined(separator: ", "))]

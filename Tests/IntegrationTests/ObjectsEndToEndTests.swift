@@ -314,6 +314,84 @@ struct ObjectsEndToEndTests {
         }
     }
 
+    @Test(
+        "the scrubber heals what no client reads: a node that missed every write, a damaged replica and a deleted one, each back whole; scrub status shows it")
+    func scrubberHeals() async throws {
+        let cluster = try await ObjectStoreCluster(scrubInterval: "1s")
+        defer { Task { await cluster.stop() } }
+        await cluster.storageNodes["n3"]?.stop()
+        let script = """
+            import boto3, hashlib, json, sys
+            s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="east")
+            s3.create_bucket(Bucket="faults")
+            bodies = {f"k{i}": bytes((i * j) % 251 for j in range(i * 997)) for i in range(25)}
+            bodies["big"] = bytes((j * 31) % 251 for j in range(3_000_000))
+            for key, body in bodies.items():
+                s3.put_object(Bucket="faults", Key=key, Body=body)
+            s3.put_object(Bucket="faults", Key="gone", Body=b"soon deleted")
+            s3.delete_object(Bucket="faults", Key="gone")
+            print(json.dumps({key: hashlib.sha256(body).hexdigest() for key, body in bodies.items()}))
+            """
+        let (status, output) = try await cluster.python(script, [cluster.endpoint("n1")])
+        #expect(status == 0, "\(output)")
+        let digests = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: String], "\(output)")
+
+        // n3 missed every write; now n1's replica of the big object gets a flipped byte and n2's
+        // of k20 (19,940 bytes) is deleted, so each object still has one good copy. No client
+        // reads any of them again.
+        func replica(_ node: String, size: Int) -> String? {
+            let objects = cluster.dataDirectory(node) + "/objects"
+            let files = (FileManager.default.subpaths(atPath: objects) ?? []).filter { $0.contains("/") }.map { "\(objects)/\($0)" }
+            return files.first { ((try? FileManager.default.attributesOfItem(atPath: $0)[.size]) as? Int) == size }
+        }
+        let flipped = try #require(replica("n1", size: 3_000_000))
+        let handle = try #require(FileHandle(forUpdatingAtPath: flipped))
+        try handle.seek(toOffset: 2_000_000)
+        try handle.write(contentsOf: Data([UInt8((2_000_000 * 31) % 251) ^ 0x5A]))
+        try handle.close()
+        try FileManager.default.removeItem(atPath: try #require(replica("n2", size: 20 * 997)))
+        try cluster.startStorageNode("n3")
+
+        let keys = Array(digests.keys) + ["gone"]
+        let healed = await poll(timeout: .seconds(40)) {
+            for node in ["n1", "n2", "n3"] {
+                for key in keys where await self.nodeVersion(cluster, node, key: key) == nil { return false }
+                guard replica(node, size: 20 * 997) != nil, let big = replica(node, size: 3_000_000), let bytes = FileManager.default.contents(atPath: big),
+                    bytes[2_000_000] == UInt8((2_000_000 * 31) % 251)
+                else { return false }
+            }
+            return true
+        }
+        #expect(healed != nil, "not every replica is back: \(["n1", "n2", "n3"].map { cluster.output($0).suffix(1500) })")
+        let marker = await self.nodeVersion(cluster, "n3", key: "gone") ?? ""
+        #expect(marker.replacingOccurrences(of: " ", with: "").contains("\"isDeleteMarker\":true"), "the delete marker reached n3: \(marker)")
+
+        let (listed, json) = try await ZonalBinary.run(
+            ["objects", "scrub", "status", "--topology", cluster.file, "--json"], directory: cluster.directory, environment: cluster.environment)
+        #expect(listed == 0, "\(json)")
+        let reports = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]], "\(json)")
+        #expect(reports.count == 3)
+        func total(_ node: String, _ field: String) -> Int {
+            ((reports.first { $0["node"] as? String == node }?["total"] as? [String: Any])?[field] as? Int) ?? 0
+        }
+        #expect(total("n1", "corrupt") >= 1 && total("n2", "corrupt") >= 1, "\(json)")
+        #expect(["n1", "n2", "n3"].map { total($0, "healed") }.reduce(0, +) >= keys.count + 2, "n3 got every version, n1 and n2 theirs back: \(json)")
+        let (shown, table) = try await ZonalBinary.run(
+            ["objects", "scrub", "status", "--topology", cluster.file], directory: cluster.directory, environment: cluster.environment)
+        #expect(shown == 0 && table.contains("HEALED") && table.contains("16.0 MiB/s"), "\(table)")
+
+        // And what the scrubber healed reads back intact from each node's own zone.
+        let verify = """
+            import boto3, hashlib, json, sys
+            s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="east")
+            digests = json.loads(sys.argv[2])
+            bad = [k for k, d in digests.items() if hashlib.sha256(s3.get_object(Bucket="faults", Key=k)["Body"].read()).hexdigest() != d]
+            print("ok" if not bad else f"bad {bad}")
+            """
+        let (_, verdict) = try await cluster.python(verify, [cluster.endpoint("n3"), output.trimmingCharacters(in: .whitespacesAndNewlines)])
+        #expect(verdict.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(verdict)")
+    }
+
     static let filler = """
         import boto3, hashlib, sys
         from botocore.config import Config

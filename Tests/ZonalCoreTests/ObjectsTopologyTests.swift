@@ -21,6 +21,7 @@ struct ObjectsTopologyTests {
             return
         }
         #expect(spec.replicas == 2 && spec.writeQuorum == 1 && spec.dataDirectory == nil)
+        #expect(spec.scrubRate == 16 << 20 && spec.scrubInterval == .seconds(86_400))
         #expect(gateway.store == "store" && gateway.domains == ["s3.test"] && gateway.region == nil)
         #expect(gateway.maxObjectSize == 5 << 30 && gateway.nodeTimeout == .seconds(10))
     }
@@ -38,6 +39,12 @@ struct ObjectsTopologyTests {
         errors.expectProblem(
             errors.withServices("  - name: o\n    kind: object-store\n    nodes: [a1]\n    port: 9100\n    admin_port: 9101\n    objects: { replicas: 9 }\n"),
             line: 16, "replicas", "from 1 to 7")
+        errors.expectProblem(
+            errors.withServices("  - name: o\n    kind: object-store\n    nodes: [a1]\n    port: 9100\n    objects: { replicas: 1, scrub_rate: -5 }\n"),
+            line: 15, "scrub_rate", "from 0 to")
+        errors.expectProblem(
+            errors.withServices("  - name: o\n    kind: object-store\n    nodes: [a1]\n    port: 9100\n    objects: { replicas: 1, scrub_interval: 0s }\n"),
+            line: 15, "scrub_interval", "positive duration")
         errors.expectProblem(
             errors.withServices("  - { name: s, kind: s3, zones: [east-a], port: 9200, s3: { store: nowhere } }\n"), line: 11, "nowhere", "not declared")
         errors.expectProblem(

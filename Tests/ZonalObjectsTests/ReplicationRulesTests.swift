@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZonalCore
 import ZonalTesting
 
 @testable import ZonalObjects
@@ -88,5 +89,18 @@ struct ReplicationRulesTests {
             let merged = ListingMerge.merge(Array(pages))
             #expect(merged.versions == truth.values.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) })
         }
+    }
+
+    @Test("a scrub pass may not read ahead of its rate: the pace is the bytes so far over the rate, from the start, without overflow")
+    func scrubPace() {
+        var pacer = ScrubPacer(rate: 1 << 20, started: .zero)
+        #expect(pacer.spend(512 << 10) == MonotonicInstant(nanoseconds: 500_000_000))
+        #expect(pacer.spend(512 << 10) == MonotonicInstant(nanoseconds: 1_000_000_000))
+        #expect(pacer.spend(ScrubPacer.versionCost) == MonotonicInstant(nanoseconds: 1_003_906_250))
+        #expect(pacer.spend(-5) == MonotonicInstant(nanoseconds: 1_003_906_250), "a negative count changes nothing")
+        var huge = ScrubPacer(rate: 0, started: .zero)
+        #expect(huge.rate == 1)
+        _ = huge.spend(.max)
+        #expect(huge.spend(.max) > MonotonicInstant.zero, "saturates instead of trapping")
     }
 }

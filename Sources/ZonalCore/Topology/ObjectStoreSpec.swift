@@ -10,11 +10,21 @@ public struct ObjectStoreSpec: Sendable, Hashable {
     /// Where each node keeps its replicas: `{node}` and `{service}` are replaced. Default
     /// `<state directory>/{service}/{node}`.
     public var dataDirectory: String?
+    /// Bytes per second each node's scrubber reads to verify its replicas, so checking never
+    /// takes the disk from clients. Default 16 MiB/s; 0 turns the scrubber off.
+    public var scrubRate: Int
+    /// How often a node starts a scrub pass over all its replicas (a pass that takes longer
+    /// is followed by the next at once). Default 24 hours.
+    public var scrubInterval: Duration
 
-    public init(replicas: Int = 3, writeQuorum: Int = 2, dataDirectory: String? = nil) {
+    public init(
+        replicas: Int = 3, writeQuorum: Int = 2, dataDirectory: String? = nil, scrubRate: Int = 16 << 20, scrubInterval: Duration = .seconds(86_400)
+    ) {
         self.replicas = replicas
         self.writeQuorum = writeQuorum
         self.dataDirectory = dataDirectory
+        self.scrubRate = scrubRate
+        self.scrubInterval = scrubInterval
     }
 }
 

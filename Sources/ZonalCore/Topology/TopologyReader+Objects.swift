@@ -6,7 +6,7 @@ extension TopologyReader {
     mutating func readObjectStore(_ node: Yams.Node?, subject: String) -> ObjectStoreSpec? {
         let path = "services.\(subject.dropFirst("service ".count)).objects"
         guard let node else { return ObjectStoreSpec() }
-        let keys = ["replicas", "write_quorum", "data_directory"]
+        let keys = ["replicas", "write_quorum", "data_directory", "scrub_rate", "scrub_interval"]
         guard let fields = YAMLFields(node, subject: "`objects` of \(subject)", problems: problems, allowedKeys: keys) else { return nil }
         record(path, fields.line)
         for key in keys { record("\(path).\(key)", fields.line(of: key)) }
@@ -14,6 +14,8 @@ extension TopologyReader {
         spec.replicas = fields.int("replicas", in: 1...7) ?? spec.replicas
         spec.writeQuorum = fields.int("write_quorum", in: 1...7) ?? spec.writeQuorum
         spec.dataDirectory = fields.string("data_directory")
+        spec.scrubRate = fields.int("scrub_rate", in: 0...(4 << 30)) ?? spec.scrubRate
+        spec.scrubInterval = fields.duration("scrub_interval") ?? spec.scrubInterval
         return spec
     }
 

@@ -4,16 +4,21 @@ import ZonalCore
 import ZonalObservability
 
 /// The admin port of a storage node or an S3 front end: `GET /health` (open, for balancers and
-/// checkers) and `GET /metrics`.
+/// checkers), `GET /metrics`, and on a storage node `GET /scrub` (its scrubber's status).
 public struct ObjectsAdminAPI: Sendable {
     public let name: String
     public let tokens: AdminTokenSource
     /// What `/health` reports; a throw is 503 with the reason.
     public let health: @Sendable () async throws -> [String: String]
+    /// A storage node's scrubber; nil on a front end.
+    public let scrubber: ReplicaScrubber?
 
-    public init(name: String, tokens: AdminTokenSource, health: @escaping @Sendable () async throws -> [String: String]) {
+    public init(
+        name: String, tokens: AdminTokenSource, scrubber: ReplicaScrubber? = nil, health: @escaping @Sendable () async throws -> [String: String]
+    ) {
         self.name = name
         self.tokens = tokens
+        self.scrubber = scrubber
         self.health = health
     }
 
@@ -24,6 +29,9 @@ public struct ObjectsAdminAPI: Sendable {
         let health = self.health
         router.get("/health") { _, _ in
             do { return Response.json(try await health()) } catch { return Response.json(status: .serviceUnavailable, ["error": "\(error)"]) }
+        }
+        if let scrubber {
+            router.get("/scrub") { _, _ in Response.json(scrubber.status) }
         }
         return APIServer.application(router: router, host: host, port: port, name: name, limits: limits, logger: logger)
     }

@@ -11,6 +11,12 @@ public struct StorageNodePlan: Sendable, Hashable {
     public var adminPort: Int?
     /// The directory of this node's replicas and index.
     public var dataDirectory: String
+    /// Every storage node of the store, this one included, and how many replicas each object
+    /// has: where the scrubber looks for the other replicas of what this node holds.
+    public var storageNodes: [S3GatewayPlan.StorageEndpoint]
+    public var replicas: Int
+    public var scrubRate: Int
+    public var scrubInterval: Duration
 
     public init(topology: Topology, service name: String, node nodeName: String, stateDirectory: String) throws(ObjectsError) {
         let (service, spec) = try Self.store(named: name, in: topology)
@@ -24,6 +30,21 @@ public struct StorageNodePlan: Sendable, Hashable {
         self.adminPort = service.adminPort
         let template = spec.dataDirectory ?? "\(URL(fileURLWithPath: stateDirectory).standardizedFileURL.path)/{service}/{node}"
         self.dataDirectory = template.replacingOccurrences(of: "{service}", with: name).replacingOccurrences(of: "{node}", with: nodeName)
+        self.storageNodes = Self.endpoints(of: service, in: topology)
+        self.replicas = spec.replicas
+        self.scrubRate = spec.scrubRate
+        self.scrubInterval = spec.scrubInterval
+    }
+
+    /// The storage nodes of the `object-store` service `store`, as front ends and peers reach them.
+    static func endpoints(of store: Topology.Service, in topology: Topology) -> [S3GatewayPlan.StorageEndpoint] {
+        store.nodes.compactMap { name in
+            topology.node(named: name).map { S3GatewayPlan.StorageEndpoint(name: name, zone: $0.zone, host: $0.address, port: store.port) }
+        }
+    }
+
+    public var placement: ReplicaPlacement {
+        ReplicaPlacement(nodes: storageNodes.map(\.placementNode), replicas: replicas)
     }
 
     /// The `object-store` service named `name`.
@@ -53,6 +74,8 @@ public struct S3GatewayPlan: Sendable, Hashable {
         }
 
         public var baseURL: String { "http://\(IPAddressText.hostPort(host, port))" }
+
+        var placementNode: ReplicaPlacement.StorageNode { .init(name: name, zone: zone) }
     }
 
     public var service: String
@@ -88,15 +111,13 @@ public struct S3GatewayPlan: Sendable, Hashable {
         self.region = spec.region ?? topology.regions.first { $0.zones.contains(node.zone) }?.name ?? "us-east-1"
         self.replicas = storeSpec.replicas
         self.writeQuorum = storeSpec.writeQuorum
-        self.storageNodes = store.nodes.compactMap { name in
-            topology.node(named: name).map { StorageEndpoint(name: name, zone: $0.zone, host: $0.address, port: store.port) }
-        }
+        self.storageNodes = StorageNodePlan.endpoints(of: store, in: topology)
         self.credentialsFile = StoreCredentials.file(store: store.name, stateDirectory: stateDirectory)
     }
 
     public var address: String { IPAddressText.hostPort(host, port) }
 
     public var placement: ReplicaPlacement {
-        ReplicaPlacement(nodes: storageNodes.map { .init(name: $0.name, zone: $0.zone) }, replicas: replicas)
+        ReplicaPlacement(nodes: storageNodes.map(\.placementNode), replicas: replicas)
     }
 }

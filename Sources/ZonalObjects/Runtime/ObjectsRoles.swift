@@ -9,18 +9,20 @@ import ZonalObservability
 /// and the tests: a storage node (data API and admin API), or an S3 front end (S3 and admin).
 public enum ObjectsRoles {
     /// A storage node: its replica store opened (leftovers of a crash removed), its data API on
-    /// the service port, health and metrics on the admin port.
+    /// the service port, its scrubber, and health, metrics and the scrubber's status on the
+    /// admin port.
     public static func storageNode(_ plan: StorageNodePlan, limits: APILimits, tokens: AdminTokenSource, logger: Logger) async throws(ObjectsError)
         -> [any Service]
     {
         let store = try await ReplicaStore.load(directory: plan.dataDirectory, logger: logger)
         let removed = try await store.removeLeftovers()
         if removed > 0 { logger.notice("removed what an earlier run left unfinished", metadata: ["files": "\(removed)"]) }
+        let scrubber = ReplicaScrubber(plan: plan, store: store, tokens: tokens, logger: logger)
         var services: [any Service] = [
-            StorageNodeServer(store: store, tokens: tokens).application(host: plan.host, port: plan.port, limits: limits, logger: logger)
+            StorageNodeServer(store: store, tokens: tokens).application(host: plan.host, port: plan.port, limits: limits, logger: logger), scrubber,
         ]
         if let adminPort = plan.adminPort {
-            let health = ObjectsAdminAPI(name: "zonal-objects-node", tokens: tokens) {
+            let health = ObjectsAdminAPI(name: "zonal-objects-node", tokens: tokens, scrubber: scrubber) {
                 _ = try await store.list(bucket: "", prefix: [], after: [], limit: 1)
                 return ["service": plan.service, "node": plan.node, "directory": plan.dataDirectory]
             }

@@ -85,9 +85,9 @@ final class ReplicaIndex: Sendable {
                         db, sql: "SELECT record, file, blocks FROM versions WHERE bucket = ? AND key = ? ORDER BY version_id DESC LIMIT 1",
                         arguments: [bucket, Data(key.utf8)])
                 }
-                return found.map { StoredRow(record: $0["record"], file: $0["file"], blocks: $0["blocks"]) }
+                return found.map(StoredRow.init)
             }
-            return try row.map { row throws(ObjectsError) in Entry(version: try Self.decode(row.record), file: row.file, blockDigests: Array(row.blocks)) }
+            return try row.map { row throws(ObjectsError) in try row.entry() }
         } catch let error as ObjectsError {
             throw error
         } catch {
@@ -100,6 +100,16 @@ final class ReplicaIndex: Sendable {
         var record: Data
         var file: String?
         var blocks: Data
+
+        init(_ row: Row) {
+            record = row["record"]
+            file = row["file"]
+            blocks = row["blocks"]
+        }
+
+        func entry() throws(ObjectsError) -> Entry {
+            Entry(version: try ReplicaIndex.decode(record), file: file, blockDigests: Array(blocks))
+        }
     }
 
     /// The newest version of each key after `after` starting with `prefix`, in key order, at
@@ -127,6 +137,37 @@ final class ReplicaIndex: Sendable {
             throw error
         } catch {
             throw .storage("cannot list the index: \(error)")
+        }
+    }
+
+    /// Where a walk over every row stands: the last row it saw, in (bucket, key, version) order.
+    struct Position: Sendable, Hashable {
+        var bucket: String
+        var key: [UInt8]
+        var versionID: String
+    }
+
+    /// Up to `limit` rows after `position` (from the first when nil), in (bucket, key, version)
+    /// order: a walk that sees each row once however many rows are added behind or ahead of it.
+    func entries(after position: Position?, limit: Int) async throws(ObjectsError) -> [Entry] {
+        let start = position ?? Position(bucket: "", key: [], versionID: "")
+        do {
+            let rows = try await database.read { db -> [StoredRow] in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT record, file, blocks FROM versions
+                        WHERE (bucket, key, version_id) > (?, ?, ?)
+                        ORDER BY bucket, key, version_id LIMIT ?
+                        """,
+                    arguments: [start.bucket, Data(start.key), start.versionID, limit]
+                ).map(StoredRow.init)
+            }
+            return try rows.map { row throws(ObjectsError) in try row.entry() }
+        } catch let error as ObjectsError {
+            throw error
+        } catch {
+            throw .storage("cannot read the index: \(error)")
         }
     }
 

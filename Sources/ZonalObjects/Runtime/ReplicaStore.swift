@@ -148,7 +148,7 @@ public final class ReplicaStore: Sendable {
         }
         let size = entry.version.size
         let bytes = ReplicaBytes(
-            path: "\(directory)/objects/\(file)", size: size, range: range ?? 0...(size - 1), blockSize: Self.blockSize, digests: entry.blockDigests,
+            path: "\(directory)/objects/\(file)", size: size, range: range ?? 0...max(size - 1, 0), blockSize: Self.blockSize, digests: entry.blockDigests,
             threadPool: threadPool
         ) { [weak self] reason in
             await self?.quarantine(entry, reason: reason)

@@ -347,13 +347,8 @@ public final class ReplicatedObjects: Sendable {
                 var lastError: (any Error)?
                 for source in sources {
                     do throws(ObjectsError) {
-                        guard let record = try await source.version(bucket: version.bucket, key: version.key, versionID: version.versionID) else { continue }
-                        var upload: String?
-                        if !record.isDeleteMarker && record.parts == nil {
-                            let body = try await source.bytes(of: record, range: nil, deadline: deadline)
-                            upload = try await target.upload(body, length: record.size, deadline: deadline).upload
-                        }
-                        try await target.commit(upload: upload, version: record)
+                        guard try await source.copy(bucket: version.bucket, key: version.key, versionID: version.versionID, to: target, deadline: deadline)
+                        else { continue }
                         logger.info(
                             "replica repaired",
                             metadata: ["bucket": "\(version.bucket)", "key": "\(version.key)", "node": "\(target.node.name)", "from": "\(source.node.name)"])

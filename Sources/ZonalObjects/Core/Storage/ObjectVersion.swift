@@ -52,6 +52,11 @@ public struct ObjectVersion: Sendable, Hashable, Codable {
         "\(bucket)~uploads"
     }
 
+    /// Whether `namespace` is the parts namespace of some bucket.
+    public static func isUploadsNamespace(_ namespace: String) -> Bool {
+        namespace.hasSuffix("~uploads")
+    }
+
     /// Whether `self` supersedes `other` of the same key.
     public func isNewer(than other: ObjectVersion) -> Bool {
         versionID > other.versionID
