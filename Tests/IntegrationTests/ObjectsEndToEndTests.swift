@@ -392,6 +392,109 @@ struct ObjectsEndToEndTests {
         #expect(verdict.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(verdict)")
     }
 
+    static let versioning = """
+        import boto3, json, sys
+        from botocore.exceptions import ClientError
+        s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="east")
+        step = sys.argv[2]
+        def code(call):
+            try:
+                call()
+                return None
+            except ClientError as error:
+                return error.response["Error"]["Code"]
+        def versions(**extra):
+            found, kwargs = [], {"Bucket": "ver", **extra}
+            while True:
+                page = s3.list_object_versions(**kwargs)
+                found += [(v["Key"], v["VersionId"], v["IsLatest"], "v") for v in page.get("Versions", [])]
+                found += [(v["Key"], v["VersionId"], v["IsLatest"], "m") for v in page.get("DeleteMarkers", [])]
+                if not page["IsTruncated"]:
+                    return found
+                kwargs["KeyMarker"], kwargs["VersionIdMarker"] = page["NextKeyMarker"], page.get("NextVersionIdMarker", "")
+        if step == "write":
+            s3.create_bucket(Bucket="ver")
+            assert "Status" not in s3.get_bucket_versioning(Bucket="ver")
+            s3.put_object(Bucket="ver", Key="doc", Body=b"before versioning")
+            s3.put_bucket_versioning(Bucket="ver", VersioningConfiguration={"Status": "Enabled"})
+            assert s3.get_bucket_versioning(Bucket="ver")["Status"] == "Enabled"
+            ids = [s3.put_object(Bucket="ver", Key="doc", Body=f"v{i}".encode())["VersionId"] for i in range(1, 4)]
+            assert len(set(ids)) == 3 and "null" not in ids, ids
+            for i, vid in enumerate(ids, 1):
+                assert s3.get_object(Bucket="ver", Key="doc", VersionId=vid)["Body"].read() == f"v{i}".encode()
+            assert s3.get_object(Bucket="ver", Key="doc", VersionId="null")["Body"].read() == b"before versioning"
+            for i in range(5):
+                s3.put_object(Bucket="ver", Key=f"other/{i}", Body=b"x")
+            deleted = s3.delete_object(Bucket="ver", Key="doc")
+            assert deleted["DeleteMarker"] and deleted["VersionId"] not in ids
+            assert code(lambda: s3.get_object(Bucket="ver", Key="doc")) == "NoSuchKey"
+            assert code(lambda: s3.head_object(Bucket="ver", Key="doc", VersionId=deleted["VersionId"])) == "405"
+            assert s3.list_objects_v2(Bucket="ver", Prefix="doc").get("KeyCount") == 0
+            listed = versions(Prefix="doc")
+            paged = versions(Prefix="doc", MaxKeys=1)
+            assert sorted(listed) == sorted(paged), f"pages of one entry list the same: {listed} {paged}"
+            assert sorted(v for k, v, latest, kind in listed) == sorted(ids + ["null", deleted["VersionId"]]), listed
+            assert [v for k, v, latest, kind in listed if latest] == [deleted["VersionId"]], listed
+            folded = s3.list_object_versions(Bucket="ver", Delimiter="/")
+            assert [p["Prefix"] for p in folded.get("CommonPrefixes", [])] == ["other/"], folded
+            # Undo the delete, then delete the newest version for good: the one before comes back.
+            s3.delete_object(Bucket="ver", Key="doc", VersionId=deleted["VersionId"])
+            assert s3.get_object(Bucket="ver", Key="doc")["Body"].read() == b"v3"
+            s3.copy_object(Bucket="ver", Key="restored", CopySource={"Bucket": "ver", "Key": "doc", "VersionId": ids[0]})
+            assert s3.get_object(Bucket="ver", Key="restored")["Body"].read() == b"v1"
+            print(json.dumps(ids))
+        elif step == "purge":
+            ids = json.loads(sys.argv[3])
+            s3.delete_object(Bucket="ver", Key="doc", VersionId=ids[2])
+            assert s3.get_object(Bucket="ver", Key="doc")["Body"].read() == b"v2"
+            assert code(lambda: s3.get_object(Bucket="ver", Key="doc", VersionId=ids[2])) == "NoSuchVersion"
+            s3.put_bucket_versioning(Bucket="ver", VersioningConfiguration={"Status": "Suspended"})
+            assert s3.put_object(Bucket="ver", Key="doc", Body=b"suspended 1")["VersionId"] == "null"
+            assert s3.put_object(Bucket="ver", Key="doc", Body=b"suspended 2")["VersionId"] == "null"
+            listed = versions(Prefix="doc")
+            assert sorted(v for k, v, latest, kind in listed) == sorted(ids[:2] + ["null"]), listed
+            assert s3.get_object(Bucket="ver", Key="doc", VersionId="null")["Body"].read() == b"suspended 2"
+            result = s3.delete_objects(Bucket="ver", Delete={"Objects": [{"Key": "doc", "VersionId": ids[0]}, {"Key": "restored"}]})
+            assert len(result["Deleted"]) == 2, result
+            assert code(lambda: s3.delete_bucket(Bucket="ver")) == "BucketNotEmpty"
+            print("ok")
+        else:
+            ids = json.loads(sys.argv[3])
+            listed = versions(Prefix="doc")
+            assert sorted(v for k, v, latest, kind in listed) == sorted(ids[1:2] + ["null"]), listed
+            print("ok")
+        """
+
+    @Test("versioning: every write kept, deletes undone, versions listed page by page, a version deleted for good stays deleted on a node that was away")
+    func versioning() async throws {
+        let cluster = try await ObjectStoreCluster(scrubInterval: "1s")
+        defer { Task { await cluster.stop() } }
+        let (wrote, ids) = try await cluster.python(Self.versioning, [cluster.endpoint("n1"), "write"])
+        #expect(wrote == 0, "\(ids)")
+        let idList = ids.trimmingCharacters(in: .whitespacesAndNewlines)
+        // n3 is away while versions are deleted for good; when it returns, its scrubber learns of
+        // the purges and nothing it held comes back.
+        await cluster.storageNodes["n3"]?.stop()
+        let (purged, purgeOutput) = try await cluster.python(Self.versioning, [cluster.endpoint("n1"), "purge", idList])
+        #expect(purged == 0, "\(purgeOutput)")
+        try cluster.startStorageNode("n3")
+        let versions = try #require(try JSONSerialization.jsonObject(with: Data(idList.utf8)) as? [String])
+        let gone = await poll(timeout: .seconds(30)) {
+            for id in [versions[0], versions[2]] {
+                guard let record = await self.nodeVersion(cluster, "n3", key: "doc", bucket: "ver", versionID: id), record.contains("isPurged") else {
+                    return false
+                }
+            }
+            return true
+        }
+        #expect(gone != nil, "n3 still holds versions deleted for good: \(cluster.output("n3").suffix(2000))")
+        try await Task.sleep(for: .seconds(2))
+        for node in ["n1", "n2", "n3"] {
+            let (checked, output) = try await cluster.python(Self.versioning, [cluster.endpoint(node), "check", idList])
+            #expect(checked == 0 && output.contains("ok"), "\(node): \(output)")
+        }
+    }
+
     static let filler = """
         import boto3, hashlib, sys
         from botocore.config import Config
@@ -539,9 +642,11 @@ struct ObjectsEndToEndTests {
 
     /// The version of `key` that storage node `node` holds, asked on its data API with the
     /// admin token; nil when it has none or does not answer.
-    func nodeVersion(_ cluster: ObjectStoreCluster, _ node: String, key: String, bucket: String = "faults") async -> String? {
+    func nodeVersion(_ cluster: ObjectStoreCluster, _ node: String, key: String, bucket: String = "faults", versionID: String? = nil) async -> String? {
         let hex = Array(key.utf8).map { String(format: "%02x", $0) }.joined()
-        var request = HTTPClientRequest(url: "http://\(cluster.nodes[node]!):\(ObjectStoreCluster.storagePort)/v1/version?bucket=\(bucket)&key=\(hex)")
+        let version = versionID.map { "&version=\($0)" } ?? ""
+        var request = HTTPClientRequest(
+            url: "http://\(cluster.nodes[node]!):\(ObjectStoreCluster.storagePort)/v1/version?bucket=\(bucket)&key=\(hex)\(version)")
         request.headers.add(name: "Authorization", value: "Bearer \(cluster.token.secret)")
         guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(2)), response.status == .ok,
             let body = try? await response.body.collect(upTo: 1 << 20)

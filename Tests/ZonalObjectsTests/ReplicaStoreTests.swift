@@ -39,10 +39,11 @@ struct ReplicaStoreTests {
         return all
     }
 
-    func write(_ store: ReplicaStore, key: String, _ content: [UInt8], id: String) async throws -> ObjectVersion {
+    func write(_ store: ReplicaStore, key: String, _ content: [UInt8], id: String, versioned: Bool? = nil) async throws -> ObjectVersion {
         let receipt = try await store.receive(
             Chunks(parts: stride(from: 0, to: content.count, by: 300_000).map { Array(content[$0..<min($0 + 300_000, content.count)]) }))
-        let version = ObjectVersion(bucket: "b", key: key, versionID: id, size: receipt.size, sha256: receipt.sha256, lastModified: Date())
+        var version = ObjectVersion(bucket: "b", key: key, versionID: id, size: receipt.size, sha256: receipt.sha256, lastModified: Date())
+        version.versioned = versioned
         try await store.commit(upload: receipt.upload, version: version)
         return version
     }
@@ -68,6 +69,32 @@ struct ReplicaStoreTests {
         #expect(listing.versions.map(\.versionID) == [Self.id(2)])
         let files = try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).filter { $0.contains("/") }
         #expect(files.count == 1, "the superseded replica's file is gone: \(files)")
+    }
+
+    @Test("versioned writes keep the earlier versions, a null version replaces only the null one, and a purged version never comes back")
+    func versionRules() async throws {
+        let directory = try TemporaryDirectory(prefix: "zonal-replicas")
+        defer { directory.remove() }
+        let store = try await ReplicaStore.load(directory: directory.path, logger: Logger(label: "test"))
+        _ = try await write(store, key: "k", [1], id: Self.id(1))
+        _ = try await write(store, key: "k", [2], id: Self.id(2), versioned: true)
+        _ = try await write(store, key: "k", [3], id: Self.id(3), versioned: true)
+        _ = try await write(store, key: "k", [4], id: Self.id(4))
+        let ids = { try await store.versions(bucket: "b", prefix: [], after: nil, limit: 10).versions.map(\.versionID) }
+        #expect(try await ids() == [Self.id(4), Self.id(3), Self.id(2)], "the newer null version replaced the older one only")
+        #expect(try await store.version(bucket: "b", key: "k", versionID: VersionID.null)?.versionID == Self.id(4))
+        let page = try await store.versions(bucket: "b", prefix: [], after: .init(key: Array("k".utf8), versionID: Self.id(4)), limit: 1)
+        #expect(page.versions.map(\.versionID) == [Self.id(3)] && page.truncated)
+
+        var purge = ObjectVersion(bucket: "b", key: "k", versionID: Self.id(3), lastModified: Date())
+        purge.isPurged = true
+        try await store.commit(upload: nil, version: purge)
+        #expect(try await ids() == [Self.id(4), Self.id(2)])
+        #expect(try await store.version(bucket: "b", key: "k", versionID: Self.id(3))?.isPurged == true, "asked by id, the purge answers")
+        _ = try await write(store, key: "k", [3], id: Self.id(3), versioned: true)
+        #expect(try await ids() == [Self.id(4), Self.id(2)], "a late replica of the purged version is not recorded again")
+        let files = try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).filter { $0.contains("/") }
+        #expect(files.count == 2, "the purged version's files are gone: \(files)")
     }
 
     @Test("a flipped byte or a missing file fails the read of that block and drops the replica, so it is healed and not served")

@@ -103,4 +103,38 @@ struct ReplicationRulesTests {
         _ = huge.spend(.max)
         #expect(huge.spend(.max) > MonotonicInstant.zero, "saturates instead of trapping")
     }
+
+    @Test("seeded: pages of every version from nodes that each missed some, truncated anywhere, merge round by round into every version once, in order")
+    func seededVersionMerges() {
+        var random = SeededRandom(seed: 20_261_203)
+        for _ in 0..<100 {
+            var replicas: [[ObjectVersion]] = [[], [], []]
+            var truth: [ObjectVersion] = []
+            for step in 0..<30 {
+                let version = Self.version("k\(Int.random(in: 0..<6, using: &random))", String(format: "%04d", step), deleted: Bool.random(using: &random))
+                let missing = Int.random(in: 0..<3, using: &random)
+                for index in 0..<3 where index != missing { replicas[index].append(version) }
+                truth.append(version)
+            }
+            let ordered = replicas.map { $0.sorted(by: ListingMerge.precedes) }
+            let limit = Int.random(in: 1...5, using: &random)
+            var cursor: ListingMerge.Position?
+            var listed: [ObjectVersion] = []
+            for _ in 0..<100 {
+                let pages = ordered.map { versions in
+                    let after = versions.filter { version in
+                        guard let cursor else { return true }
+                        let key = Array(version.key.utf8)
+                        return cursor.key.lexicographicallyPrecedes(key) || (key == cursor.key && cursor.versionID.map { version.versionID < $0 } ?? false)
+                    }
+                    return ListingMerge.Page(versions: Array(after.prefix(limit)), truncated: after.count > limit)
+                }
+                let round = ListingMerge.mergeVersions(pages)
+                listed += round.versions
+                guard let resume = round.resumeAfter else { break }
+                cursor = resume
+            }
+            #expect(listed == truth.sorted(by: ListingMerge.precedes))
+        }
+    }
 }

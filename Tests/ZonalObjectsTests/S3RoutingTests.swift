@@ -31,6 +31,21 @@ struct S3RoutingTests {
         #expect(try route("POST", "/photos", "delete") == .deleteObjects(bucket: "photos"))
     }
 
+    @Test("versions: versioning of a bucket, listings of versions, a version named in the query or in the copy source")
+    func versions() throws {
+        let id = String(repeating: "0a", count: 16)
+        #expect(try route("PUT", "/photos", "versioning") == .putBucketVersioning(bucket: "photos"))
+        #expect(try route("GET", "/photos", "versioning") == .getBucketVersioning(bucket: "photos"))
+        #expect(try route("GET", "/photos", "versions&prefix=a") == .listObjectVersions(bucket: "photos"))
+        #expect(try route("GET", "/photos/x", "versionId=\(id)") == .getObject(.init(bucket: "photos", key: "x", versionID: id)))
+        #expect(try route("DELETE", "/photos/x", "versionId=null") == .deleteObject(.init(bucket: "photos", key: "x", versionID: "null")))
+        #expect(
+            try route("PUT", "/photos/x", headers: [("x-amz-copy-source", "/photos/x?versionId=\(id)")])
+                == .copyObject(.init(bucket: "photos", key: "x"), source: .init(bucket: "photos", key: "x", versionID: id)))
+        #expect(throws: S3Error.self) { try route("PUT", "/photos/x", headers: [("x-amz-copy-source", "/photos/x?versionId=1")]) }
+        #expect(throws: S3Error.self) { try route("PUT", "/photos/x", headers: [("x-amz-copy-source", "/photos/x?acl")]) }
+    }
+
     @Test("names S3 refuses, and keys that would mean something else as paths, get the right error")
     func badNames() {
         func code(_ method: String, _ path: String, _ query: String = "") -> S3Error.Code? {
@@ -54,7 +69,9 @@ struct S3RoutingTests {
         #expect(code("PUT", "/b1b/x", "partNumber=10001&uploadId=\(String(repeating: "0", count: 32))") == .invalidArgument)
         #expect(code("PUT", "/b1b/x", "partNumber=1&uploadId=../../x") == .noSuchUpload)
         #expect(code("GET", "/b1b", "acl") == .notImplemented)
-        #expect(code("GET", "/b1b/x", "versionId=3") == .notImplemented)
+        #expect(code("GET", "/b1b/x", "versionId=3") == .invalidArgument, "not a version id this store made")
+        #expect(code("GET", "/b1b/x", "versionId=../../x") == .invalidArgument)
+        #expect(code("GET", "/b1b/x", "versionId=null") == nil)
     }
 
     @Test("request XML: DeleteObjects documents, entities; DOCTYPE, depth and garbage refused")

@@ -62,6 +62,16 @@ public struct StorageNodeClient: Sendable {
             try await send(makeRequest("GET", "/v1/list?bucket=\(bucket)&prefix=\(prefix.hex)&after=\(after.hex)&limit=\(limit)"), deadline: timeout))
     }
 
+    /// Every version of the keys with `prefix` after `after`, newest first within a key.
+    func versions(bucket: String, prefix: [UInt8], after: ListingMerge.Position?, limit: Int) async throws(ObjectsError) -> ListingMerge.Page {
+        var path = "/v1/versions?bucket=\(bucket)&prefix=\(prefix.hex)&limit=\(limit)"
+        if let after {
+            path += "&after=\(after.key.hex)"
+            if let versionID = after.versionID { path += "&after-version=\(versionID)" }
+        }
+        return try await decode(try await send(makeRequest("GET", path), deadline: timeout))
+    }
+
     func removeKeys(bucket: String, prefix: String) async throws(ObjectsError) {
         _ = try await collect(try await send(makeRequest("DELETE", "/v1/keys?bucket=\(bucket)&prefix=\(Array(prefix.utf8).hex)"), deadline: timeout))
     }

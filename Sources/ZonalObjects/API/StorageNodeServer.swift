@@ -78,6 +78,21 @@ public struct StorageNodeServer: Sendable {
                 return Response.json(ListingMerge.Page(versions: versions, truncated: truncated))
             }
         }
+        router.get("/v1/versions") { request, _ in
+            try await Self.answer { () throws(ObjectsError) in
+                let parameters = request.uri.queryParameters
+                guard let bucket = parameters["bucket"].map(String.init), let prefix = [UInt8](hex: parameters["prefix"] ?? ""),
+                    let limit = parameters["limit"].flatMap({ Int($0) }), (1...10_000).contains(limit)
+                else { throw .invalid("a listing of versions needs bucket, a hex prefix and a limit of 1 to 10000") }
+                var after: ListingMerge.Position?
+                if let key = parameters["after"] {
+                    guard let bytes = [UInt8](hex: key) else { throw .invalid("after must be a hex key") }
+                    after = .init(key: bytes, versionID: parameters["after-version"].map(String.init))
+                }
+                let (versions, truncated) = try await store.versions(bucket: bucket, prefix: prefix, after: after, limit: limit)
+                return Response.json(ListingMerge.Page(versions: versions, truncated: truncated))
+            }
+        }
         router.delete("/v1/keys") { request, _ in
             try await Self.answer { () throws(ObjectsError) in
                 let parameters = request.uri.queryParameters

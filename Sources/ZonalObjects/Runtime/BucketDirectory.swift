@@ -14,6 +14,17 @@ public final class BucketDirectory: Sendable {
         public var name: String
         public var created: Date
         public var region: String
+        /// Nil until versioning is first enabled; then enabled or suspended, never nil again.
+        public var versioning: Versioning?
+
+        /// Whether a write now keeps the key's earlier versions.
+        public var keepsVersions: Bool { versioning == .enabled }
+    }
+
+    /// S3's bucket versioning states, by their names in S3's XML.
+    public enum Versioning: String, Sendable, Hashable, Codable {
+        case enabled = "Enabled"
+        case suspended = "Suspended"
     }
 
     public let store: String
@@ -79,6 +90,29 @@ public final class BucketDirectory: Sendable {
         }
         guard created != nil else { throw S3Error(.bucketAlreadyOwnedByYou) }
         known.withLock { $0[name] = bucket }
+    }
+
+    /// Sets the versioning of `name` (compare-and-swap on its record, so a concurrent change on
+    /// another front end is not lost); returns the bucket as it is now.
+    public func setVersioning(_ name: String, to versioning: Versioning) async throws(S3Error) -> Bucket {
+        for _ in 0..<5 {
+            let stored: KeyValue?
+            do { stored = try await coordinator.get(prefix + name) } catch { throw S3Error(.serviceUnavailable, "the coordinator did not answer: \(error)") }
+            guard let stored, var bucket = decode(stored.value) else { throw S3Error(.noSuchBucket, "The specified bucket does not exist: \(name)") }
+            bucket.versioning = versioning
+            let value = (try? JSONEncoder.zonal().encode(bucket)).map(Array.init) ?? []
+            let swapped: Int64?
+            do {
+                swapped = try await coordinator.compareAndSwap(prefix + name, expectedRevision: stored.modRevision, value: value)
+            } catch {
+                throw S3Error(.serviceUnavailable, "the coordinator did not answer: \(error)")
+            }
+            if swapped != nil {
+                known.withLock { $0[name] = bucket }
+                return bucket
+            }
+        }
+        throw S3Error(.operationAborted, "the bucket's configuration kept changing while it was set; try again")
     }
 
     public func delete(_ name: String) async throws(S3Error) {

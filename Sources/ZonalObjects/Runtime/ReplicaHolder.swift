@@ -27,10 +27,10 @@ protocol ReplicaHolder: Sendable {
 extension ReplicaHolder {
     /// Copies the version `versionID` of `key` from here to `target`. The record is read from
     /// here by version id, so a copy is exactly the acknowledged version, digests included;
-    /// false when this holder does not have it. The bytes of a completed multipart object are
+    /// false when this holder does not have it (or holds only its purge record). The bytes of a completed multipart object are
     /// its parts', which are replicas of their own.
     func copy(bucket: String, key: String, versionID: String, to target: some ReplicaHolder, deadline: Duration) async throws(ObjectsError) -> Bool {
-        guard let record = try await version(bucket: bucket, key: key, versionID: versionID) else { return false }
+        guard let record = try await version(bucket: bucket, key: key, versionID: versionID), record.isPurged != true else { return false }
         var upload: String?
         if !record.isDeleteMarker && record.parts == nil {
             upload = try await target.upload(try await bytes(of: record, deadline: deadline), length: record.size, deadline: deadline).upload

@@ -4,8 +4,9 @@ import ZonalCore
 
 /// A storage node's index of the replicas it holds, in SQLite (WAL, `synchronous=FULL`, so a
 /// committed row survives a crash): one row per object version with its record, its file and
-/// the digests of its blocks. Keys are stored as BLOBs, so SQLite orders them by their UTF-8
-/// bytes, as S3 lists them.
+/// the digests of its blocks, and one per version deleted for good (so a replica that missed
+/// that delete cannot bring it back). Keys are stored as BLOBs, so SQLite orders them by their
+/// UTF-8 bytes, as S3 lists them.
 final class ReplicaIndex: Sendable {
     /// A row: the version, where its bytes are and the digests that check them.
     struct Entry: Sendable {
@@ -33,36 +34,50 @@ final class ReplicaIndex: Sendable {
                             PRIMARY KEY (bucket, key, version_id)
                         ) WITHOUT ROWID
                         """)
+                // Indexes made before versioning have no `versioned` column: every row in them
+                // is a null version, which the default says.
+                if try !db.columns(in: "versions").contains(where: { $0.name == "versioned" }) {
+                    try db.execute(sql: "ALTER TABLE versions ADD COLUMN versioned INTEGER NOT NULL DEFAULT 0")
+                }
+                try db.execute(
+                    sql: """
+                        CREATE TABLE IF NOT EXISTS purged (
+                            bucket TEXT NOT NULL, key BLOB NOT NULL, version_id TEXT NOT NULL,
+                            PRIMARY KEY (bucket, key, version_id)
+                        ) WITHOUT ROWID
+                        """)
             }
         } catch {
             throw .storage("cannot open the replica index \(path): \(error)")
         }
     }
 
-    /// Records `entry` and drops the versions of the same key older than the newest (buckets
-    /// without versioning keep only the newest; a late replica of an overwritten version is
-    /// dropped at once); returns the files no row names any more.
+    /// Records `entry` and drops what it supersedes; returns the files no row names any more.
+    /// A null version replaces the key's older null versions (a bucket without versioning keeps
+    /// one version per key; a late replica of an overwritten version is dropped at once); a
+    /// versioned one replaces nothing. A purge record removes its version and is kept instead;
+    /// a version purged before is not recorded again.
     func commit(_ entry: Entry) async throws(ObjectsError) -> [String] {
         let record = try Self.encode(entry.version)
         let version = entry.version
+        let key = Data(version.key.utf8)
         do {
             return try await database.write { db in
-                try db.execute(
-                    sql: "INSERT OR REPLACE INTO versions (bucket, key, version_id, record, file, blocks) VALUES (?, ?, ?, ?, ?, ?)",
-                    arguments: [version.bucket, Data(version.key.utf8), version.versionID, record, entry.file, Data(entry.blockDigests)])
-                let newest = try String.fetchOne(
-                    db, sql: "SELECT MAX(version_id) FROM versions WHERE bucket = ? AND key = ?", arguments: [version.bucket, Data(version.key.utf8)])
-                let stale = try Row.fetchAll(
-                    db, sql: "SELECT file, record FROM versions WHERE bucket = ? AND key = ? AND version_id < ?",
-                    arguments: [version.bucket, Data(version.key.utf8), newest])
-                try db.execute(
-                    sql: "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id < ?", arguments: [version.bucket, Data(version.key.utf8), newest])
-                var files = stale.compactMap { $0["file"] as String? }
-                for row in stale {
-                    guard let parts = (try? Self.decode(row["record"]))?.parts else { continue }
-                    files += try Self.removeParts(parts, of: version.bucket, in: db)
+                let identity: StatementArguments = [version.bucket, key, version.versionID]
+                if version.isPurged == true {
+                    try db.execute(sql: "INSERT OR IGNORE INTO purged (bucket, key, version_id) VALUES (?, ?, ?)", arguments: identity)
+                    return try Self.removeRows(db, where: "bucket = ? AND key = ? AND version_id = ?", identity, bucket: version.bucket)
                 }
-                return files
+                let purged = try Bool.fetchOne(db, sql: "SELECT 1 FROM purged WHERE bucket = ? AND key = ? AND version_id = ?", arguments: identity) ?? false
+                if purged { return entry.file.map { [$0] } ?? [] }
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO versions (bucket, key, version_id, record, file, blocks, versioned) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [version.bucket, key, version.versionID, record, entry.file, Data(entry.blockDigests), version.versioned == true])
+                guard version.versioned != true else { return [] }
+                let newestNull = try String.fetchOne(
+                    db, sql: "SELECT MAX(version_id) FROM versions WHERE bucket = ? AND key = ? AND versioned = 0", arguments: [version.bucket, key])
+                return try Self.removeRows(
+                    db, where: "bucket = ? AND key = ? AND versioned = 0 AND version_id < ?", [version.bucket, key, newestNull], bucket: version.bucket)
             }
         } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
             throw .diskFull("cannot record \(version.bucket)/\(version.key) in the index: the disk is full")
@@ -71,21 +86,46 @@ final class ReplicaIndex: Sendable {
         }
     }
 
-    /// The newest version of `key` (a delete marker included), or the one named `versionID`.
+    /// Deletes the version rows `condition` selects in `bucket`, with the part replicas of the
+    /// composite ones; returns their files.
+    private static func removeRows(_ db: Database, where condition: String, _ arguments: StatementArguments, bucket: String) throws -> [String] {
+        let rows = try Row.fetchAll(db, sql: "SELECT file, record FROM versions WHERE \(condition)", arguments: arguments)
+        try db.execute(sql: "DELETE FROM versions WHERE \(condition)", arguments: arguments)
+        var files = rows.compactMap { $0["file"] as String? }
+        for row in rows {
+            guard let parts = (try? decode(row["record"]))?.parts else { continue }
+            files += try removeParts(parts, of: bucket, in: db)
+        }
+        return files
+    }
+
+    /// The newest version of `key` (a delete marker included), its null version (`versionID`
+    /// ``VersionID/null``), or the one named `versionID` — as a purge record when that version
+    /// was deleted for good.
     func entry(bucket: String, key: String, versionID: String? = nil) async throws(ObjectsError) -> Entry? {
+        let columns = "SELECT record, file, blocks FROM versions WHERE bucket = ? AND key = ?"
         do {
-            let row = try await database.read { db -> StoredRow? in
-                let found: Row?
-                if let versionID {
-                    found = try Row.fetchOne(
-                        db, sql: "SELECT record, file, blocks FROM versions WHERE bucket = ? AND key = ? AND version_id = ?",
-                        arguments: [bucket, Data(key.utf8), versionID])
-                } else {
-                    found = try Row.fetchOne(
-                        db, sql: "SELECT record, file, blocks FROM versions WHERE bucket = ? AND key = ? ORDER BY version_id DESC LIMIT 1",
-                        arguments: [bucket, Data(key.utf8)])
+            let (row, purged) = try await database.read { db -> (StoredRow?, Bool) in
+                let arguments: StatementArguments = [bucket, Data(key.utf8)]
+                switch versionID {
+                case nil:
+                    return (try Row.fetchOne(db, sql: "\(columns) ORDER BY version_id DESC LIMIT 1", arguments: arguments).map(StoredRow.init), false)
+                case VersionID.null:
+                    let found = try Row.fetchOne(db, sql: "\(columns) AND versioned = 0 ORDER BY version_id DESC LIMIT 1", arguments: arguments)
+                    return (found.map(StoredRow.init), false)
+                case let versionID?:
+                    if let found = try Row.fetchOne(db, sql: "\(columns) AND version_id = ?", arguments: arguments + [versionID]) {
+                        return (StoredRow(found), false)
+                    }
+                    let purged = try Bool.fetchOne(
+                        db, sql: "SELECT 1 FROM purged WHERE bucket = ? AND key = ? AND version_id = ?", arguments: arguments + [versionID])
+                    return (nil, purged ?? false)
                 }
-                return found.map(StoredRow.init)
+            }
+            if purged, let versionID {
+                var record = ObjectVersion(bucket: bucket, key: key, versionID: versionID, lastModified: Date(timeIntervalSince1970: 0))
+                record.isPurged = true
+                return Entry(version: record, file: nil, blockDigests: [])
             }
             return try row.map { row throws(ObjectsError) in try row.entry() }
         } catch let error as ObjectsError {
@@ -129,6 +169,40 @@ final class ReplicaIndex: Sendable {
                         ORDER BY v.key LIMIT ?
                         """,
                     arguments: [bucket, Data(start), inclusive, Data(start), end.map { Data($0) }, end.map { Data($0) }, limit + 1]
+                ).map { $0["record"] }
+            }
+            let versions = try records.prefix(limit).map { record throws(ObjectsError) in try Self.decode(record) }
+            return (versions, records.count > limit)
+        } catch let error as ObjectsError {
+            throw error
+        } catch {
+            throw .storage("cannot list the index: \(error)")
+        }
+    }
+
+    /// Every version (delete markers included) of the keys starting with `prefix`, keys
+    /// ascending and each key's versions newest first, after `after` (its key and, when given,
+    /// its version: then the key's older versions follow), at most `limit`; and whether more
+    /// follow.
+    func versions(bucket: String, prefix: [UInt8], after: ListingMerge.Position?, limit: Int) async throws(ObjectsError) -> (
+        versions: [ObjectVersion], truncated: Bool
+    ) {
+        let end = Self.prefixEnd(prefix).map { Data($0) }
+        let afterKey = Data(after?.key ?? [])
+        let afterVersion = after?.versionID
+        do {
+            let records = try await database.read { db -> [Data] in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT record FROM versions
+                        WHERE bucket = ? AND key >= ? AND (? IS NULL OR key < ?)
+                        AND (? = 0 OR key > ? OR (key = ? AND ? IS NOT NULL AND version_id < ?))
+                        ORDER BY key, version_id DESC LIMIT ?
+                        """,
+                    arguments: [
+                        bucket, Data(prefix), end, end, after != nil, afterKey, afterKey, afterVersion, afterVersion, limit + 1,
+                    ]
                 ).map { $0["record"] }
             }
             let versions = try records.prefix(limit).map { record throws(ObjectsError) in try Self.decode(record) }
@@ -221,6 +295,7 @@ final class ReplicaIndex: Sendable {
             return try await database.write { db in
                 let files = try String?.fetchAll(db, sql: "SELECT file FROM versions WHERE bucket = ?", arguments: [bucket]).compactMap { $0 }
                 try db.execute(sql: "DELETE FROM versions WHERE bucket = ?", arguments: [bucket])
+                try db.execute(sql: "DELETE FROM purged WHERE bucket = ?", arguments: [bucket])
                 return files
             }
         } catch {

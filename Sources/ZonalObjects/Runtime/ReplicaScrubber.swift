@@ -119,35 +119,68 @@ public final class ReplicaScrubber: Service, Sendable {
         try? await clock.sleep(until: pacer.spend(ScrubPacer.versionCost))
         record { $0.versions += 1 }
 
-        var answers: [(peer: StorageNodeClient, newest: ObjectVersion?)] = []
+        // Each other replica node has this version, a purge record of it, a newer null version
+        // that replaced it (for a null version), or none of these: then it lacks it.
+        var holders: [StorageNodeClient] = []
+        var lacking: [StorageNodeClient] = []
+        var newer: (version: ObjectVersion, holder: StorageNodeClient)?
         for node in placement.replicaNodes(bucket: version.bucket, key: version.key) {
             guard let peer = peers[node.name] else { continue }
-            do {
-                answers.append((peer, try await peer.version(bucket: version.bucket, key: version.key, versionID: nil)))
+            do throws(ObjectsError) {
+                let same = try await peer.version(bucket: version.bucket, key: version.key, versionID: version.versionID)
+                if let same, same.isPurged == true {
+                    await purgeHere(same)
+                    return
+                }
+                if same != nil {
+                    holders.append(peer)
+                    continue
+                }
+                if version.versioned != true, let null = try await peer.version(bucket: version.bucket, key: version.key, versionID: VersionID.null),
+                    null.isNewer(than: version)
+                {
+                    if newer.map({ null.isNewer(than: $0.version) }) ?? true { newer = (null, peer) }
+                    continue
+                }
+                lacking.append(peer)
             } catch {
                 record { $0.unreachable += 1 }
                 recordError("\(error)")
             }
         }
-        if let newer = answers.compactMap(\.newest).filter({ $0.isNewer(than: version) }).max(by: { $1.isNewer(than: $0) }) {
-            // This node is behind: the newer version supersedes its copy once copied here.
+        if let newer {
+            // This node is behind: the newer null version replaces its copy once copied here.
             record { $0.missing += 1 }
-            await heal(newer, from: answers.filter { $0.newest?.versionID == newer.versionID }.map(\.peer), to: local, pacer: &pacer)
+            await heal(newer.version, from: [newer.holder], to: local, pacer: &pacer)
             return
         }
         if !intact {
-            await heal(version, from: answers.filter { $0.newest?.versionID == version.versionID }.map(\.peer), to: local, pacer: &pacer)
+            await heal(version, from: holders, to: local, pacer: &pacer)
             return
         }
-        let lacking = answers.filter { answer in answer.newest.map { version.isNewer(than: $0) } ?? true }.map(\.peer)
         guard !lacking.isEmpty else { return }
-        if ObjectVersion.isUploadsNamespace(version.bucket) && !answers.contains(where: { $0.newest?.versionID == version.versionID }) {
+        if ObjectVersion.isUploadsNamespace(version.bucket) && holders.isEmpty {
             record { $0.orphanParts += 1 }
             return
         }
         for peer in lacking {
             record { $0.missing += 1 }
             await heal(version, from: [local], to: peer, pacer: &pacer)
+        }
+    }
+
+    /// Applies here a purge another node has: the version was deleted for good while this node
+    /// did not hear of it.
+    private func purgeHere(_ purge: ObjectVersion) async {
+        do throws(ObjectsError) {
+            try await local.commit(upload: nil, version: purge)
+            record { $0.healed += 1 }
+            logger.notice(
+                "a version deleted for good elsewhere was removed here",
+                metadata: ["bucket": "\(purge.bucket)", "key": "\(purge.key)", "version": "\(purge.versionID)"])
+        } catch {
+            record { $0.failed += 1 }
+            recordError("\(error)")
         }
     }
 

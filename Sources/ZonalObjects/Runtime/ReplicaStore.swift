@@ -161,6 +161,13 @@ public final class ReplicaStore: Sendable {
         try await index.list(bucket: bucket, prefix: prefix, after: after, limit: limit)
     }
 
+    /// Every version of the keys with `prefix` after `after`, newest first within a key.
+    public func versions(bucket: String, prefix: [UInt8], after: ListingMerge.Position?, limit: Int) async throws(ObjectsError) -> (
+        versions: [ObjectVersion], truncated: Bool
+    ) {
+        try await index.versions(bucket: bucket, prefix: prefix, after: after, limit: limit)
+    }
+
     /// Removes every version of the keys starting with `prefix`.
     public func removeKeys(bucket: String, prefix: [UInt8]) async throws(ObjectsError) {
         await removeFiles(try await index.removeKeys(bucket: bucket, prefix: prefix))

@@ -115,11 +115,49 @@ public final class ReplicatedObjects: Sendable {
     }
 
     /// Writes a delete marker for `key`: its versions are hidden on every replica that gets it.
-    public func delete(bucket: String, key: String, at date: Date) async throws(S3Error) -> ObjectVersion {
-        let marker = ObjectVersion(
+    /// A `versioned` marker keeps them (a bucket with versioning: the delete can be undone);
+    /// else it is the key's null version and replaces the previous one.
+    public func delete(bucket: String, key: String, at date: Date, versioned: Bool) async throws(S3Error) -> ObjectVersion {
+        var marker = ObjectVersion(
             bucket: bucket, key: key, versionID: VersionID.make(at: date, random: .random(in: 0...UInt64.max)), isDeleteMarker: true, lastModified: date)
+        marker.versioned = versioned ? true : nil
         try await record(marker)
         return marker
+    }
+
+    /// Deletes `version` for good: a purge record replaces it on a quorum of its replica nodes,
+    /// and stays there so that no replica that missed it can bring the version back.
+    public func purge(_ version: ObjectVersion) async throws(S3Error) {
+        var record = ObjectVersion(bucket: version.bucket, key: version.key, versionID: version.versionID, lastModified: version.lastModified)
+        record.isPurged = true
+        try await self.record(record)
+    }
+
+    /// The version of `key` named `versionID` (or its null version, ``VersionID/null``) as a read
+    /// quorum knows it, and the nodes that hold it, nearest first; nil when there is none or it
+    /// was purged.
+    public func version(bucket: String, key: String, versionID: String) async throws(S3Error) -> (version: ObjectVersion, holders: [StorageNodeClient])? {
+        let nodes = placement.readOrder(bucket: bucket, key: key, from: zone).map { clients[$0.name]! }
+        let readQuorum = WriteQuorum(replicas: nodes.count, quorum: writeQuorum).readQuorum
+        let queries = nodes.map { client in
+            Task { () -> Result<ObjectVersion?, ObjectsError> in
+                do throws(ObjectsError) { return .success(try await client.version(bucket: bucket, key: key, versionID: versionID)) } catch {
+                    return .failure(error)
+                }
+            }
+        }
+        let results = await QuorumGather.results(of: queries) { results in
+            results.values.count(where: \.succeeded) >= readQuorum ? .zero : nil
+        }
+        var answers: [Int: ObjectVersion?] = [:]
+        for case (let index, .success(let version)) in results { answers[index] = version }
+        guard answers.count >= readQuorum else {
+            throw S3Error(.serviceUnavailable, "only \(answers.count) of \(nodes.count) storage nodes answered; \(readQuorum) are needed to read")
+        }
+        let found = answers.values.compactMap { $0 }
+        guard !found.contains(where: { $0.isPurged == true }), let chosen = found.max(by: { $1.isNewer(than: $0) }) else { return nil }
+        let holders = nodes.indices.filter { answers[$0]??.versionID == chosen.versionID }.map { nodes[$0] }
+        return (chosen, holders + nodes.indices.filter { answers[$0] == nil }.map { nodes[$0] })
     }
 
     /// Commits a version that carries no bytes of its own (a delete marker, a completed
@@ -227,19 +265,29 @@ public final class ReplicatedObjects: Sendable {
     /// One round of a listing: every node's next page after `after`, merged. Needs all nodes
     /// but `writeQuorum - 1`, so each key's replicas still include one with its newest write.
     public func listingRound(bucket: String, prefix: [UInt8], after: [UInt8], limit: Int) async throws(S3Error) -> ListingMerge.Merged {
+        ListingMerge.merge(try await pages { try await $0.list(bucket: bucket, prefix: prefix, after: after, limit: limit) })
+    }
+
+    /// One round of a listing of every version, merged like ``listingRound(bucket:prefix:after:limit:)``.
+    public func versionsRound(bucket: String, prefix: [UInt8], after: ListingMerge.Position?, limit: Int) async throws(S3Error) -> (
+        versions: [ObjectVersion], resumeAfter: ListingMerge.Position?
+    ) {
+        ListingMerge.mergeVersions(try await pages { try await $0.versions(bucket: bucket, prefix: prefix, after: after, limit: limit) })
+    }
+
+    /// A page from every node but `writeQuorum - 1`; once enough answered, a node that hangs is
+    /// not waited for past a short grace.
+    private func pages(_ fetch: @escaping @Sendable (StorageNodeClient) async throws -> ListingMerge.Page) async throws(S3Error) -> [ListingMerge.Page] {
         let all = Array(clients.values)
         let needed = all.count - writeQuorum + 1
-        let requests = all.map { client in
-            Task { () -> ListingMerge.Page? in try? await client.list(bucket: bucket, prefix: prefix, after: after, limit: limit) }
-        }
-        // Once enough nodes answered, a node that hangs is not waited for past a short grace.
+        let requests = all.map { client in Task { () -> ListingMerge.Page? in try? await fetch(client) } }
         let pages = await QuorumGather.results(of: requests) { results in
             results.values.count(where: { $0 != nil }) >= needed ? Self.listingGrace : nil
         }.values.compactMap { $0 }
         guard pages.count >= needed else {
             throw S3Error(.serviceUnavailable, "only \(pages.count) of \(all.count) storage nodes answered; \(needed) are needed to list")
         }
-        return ListingMerge.merge(pages)
+        return pages
     }
 
     /// Removes a deleted bucket's replicas (delete markers, mostly) from every node that answers.

@@ -39,11 +39,22 @@ extension S3Gateway {
         return Response(status: .ok, headers: [HTTPField.Name("x-amz-bucket-region")!: bucket.region])
     }
 
+    /// DeleteBucket, only when no object is in it: none listed, and in a bucket with versioning
+    /// no earlier version either (delete markers alone do not count).
     func deleteBucket(_ name: String) async throws(S3Error) -> Response {
-        _ = try await requireBucket(name)
+        let bucket = try await requireBucket(name)
         var page = ListingPage(prefix: "", delimiter: nil, maxKeys: 1, startAfter: nil)
         try await fill(&page, bucket: name, from: [])
         guard page.contents.isEmpty else { throw S3Error(.bucketNotEmpty) }
+        var cursor: ListingMerge.Position?
+        while bucket.versioning != nil {
+            let round = try await objects.versionsRound(bucket: name, prefix: [], after: cursor, limit: S3Limits.listPage)
+            guard round.versions.allSatisfy(\.isDeleteMarker) else {
+                throw S3Error(.bucketNotEmpty, "The bucket you tried to delete holds earlier versions of objects; delete them first.")
+            }
+            guard let resume = round.resumeAfter else { break }
+            cursor = resume
+        }
         try await buckets.delete(name)
         await objects.removeBucket(name)
         return Response(status: .noContent)
@@ -57,10 +68,27 @@ extension S3Gateway {
     }
 
     func bucketVersioning(_ name: String) async throws(S3Error) -> Response {
-        _ = try await requireBucket(name)
+        let bucket = try await requireBucket(name)
         var xml = S3XML()
-        xml.element("VersioningConfiguration", root: true) { _ in }
+        xml.element("VersioningConfiguration", root: true) { xml in
+            if let versioning = bucket.versioning { xml.value("Status", versioning.rawValue) }
+        }
         return Self.xml(xml)
+    }
+
+    /// PutBucketVersioning: `Enabled` or `Suspended`. MFA delete is not offered.
+    func putBucketVersioning(_ name: String, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error) -> Response {
+        _ = try await requireBucket(name)
+        let document = try XMLElementTree.parse(try await smallBody(body, identity))
+        guard document.localName == "VersioningConfiguration" else {
+            throw S3Error(.malformedXML, "the document's root element must be VersioningConfiguration")
+        }
+        if document.child("MfaDelete")?.text == "Enabled" { throw S3Error(.notImplemented, "MFA delete is not implemented by this store") }
+        guard let status = document.child("Status")?.text, let versioning = BucketDirectory.Versioning(rawValue: status) else {
+            throw S3Error(.malformedXML, "Status must be Enabled or Suspended")
+        }
+        _ = try await buckets.setVersioning(name, to: versioning)
+        return Response(status: .ok)
     }
 
     func owner(_ xml: inout S3XML) {

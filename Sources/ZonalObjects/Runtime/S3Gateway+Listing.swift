@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 import ZonalBackup
 
-/// ListObjects and ListObjectsV2: a quorum of the nodes' listings merged page by page.
+/// ListObjects, ListObjectsV2 and ListObjectVersions: a quorum of the nodes' listings merged
+/// page by page.
 extension S3Gateway {
     func listObjects(_ bucket: String, _ version: S3Operation.ListVersion, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated)
         async throws(S3Error) -> Response
@@ -78,6 +79,69 @@ extension S3Gateway {
                 cursor = Array(open.utf8) + [0xFF]
             }
         }
+    }
+
+    func listObjectVersions(_ bucket: String, _ request: S3Request) async throws(S3Error) -> Response {
+        _ = try await requireBucket(bucket)
+        let prefix = request.queryValue("prefix") ?? ""
+        let delimiter = request.queryValue("delimiter")
+        let maxKeys = try Self.maxKeys(request)
+        let urlEncoded = try Self.urlEncoding(request)
+        let keyMarker = request.queryValue("key-marker").flatMap { $0.isEmpty ? nil : $0 }
+        let versionMarker = request.queryValue("version-id-marker").flatMap { $0.isEmpty ? nil : $0 }
+        if let versionMarker {
+            guard keyMarker != nil else { throw S3Error(.invalidArgument, "A version-id marker cannot be specified without a key marker.") }
+            _ = try S3Router.versionID(versionMarker)
+        }
+        // A marker this store handed out is a version's own id; `null` resumes after the key.
+        let start = keyMarker.map { ListingMerge.Position(key: Array($0.utf8), versionID: versionMarker == VersionID.null ? nil : versionMarker) }
+        var page = ListingPage(prefix: prefix, delimiter: delimiter, maxKeys: maxKeys, startAfter: keyMarker, allVersions: true)
+        var cursor = start
+        let prefixBytes = Array(prefix.utf8)
+        while maxKeys > 0 {
+            let round = try await objects.versionsRound(bucket: bucket, prefix: prefixBytes, after: cursor, limit: min(S3Limits.listPage, maxKeys) + 1)
+            guard round.versions.allSatisfy({ page.add($0) }), var resume = round.resumeAfter else { break }
+            // Inside a common prefix, the nodes can skip its other keys.
+            if let open = page.openPrefix, resume.key.starts(with: open.utf8) { resume = .init(key: Array(open.utf8) + [0xFF], versionID: nil) }
+            cursor = resume
+        }
+        let encode: (String) -> String = { urlEncoded ? S3Signer.encode(bytes: $0.utf8, keepingSlashes: true) : $0 }
+        var xml = S3XML()
+        xml.element("ListVersionsResult", root: true) { xml in
+            xml.value("Name", bucket)
+            xml.value("Prefix", encode(prefix))
+            xml.value("KeyMarker", encode(keyMarker ?? ""))
+            xml.value("VersionIdMarker", versionMarker ?? "")
+            xml.value("MaxKeys", maxKeys)
+            if let delimiter { xml.value("Delimiter", encode(delimiter)) }
+            if urlEncoded { xml.value("EncodingType", "url") }
+            xml.value("IsTruncated", page.isTruncated)
+            if page.isTruncated, let last = page.lastEntry {
+                xml.value("NextKeyMarker", encode(String(decoding: last.key, as: UTF8.self)))
+                if let versionID = last.versionID { xml.value("NextVersionIdMarker", versionID) }
+            }
+            // A key's first version on the page is its latest, unless the page resumed inside it.
+            var previousKey = start?.versionID != nil ? keyMarker : nil
+            for version in page.contents {
+                xml.element(version.isDeleteMarker ? "DeleteMarker" : "Version") { xml in
+                    xml.value("Key", encode(version.key))
+                    xml.value("VersionId", version.externalID)
+                    xml.value("IsLatest", version.key != previousKey)
+                    xml.value("LastModified", date: version.lastModified)
+                    if !version.isDeleteMarker {
+                        xml.value("ETag", "\"\(version.etag)\"")
+                        xml.value("Size", version.size)
+                        xml.value("StorageClass", "STANDARD")
+                    }
+                    owner(&xml)
+                }
+                previousKey = version.key
+            }
+            for prefix in page.commonPrefixes {
+                xml.element("CommonPrefixes") { xml in xml.value("Prefix", encode(prefix)) }
+            }
+        }
+        return Self.xml(xml)
     }
 
     static func maxKeys(_ request: S3Request) throws(S3Error) -> Int {

@@ -10,8 +10,8 @@ extension S3Gateway {
     static let minimumPartSize: Int64 = 5 << 20
 
     func createMultipartUpload(_ address: S3Operation.ObjectAddress, _ request: S3Request) async throws(S3Error) -> Response {
-        _ = try await requireBucket(address.bucket)
-        let upload = try await uploads.create(try newVersion(address, metadataFrom: request))
+        let bucket = try await requireBucket(address.bucket)
+        let upload = try await uploads.create(try newVersion(address, in: bucket, metadataFrom: request))
         var xml = S3XML()
         xml.element("InitiateMultipartUploadResult", root: true) { xml in
             xml.value("Bucket", address.bucket)
@@ -37,9 +37,7 @@ extension S3Gateway {
     ) async throws(S3Error) -> Response {
         let upload = try await uploads.upload(id, bucket: address.bucket, key: address.key)
         _ = try await requireBucket(source.bucket)
-        guard let (original, holders) = try await objects.newest(bucket: source.bucket, key: source.key), !original.isDeleteMarker else {
-            throw S3Error(.noSuchKey, "The specified copy source does not exist: \(source)")
-        }
+        let (original, holders) = try await readable(source)
         try Self.copyConditions(request).check(original)
         var range: ClosedRange<Int64>?
         if let text = request.header("x-amz-copy-source-range") {
@@ -123,7 +121,8 @@ extension S3Gateway {
             parts.append(PartReference(number: number, key: key, versionID: part.versionID, size: part.size, etag: part.etag))
             md5s += [UInt8](hex: part.etag) ?? []
         }
-        var version = try newVersion(address, metadataFrom: request)
+        let bucket = try await requireBucket(address.bucket)
+        var version = try newVersion(address, in: bucket, metadataFrom: request)
         version.contentType = upload.contentType
         version.userMetadata = upload.userMetadata
         version.headers = upload.headers

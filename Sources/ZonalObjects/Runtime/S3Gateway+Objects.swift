@@ -5,7 +5,7 @@ import Hummingbird
 import NIOCore
 
 /// Object operations: put (raw, signed or `aws-chunked`), get and head with ranges and
-/// conditions, copy, delete one and delete many.
+/// conditions, copy, delete one and delete many — each of a given version when asked.
 extension S3Gateway {
     /// Headers stored with an object and returned as given.
     static let storedHeaders = ["content-encoding", "content-disposition", "cache-control", "content-language", "expires"]
@@ -13,10 +13,11 @@ extension S3Gateway {
     func putObject(_ address: S3Operation.ObjectAddress, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody)
         async throws(S3Error) -> Response
     {
-        _ = try await requireBucket(address.bucket)
-        let version = try await store(try newVersion(address, metadataFrom: request), request, identity, body: body)
+        let bucket = try await requireBucket(address.bucket)
+        let version = try await store(try newVersion(address, in: bucket, metadataFrom: request), request, identity, body: body)
         var headers: HTTPFields = [.eTag: "\"\(version.etag)\""]
         if let checksum = version.checksum { headers[HTTPField.Name(checksum.algorithm.headerName)!] = checksum.base64 }
+        Self.addVersionID(of: version, in: bucket, to: &headers)
         return Response(status: .ok, headers: headers)
     }
 
@@ -47,14 +48,13 @@ extension S3Gateway {
     }
 
     func getObject(_ address: S3Operation.ObjectAddress, _ request: S3Request, head: Bool) async throws(S3Error) -> Response {
-        _ = try await requireBucket(address.bucket)
-        guard let (version, holders) = try await objects.newest(bucket: address.bucket, key: address.key), !version.isDeleteMarker else {
-            throw S3Error(.noSuchKey, "The specified key does not exist: \(address.key)")
-        }
+        let bucket = try await requireBucket(address.bucket)
+        let (version, holders) = try await readable(address)
         let conditions = ReadConditions(request)
         try conditions.check(version)
         let range = try conditions.byteRange(size: version.size)
         var headers = Self.objectHeaders(version, request, whole: range == nil)
+        Self.addVersionID(of: version, in: bucket, to: &headers)
         let length = range.map { $0.upperBound - $0.lowerBound + 1 } ?? version.size
         headers[.contentLength] = "\(length)"
         if let range { headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(version.size)" }
@@ -70,11 +70,9 @@ extension S3Gateway {
     }
 
     func copyObject(_ address: S3Operation.ObjectAddress, from source: S3Operation.ObjectAddress, _ request: S3Request) async throws(S3Error) -> Response {
-        _ = try await requireBucket(address.bucket)
+        let bucket = try await requireBucket(address.bucket)
         _ = try await requireBucket(source.bucket)
-        guard let (original, holders) = try await objects.newest(bucket: source.bucket, key: source.key), !original.isDeleteMarker else {
-            throw S3Error(.noSuchKey, "The specified copy source does not exist: \(source)")
-        }
+        let (original, holders) = try await readable(source)
         try Self.copyConditions(request).check(original)
         var template: ObjectVersion
         switch request.header("x-amz-metadata-directive")?.uppercased() ?? "COPY" {
@@ -83,12 +81,12 @@ extension S3Gateway {
                 throw S3Error(
                     .invalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata.")
             }
-            template = try newVersion(address, metadataFrom: request)
+            template = try newVersion(address, in: bucket, metadataFrom: request)
             template.contentType = original.contentType
             template.userMetadata = original.userMetadata
             template.headers = original.headers
         case "REPLACE":
-            template = try newVersion(address, metadataFrom: request)
+            template = try newVersion(address, in: bucket, metadataFrom: request)
         default:
             throw S3Error(.invalidArgument, "x-amz-metadata-directive must be COPY or REPLACE")
         }
@@ -98,50 +96,112 @@ extension S3Gateway {
             xml.value("LastModified", date: version.lastModified)
             xml.value("ETag", "\"\(version.etag)\"")
         }
-        return Self.xml(xml)
+        var response = Self.xml(xml)
+        Self.addVersionID(of: version, in: bucket, to: &response.headers)
+        if source.versionID != nil { response.headers[HTTPField.Name("x-amz-copy-source-version-id")!] = original.externalID }
+        return response
     }
 
     func deleteObject(_ address: S3Operation.ObjectAddress) async throws(S3Error) -> Response {
-        _ = try await requireBucket(address.bucket)
-        _ = try await objects.delete(bucket: address.bucket, key: address.key, at: Date())
-        return Response(status: .noContent)
+        let outcome = try await remove(address, in: try await requireBucket(address.bucket))
+        var headers: HTTPFields = [:]
+        if let versionID = outcome.versionID { headers[HTTPField.Name("x-amz-version-id")!] = versionID }
+        if outcome.deleteMarker { headers[HTTPField.Name("x-amz-delete-marker")!] = "true" }
+        return Response(status: .noContent, headers: headers)
+    }
+
+    /// What a delete did: the version it wrote (a delete marker) or removed for good, as S3
+    /// reports it.
+    struct DeleteOutcome {
+        /// The version id to report; nil in a bucket that never had versioning.
+        var versionID: String?
+        /// Whether the delete wrote a delete marker, or removed one.
+        var deleteMarker: Bool
+    }
+
+    /// Deletes `address`: with a version id that version for good (a purge record stays on
+    /// its replicas), else by writing a delete marker, which a versioned bucket keeps beside the
+    /// earlier versions.
+    func remove(_ address: S3Operation.ObjectAddress, in bucket: BucketDirectory.Bucket) async throws(S3Error) -> DeleteOutcome {
+        if let versionID = address.versionID {
+            guard let (version, _) = try await objects.version(bucket: address.bucket, key: address.key, versionID: versionID) else {
+                return DeleteOutcome(versionID: versionID, deleteMarker: false)
+            }
+            try await objects.purge(version)
+            return DeleteOutcome(versionID: versionID, deleteMarker: version.isDeleteMarker)
+        }
+        let marker = try await objects.delete(bucket: address.bucket, key: address.key, at: Date(), versioned: bucket.keepsVersions)
+        return DeleteOutcome(versionID: bucket.versioning == nil ? nil : marker.externalID, deleteMarker: bucket.versioning != nil)
+    }
+
+    /// The version of `address` a read is about: the one it names, or the newest; S3's errors
+    /// for none, a delete marker as the newest (`NoSuchKey`) or as the one named (405).
+    func readable(_ address: S3Operation.ObjectAddress) async throws(S3Error) -> (ObjectVersion, [StorageNodeClient]) {
+        guard let versionID = address.versionID else {
+            guard let (version, holders) = try await objects.newest(bucket: address.bucket, key: address.key), !version.isDeleteMarker else {
+                throw S3Error(.noSuchKey, "The specified key does not exist: \(address)")
+            }
+            return (version, holders)
+        }
+        guard let (version, holders) = try await objects.version(bucket: address.bucket, key: address.key, versionID: versionID) else {
+            throw S3Error(.noSuchVersion, "The specified version does not exist: \(address)")
+        }
+        guard !version.isDeleteMarker else { throw S3Error(.methodNotAllowed, "The specified method is not allowed against a delete marker: \(address)") }
+        return (version, holders)
+    }
+
+    /// `x-amz-version-id` of `version`, in a bucket that has (or had) versioning.
+    static func addVersionID(of version: ObjectVersion, in bucket: BucketDirectory.Bucket, to headers: inout HTTPFields) {
+        guard bucket.versioning != nil else { return }
+        headers[HTTPField.Name("x-amz-version-id")!] = version.externalID
     }
 
     func deleteObjects(_ bucket: String, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error)
         -> Response
     {
-        _ = try await requireBucket(bucket)
         let document = try await smallBody(body, identity)
         if let expectedMD5 = try Self.contentMD5(request), expectedMD5 != Insecure.MD5.hash(data: document).hex { throw S3Error(.badDigest) }
         let delete = try XMLElementTree.parse(document)
         guard delete.localName == "Delete" else { throw S3Error(.malformedXML, "the document's root element must be Delete") }
         let quiet = delete.child("Quiet")?.text.lowercased() == "true"
-        let keys = delete.children("Object").map { $0.child("Key")?.text }
-        guard !keys.isEmpty, keys.count <= S3Limits.deleteBatch else {
+        let objects = delete.children("Object")
+        guard !objects.isEmpty, objects.count <= S3Limits.deleteBatch else {
             throw S3Error(.malformedXML, "a DeleteObjects request names 1 to \(S3Limits.deleteBatch) objects")
         }
+        let bucketRecord = try await requireBucket(bucket)
         var xml = S3XML()
-        var results: [(key: String, error: S3Error?)] = []
-        for key in keys {
-            guard let key else { throw S3Error(.malformedXML, "an Object of the Delete document has no Key") }
-            do {
-                let checked = try ObjectName.validateKey(Array(key.utf8))
-                _ = try await objects.delete(bucket: bucket, key: checked, at: Date())
-                results.append((key, nil))
+        var results: [(key: String, versionID: String?, outcome: Result<DeleteOutcome, S3Error>)] = []
+        for object in objects {
+            guard let key = object.child("Key")?.text else { throw S3Error(.malformedXML, "an Object of the Delete document has no Key") }
+            let versionID = object.child("VersionId")?.text
+            do throws(S3Error) {
+                var address = S3Operation.ObjectAddress(bucket: bucket, key: try ObjectName.validateKey(Array(key.utf8)))
+                address.versionID = try versionID.map { text throws(S3Error) in try S3Router.versionID(text) }
+                results.append((key, versionID, .success(try await remove(address, in: bucketRecord))))
             } catch {
-                results.append((key, error))
+                results.append((key, versionID, .failure(error)))
             }
         }
         xml.element("DeleteResult", root: true) { xml in
-            for (key, error) in results {
-                if let error {
+            for (key, versionID, outcome) in results {
+                switch outcome {
+                case .failure(let error):
                     xml.element("Error") { xml in
                         xml.value("Key", key)
+                        if let versionID { xml.value("VersionId", versionID) }
                         xml.value("Code", error.code.rawValue)
                         xml.value("Message", error.message)
                     }
-                } else if !quiet {
-                    xml.element("Deleted") { xml in xml.value("Key", key) }
+                case .success(let deleted) where !quiet:
+                    xml.element("Deleted") { xml in
+                        xml.value("Key", key)
+                        if let versionID { xml.value("VersionId", versionID) }
+                        if deleted.deleteMarker {
+                            xml.value("DeleteMarker", true)
+                            if versionID == nil, let marker = deleted.versionID { xml.value("DeleteMarkerVersionId", marker) }
+                        }
+                    }
+                case .success: break
                 }
             }
         }
@@ -164,8 +224,10 @@ extension S3Gateway {
     }
 
     /// A version record for a write of `address` now, with the request's content type, user
-    /// metadata and stored headers.
-    func newVersion(_ address: S3Operation.ObjectAddress, metadataFrom request: S3Request) throws(S3Error) -> ObjectVersion {
+    /// metadata and stored headers; versioned when the bucket keeps versions.
+    func newVersion(_ address: S3Operation.ObjectAddress, in bucket: BucketDirectory.Bucket, metadataFrom request: S3Request) throws(S3Error)
+        -> ObjectVersion
+    {
         var metadata: [String: String] = [:]
         var metadataBytes = 0
         for (name, value) in request.headers where name.hasPrefix("x-amz-meta-") {
@@ -179,9 +241,11 @@ extension S3Gateway {
         var headers: [String: String] = [:]
         for name in Self.storedHeaders { headers[name] = request.header(name) }
         let now = Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000)
-        return ObjectVersion(
+        var version = ObjectVersion(
             bucket: address.bucket, key: address.key, versionID: VersionID.make(at: now, random: .random(in: 0...UInt64.max)), lastModified: now,
             contentType: request.header("content-type"), userMetadata: metadata, headers: headers)
+        version.versioned = bucket.keepsVersions ? true : nil
+        return version
     }
 
     /// The headers of a GET or HEAD; the stored checksum only when the whole object is sent

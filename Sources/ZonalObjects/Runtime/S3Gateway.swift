@@ -88,7 +88,9 @@ public struct S3Gateway: HTTPResponder, Sendable {
         case .deleteBucket(let bucket): return try await deleteBucket(bucket)
         case .getBucketLocation(let bucket): return try await bucketLocation(bucket)
         case .getBucketVersioning(let bucket): return try await bucketVersioning(bucket)
+        case .putBucketVersioning(let bucket): return try await putBucketVersioning(bucket, identity, body: body)
         case .listObjects(let bucket, let version): return try await listObjects(bucket, version, request, identity)
+        case .listObjectVersions(let bucket): return try await listObjectVersions(bucket, request)
         case .deleteObjects(let bucket): return try await deleteObjects(bucket, request, identity, body: body)
         case .putObject(let address): return try await putObject(address, request, identity, body: body)
         case .copyObject(let address, let source): return try await copyObject(address, from: source, request)
@@ -155,7 +157,9 @@ extension S3Operation {
         case .deleteBucket: "DeleteBucket"
         case .getBucketLocation: "GetBucketLocation"
         case .getBucketVersioning: "GetBucketVersioning"
+        case .putBucketVersioning: "PutBucketVersioning"
         case .listObjects(_, .v1): "ListObjects"
+        case .listObjectVersions: "ListObjectVersions"
         case .listObjects(_, .v2): "ListObjectsV2"
         case .deleteObjects: "DeleteObjects"
         case .putObject: "PutObject"

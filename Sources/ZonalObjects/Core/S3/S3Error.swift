@@ -45,6 +45,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
         case noSuchVersion = "NoSuchVersion"
         case notImplemented = "NotImplemented"
         case notModified = "NotModified"
+        case operationAborted = "OperationAborted"
         case preconditionFailed = "PreconditionFailed"
         case requestHeaderSectionTooLarge = "RequestHeaderSectionTooLarge"
         case requestTimeTooSkewed = "RequestTimeTooSkewed"
@@ -57,7 +58,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
         public var status: Int {
             switch self {
             case .accessDenied, .invalidAccessKeyID, .signatureDoesNotMatch, .requestTimeTooSkewed, .expiredToken: 403
-            case .bucketAlreadyOwnedByYou, .bucketNotEmpty: 409
+            case .bucketAlreadyOwnedByYou, .bucketNotEmpty, .operationAborted: 409
             case .noSuchBucket, .noSuchKey, .noSuchUpload, .noSuchVersion: 404
             case .methodNotAllowed: 405
             case .missingContentLength: 411

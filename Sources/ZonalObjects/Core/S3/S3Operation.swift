@@ -7,7 +7,9 @@ public enum S3Operation: Sendable, Hashable {
     case deleteBucket(bucket: String)
     case getBucketLocation(bucket: String)
     case getBucketVersioning(bucket: String)
+    case putBucketVersioning(bucket: String)
     case listObjects(bucket: String, version: ListVersion)
+    case listObjectVersions(bucket: String)
     case deleteObjects(bucket: String)
     case putObject(ObjectAddress)
     case copyObject(ObjectAddress, source: ObjectAddress)
@@ -28,17 +30,20 @@ public enum S3Operation: Sendable, Hashable {
         case v2
     }
 
-    /// A bucket and a checked key.
+    /// A bucket, a checked key and, when the request names one (`?versionId=`, or in
+    /// `x-amz-copy-source`), a version: a version id or `null`.
     public struct ObjectAddress: Sendable, Hashable, CustomStringConvertible {
         public var bucket: String
         public var key: String
+        public var versionID: String?
 
-        public init(bucket: String, key: String) {
+        public init(bucket: String, key: String, versionID: String? = nil) {
             self.bucket = bucket
             self.key = key
+            self.versionID = versionID
         }
 
-        public var description: String { "\(bucket)/\(key)" }
+        public var description: String { "\(bucket)/\(key)" + (versionID.map { "?versionId=\($0)" } ?? "") }
     }
 
     /// The bucket the operation works on; nil for ListBuckets.
@@ -46,7 +51,8 @@ public enum S3Operation: Sendable, Hashable {
         switch self {
         case .listBuckets: nil
         case .createBucket(let bucket), .headBucket(let bucket), .deleteBucket(let bucket), .getBucketLocation(let bucket),
-            .getBucketVersioning(let bucket), .listObjects(let bucket, _), .deleteObjects(let bucket), .listMultipartUploads(let bucket):
+            .getBucketVersioning(let bucket), .putBucketVersioning(let bucket), .listObjects(let bucket, _), .listObjectVersions(let bucket),
+            .deleteObjects(let bucket), .listMultipartUploads(let bucket):
             bucket
         case .putObject(let address), .copyObject(let address, _), .getObject(let address), .headObject(let address), .deleteObject(let address),
             .createMultipartUpload(let address), .uploadPart(let address, _, _), .uploadPartCopy(let address, _, _, _), .listParts(let address, _),
@@ -71,8 +77,7 @@ public struct S3Router: Sendable {
     static let unsupportedSubresources: Set<String> = [
         "acl", "policy", "policyStatus", "cors", "lifecycle", "logging", "notification", "replication", "website", "encryption",
         "ownershipControls", "publicAccessBlock", "requestPayment", "accelerate", "analytics", "inventory", "metrics",
-        "intelligent-tiering", "object-lock", "legal-hold", "retention", "torrent", "restore", "select", "attributes", "tagging", "versions",
-        "versionId",
+        "intelligent-tiering", "object-lock", "legal-hold", "retention", "torrent", "restore", "select", "attributes", "tagging",
     ]
 
     public func route(_ request: S3Request) throws(S3Error) -> S3Operation {
@@ -100,17 +105,20 @@ public struct S3Router: Sendable {
         }
         try ObjectName.validateBucket(bucket)
         if keyBytes.isEmpty { return try bucketOperation(request, bucket: bucket) }
-        let address = S3Operation.ObjectAddress(bucket: bucket, key: try ObjectName.validateKey(Array(keyBytes)))
+        var address = S3Operation.ObjectAddress(bucket: bucket, key: try ObjectName.validateKey(Array(keyBytes)))
+        if let versionID = request.queryValue("versionId") { address.versionID = try Self.versionID(versionID) }
         return try objectOperation(request, address)
     }
 
     private func bucketOperation(_ request: S3Request, bucket: String) throws(S3Error) -> S3Operation {
         switch request.method {
+        case "PUT" where request.hasQuery("versioning"): return .putBucketVersioning(bucket: bucket)
         case "PUT": return .createBucket(bucket: bucket)
         case "HEAD": return .headBucket(bucket: bucket)
         case "DELETE": return .deleteBucket(bucket: bucket)
         case "POST" where request.hasQuery("delete"): return .deleteObjects(bucket: bucket)
         case "GET" where request.hasQuery("uploads"): return .listMultipartUploads(bucket: bucket)
+        case "GET" where request.hasQuery("versions"): return .listObjectVersions(bucket: bucket)
         case "GET":
             if request.hasQuery("location") { return .getBucketLocation(bucket: bucket) }
             if request.hasQuery("versioning") { return .getBucketVersioning(bucket: bucket) }
@@ -148,18 +156,30 @@ public struct S3Router: Sendable {
         }
     }
 
-    /// `x-amz-copy-source`: `bucket/key` or `/bucket/key`, percent-encoded; a `?versionId=` is
-    /// refused until versions exist.
+    /// `x-amz-copy-source`: `bucket/key` or `/bucket/key`, percent-encoded, optionally with
+    /// `?versionId=` of the version to copy.
     static func copySource(_ header: String) throws(S3Error) -> S3Operation.ObjectAddress {
         var text = Substring(header)
-        if text.contains("?") { throw S3Error(.notImplemented, "copying a given version (`?versionId=` in x-amz-copy-source) is not implemented") }
+        var versionID: String?
+        if let question = text.firstIndex(of: "?") {
+            let query = text[text.index(after: question)...]
+            guard query.hasPrefix("versionId=") else { throw S3Error(.invalidArgument, "x-amz-copy-source may only carry ?versionId=") }
+            versionID = try Self.versionID(String(query.dropFirst("versionId=".count)))
+            text = text[..<question]
+        }
         if text.hasPrefix("/") { text = text.dropFirst() }
         guard let bytes = PercentEncoding.decode(text, plusIsSpace: false), let slash = bytes.firstIndex(of: UInt8(ascii: "/")) else {
             throw S3Error(.invalidArgument, "x-amz-copy-source must be bucket/key, percent-encoded")
         }
         let bucket = String(decoding: bytes[..<slash], as: UTF8.self)
         try ObjectName.validateBucket(bucket)
-        return .init(bucket: bucket, key: try ObjectName.validateKey(Array(bytes[(slash + 1)...])))
+        return .init(bucket: bucket, key: try ObjectName.validateKey(Array(bytes[(slash + 1)...])), versionID: versionID)
+    }
+
+    /// A version id as a client may send it: one this store made, or `null`.
+    static func versionID(_ text: String) throws(S3Error) -> String {
+        guard text == VersionID.null || VersionID.isValid(text) else { throw S3Error(.invalidArgument, "Invalid version id specified") }
+        return text
     }
 
     /// Upload ids are 32 lower-case hex digits (``MultipartUploads``); anything else names none.

@@ -22,6 +22,43 @@ public enum ListingMerge {
         public var resumeAfter: [UInt8]?
     }
 
+    /// A place in a listing of every version: a key and, within it, a version; what follows it
+    /// is the key's older versions, then the next keys. Without a version: after the whole key.
+    public struct Position: Sendable, Hashable, Codable {
+        public var key: [UInt8]
+        public var versionID: String?
+
+        public init(key: [UInt8], versionID: String?) {
+            self.key = key
+            self.versionID = versionID
+        }
+
+        init(_ version: ObjectVersion) {
+            self.init(key: Array(version.key.utf8), versionID: version.versionID)
+        }
+    }
+
+    /// Whether `a` comes before `b` in a listing of versions: keys ascending by bytes, each
+    /// key's versions newest first.
+    static func precedes(_ a: ObjectVersion, _ b: ObjectVersion) -> Bool {
+        a.key == b.key ? a.isNewer(than: b) : a.key.utf8.lexicographicallyPrecedes(b.key.utf8)
+    }
+
+    /// Merges pages of every version (``precedes(_:_:)`` order) from several nodes: each version
+    /// once, up to the earliest last version of a truncated page, where the next round resumes.
+    public static func mergeVersions(_ pages: [Page]) -> (versions: [ObjectVersion], resumeAfter: Position?) {
+        let boundary = pages.filter(\.truncated).compactMap(\.versions.last).min(by: precedes)
+        var seen: Set<String> = []
+        var versions: [ObjectVersion] = []
+        for page in pages {
+            for version in page.versions {
+                if let boundary, precedes(boundary, version) { break }
+                if seen.insert("\(version.versionID)\u{0}\(version.key)").inserted { versions.append(version) }
+            }
+        }
+        return (versions.sorted(by: precedes), boundary.map(Position.init))
+    }
+
     public static func merge(_ pages: [Page]) -> Merged {
         let boundary = pages.filter(\.truncated).compactMap { $0.versions.last.map { Array($0.key.utf8) } }.min { $0.lexicographicallyPrecedes($1) }
         var newest: [String: ObjectVersion] = [:]
@@ -37,13 +74,15 @@ public enum ListingMerge {
     }
 }
 
-/// Builds one page of an S3 listing from merged versions: delete markers hidden, keys under a
-/// `delimiter` after the prefix folded into common prefixes, at most `maxKeys` entries (keys and
-/// prefixes together), as S3 counts them.
+/// Builds one page of an S3 listing from merged versions: delete markers hidden (unless the
+/// page lists every version), keys under a `delimiter` after the prefix folded into common
+/// prefixes, at most `maxKeys` entries (versions and prefixes together), as S3 counts them.
 public struct ListingPage: Sendable, Hashable {
     public let prefix: String
     public let delimiter: String?
     public let maxKeys: Int
+    /// A page of ListObjectVersions: every version of a key is an entry, delete markers too.
+    public let allVersions: Bool
     /// Where the listing started (a marker, start-after or continuation): a common prefix equal
     /// to it was returned on an earlier page and is skipped.
     public let startAfter: String?
@@ -52,11 +91,15 @@ public struct ListingPage: Sendable, Hashable {
     /// Set once the page is full and something followed: the listing is truncated.
     public private(set) var isTruncated = false
 
-    public init(prefix: String, delimiter: String?, maxKeys: Int, startAfter: String?) {
+    /// The last entry taken: a version's key and id, or a common prefix (no id).
+    public private(set) var lastEntry: ListingMerge.Position?
+
+    public init(prefix: String, delimiter: String?, maxKeys: Int, startAfter: String?, allVersions: Bool = false) {
         self.prefix = prefix
         self.delimiter = delimiter.flatMap { $0.isEmpty ? nil : $0 }
         self.maxKeys = maxKeys
         self.startAfter = startAfter
+        self.allVersions = allVersions
     }
 
     public var isFull: Bool { contents.count + commonPrefixes.count >= maxKeys }
@@ -76,7 +119,7 @@ public struct ListingPage: Sendable, Hashable {
     /// Adds the next merged version; returns false once the page is full (the version was not
     /// taken and the listing is truncated).
     public mutating func add(_ version: ObjectVersion) -> Bool {
-        guard version.key.utf8.starts(with: prefix.utf8), !version.isDeleteMarker else { return true }
+        guard version.key.utf8.starts(with: prefix.utf8), allVersions || !version.isDeleteMarker else { return true }
         if let folded = commonPrefix(of: version.key) {
             if folded == commonPrefixes.last || folded == startAfter { return true }
             guard !isFull else {
@@ -84,6 +127,7 @@ public struct ListingPage: Sendable, Hashable {
                 return false
             }
             commonPrefixes.append(folded)
+            lastEntry = .init(key: Array(folded.utf8), versionID: nil)
             return true
         }
         guard !isFull else {
@@ -91,6 +135,7 @@ public struct ListingPage: Sendable, Hashable {
             return false
         }
         contents.append(version)
+        lastEntry = .init(version)
         return true
     }
 

@@ -26,6 +26,14 @@ public struct ObjectVersion: Sendable, Hashable, Codable {
     /// For an object completed from a multipart upload: its parts, in order, each a replicated
     /// version of its own in the bucket's uploads namespace. The object's bytes are theirs.
     public var parts: [PartReference]?
+    /// Written while the bucket kept versions (versioning enabled): the version stays when later
+    /// ones are written. Nil (or false) for the key's *null* version — every version of a bucket
+    /// that never had versioning, and those written while it was suspended — which the next null
+    /// version replaces.
+    public var versioned: Bool?
+    /// A record that only says "this version was deleted for good" (a DELETE with its version
+    /// id): replicas keep it so that none that missed the delete can bring the version back.
+    public var isPurged: Bool?
 
     public init(
         bucket: String, key: String, versionID: String, isDeleteMarker: Bool = false, size: Int64 = 0, etag: String = "", sha256: String = "",
@@ -56,6 +64,9 @@ public struct ObjectVersion: Sendable, Hashable, Codable {
     public static func isUploadsNamespace(_ namespace: String) -> Bool {
         namespace.hasSuffix("~uploads")
     }
+
+    /// The version id S3 clients see: the id, or `null` for a null version.
+    public var externalID: String { versioned == true ? versionID : VersionID.null }
 
     /// Whether `self` supersedes `other` of the same key.
     public func isNewer(than other: ObjectVersion) -> Bool {
@@ -91,6 +102,9 @@ public struct PartReference: Sendable, Hashable, Codable {
 /// writes more than a clock's skew apart sort by time; two writes of the same microsecond by
 /// chance — either way every replica picks the same winner.
 public enum VersionID {
+    /// What S3 calls the version of an object written without versioning.
+    public static let null = "null"
+
     public static func make(at date: Date, random: UInt64) -> String {
         let micros = UInt64(max(0, date.timeIntervalSince1970 * 1_000_000))
         return hex16(micros) + hex16(random)
