@@ -96,7 +96,19 @@ final class ObjectStoreCluster: @unchecked Sendable {
     /// The root credentials, as S3 clients take them from the environment (what
     /// `zonal objects credentials` prints).
     func credentials() async throws -> [String: String] {
-        let (status, output) = try await ZonalBinary.run(["objects", "credentials", "--topology", file, "--state-dir", stateDirectory], directory: directory)
+        try await exports(["objects", "credentials"])
+    }
+
+    /// A new access key with `grants` (`zonal objects keys create --bucket …`), as environment
+    /// variables for S3 clients.
+    func accessKey(_ grants: [String]) async throws -> [String: String] {
+        try await exports(["objects", "keys", "create"] + grants.flatMap { ["--bucket", $0] })
+    }
+
+    /// The `export NAME=value` lines `zonal` prints for `arguments`.
+    private func exports(_ arguments: [String]) async throws -> [String: String] {
+        let (status, output) = try await ZonalBinary.run(
+            arguments + ["--topology", file, "--state-dir", stateDirectory], directory: directory, environment: environment)
         #expect(status == 0, "\(output)")
         var found: [String: String] = [:]
         for line in output.split(separator: "\n") where line.hasPrefix("export ") {

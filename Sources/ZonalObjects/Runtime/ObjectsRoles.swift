@@ -35,7 +35,7 @@ public enum ObjectsRoles {
     public static func gateway(_ plan: S3GatewayPlan, coordinator: any Coordinator, limits: APILimits, tokens: AdminTokenSource, logger: Logger)
         throws(ObjectsError) -> [any Service]
     {
-        let keys = AccessKeys(root: try StoreCredentials.loadOrCreate(file: plan.credentialsFile))
+        let keys = AccessKeys(root: try StoreCredentials.loadOrCreate(file: plan.credentialsFile), store: plan.store, coordinator: coordinator, logger: logger)
         let objects = ReplicatedObjects(plan: plan, tokens: tokens, logger: logger)
         let buckets = BucketDirectory(store: plan.store, coordinator: coordinator, logger: logger)
         let gateway = S3Gateway(objects: objects, buckets: buckets, plan: plan, keys: keys, logger: logger)

@@ -4,8 +4,9 @@ import Hummingbird
 
 /// Bucket operations: list, create, head, delete-if-empty, location and versioning state.
 extension S3Gateway {
-    func listBuckets(_ identity: RequestAuthenticator.Authenticated) async throws(S3Error) -> Response {
-        let all = try await buckets.all().sorted { $0.name < $1.name }
+    /// ListBuckets: the buckets the key may read.
+    func listBuckets(_ rights: KeyRights) async throws(S3Error) -> Response {
+        let all = try await buckets.all().filter { rights.canRead($0.name) }.sorted { $0.name < $1.name }
         var xml = S3XML()
         xml.element("ListAllMyBucketsResult", root: true) { xml in
             owner(&xml)

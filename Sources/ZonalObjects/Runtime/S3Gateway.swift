@@ -60,10 +60,21 @@ public struct S3Gateway: HTTPResponder, Sendable {
         var name = "unknown"
         do throws(S3Error) {
             let s3 = try Self.s3Request(request)
-            let identity = try authenticator.authenticate(s3, now: Date(), secret: keys.secret)
+            let identity: RequestAuthenticator.Authenticated
+            var rights: KeyRights?
+            do {
+                identity = try authenticator.authenticate(s3, now: Date(), secret: keys.secret)
+            } catch  where error.code == .invalidAccessKeyID {
+                // A key made a moment ago on another machine: read it, then check once more.
+                guard let id = authenticator.accessKeyID(of: s3), let record = await keys.lookUp(id) else { throw error }
+                identity = try authenticator.authenticate(s3, now: Date()) { $0 == record.id ? keys.secret(of: record) : nil }
+                rights = KeyRights(isRoot: false, grants: record.grants)
+            }
             let operation = try router.route(s3)
             name = operation.metricName
-            return (name, .success(try await serve(operation, s3, identity, body: request.body)))
+            let allowed = rights ?? keys.rights(identity.accessKey)
+            try allowed.authorize(operation)
+            return (name, .success(try await serve(operation, s3, identity, allowed, body: request.body)))
         } catch {
             return (name, .failure(error))
         }
@@ -78,11 +89,11 @@ public struct S3Gateway: HTTPResponder, Sendable {
         return try S3Request(method: request.method.rawValue, rawPath: request.uri.path, rawQuery: request.uri.query ?? "", headers: headers)
     }
 
-    private func serve(_ operation: S3Operation, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, body: RequestBody) async throws(S3Error)
-        -> Response
-    {
+    private func serve(
+        _ operation: S3Operation, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated, _ rights: KeyRights, body: RequestBody
+    ) async throws(S3Error) -> Response {
         switch operation {
-        case .listBuckets: return try await listBuckets(identity)
+        case .listBuckets: return try await listBuckets(rights)
         case .createBucket(let bucket): return try await createBucket(bucket, request, identity, body: body)
         case .headBucket(let bucket): return try await headBucket(bucket)
         case .deleteBucket(let bucket): return try await deleteBucket(bucket)
@@ -144,36 +155,5 @@ public struct S3Gateway: HTTPResponder, Sendable {
         }
         if case .sha256(let expected) = identity.payload, SHA256Hex.of(bytes) != expected { throw S3Error(.xAmzContentSHA256Mismatch) }
         return bytes
-    }
-}
-
-extension S3Operation {
-    /// The operation's name in metrics and logs: S3's own (`PutObject`).
-    var metricName: String {
-        switch self {
-        case .listBuckets: "ListBuckets"
-        case .createBucket: "CreateBucket"
-        case .headBucket: "HeadBucket"
-        case .deleteBucket: "DeleteBucket"
-        case .getBucketLocation: "GetBucketLocation"
-        case .getBucketVersioning: "GetBucketVersioning"
-        case .putBucketVersioning: "PutBucketVersioning"
-        case .listObjects(_, .v1): "ListObjects"
-        case .listObjectVersions: "ListObjectVersions"
-        case .listObjects(_, .v2): "ListObjectsV2"
-        case .deleteObjects: "DeleteObjects"
-        case .putObject: "PutObject"
-        case .copyObject: "CopyObject"
-        case .getObject: "GetObject"
-        case .headObject: "HeadObject"
-        case .deleteObject: "DeleteObject"
-        case .createMultipartUpload: "CreateMultipartUpload"
-        case .uploadPart: "UploadPart"
-        case .uploadPartCopy: "UploadPartCopy"
-        case .listParts: "ListParts"
-        case .completeMultipartUpload: "CompleteMultipartUpload"
-        case .abortMultipartUpload: "AbortMultipartUpload"
-        case .listMultipartUploads: "ListMultipartUploads"
-        }
     }
 }

@@ -6,7 +6,7 @@ import ZonalCore
 import ZonalObservability
 
 /// Serves an ``S3Gateway`` over HTTP/1.1 with the API limits of the topology, and follows the
-/// bucket directory while it runs.
+/// buckets and the access keys while it runs.
 public struct S3Server: Service {
     public let gateway: S3Gateway
     public let plan: S3GatewayPlan
@@ -31,6 +31,7 @@ public struct S3Server: Service {
             logger: logger)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await gateway.buckets.run() }
+            group.addTask { await gateway.keys.run() }
             try await application.runService()
             group.cancelAll()
         }

@@ -204,3 +204,34 @@ public struct S3Router: Sendable {
         return nil
     }
 }
+
+extension S3Operation {
+    /// The operation's name in metrics and logs: S3's own (`PutObject`).
+    public var metricName: String {
+        switch self {
+        case .listBuckets: "ListBuckets"
+        case .createBucket: "CreateBucket"
+        case .headBucket: "HeadBucket"
+        case .deleteBucket: "DeleteBucket"
+        case .getBucketLocation: "GetBucketLocation"
+        case .getBucketVersioning: "GetBucketVersioning"
+        case .putBucketVersioning: "PutBucketVersioning"
+        case .listObjects(_, .v1): "ListObjects"
+        case .listObjectVersions: "ListObjectVersions"
+        case .listObjects(_, .v2): "ListObjectsV2"
+        case .deleteObjects: "DeleteObjects"
+        case .putObject: "PutObject"
+        case .copyObject: "CopyObject"
+        case .getObject: "GetObject"
+        case .headObject: "HeadObject"
+        case .deleteObject: "DeleteObject"
+        case .createMultipartUpload: "CreateMultipartUpload"
+        case .uploadPart: "UploadPart"
+        case .uploadPartCopy: "UploadPartCopy"
+        case .listParts: "ListParts"
+        case .completeMultipartUpload: "CompleteMultipartUpload"
+        case .abortMultipartUpload: "AbortMultipartUpload"
+        case .listMultipartUploads: "ListMultipartUploads"
+        }
+    }
+}

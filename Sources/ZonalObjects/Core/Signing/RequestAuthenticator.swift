@@ -122,6 +122,11 @@ public struct RequestAuthenticator: Sendable {
         if signedAt.timeIntervalSince(now) > Double(S3Limits.clockSkewSeconds) { throw S3Error(.accessDenied, "Request is not valid yet") }
     }
 
+    /// The access key id a request says it is signed with, before anything is checked.
+    public func accessKeyID(of request: S3Request) -> String? {
+        try? signedParts(of: request).accessKey
+    }
+
     private func signedParts(of request: S3Request) throws(S3Error) -> Signed {
         if let header = request.header("authorization") { return try Self.parseHeader(header, request) }
         if request.queryValue("X-Amz-Algorithm") != nil { return try Self.parseQuery(request) }
