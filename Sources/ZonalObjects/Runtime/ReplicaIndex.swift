@@ -158,26 +158,14 @@ final class ReplicaIndex: Sendable {
         let end = Self.prefixEnd(prefix)
         let start = after.lexicographicallyPrecedes(prefix) ? prefix : after
         let inclusive = after.lexicographicallyPrecedes(prefix)
-        do {
-            let records = try await database.read { db -> [Data] in
-                try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT v.record FROM versions v
-                        WHERE v.bucket = ? AND (v.key > ? OR (? AND v.key = ?)) AND (? IS NULL OR v.key < ?)
-                        AND v.version_id = (SELECT MAX(w.version_id) FROM versions w WHERE w.bucket = v.bucket AND w.key = v.key)
-                        ORDER BY v.key LIMIT ?
-                        """,
-                    arguments: [bucket, Data(start), inclusive, Data(start), end.map { Data($0) }, end.map { Data($0) }, limit + 1]
-                ).map { $0["record"] }
-            }
-            let versions = try records.prefix(limit).map { record throws(ObjectsError) in try Self.decode(record) }
-            return (versions, records.count > limit)
-        } catch let error as ObjectsError {
-            throw error
-        } catch {
-            throw .storage("cannot list the index: \(error)")
-        }
+        return try await page(
+            sql: """
+                SELECT v.record FROM versions v
+                WHERE v.bucket = ? AND (v.key > ? OR (? AND v.key = ?)) AND (? IS NULL OR v.key < ?)
+                AND v.version_id = (SELECT MAX(w.version_id) FROM versions w WHERE w.bucket = v.bucket AND w.key = v.key)
+                ORDER BY v.key LIMIT ?
+                """,
+            arguments: [bucket, Data(start), inclusive, Data(start), end.map { Data($0) }, end.map { Data($0) }, limit + 1], limit: limit)
     }
 
     /// Every version (delete markers included) of the keys starting with `prefix`, keys
@@ -190,21 +178,21 @@ final class ReplicaIndex: Sendable {
         let end = Self.prefixEnd(prefix).map { Data($0) }
         let afterKey = Data(after?.key ?? [])
         let afterVersion = after?.versionID
+        return try await page(
+            sql: """
+                SELECT record FROM versions
+                WHERE bucket = ? AND key >= ? AND (? IS NULL OR key < ?)
+                AND (? = 0 OR key > ? OR (key = ? AND ? IS NOT NULL AND version_id < ?))
+                ORDER BY key, version_id DESC LIMIT ?
+                """,
+            arguments: [bucket, Data(prefix), end, end, after != nil, afterKey, afterKey, afterVersion, afterVersion, limit + 1], limit: limit)
+    }
+
+    /// The records `sql` selects (asking for `limit + 1`): the first `limit`, and whether more
+    /// follow.
+    private func page(sql: String, arguments: StatementArguments, limit: Int) async throws(ObjectsError) -> (versions: [ObjectVersion], truncated: Bool) {
         do {
-            let records = try await database.read { db -> [Data] in
-                try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT record FROM versions
-                        WHERE bucket = ? AND key >= ? AND (? IS NULL OR key < ?)
-                        AND (? = 0 OR key > ? OR (key = ? AND ? IS NOT NULL AND version_id < ?))
-                        ORDER BY key, version_id DESC LIMIT ?
-                        """,
-                    arguments: [
-                        bucket, Data(prefix), end, end, after != nil, afterKey, afterKey, afterVersion, afterVersion, limit + 1,
-                    ]
-                ).map { $0["record"] }
-            }
+            let records = try await database.read { db -> [Data] in try Row.fetchAll(db, sql: sql, arguments: arguments).map { $0["record"] } }
             let versions = try records.prefix(limit).map { record throws(ObjectsError) in try Self.decode(record) }
             return (versions, records.count > limit)
         } catch let error as ObjectsError {
