@@ -4,8 +4,11 @@ import ZonalCore
 struct ObjectsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "objects",
-        abstract: "Zone-redundant S3-compatible object storage: storage nodes, S3 front ends, credentials and access keys, scrubbing.",
-        subcommands: [ObjectsNodeCommand.self, ObjectsS3Command.self, ObjectsCredentialsCommand.self, ObjectsKeysCommand.self, ObjectsScrubCommand.self]
+        abstract: "Zone-redundant S3-compatible object storage: storage nodes, S3 front ends, credentials, buckets, access keys, scrubbing.",
+        subcommands: [
+            ObjectsNodeCommand.self, ObjectsS3Command.self, ObjectsCredentialsCommand.self, ObjectsBucketsCommand.self, ObjectsKeysCommand.self,
+            ObjectsScrubCommand.self,
+        ]
     )
 }
 

@@ -23,7 +23,10 @@ final class ObjectStoreCluster: @unchecked Sendable {
 
     /// `prepare` is given each storage node's data directory before the node starts (a test
     /// mounts a small file system there).
-    init(zones: Int = 3, nodeTimeout: String = "3s", scrubInterval: String = "24h", prepare: (String, String) async throws -> Void = { _, _ in }) async throws {
+    init(
+        zones: Int = 3, nodeTimeout: String = "3s", scrubInterval: String = "24h", uploadExpiry: String = "168h",
+        prepare: (String, String) async throws -> Void = { _, _ in }
+    ) async throws {
         directory = try TemporaryDirectory(prefix: "zonal-objects")
         let coordinatorHost = LoopbackAddress.random()
         let names = (1...zones).map { "n\($0)" }
@@ -47,7 +50,8 @@ final class ObjectStoreCluster: @unchecked Sendable {
                 kind: s3
                 nodes: [\(names.joined(separator: ", "))]
                 port: \(Self.s3Port)
-                s3: { store: objects, node_timeout: \(nodeTimeout) }
+                admin_port: 9201
+                s3: { store: objects, node_timeout: \(nodeTimeout), upload_expiry: \(uploadExpiry) }
             """
         file = try directory.write("topology.yaml", yaml)
         tokenFile = try directory.writePrivate("admin-token", token.secret)

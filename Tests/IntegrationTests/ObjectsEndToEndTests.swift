@@ -67,6 +67,11 @@ struct ObjectsEndToEndTests {
         s3.download_fileobj("tour", "big.bin", out, Config=TransferConfig(multipart_threshold=4 << 20, multipart_chunksize=3 << 20))
         assert out.getvalue() == big
         assert s3.get_object(Bucket="tour", Key="big.bin", Range="bytes=5242000-5243000")["Body"].read() == big[5242000:5243001]
+        second = s3.get_object(Bucket="tour", Key="big.bin", PartNumber=2)
+        assert second["Body"].read() == big[5 << 20:10 << 20] and second["PartsCount"] == 4, second["ResponseMetadata"]
+        assert s3.head_object(Bucket="tour", Key="big.bin", PartNumber=4)["ContentLength"] == len(big) - (15 << 20)
+        assert code(lambda: s3.get_object(Bucket="tour", Key="big.bin", PartNumber=5)) == "InvalidPartNumber"
+        assert s3.get_object(Bucket="tour", Key="copied", PartNumber=1)["Body"].read() == data, "a simple object is its own part 1"
         upload = s3.create_multipart_upload(Bucket="tour", Key="abandoned")["UploadId"]
         s3.upload_part(Bucket="tour", Key="abandoned", UploadId=upload, PartNumber=2, Body=b"part two")
         assert [p["PartNumber"] for p in s3.list_parts(Bucket="tour", Key="abandoned", UploadId=upload)["Parts"]] == [2]
@@ -266,6 +271,65 @@ struct ObjectsEndToEndTests {
         #expect(result["listed"] as? Int == count)
         #expect((result["slowest"] as? Double ?? 99) < 2.5, "a write or read waited for the hung node: \(output)")
         #expect((result["listing"] as? Double ?? 99) < 2.5, "the listing waited for the hung node: \(output)")
+    }
+
+    @Test("a front end that reaches too few storage nodes to write and read says so on /health (503, for the balancer), and is healthy again when they return")
+    func frontEndHealth() async throws {
+        let cluster = try await ObjectStoreCluster()
+        defer { Task { await cluster.stop() } }
+        func health() async -> (UInt, String) {
+            guard let response = try? await HTTPClient.shared.get(url: "http://\(cluster.nodes["n1"]!):9201/health").get() else { return (0, "") }
+            return (response.status.code, response.body.map { String(buffer: $0) } ?? "")
+        }
+        let (status, body) = await health()
+        #expect(status == 200 && body.contains("3/3"), "\(status) \(body)")
+        await cluster.storageNodes["n2"]?.stop()
+        await cluster.storageNodes["n3"]?.stop()
+        let (down, reason) = await health()
+        #expect(down == 503 && reason.contains("only 1 of 3"), "\(down) \(reason)")
+        try cluster.startStorageNode("n2")
+        let back = await poll(timeout: .seconds(20)) { await health().0 == 200 }
+        let last = await health()
+        #expect(back != nil, "n1's front end did not become healthy with 2 of 3 nodes: \(last)")
+    }
+
+    @Test("a multipart upload nobody completes is aborted after upload_expiry, its parts removed from every node; a completed one is kept")
+    func abandonedUploads() async throws {
+        let cluster = try await ObjectStoreCluster(uploadExpiry: "3s")
+        defer { Task { await cluster.stop() } }
+        let script = """
+            import boto3, sys, time
+            from botocore.exceptions import ClientError
+            s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="east")
+            s3.create_bucket(Bucket="parts")
+            left = s3.create_multipart_upload(Bucket="parts", Key="left")["UploadId"]
+            s3.upload_part(Bucket="parts", Key="left", UploadId=left, PartNumber=1, Body=b"L" * 700_001)
+            done = s3.create_multipart_upload(Bucket="parts", Key="done")["UploadId"]
+            etag = s3.upload_part(Bucket="parts", Key="done", UploadId=done, PartNumber=1, Body=b"D" * 800_003)["ETag"]
+            s3.complete_multipart_upload(Bucket="parts", Key="done", UploadId=done, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+            for _ in range(100):
+                if not s3.list_multipart_uploads(Bucket="parts").get("Uploads"):
+                    break
+                time.sleep(0.2)
+            else:
+                sys.exit("the abandoned upload is still listed")
+            try:
+                s3.upload_part(Bucket="parts", Key="left", UploadId=left, PartNumber=2, Body=b"late")
+                sys.exit("a part was taken for an aborted upload")
+            except ClientError as error:
+                assert error.response["Error"]["Code"] == "NoSuchUpload", error.response
+            assert s3.get_object(Bucket="parts", Key="done")["Body"].read() == b"D" * 800_003
+            print("ok")
+            """
+        let (status, output) = try await cluster.python(script, [cluster.endpoint("n1")])
+        #expect(status == 0 && output.contains("ok"), "\(output)")
+        for node in ["n1", "n2", "n3"] {
+            let objects = cluster.dataDirectory(node) + "/objects"
+            let sizes = (FileManager.default.subpaths(atPath: objects) ?? []).filter { $0.contains("/") }.compactMap {
+                (try? FileManager.default.attributesOfItem(atPath: "\(objects)/\($0)")[.size]) as? Int
+            }
+            #expect(!sizes.contains(700_001) && sizes.contains(800_003), "\(node): \(sizes)")
+        }
     }
 
     @Test("a replica damaged or deleted on disk is never served: the read moves to another replica, and the damaged one is repaired")
@@ -566,6 +630,9 @@ struct ObjectsEndToEndTests {
             ["objects", "keys", "list", "--topology", cluster.file, "--state-dir", cluster.stateDirectory], directory: cluster.directory,
             environment: cluster.environment)
         #expect(listed == 0 && table.contains(readerID) && table.contains("shared:read") && !table.contains(keys["READER_SECRET"]!), "\(table)")
+        let (shown, buckets) = try await ZonalBinary.run(
+            ["objects", "buckets", "--topology", cluster.file], directory: cluster.directory, environment: cluster.environment)
+        #expect(shown == 0 && buckets.contains("inbox") && buckets.contains("never enabled"), "\(buckets)")
         let (dumped, _) = try await ZonalBinary.run(
             ["objects", "keys", "list", "--json", "--topology", cluster.file, "--state-dir", cluster.stateDirectory], directory: cluster.directory,
             environment: cluster.environment)

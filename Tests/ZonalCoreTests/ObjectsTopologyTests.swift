@@ -23,7 +23,7 @@ struct ObjectsTopologyTests {
         #expect(spec.replicas == 2 && spec.writeQuorum == 1 && spec.dataDirectory == nil)
         #expect(spec.scrubRate == 16 << 20 && spec.scrubInterval == .seconds(86_400))
         #expect(gateway.store == "store" && gateway.domains == ["s3.test"] && gateway.region == nil)
-        #expect(gateway.maxObjectSize == 5 << 30 && gateway.nodeTimeout == .seconds(10))
+        #expect(gateway.maxObjectSize == 5 << 30 && gateway.nodeTimeout == .seconds(10) && gateway.uploadExpiry == .seconds(604_800))
     }
 
     @Test("replica rules that cannot hold, and front ends of no store, are named on their lines")

@@ -43,12 +43,19 @@ public struct S3GatewaySpec: Sendable, Hashable {
     /// How long a storage node may take to answer before the front end gives up on it for
     /// this request and counts it failed. Default 10 s.
     public var nodeTimeout: Duration
+    /// A multipart upload neither completed nor aborted this long after it began is aborted and
+    /// its parts removed (S3's AbortIncompleteMultipartUpload, for every bucket). Default 7 days.
+    public var uploadExpiry: Duration
 
-    public init(store: String, region: String? = nil, domains: [String] = [], maxObjectSize: Int64 = 5 << 30, nodeTimeout: Duration = .seconds(10)) {
+    public init(
+        store: String, region: String? = nil, domains: [String] = [], maxObjectSize: Int64 = 5 << 30, nodeTimeout: Duration = .seconds(10),
+        uploadExpiry: Duration = .seconds(7 * 86_400)
+    ) {
         self.store = store
         self.region = region
         self.domains = domains
         self.maxObjectSize = maxObjectSize
         self.nodeTimeout = nodeTimeout
+        self.uploadExpiry = uploadExpiry
     }
 }

@@ -25,7 +25,7 @@ extension TopologyReader {
             problems.report(line: nil, "\(subject) is of kind `s3` and needs an `s3` section naming its `store` service")
             return nil
         }
-        let keys = ["store", "region", "domains", "max_object_size", "node_timeout"]
+        let keys = ["store", "region", "domains", "max_object_size", "node_timeout", "upload_expiry"]
         guard let fields = YAMLFields(node, subject: "`s3` of \(subject)", problems: problems, allowedKeys: keys),
             let store = fields.string("store", required: true)
         else { return nil }
@@ -36,6 +36,7 @@ extension TopologyReader {
         spec.domains = (fields.stringList("domains") ?? []).map(\.value)
         spec.maxObjectSize = fields.int("max_object_size", in: 1...(5 << 30)).map(Int64.init) ?? spec.maxObjectSize
         spec.nodeTimeout = fields.duration("node_timeout") ?? spec.nodeTimeout
+        spec.uploadExpiry = fields.duration("upload_expiry") ?? spec.uploadExpiry
         return spec
     }
 }

@@ -27,6 +27,11 @@ public struct StorageNodeClient: Sendable {
         return try await decode(try await send(request, deadline: deadline))
     }
 
+    /// Whether the node answers its health check within `deadline`.
+    func answers(within deadline: Duration) async -> Bool {
+        (try? await send(makeRequest("GET", "/health"), deadline: deadline)) != nil
+    }
+
     func discard(upload: String) async {
         _ = try? await send(makeRequest("DELETE", "/v1/uploads/\(upload)"), deadline: timeout)
     }

@@ -63,7 +63,27 @@ public struct MultipartUploads: Sendable {
             .sorted { $0.key == $1.key ? $0.initiated < $1.initiated : $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
     }
 
-    /// Forgets the upload (completed or aborted); true when it still existed.
+    /// Every upload in progress in the store, in every bucket.
+    public func everyUpload() async throws(S3Error) -> [Upload] {
+        do {
+            return try await coordinator.range(prefix: "/zonal/objects/\(store)/uploads/").keyValues.compactMap {
+                try? JSONDecoder.zonal().decode(Upload.self, from: Data($0.value))
+            }
+        } catch {
+            throw S3Error(.serviceUnavailable, "the coordinator did not answer: \(error)")
+        }
+    }
+
+    /// Puts back an upload whose completion was claimed but could not be recorded, so the
+    /// client can complete it again.
+    public func restore(_ upload: Upload) async {
+        let value = (try? JSONEncoder.zonal().encode(upload)).map(Array.init) ?? []
+        try? await coordinator.put(prefix(upload.bucket) + upload.id, value: value, lease: nil)
+    }
+
+    /// Forgets the upload (completed or aborted); true when it still existed. Whoever removes
+    /// it is the one that completes or aborts it: a completion and the expiry of the same
+    /// upload cannot both go on.
     public func remove(_ upload: Upload) async throws(S3Error) -> Bool {
         do { return try await coordinator.delete(prefix(upload.bucket) + upload.id) } catch {
             throw S3Error(.serviceUnavailable, "the coordinator did not answer: \(error)")

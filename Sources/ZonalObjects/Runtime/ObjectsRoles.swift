@@ -41,7 +41,10 @@ public enum ObjectsRoles {
         let gateway = S3Gateway(objects: objects, buckets: buckets, plan: plan, keys: keys, logger: logger)
         var services: [any Service] = [S3Server(gateway: gateway, plan: plan, limits: limits, logger: logger)]
         if let adminPort = plan.adminPort {
-            let health = ObjectsAdminAPI(name: "zonal-s3", tokens: tokens) { ["service": plan.service, "store": plan.store, "region": plan.region] }
+            let health = ObjectsAdminAPI(name: "zonal-s3", tokens: tokens) {
+                let (answering, total) = try await objects.checkNodes()
+                return ["service": plan.service, "store": plan.store, "region": plan.region, "storage_nodes": "\(answering)/\(total)"]
+            }
             services.append(health.application(host: plan.host, port: adminPort, limits: limits, logger: logger))
         }
         return services

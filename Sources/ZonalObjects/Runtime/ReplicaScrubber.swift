@@ -110,6 +110,8 @@ public final class ReplicaScrubber: Service, Sendable {
                     try? await clock.sleep(until: pacer.spend(Int64(buffer.readableBytes)))
                 }
             } catch {
+                // Superseded or removed since the walk read the index: nothing to check.
+                if case ObjectsError.notFound = error { return }
                 // The store removed the damaged replica from its index as it found it.
                 intact = false
                 metrics.corrupt.increment()

@@ -290,6 +290,22 @@ public final class ReplicatedObjects: Sendable {
         return pages
     }
 
+    /// Throws unless enough storage nodes answer their health check (within a second) for this
+    /// front end to write and read: a front end cut off from the nodes reports itself unhealthy,
+    /// so the balancer sends its clients to one that is not. Returns how many answered.
+    public func checkNodes() async throws(ObjectsError) -> (answering: Int, of: Int) {
+        let all = Array(clients.values)
+        let answering = await withTaskGroup(of: Bool.self) { group in
+            for client in all { group.addTask { await client.answers(within: .seconds(1)) } }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        let needed = max(writeQuorum, WriteQuorum(replicas: placement.replicas, quorum: writeQuorum).readQuorum)
+        guard answering >= needed else {
+            throw .storage("only \(answering) of \(all.count) storage nodes answer; this front end needs \(needed) to write and read")
+        }
+        return (answering, all.count)
+    }
+
     /// Removes a deleted bucket's replicas (delete markers, mostly) from every node that answers.
     public func removeBucket(_ bucket: String) async {
         for client in clients.values {

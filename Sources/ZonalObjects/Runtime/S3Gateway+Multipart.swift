@@ -129,8 +129,14 @@ extension S3Gateway {
         version.size = parts.reduce(0) { $0 + $1.size }
         version.etag = Insecure.MD5.hash(data: md5s).hex + "-\(parts.count)"
         version.parts = parts
-        try await objects.record(version)
-        _ = try await uploads.remove(upload)
+        // Claim the upload first: an expiry (or an abort) that removed it has removed its parts.
+        guard try await uploads.remove(upload) else { throw S3Error(.noSuchUpload, "The specified multipart upload does not exist: \(id)") }
+        do {
+            try await objects.record(version)
+        } catch {
+            await uploads.restore(upload)
+            throw error
+        }
         await removeUnused(upload, keeping: Set(parts.map(\.key)))
         var xml = S3XML()
         xml.element("CompleteMultipartUploadResult", root: true) { xml in

@@ -52,9 +52,15 @@ extension S3Gateway {
         let (version, holders) = try await readable(address)
         let conditions = ReadConditions(request)
         try conditions.check(version)
-        let range = try conditions.byteRange(size: version.size)
+        var range = try conditions.byteRange(size: version.size)
+        var partsCount: Int?
+        if let text = request.queryValue("partNumber"), let number = Int(text) {
+            guard request.header("range") == nil else { throw S3Error(.invalidRequest, "Cannot specify both Range header and partNumber query parameter") }
+            (range, partsCount) = try Self.part(number, of: version)
+        }
         var headers = Self.objectHeaders(version, request, whole: range == nil)
         Self.addVersionID(of: version, in: bucket, to: &headers)
+        if let partsCount { headers[HTTPField.Name("x-amz-mp-parts-count")!] = "\(partsCount)" }
         let length = range.map { $0.upperBound - $0.lowerBound + 1 } ?? version.size
         headers[.contentLength] = "\(length)"
         if let range { headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(version.size)" }
@@ -148,6 +154,20 @@ extension S3Gateway {
         }
         guard !version.isDeleteMarker else { throw S3Error(.methodNotAllowed, "The specified method is not allowed against a delete marker: \(address)") }
         return (version, holders)
+    }
+
+    /// The bytes of part `number` of `version` (nil: the whole object) and the number of parts of
+    /// a multipart object; an object written in one piece is its own part 1.
+    static func part(_ number: Int, of version: ObjectVersion) throws(S3Error) -> (ClosedRange<Int64>?, Int?) {
+        guard let parts = version.parts else {
+            guard number == 1 else { throw S3Error(.invalidPartNumber, "the object was written in one part; part \(number) does not exist") }
+            return (nil, nil)
+        }
+        guard number <= parts.count else { throw S3Error(.invalidPartNumber, "the object has \(parts.count) parts, not \(number)") }
+        let start = parts.prefix(number - 1).reduce(Int64(0)) { $0 + $1.size }
+        let size = parts[number - 1].size
+        guard size > 0 else { throw S3Error(.invalidPartNumber, "part \(number) of the object is empty") }
+        return (start...(start + size - 1), parts.count)
     }
 
     /// `x-amz-version-id` of `version`, in a bucket that has (or had) versioning.

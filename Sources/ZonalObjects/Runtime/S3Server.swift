@@ -5,8 +5,8 @@ import ServiceLifecycle
 import ZonalCore
 import ZonalObservability
 
-/// Serves an ``S3Gateway`` over HTTP/1.1 with the API limits of the topology, and follows the
-/// buckets and the access keys while it runs.
+/// Serves an ``S3Gateway`` over HTTP/1.1 with the API limits of the topology; while it runs it
+/// follows the buckets and the access keys and aborts abandoned multipart uploads.
 public struct S3Server: Service {
     public let gateway: S3Gateway
     public let plan: S3GatewayPlan
@@ -32,6 +32,11 @@ public struct S3Server: Service {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { await gateway.buckets.run() }
             group.addTask { await gateway.keys.run() }
+            group.addTask {
+                await UploadExpiry(
+                    uploads: gateway.uploads, objects: gateway.objects, expiry: plan.spec.uploadExpiry, clock: SystemClock(), logger: logger
+                ).run()
+            }
             try await application.runService()
             group.cancelAll()
         }

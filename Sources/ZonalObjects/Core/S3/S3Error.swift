@@ -32,6 +32,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidLocationConstraint = "InvalidLocationConstraint"
         case invalidPart = "InvalidPart"
         case invalidPartOrder = "InvalidPartOrder"
+        case invalidPartNumber = "InvalidPartNumber"
         case invalidRange = "InvalidRange"
         case invalidRequest = "InvalidRequest"
         case keyTooLong = "KeyTooLongError"
@@ -63,7 +64,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
             case .methodNotAllowed: 405
             case .missingContentLength: 411
             case .preconditionFailed: 412
-            case .invalidRange: 416
+            case .invalidRange, .invalidPartNumber: 416
             case .notModified: 304
             case .internalError: 500
             case .notImplemented: 501
@@ -88,6 +89,7 @@ public struct S3Error: Error, Sendable, Hashable, CustomStringConvertible {
             case .invalidPart: "One or more of the specified parts could not be found."
             case .invalidPartOrder: "The list of parts was not in ascending order."
             case .invalidRange: "The requested range is not satisfiable."
+            case .invalidPartNumber: "The requested partnumber is not satisfiable."
             case .keyTooLong: "Your key is too long."
             case .malformedXML: "The XML you provided was not well-formed or did not validate against our published schema."
             case .methodNotAllowed: "The specified method is not allowed against this resource."

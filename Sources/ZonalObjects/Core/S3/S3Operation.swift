@@ -142,7 +142,12 @@ public struct S3Router: Sendable {
             }
         }
         if request.hasQuery("partNumber") {
-            throw S3Error(.notImplemented, "reading one part of an object (`partNumber` without `uploadId`) is not implemented")
+            // A read of one part of an object: the part number is checked here, the part at
+            // the front end.
+            _ = try Self.partNumber(request)
+            guard request.method == "GET" || request.method == "HEAD" else {
+                throw S3Error(.invalidRequest, "partNumber without uploadId is for GET and HEAD only")
+            }
         }
         switch request.method {
         case "POST" where request.hasQuery("uploads"): return .createMultipartUpload(address)
