@@ -53,6 +53,7 @@ struct ReplicaStoreTests {
         let directory = try TemporaryDirectory(prefix: "zonal-replicas")
         defer { directory.remove() }
         let store = try await ReplicaStore.load(directory: directory.path, logger: Logger(label: "test"))
+        #expect(try await store.index.synchronousMode() == 2, "every index commit is synced (FULL), not only at checkpoints")
         let content = Self.bytes(2_500_000, seed: 1)
         let receipt = try await store.receive(Chunks(parts: [Array(content.prefix(10))]))
         #expect(try await store.version(bucket: "b", key: "k") == nil, "an upload is invisible until committed")
@@ -95,6 +96,28 @@ struct ReplicaStoreTests {
         #expect(try await ids() == [Self.id(4), Self.id(2)], "a late replica of the purged version is not recorded again")
         let files = try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).filter { $0.contains("/") }
         #expect(files.count == 2, "the purged version's files are gone: \(files)")
+    }
+
+    @Test("commits that arrive together are written together, and each is visible whole once its commit returns")
+    func concurrentCommits() async throws {
+        let directory = try TemporaryDirectory(prefix: "zonal-replicas")
+        defer { directory.remove() }
+        let store = try await ReplicaStore.load(directory: directory.path, logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for number in 1...64 {
+                group.addTask {
+                    let content = Self.bytes(number * 100, seed: UInt64(number))
+                    let version = try await self.write(store, key: "k\(number)", content, id: Self.id(number))
+                    let (_, bytes) = try await store.read(bucket: "b", key: version.key, versionID: version.versionID, range: nil)
+                    #expect(try await self.collect(bytes) == content)
+                }
+            }
+            try await group.waitForAll()
+        }
+        let listing = try await store.list(bucket: "b", prefix: [], after: [], limit: 100)
+        #expect(Set(listing.versions.map(\.key)) == Set((1...64).map { "k\($0)" }))
+        let files = try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).filter { $0.contains("/") }
+        #expect(files.count == 64, "\(files.count)")
     }
 
     @Test("a flipped byte or a missing file fails the read of that block and drops the replica, so it is healed and not served")

@@ -19,12 +19,13 @@ final class ReplicaIndex: Sendable {
     private let database: DatabasePool
 
     init(path: String) throws(ObjectsError) {
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
         do {
-            database = try DatabasePool(path: path, configuration: configuration)
+            database = try DatabasePool(path: path)
+            // The pool sets `synchronous = NORMAL` on its writer when it turns WAL on, after any
+            // preparation of ours: a commit would then reach the disk only at the next
+            // checkpoint. FULL syncs the WAL at every commit, so a committed row survives a
+            // power loss, not only a crash of the process.
+            try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try database.write { db in
                 try db.execute(
                     sql: """
@@ -52,38 +53,62 @@ final class ReplicaIndex: Sendable {
         }
     }
 
+    /// Records `entries` in one transaction (one WAL sync for all of them), each as
+    /// ``record(_:in:)`` says, each in a savepoint of its own: one that fails leaves the others.
+    /// For each, the files no row names any more, or why it was not recorded.
+    func commit(_ entries: [Entry]) async -> [Result<[String], ObjectsError>] {
+        do {
+            return try await database.write { db in
+                entries.map { entry in
+                    var files: [String] = []
+                    do {
+                        try db.inSavepoint {
+                            files = try Self.record(entry, in: db)
+                            return .commit
+                        }
+                        return .success(files)
+                    } catch {
+                        return .failure(Self.failure(error, recording: entry.version))
+                    }
+                }
+            }
+        } catch {
+            return entries.map { .failure(Self.failure(error, recording: $0.version)) }
+        }
+    }
+
+    private static func failure(_ error: any Error, recording version: ObjectVersion) -> ObjectsError {
+        if let error = error as? ObjectsError { return error }
+        if let error = error as? DatabaseError, error.resultCode == .SQLITE_FULL {
+            return .diskFull("cannot record \(version.bucket)/\(version.key) in the index: the disk is full")
+        }
+        return .storage("cannot record \(version.bucket)/\(version.key) in the index: \(error)")
+    }
+
     /// Records `entry` and drops what it supersedes; returns the files no row names any more.
     /// A null version replaces the key's older null versions (a bucket without versioning keeps
     /// one version per key; a late replica of an overwritten version is dropped at once); a
     /// versioned one replaces nothing. A purge record removes its version and is kept instead;
     /// a version purged before is not recorded again.
-    func commit(_ entry: Entry) async throws(ObjectsError) -> [String] {
-        let record = try Self.encode(entry.version)
+    private static func record(_ entry: Entry, in db: Database) throws -> [String] {
         let version = entry.version
+        let record = try encode(version)
         let key = Data(version.key.utf8)
-        do {
-            return try await database.write { db in
-                let identity: StatementArguments = [version.bucket, key, version.versionID]
-                if version.isPurged == true {
-                    try db.execute(sql: "INSERT OR IGNORE INTO purged (bucket, key, version_id) VALUES (?, ?, ?)", arguments: identity)
-                    return try Self.removeRows(db, where: "bucket = ? AND key = ? AND version_id = ?", identity, bucket: version.bucket)
-                }
-                let purged = try Bool.fetchOne(db, sql: "SELECT 1 FROM purged WHERE bucket = ? AND key = ? AND version_id = ?", arguments: identity) ?? false
-                if purged { return entry.file.map { [$0] } ?? [] }
-                try db.execute(
-                    sql: "INSERT OR REPLACE INTO versions (bucket, key, version_id, record, file, blocks, versioned) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    arguments: [version.bucket, key, version.versionID, record, entry.file, Data(entry.blockDigests), version.versioned == true])
-                guard version.versioned != true else { return [] }
-                let newestNull = try String.fetchOne(
-                    db, sql: "SELECT MAX(version_id) FROM versions WHERE bucket = ? AND key = ? AND versioned = 0", arguments: [version.bucket, key])
-                return try Self.removeRows(
-                    db, where: "bucket = ? AND key = ? AND versioned = 0 AND version_id < ?", [version.bucket, key, newestNull], bucket: version.bucket)
-            }
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
-            throw .diskFull("cannot record \(version.bucket)/\(version.key) in the index: the disk is full")
-        } catch {
-            throw .storage("cannot record \(version.bucket)/\(version.key) in the index: \(error)")
+        let identity: StatementArguments = [version.bucket, key, version.versionID]
+        if version.isPurged == true {
+            try db.execute(sql: "INSERT OR IGNORE INTO purged (bucket, key, version_id) VALUES (?, ?, ?)", arguments: identity)
+            return try removeRows(db, where: "bucket = ? AND key = ? AND version_id = ?", identity, bucket: version.bucket)
         }
+        let purged = try Bool.fetchOne(db, sql: "SELECT 1 FROM purged WHERE bucket = ? AND key = ? AND version_id = ?", arguments: identity) ?? false
+        if purged { return entry.file.map { [$0] } ?? [] }
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO versions (bucket, key, version_id, record, file, blocks, versioned) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [version.bucket, key, version.versionID, record, entry.file, Data(entry.blockDigests), version.versioned == true])
+        guard version.versioned != true else { return [] }
+        let newestNull = try String.fetchOne(
+            db, sql: "SELECT MAX(version_id) FROM versions WHERE bucket = ? AND key = ? AND versioned = 0", arguments: [version.bucket, key])
+        return try removeRows(
+            db, where: "bucket = ? AND key = ? AND versioned = 0 AND version_id < ?", [version.bucket, key, newestNull], bucket: version.bucket)
     }
 
     /// Deletes the version rows `condition` selects in `bucket`, with the part replicas of the
@@ -289,6 +314,12 @@ final class ReplicaIndex: Sendable {
         } catch {
             throw .storage("cannot update the index: \(error)")
         }
+    }
+
+    /// The writer's `PRAGMA synchronous` (2 is FULL): checked by the tests, since the pool once
+    /// set it lower behind our back.
+    func synchronousMode() async throws -> Int {
+        try await database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// Every file the index names, for removing the orphans a crash left.

@@ -25,6 +25,7 @@ public final class ReplicaStore: Sendable {
 
     public let directory: String
     let index: ReplicaIndex
+    private let commits: CommitGroup
     private let threadPool: NIOThreadPool
     private let logger: Logger
     private let pending = Mutex<[String: (receipt: Receipt, digests: [UInt8])]>([:])
@@ -32,6 +33,7 @@ public final class ReplicaStore: Sendable {
     private init(directory: String, index: ReplicaIndex, threadPool: NIOThreadPool, logger: Logger) {
         self.directory = directory
         self.index = index
+        self.commits = CommitGroup(index: index, threadPool: threadPool)
         self.threadPool = threadPool
         self.logger = logger
     }
@@ -97,9 +99,11 @@ public final class ReplicaStore: Sendable {
     }
 
     /// Makes `version` visible: the upload's file renamed into place (none for a delete marker),
-    /// the directory fsync'd, the index row committed. Superseded replicas are removed.
+    /// the directory fsync'd, the index row committed — together with the commits that arrive
+    /// meanwhile (``CommitGroup``). Superseded replicas are removed.
     public func commit(upload: String?, version: ObjectVersion) async throws(ObjectsError) {
         guard VersionID.isValid(version.versionID) else { throw .invalid("\(version.versionID) is not a version id (32 lower-case hex digits)") }
+        var move: CommitGroup.Request.Move?
         var file: String?
         var digests: [UInt8] = []
         if let upload {
@@ -112,16 +116,11 @@ public final class ReplicaStore: Sendable {
             }
             let name = Self.fileName(version)
             let shard = String(name.prefix(2))
-            let target = "\(directory)/objects/\(shard)/\(name)"
-            try await run { [directory] in
-                try? FileManager.default.createDirectory(atPath: "\(directory)/objects/\(shard)", withIntermediateDirectories: true)
-                guard rename("\(directory)/tmp/\(upload)", target) == 0 else { throw Self.failure("cannot move the upload into place", errno: errno) }
-                do { try DurableFile.syncDirectory("\(directory)/objects/\(shard)") } catch { throw ObjectsError.storage("\(error)") }
-            }
+            move = .init(from: "\(directory)/tmp/\(upload)", to: "\(directory)/objects/\(shard)/\(name)", directory: "\(directory)/objects/\(shard)")
             file = "\(shard)/\(name)"
             digests = blockDigests
         }
-        let stale = try await index.commit(.init(version: version, file: file, blockDigests: digests))
+        let stale = try await commits.commit(.init(move: move, entry: .init(version: version, file: file, blockDigests: digests)))
         await removeFiles(stale)
     }
 
