@@ -325,7 +325,7 @@ struct ObjectsEndToEndTests {
         #expect(status == 0 && output.contains("ok"), "\(output)")
         for node in ["n1", "n2", "n3"] {
             let objects = cluster.dataDirectory(node) + "/objects"
-            let sizes = (FileManager.default.subpaths(atPath: objects) ?? []).filter { $0.contains("/") }.compactMap {
+            let sizes = (FileManager.default.subpaths(atPath: objects) ?? []).filter { $0.contains("-") }.compactMap {
                 (try? FileManager.default.attributesOfItem(atPath: "\(objects)/\($0)")[.size]) as? Int
             }
             #expect(!sizes.contains(700_001) && sizes.contains(800_003), "\(node): \(sizes)")
@@ -352,7 +352,7 @@ struct ObjectsEndToEndTests {
         #expect(expected.count == 64, "\(digest)")
         for (node, damage) in [("n1", "flip"), ("n2", "delete")] {
             let objects = cluster.dataDirectory(node) + "/objects"
-            let file = try #require(FileManager.default.subpaths(atPath: objects)?.first { $0.contains("/") })
+            let file = try #require(FileManager.default.subpaths(atPath: objects)?.first { $0.contains("-") })
             let path = "\(objects)/\(file)"
             if damage == "flip" {
                 let handle = try #require(FileHandle(forUpdatingAtPath: path))
@@ -369,7 +369,7 @@ struct ObjectsEndToEndTests {
             #expect(read.trimmingCharacters(in: .whitespacesAndNewlines) == expected, "\(node) \(damage): \(read)\n\(cluster.output(node).suffix(2000))")
             let repaired = await poll(timeout: .seconds(15)) {
                 guard await self.nodeVersion(cluster, node, key: "victim", bucket: "damage") != nil,
-                    let name = FileManager.default.subpaths(atPath: objects)?.first(where: { $0.contains("/") }),
+                    let name = FileManager.default.subpaths(atPath: objects)?.first(where: { $0.contains("-") }),
                     let bytes = FileManager.default.contents(atPath: "\(objects)/\(name)")
                 else { return false }
                 return bytes.count == 3_000_000 && bytes[2_000_000] == UInt8((2_000_000 * 31) % 251)
@@ -405,7 +405,7 @@ struct ObjectsEndToEndTests {
         // reads any of them again.
         func replica(_ node: String, size: Int) -> String? {
             let objects = cluster.dataDirectory(node) + "/objects"
-            let files = (FileManager.default.subpaths(atPath: objects) ?? []).filter { $0.contains("/") }.map { "\(objects)/\($0)" }
+            let files = (FileManager.default.subpaths(atPath: objects) ?? []).filter { $0.contains("-") }.map { "\(objects)/\($0)" }
             return files.first { ((try? FileManager.default.attributesOfItem(atPath: $0)[.size]) as? Int) == size }
         }
         let flipped = try #require(replica("n1", size: 3_000_000))

@@ -68,7 +68,7 @@ struct ReplicaStoreTests {
         #expect(try await store.version(bucket: "b", key: "k", versionID: Self.id(1)) == nil, "buckets without versioning keep the newest only")
         let listing = try await store.list(bucket: "b", prefix: [], after: [], limit: 10)
         #expect(listing.versions.map(\.versionID) == [Self.id(2)])
-        let files = try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).filter { $0.contains("/") }
+        let files = try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).filter { $0.contains("-") }
         #expect(files.count == 1, "the superseded replica's file is gone: \(files)")
     }
 
@@ -94,7 +94,7 @@ struct ReplicaStoreTests {
         #expect(try await store.version(bucket: "b", key: "k", versionID: Self.id(3))?.isPurged == true, "asked by id, the purge answers")
         _ = try await write(store, key: "k", [3], id: Self.id(3), versioned: true)
         #expect(try await ids() == [Self.id(4), Self.id(2)], "a late replica of the purged version is not recorded again")
-        let files = try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).filter { $0.contains("/") }
+        let files = try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).filter { $0.contains("-") }
         #expect(files.count == 2, "the purged version's files are gone: \(files)")
     }
 
@@ -116,7 +116,7 @@ struct ReplicaStoreTests {
         }
         let listing = try await store.list(bucket: "b", prefix: [], after: [], limit: 100)
         #expect(Set(listing.versions.map(\.key)) == Set((1...64).map { "k\($0)" }))
-        let files = try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).filter { $0.contains("/") }
+        let files = try FileManager.default.subpathsOfDirectory(atPath: directory.file("objects")).filter { $0.contains("-") }
         #expect(files.count == 64, "\(files.count)")
     }
 

@@ -77,15 +77,28 @@ final class CommitGroup: Sendable {
     /// Renames each file into place and fsyncs each directory once; for each move, why it
     /// failed (nil when it did not).
     private static func place(_ moves: [Request.Move?]) -> [ObjectsError?] {
+        // Directories made here are synced too, with their parents, so the new entries last.
+        var created: Set<String> = []
         var failures: [ObjectsError?] = moves.map { move in
             guard let move else { return nil }
-            try? FileManager.default.createDirectory(atPath: move.directory, withIntermediateDirectories: true)
+            var missing: [String] = []
+            var path = move.directory
+            while !FileManager.default.fileExists(atPath: path), path.count > 1 {
+                missing.append(path)
+                path = (path as NSString).deletingLastPathComponent
+            }
+            if !missing.isEmpty {
+                try? FileManager.default.createDirectory(atPath: move.directory, withIntermediateDirectories: true)
+                for directory in missing { created.insert((directory as NSString).deletingLastPathComponent) }
+            }
             guard rename(move.from, move.to) == 0 else { return ReplicaStore.failure("cannot move the upload into place", errno: errno) }
             return nil
         }
-        for directory in Set(moves.indices.compactMap { failures[$0] == nil ? moves[$0]?.directory : nil }) {
+        let directories = Set(moves.indices.compactMap { failures[$0] == nil ? moves[$0]?.directory : nil })
+        // Deepest first: a new directory's own entries before the parent that names it.
+        for directory in (directories.union(created)).sorted(by: { $0.count > $1.count }) {
             do { try DurableFile.syncDirectory(directory) } catch {
-                for index in moves.indices where moves[index]?.directory == directory { failures[index] = .storage("\(error)") }
+                for index in moves.indices where moves[index].map({ $0.directory.hasPrefix(directory) }) ?? false { failures[index] = .storage("\(error)") }
             }
         }
         return failures
