@@ -340,6 +340,7 @@ let package = Package(
                 "ZonalObjects", "ZonalCore", "ZonalTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strict
         ),

@@ -11,6 +11,8 @@ final class ObjectStoreCluster: @unchecked Sendable {
     let directory: TemporaryDirectory
     let file: String
     /// Node name → address; node `n<i>` is in zone `z<i>`, with a storage node and a front end.
+    /// With `west`, node `w1` in region west holds a second store, `west-objects` (one replica),
+    /// and its front end `west-s3`.
     let nodes: [String: String]
     let coordinator: ProcessFixture
     private(set) var storageNodes: [String: ProcessFixture] = [:]
@@ -24,21 +26,40 @@ final class ObjectStoreCluster: @unchecked Sendable {
     /// `prepare` is given each storage node's data directory before the node starts (a test
     /// mounts a small file system there).
     init(
-        zones: Int = 3, nodeTimeout: String = "3s", scrubInterval: String = "24h", uploadExpiry: String = "168h",
+        zones: Int = 3, nodeTimeout: String = "3s", scrubInterval: String = "24h", uploadExpiry: String = "168h", west: Bool = false,
         prepare: (String, String) async throws -> Void = { _, _ in }
     ) async throws {
         directory = try TemporaryDirectory(prefix: "zonal-objects")
         let coordinatorHost = LoopbackAddress.random()
         let names = (1...zones).map { "n\($0)" }
-        let nodes = Dictionary(uniqueKeysWithValues: names.map { ($0, LoopbackAddress.random()) })
+        let nodes = Dictionary(uniqueKeysWithValues: (names + (west ? ["w1"] : [])).map { ($0, LoopbackAddress.random()) })
         self.nodes = nodes
+        let westRegion = west ? "\n  - { name: west, zones: [w1] }" : ""
+        let westNode = west ? "\n  - { name: w1, zone: w1, address: \(nodes["w1"]!) }" : ""
+        let westServices =
+            west
+            ? """
+
+              - name: west-objects
+                kind: object-store
+                nodes: [w1]
+                port: \(Self.storagePort)
+                admin_port: 9101
+                objects: { data_directory: "\(directory.file("data"))/{node}", replicas: 1, write_quorum: 1 }
+              - name: west-s3
+                kind: s3
+                nodes: [w1]
+                port: \(Self.s3Port)
+                admin_port: 9201
+                s3: { store: west-objects, node_timeout: \(nodeTimeout) }
+            """ : ""
         let yaml = """
             name: objectstest
             coordinator: { backend: embedded, host: \(coordinatorHost), port: 7379 }
             regions:
-              - { name: east, zones: [\(names.map { "z\($0.dropFirst())" }.joined(separator: ", "))] }
+              - { name: east, zones: [\(names.map { "z\($0.dropFirst())" }.joined(separator: ", "))] }\(westRegion)
             nodes:
-            \(names.map { "  - { name: \($0), zone: z\($0.dropFirst()), address: \(nodes[$0]!) }" }.joined(separator: "\n"))
+            \(names.map { "  - { name: \($0), zone: z\($0.dropFirst()), address: \(nodes[$0]!) }" }.joined(separator: "\n"))\(westNode)
             services:
               - name: objects
                 kind: object-store
@@ -51,18 +72,19 @@ final class ObjectStoreCluster: @unchecked Sendable {
                 nodes: [\(names.joined(separator: ", "))]
                 port: \(Self.s3Port)
                 admin_port: 9201
-                s3: { store: objects, node_timeout: \(nodeTimeout), upload_expiry: \(uploadExpiry) }
+                s3: { store: objects, node_timeout: \(nodeTimeout), upload_expiry: \(uploadExpiry) }\(westServices)
             """
         file = try directory.write("topology.yaml", yaml)
         tokenFile = try directory.writePrivate("admin-token", token.secret)
         coordinator = try ProcessFixture.coordinator(host: coordinatorHost, directory: directory, tokenFile: tokenFile)
-        for name in names {
+        let all = names + (west ? ["w1"] : [])
+        for name in all {
             try FileManager.default.createDirectory(atPath: dataDirectory(name), withIntermediateDirectories: true)
             try await prepare(name, dataDirectory(name))
             try startStorageNode(name)
             try startGateway(name)
         }
-        for name in names {
+        for name in all {
             let up = await poll(timeout: .seconds(20)) { await self.s3Answers(name) }
             #expect(up != nil, "front end \(name) does not answer: \(gateways[name]?.output.suffix(2000) ?? "")")
         }
@@ -71,15 +93,22 @@ final class ObjectStoreCluster: @unchecked Sendable {
     var environment: [String: String] { [AdminToken.fileEnvironmentKey: tokenFile] }
     var stateDirectory: String { directory.file("state") }
 
+    /// The store and front-end services of a node.
+    static func services(of node: String) -> (store: String, s3: String) {
+        node.hasPrefix("w") ? ("west-objects", "west-s3") : ("objects", "s3")
+    }
+
     func startStorageNode(_ name: String) throws {
         storageNodes[name] = try ProcessFixture(
-            executable: ZonalBinary.path, arguments: ["objects", "node", "--topology", file, "--node", name, "--state-dir", stateDirectory],
+            executable: ZonalBinary.path,
+            arguments: ["objects", "node", "--topology", file, "--service", Self.services(of: name).store, "--node", name, "--state-dir", stateDirectory],
             outputPath: directory.file("node-\(name)-\(UUID().uuidString.prefix(4)).out"), environment: environment)
     }
 
     func startGateway(_ name: String) throws {
         gateways[name] = try ProcessFixture(
-            executable: ZonalBinary.path, arguments: ["objects", "s3", "--topology", file, "--node", name, "--state-dir", stateDirectory],
+            executable: ZonalBinary.path,
+            arguments: ["objects", "s3", "--topology", file, "--service", Self.services(of: name).s3, "--node", name, "--state-dir", stateDirectory],
             outputPath: directory.file("s3-\(name)-\(UUID().uuidString.prefix(4)).out"), environment: environment)
     }
 
@@ -99,14 +128,19 @@ final class ObjectStoreCluster: @unchecked Sendable {
 
     /// The root credentials, as S3 clients take them from the environment (what
     /// `zonal objects credentials` prints).
-    func credentials() async throws -> [String: String] {
-        try await exports(["objects", "credentials"])
+    func credentials(store: String = "objects") async throws -> [String: String] {
+        try await exports(["objects", "credentials", "--service", store])
     }
 
     /// A new access key with `grants` (`zonal objects keys create --bucket …`), as environment
     /// variables for S3 clients.
     func accessKey(_ grants: [String]) async throws -> [String: String] {
         try await exports(["objects", "keys", "create"] + grants.flatMap { ["--bucket", $0] })
+    }
+
+    /// Runs `zonal` with this cluster's topology and state directory; its exit status and output.
+    func zonal(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await ZonalBinary.run(arguments + ["--topology", file, "--state-dir", stateDirectory], directory: directory, environment: environment)
     }
 
     /// The `export NAME=value` lines `zonal` prints for `arguments`.

@@ -12,13 +12,17 @@ public struct ObjectsAdminAPI: Sendable {
     public let health: @Sendable () async throws -> [String: String]
     /// A storage node's scrubber; nil on a front end.
     public let scrubber: ReplicaScrubber?
+    /// A front end's part in replication; nil on a storage node.
+    public let replicator: BucketReplicator?
 
     public init(
-        name: String, tokens: AdminTokenSource, scrubber: ReplicaScrubber? = nil, health: @escaping @Sendable () async throws -> [String: String]
+        name: String, tokens: AdminTokenSource, scrubber: ReplicaScrubber? = nil, replicator: BucketReplicator? = nil,
+        health: @escaping @Sendable () async throws -> [String: String]
     ) {
         self.name = name
         self.tokens = tokens
         self.scrubber = scrubber
+        self.replicator = replicator
         self.health = health
     }
 
@@ -32,6 +36,9 @@ public struct ObjectsAdminAPI: Sendable {
         }
         if let scrubber {
             router.get("/scrub") { _, _ in Response.json(scrubber.status) }
+        }
+        if let replicator {
+            router.get("/replication") { _, _ in Response.json(replicator.status) }
         }
         return APIServer.application(router: router, host: host, port: port, name: name, limits: limits, logger: logger)
     }

@@ -77,6 +77,22 @@ public struct StorageNodeClient: Sendable {
         return try await decode(try await send(makeRequest("GET", path), deadline: timeout))
     }
 
+    /// Up to `limit` rows of `bucket`'s change feed after `seq` that `filter` selects.
+    func changes(bucket: String, after seq: Int64, filter: ChangeFilter, limit: Int) async throws(ObjectsError) -> ChangePage {
+        try await decode(try await send(makeRequest("GET", Self.feedPath("/v1/changes", bucket, seq, filter) + "&limit=\(limit)"), deadline: timeout))
+    }
+
+    /// What of `bucket`'s change feed after `seq` `filter` selects.
+    func backlog(bucket: String, after seq: Int64, filter: ChangeFilter) async throws(ObjectsError) -> Backlog {
+        try await decode(try await send(makeRequest("GET", Self.feedPath("/v1/backlog", bucket, seq, filter)), deadline: timeout))
+    }
+
+    private static func feedPath(_ path: String, _ bucket: String, _ seq: Int64, _ filter: ChangeFilter) -> String {
+        var path = "\(path)?bucket=\(bucket)&after=\(seq)&prefix=\(Array(filter.prefix.utf8).hex)&deletes=\(filter.deletes ? 1 : 0)"
+        if let since = filter.since { path += "&since=\(since)" }
+        return path
+    }
+
     func removeKeys(bucket: String, prefix: String) async throws(ObjectsError) {
         _ = try await collect(try await send(makeRequest("DELETE", "/v1/keys?bucket=\(bucket)&prefix=\(Array(prefix.utf8).hex)"), deadline: timeout))
     }

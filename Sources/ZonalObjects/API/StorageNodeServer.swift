@@ -93,6 +93,21 @@ public struct StorageNodeServer: Sendable {
                 return Response.json(ListingMerge.Page(versions: versions, truncated: truncated))
             }
         }
+        router.get("/v1/changes") { request, _ in
+            try await Self.answer { () throws(ObjectsError) in
+                let (bucket, after, filter) = try Self.feedQuery(request)
+                guard let limit = request.uri.queryParameters["limit"].flatMap({ Int($0) }), (1...10_000).contains(limit) else {
+                    throw .invalid("a read of the change feed needs a limit of 1 to 10000")
+                }
+                return Response.json(try await store.changes(bucket: bucket, after: after, filter: filter, limit: limit))
+            }
+        }
+        router.get("/v1/backlog") { request, _ in
+            try await Self.answer { () throws(ObjectsError) in
+                let (bucket, after, filter) = try Self.feedQuery(request)
+                return Response.json(try await store.backlog(bucket: bucket, after: after, filter: filter))
+            }
+        }
         router.delete("/v1/keys") { request, _ in
             try await Self.answer { () throws(ObjectsError) in
                 let parameters = request.uri.queryParameters
@@ -119,6 +134,17 @@ public struct StorageNodeServer: Sendable {
             let key = String(validating: keyBytes, as: UTF8.self), !key.isEmpty
         else { throw .invalid("a request for an object needs bucket and a hex key") }
         return (bucket, key)
+    }
+
+    /// The bucket, the feed position and the rule's filter of a change feed request.
+    private static func feedQuery(_ request: Request) throws(ObjectsError) -> (String, Int64, ChangeFilter) {
+        let parameters = request.uri.queryParameters
+        guard let bucket = parameters["bucket"].map(String.init), let after = parameters["after"].flatMap({ Int64($0) }), after >= 0,
+            let prefixBytes = [UInt8](hex: String(parameters["prefix"] ?? "")), let prefix = String(validating: prefixBytes, as: UTF8.self)
+        else { throw .invalid("a change feed request needs bucket, after (a number of 0 or more) and a hex prefix") }
+        let since = parameters["since"].map(String.init)
+        if let since, !VersionID.isValid(since) { throw .invalid("since must be a version id") }
+        return (bucket, after, ChangeFilter(prefix: prefix, since: since, deletes: parameters["deletes"] == "1"))
     }
 
     private static func collect(_ request: Request) async throws(ObjectsError) -> ByteBuffer {

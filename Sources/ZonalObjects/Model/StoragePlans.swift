@@ -91,6 +91,17 @@ public struct S3GatewayPlan: Sendable, Hashable {
     public var writeQuorum: Int
     public var storageNodes: [StorageEndpoint]
     public var credentialsFile: String
+    /// The topology's other object stores, as replication rules reach them.
+    public var peerStores: [PeerStore]
+
+    /// Another object store of the topology, seen through its front ends.
+    public struct PeerStore: Sendable, Hashable {
+        public var name: String
+        public var region: String
+        /// Its S3 front ends, `http://host:port`.
+        public var endpoints: [String]
+        public var credentialsFile: String
+    }
 
     public init(topology: Topology, service name: String, node nodeName: String, stateDirectory: String) throws(ObjectsError) {
         guard let service = topology.services.first(where: { $0.name == name }), case .s3(let spec) = service.kind else {
@@ -113,6 +124,27 @@ public struct S3GatewayPlan: Sendable, Hashable {
         self.writeQuorum = storeSpec.writeQuorum
         self.storageNodes = StorageNodePlan.endpoints(of: store, in: topology)
         self.credentialsFile = StoreCredentials.file(store: store.name, stateDirectory: stateDirectory)
+        self.peerStores = Self.peerStores(of: topology, besides: store.name, stateDirectory: stateDirectory)
+    }
+
+    /// Every object store of `topology` but `own` that has front ends.
+    static func peerStores(of topology: Topology, besides own: String, stateDirectory: String) -> [PeerStore] {
+        topology.services.compactMap { service -> PeerStore? in
+            guard case .objectStore = service.kind, service.name != own else { return nil }
+            let frontEnds = topology.services.compactMap { frontEnd -> (Topology.Service, S3GatewaySpec)? in
+                guard case .s3(let spec) = frontEnd.kind, spec.store == service.name else { return nil }
+                return (frontEnd, spec)
+            }
+            guard let (first, spec) = frontEnds.first else { return nil }
+            let endpoints = frontEnds.flatMap { frontEnd, _ in
+                frontEnd.nodes.compactMap { topology.node(named: $0) }.map { "http://\(IPAddressText.hostPort($0.address, frontEnd.port))" }
+            }
+            let zone = first.nodes.first.flatMap { topology.node(named: $0)?.zone }
+            let region = spec.region ?? topology.regions.first { region in zone.map(region.zones.contains) ?? false }?.name ?? "us-east-1"
+            return PeerStore(
+                name: service.name, region: region, endpoints: endpoints,
+                credentialsFile: StoreCredentials.file(store: service.name, stateDirectory: stateDirectory))
+        }
     }
 
     public var address: String { IPAddressText.hostPort(host, port) }

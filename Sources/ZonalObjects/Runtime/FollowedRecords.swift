@@ -44,6 +44,11 @@ final class FollowedRecords<Record: Codable & Sendable>: Sendable {
             })
     }
 
+    /// Every record as last seen, by name.
+    func snapshot() -> [String: Record] {
+        known.withLock { $0 }
+    }
+
     /// The record named `name` as last seen, without asking the coordinator.
     func cached(_ name: String) -> Record? {
         known.withLock { $0[name] }

@@ -31,17 +31,20 @@ public enum ObjectsRoles {
         return services
     }
 
-    /// An S3 front end with the store's root credentials (created on first use).
+    /// An S3 front end with the store's root credentials (created on first use), and its part in
+    /// cross-region replication; `/replication` on its admin port.
     public static func gateway(_ plan: S3GatewayPlan, coordinator: any Coordinator, limits: APILimits, tokens: AdminTokenSource, logger: Logger)
         throws(ObjectsError) -> [any Service]
     {
-        let keys = AccessKeys(root: try StoreCredentials.loadOrCreate(file: plan.credentialsFile), store: plan.store, coordinator: coordinator, logger: logger)
+        let root = try StoreCredentials.loadOrCreate(file: plan.credentialsFile)
+        let keys = AccessKeys(root: root, store: plan.store, coordinator: coordinator, logger: logger)
         let objects = ReplicatedObjects(plan: plan, tokens: tokens, logger: logger)
         let buckets = BucketDirectory(store: plan.store, coordinator: coordinator, logger: logger)
         let gateway = S3Gateway(objects: objects, buckets: buckets, plan: plan, keys: keys, logger: logger)
-        var services: [any Service] = [S3Server(gateway: gateway, plan: plan, limits: limits, logger: logger)]
+        let replicator = BucketReplicator(plan: plan, objects: objects, root: root, coordinator: coordinator, logger: logger)
+        var services: [any Service] = [S3Server(gateway: gateway, plan: plan, replicator: replicator, limits: limits, logger: logger)]
         if let adminPort = plan.adminPort {
-            let health = ObjectsAdminAPI(name: "zonal-s3", tokens: tokens) {
+            let health = ObjectsAdminAPI(name: "zonal-s3", tokens: tokens, replicator: replicator) {
                 let (answering, total) = try await objects.checkNodes()
                 return ["service": plan.service, "store": plan.store, "region": plan.region, "storage_nodes": "\(answering)/\(total)"]
             }

@@ -6,7 +6,8 @@ import ZonalCore
 /// committed row survives a crash): one row per object version with its record, its file and
 /// the digests of its blocks, and one per version deleted for good (so a replica that missed
 /// that delete cannot bring it back). Keys are stored as BLOBs, so SQLite orders them by their
-/// UTF-8 bytes, as S3 lists them.
+/// UTF-8 bytes, as S3 lists them. A third table numbers what each commit added (``changes``):
+/// the feed cross-region replication reads from where it left off.
 final class ReplicaIndex: Sendable {
     /// A row: the version, where its bytes are and the digests that check them.
     struct Entry: Sendable {
@@ -47,6 +48,7 @@ final class ReplicaIndex: Sendable {
                             PRIMARY KEY (bucket, key, version_id)
                         ) WITHOUT ROWID
                         """)
+                try Self.createChanges(db)
             }
         } catch {
             throw .storage("cannot open the replica index \(path): \(error)")
@@ -96,11 +98,15 @@ final class ReplicaIndex: Sendable {
         let key = Data(version.key.utf8)
         let identity: StatementArguments = [version.bucket, key, version.versionID]
         if version.isPurged == true {
+            let newlyPurged = try Bool.fetchOne(db, sql: "SELECT 1 FROM purged WHERE bucket = ? AND key = ? AND version_id = ?", arguments: identity) == nil
             try db.execute(sql: "INSERT OR IGNORE INTO purged (bucket, key, version_id) VALUES (?, ?, ?)", arguments: identity)
-            return try removeRows(db, where: "bucket = ? AND key = ? AND version_id = ?", identity, bucket: version.bucket)
+            let files = try removeRows(db, where: "bucket = ? AND key = ? AND version_id = ?", identity, bucket: version.bucket)
+            if newlyPurged { try noteChange(version, kind: .purge, in: db) }
+            return files
         }
         let purged = try Bool.fetchOne(db, sql: "SELECT 1 FROM purged WHERE bucket = ? AND key = ? AND version_id = ?", arguments: identity) ?? false
         if purged { return entry.file.map { [$0] } ?? [] }
+        try noteChange(version, kind: version.isDeleteMarker ? .deleteMarker : .object, in: db)
         try db.execute(
             sql: "INSERT OR REPLACE INTO versions (bucket, key, version_id, record, file, blocks, versioned) VALUES (?, ?, ?, ?, ?, ?, ?)",
             arguments: [version.bucket, key, version.versionID, record, entry.file, Data(entry.blockDigests), version.versioned == true])
@@ -111,12 +117,52 @@ final class ReplicaIndex: Sendable {
             db, where: "bucket = ? AND key = ? AND versioned = 0 AND version_id < ?", [version.bucket, key, newestNull], bucket: version.bucket)
     }
 
+    /// What a row of the change feed stands for.
+    enum ChangeKind: Int {
+        case object = 0
+        case deleteMarker = 1
+        case purge = 2
+    }
+
+    /// The change feed: one row per version (and purge record) of a bucket, numbered in commit
+    /// order by `seq` (AUTOINCREMENT: a number is never reused, so a reader that saw up to `n`
+    /// has seen every row at or below it). A version recorded again keeps its number; a row goes
+    /// when its version does. Indexes made before the feed get a row for each version they hold.
+    private static func createChanges(_ db: Database) throws {
+        guard try !db.tableExists("changes") else { return }
+        try db.execute(
+            sql: """
+                CREATE TABLE changes (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, bucket TEXT NOT NULL, key BLOB NOT NULL, version_id TEXT NOT NULL,
+                    kind INTEGER NOT NULL, size INTEGER NOT NULL, UNIQUE (bucket, key, version_id)
+                );
+                CREATE INDEX changes_by_bucket ON changes (bucket, seq);
+                """)
+        let rows = try Row.fetchCursor(db, sql: "SELECT record FROM versions ORDER BY version_id")
+        while let row = try rows.next() {
+            guard let version = try? decode(row["record"]) else { continue }
+            try noteChange(version, kind: version.isDeleteMarker ? .deleteMarker : .object, in: db)
+        }
+    }
+
+    private static func noteChange(_ version: ObjectVersion, kind: ChangeKind, in db: Database) throws {
+        guard !ObjectVersion.isUploadsNamespace(version.bucket) else { return }
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO changes (bucket, key, version_id, kind, size) VALUES (?, ?, ?, ?, ?)",
+            arguments: [version.bucket, Data(version.key.utf8), version.versionID, kind.rawValue, kind == .object ? version.size : 0])
+    }
+
     /// Deletes the version rows `condition` selects in `bucket`, with the part replicas of the
     /// composite ones; returns their files.
     private static func removeRows(_ db: Database, where condition: String, _ arguments: StatementArguments, bucket: String) throws -> [String] {
-        let rows = try Row.fetchAll(db, sql: "SELECT file, record FROM versions WHERE \(condition)", arguments: arguments)
+        let rows = try Row.fetchAll(db, sql: "SELECT key, version_id, file, record FROM versions WHERE \(condition)", arguments: arguments)
         try db.execute(sql: "DELETE FROM versions WHERE \(condition)", arguments: arguments)
         var files = rows.compactMap { $0["file"] as String? }
+        for row in rows {
+            try db.execute(
+                sql: "DELETE FROM changes WHERE bucket = ? AND key = ? AND version_id = ?",
+                arguments: [bucket, row["key"] as Data, row["version_id"] as String])
+        }
         for row in rows {
             guard let parts = (try? decode(row["record"]))?.parts else { continue }
             files += try removeParts(parts, of: bucket, in: db)
@@ -258,6 +304,60 @@ final class ReplicaIndex: Sendable {
         }
     }
 
+    /// Up to `limit` rows of `bucket`'s change feed after `seq` that `filter` selects, each with
+    /// its version (a purge record for a purge), and the number the next read starts after:
+    /// the last row examined, so rows the filter skips are not read again.
+    func changes(bucket: String, after seq: Int64, filter: ChangeFilter, limit: Int) async throws(ObjectsError) -> ChangePage {
+        let (condition, arguments) = filter.sql(bucket: bucket, after: seq)
+        do {
+            return try await database.read { db in
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT c.seq, c.key, c.version_id, c.kind, v.record FROM changes c
+                        LEFT JOIN versions v ON v.bucket = c.bucket AND v.key = c.key AND v.version_id = c.version_id
+                        WHERE \(condition) ORDER BY c.seq LIMIT ?
+                        """, arguments: arguments + [limit])
+                var versions: [ChangePage.Change] = []
+                for row in rows {
+                    let seq: Int64 = row["seq"]
+                    if let record: Data = row["record"], let version = try? Self.decode(record) {
+                        versions.append(.init(seq: seq, version: version))
+                    } else if (row["kind"] as Int) == ChangeKind.purge.rawValue, let key = String(validating: [UInt8](row["key"] as Data), as: UTF8.self) {
+                        var record = ObjectVersion(bucket: bucket, key: key, versionID: row["version_id"], lastModified: Date(timeIntervalSince1970: 0))
+                        record.isPurged = true
+                        versions.append(.init(seq: seq, version: record))
+                    }
+                }
+                let through: Int64
+                if rows.count == limit, let last = rows.last {
+                    through = last["seq"]
+                } else {
+                    through = max(seq, try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM changes") ?? 0)
+                }
+                return ChangePage(changes: versions, through: through)
+            }
+        } catch {
+            throw .storage("cannot read the change feed: \(error)")
+        }
+    }
+
+    /// How much of `bucket`'s change feed after `seq` `filter` selects: rows, bytes and the
+    /// oldest version id among them.
+    func backlog(bucket: String, after seq: Int64, filter: ChangeFilter) async throws(ObjectsError) -> Backlog {
+        let (condition, arguments) = filter.sql(bucket: bucket, after: seq)
+        do {
+            return try await database.read { db in
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes, MIN(version_id) AS oldest FROM changes c WHERE \(condition)",
+                    arguments: arguments)
+                return Backlog(objects: row?["n"] ?? 0, bytes: row?["bytes"] ?? 0, oldestVersionID: row?["oldest"])
+            }
+        } catch {
+            throw .storage("cannot read the change feed: \(error)")
+        }
+    }
+
     /// Forgets `versionID` of `key` (a replica found corrupt); returns its file.
     func remove(bucket: String, key: String, versionID: String) async throws(ObjectsError) -> String? {
         do {
@@ -265,6 +365,7 @@ final class ReplicaIndex: Sendable {
                 let file = try String.fetchOne(
                     db, sql: "SELECT file FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", arguments: [bucket, Data(key.utf8), versionID])
                 try db.execute(sql: "DELETE FROM versions WHERE bucket = ? AND key = ? AND version_id = ?", arguments: [bucket, Data(key.utf8), versionID])
+                try db.execute(sql: "DELETE FROM changes WHERE bucket = ? AND key = ? AND version_id = ?", arguments: [bucket, Data(key.utf8), versionID])
                 return file
             }
         } catch {
@@ -281,6 +382,7 @@ final class ReplicaIndex: Sendable {
                 let arguments: StatementArguments = [bucket, Data(prefix), end, end]
                 let files = try String?.fetchAll(db, sql: "SELECT file FROM versions WHERE \(condition)", arguments: arguments).compactMap { $0 }
                 try db.execute(sql: "DELETE FROM versions WHERE \(condition)", arguments: arguments)
+                try db.execute(sql: "DELETE FROM changes WHERE \(condition)", arguments: arguments)
                 return files
             }
         } catch {
@@ -309,6 +411,7 @@ final class ReplicaIndex: Sendable {
                 let files = try String?.fetchAll(db, sql: "SELECT file FROM versions WHERE bucket = ?", arguments: [bucket]).compactMap { $0 }
                 try db.execute(sql: "DELETE FROM versions WHERE bucket = ?", arguments: [bucket])
                 try db.execute(sql: "DELETE FROM purged WHERE bucket = ?", arguments: [bucket])
+                try db.execute(sql: "DELETE FROM changes WHERE bucket = ?", arguments: [bucket])
                 return files
             }
         } catch {
@@ -352,5 +455,16 @@ final class ReplicaIndex: Sendable {
             bytes.removeLast()
         }
         return nil
+    }
+}
+
+extension ChangeFilter {
+    /// The WHERE clause over `changes c` that selects this filter's rows of `bucket` after `seq`.
+    func sql(bucket: String, after seq: Int64) -> (String, StatementArguments) {
+        let end = ReplicaIndex.prefixEnd(Array(prefix.utf8)).map { Data($0) }
+        return (
+            "c.bucket = ? AND c.seq > ? AND c.key >= ? AND (? IS NULL OR c.key < ?) AND c.version_id >= ? AND (? OR c.kind = 0)",
+            [bucket, seq, Data(prefix.utf8), end, end, since ?? "", deletes]
+        )
     }
 }

@@ -167,6 +167,16 @@ public final class ReplicaStore: Sendable {
         try await index.versions(bucket: bucket, prefix: prefix, after: after, limit: limit)
     }
 
+    /// `bucket`'s change feed after `seq`, as ``ReplicaIndex/changes(bucket:after:filter:limit:)``.
+    public func changes(bucket: String, after seq: Int64, filter: ChangeFilter, limit: Int) async throws(ObjectsError) -> ChangePage {
+        try await index.changes(bucket: bucket, after: seq, filter: filter, limit: limit)
+    }
+
+    /// What of `bucket`'s change feed after `seq` `filter` selects.
+    public func backlog(bucket: String, after seq: Int64, filter: ChangeFilter) async throws(ObjectsError) -> Backlog {
+        try await index.backlog(bucket: bucket, after: seq, filter: filter)
+    }
+
     /// Removes every version of the keys starting with `prefix`.
     public func removeKeys(bucket: String, prefix: [UInt8]) async throws(ObjectsError) {
         await removeFiles(try await index.removeKeys(bucket: bucket, prefix: prefix))

@@ -116,10 +116,12 @@ public final class ReplicatedObjects: Sendable {
 
     /// Writes a delete marker for `key`: its versions are hidden on every replica that gets it.
     /// A `versioned` marker keeps them (a bucket with versioning: the delete can be undone);
-    /// else it is the key's null version and replaces the previous one.
-    public func delete(bucket: String, key: String, at date: Date, versioned: Bool) async throws(S3Error) -> ObjectVersion {
+    /// else it is the key's null version and replaces the previous one. `versionID` is the id a
+    /// replicated marker keeps; a new one is made when nil.
+    public func delete(bucket: String, key: String, at date: Date, versioned: Bool, versionID: String? = nil) async throws(S3Error) -> ObjectVersion {
         var marker = ObjectVersion(
-            bucket: bucket, key: key, versionID: VersionID.make(at: date, random: .random(in: 0...UInt64.max)), isDeleteMarker: true, lastModified: date)
+            bucket: bucket, key: key, versionID: versionID ?? VersionID.make(at: date, random: .random(in: 0...UInt64.max)), isDeleteMarker: true,
+            lastModified: date)
         marker.versioned = versioned ? true : nil
         try await record(marker)
         return marker

@@ -14,7 +14,9 @@ extension S3Gateway {
         async throws(S3Error) -> Response
     {
         let bucket = try await requireBucket(address.bucket)
-        let version = try await store(try newVersion(address, in: bucket, metadataFrom: request), request, identity, body: body)
+        var template = try newVersion(address, in: bucket, metadataFrom: request)
+        if let kept = try keptIdentity(request, identity) { (template.versionID, template.lastModified) = kept }
+        let version = try await store(template, request, identity, body: body)
         var headers: HTTPFields = [.eTag: "\"\(version.etag)\""]
         if let checksum = version.checksum { headers[HTTPField.Name(checksum.algorithm.headerName)!] = checksum.base64 }
         Self.addVersionID(of: version, in: bucket, to: &headers)
@@ -108,8 +110,10 @@ extension S3Gateway {
         return response
     }
 
-    func deleteObject(_ address: S3Operation.ObjectAddress) async throws(S3Error) -> Response {
-        let outcome = try await remove(address, in: try await requireBucket(address.bucket))
+    func deleteObject(_ address: S3Operation.ObjectAddress, _ request: S3Request, _ identity: RequestAuthenticator.Authenticated) async throws(S3Error)
+        -> Response
+    {
+        let outcome = try await remove(address, in: try await requireBucket(address.bucket), kept: try keptIdentity(request, identity))
         var headers: HTTPFields = [:]
         if let versionID = outcome.versionID { headers[HTTPField.Name("x-amz-version-id")!] = versionID }
         if outcome.deleteMarker { headers[HTTPField.Name("x-amz-delete-marker")!] = "true" }
@@ -127,8 +131,10 @@ extension S3Gateway {
 
     /// Deletes `address`: with a version id that version for good (a purge record stays on
     /// its replicas), else by writing a delete marker, which a versioned bucket keeps beside the
-    /// earlier versions.
-    func remove(_ address: S3Operation.ObjectAddress, in bucket: BucketDirectory.Bucket) async throws(S3Error) -> DeleteOutcome {
+    /// earlier versions — with the id and time of `kept` when a replicator sent them.
+    func remove(_ address: S3Operation.ObjectAddress, in bucket: BucketDirectory.Bucket, kept: (String, Date)? = nil) async throws(S3Error)
+        -> DeleteOutcome
+    {
         if let versionID = address.versionID {
             guard let (version, _) = try await objects.version(bucket: address.bucket, key: address.key, versionID: versionID) else {
                 return DeleteOutcome(versionID: versionID, deleteMarker: false)
@@ -136,7 +142,8 @@ extension S3Gateway {
             try await objects.purge(version)
             return DeleteOutcome(versionID: versionID, deleteMarker: version.isDeleteMarker)
         }
-        let marker = try await objects.delete(bucket: address.bucket, key: address.key, at: Date(), versioned: bucket.keepsVersions)
+        let marker = try await objects.delete(
+            bucket: address.bucket, key: address.key, at: kept?.1 ?? Date(), versioned: bucket.keepsVersions, versionID: kept?.0)
         return DeleteOutcome(versionID: bucket.versioning == nil ? nil : marker.externalID, deleteMarker: bucket.versioning != nil)
     }
 
@@ -241,6 +248,22 @@ extension S3Gateway {
                 throw S3Error(.internalError, "the copy source changed or broke off while it was read")
             }
         }
+    }
+
+    /// The version id and time a replicator asks a write to keep (``ReplicaHeaders``): only the
+    /// root key may, since they decide which version is the newest.
+    func keptIdentity(_ request: S3Request, _ identity: RequestAuthenticator.Authenticated) throws(S3Error) -> (String, Date)? {
+        guard let versionID = request.header(ReplicaHeaders.versionID) else { return nil }
+        guard identity.accessKey == keys.root.accessKeyID else {
+            throw S3Error(.accessDenied, "only the store's root key may set \(ReplicaHeaders.versionID)")
+        }
+        guard VersionID.isValid(versionID) else {
+            throw S3Error(.invalidArgument, "\(ReplicaHeaders.versionID) must be a version id (32 lower-case hex digits)")
+        }
+        guard let text = request.header(ReplicaHeaders.lastModified), let millis = Int64(text), (0...253_402_300_799_999).contains(millis) else {
+            throw S3Error(.invalidArgument, "\(ReplicaHeaders.lastModified) must be milliseconds since 1970 (up to the year 9999)")
+        }
+        return (versionID, Date(timeIntervalSince1970: Double(millis) / 1000))
     }
 
     /// A version record for a write of `address` now, with the request's content type, user

@@ -107,7 +107,7 @@ public struct S3Gateway: HTTPResponder, Sendable {
         case .copyObject(let address, let source): return try await copyObject(address, from: source, request)
         case .getObject(let address): return try await getObject(address, request, head: false)
         case .headObject(let address): return try await getObject(address, request, head: true)
-        case .deleteObject(let address): return try await deleteObject(address)
+        case .deleteObject(let address): return try await deleteObject(address, request, identity)
         case .createMultipartUpload(let address): return try await createMultipartUpload(address, request)
         case .uploadPart(let address, let upload, let part): return try await uploadPart(address, upload: upload, part: part, request, identity, body: body)
         case .uploadPartCopy(let address, let upload, let part, let source):

@@ -114,6 +114,12 @@ public enum VersionID {
         text.utf8.count == 32 && text.utf8.allSatisfy(\.isLowerHexDigit)
     }
 
+    /// When the version with id `text` was written, from its first 16 digits; nil for no id.
+    public static func date(of text: String) -> Date? {
+        guard isValid(text), let micros = UInt64(text.prefix(16), radix: 16) else { return nil }
+        return Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+    }
+
     private static func hex16(_ value: UInt64) -> String {
         let text = String(value, radix: 16)
         return String(repeating: "0", count: 16 - text.count) + text
