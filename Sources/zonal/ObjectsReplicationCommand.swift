@@ -26,6 +26,12 @@ struct ObjectsReplicationOptions: ParsableArguments {
         let coordinator = try objects.topologyOptions.coordinatorClient(topology)
         return (ReplicationRules(store: service.name, coordinator: coordinator, logger: Logger(label: "zonal.objects.replication")), topology, service)
     }
+
+    /// The rules the topology declares for `store`.
+    static func declared(_ store: Topology.Service) -> [ReplicationRule] {
+        guard case .objectStore(let spec) = store.kind else { return [] }
+        return spec.replication.map(ReplicationRule.init(declared:))
+    }
 }
 
 struct ObjectsReplicationSetCommand: AsyncParsableCommand {
@@ -51,6 +57,9 @@ struct ObjectsReplicationSetCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (rules, topology, service) = try options.rules()
+        guard !ObjectsReplicationOptions.declared(service).contains(where: { $0.name == name }) else {
+            throw CommandFailure("rule \(name) is declared in the topology (services.\(service.name).objects.replication); change it there")
+        }
         let destinationBucket = toBucket ?? bucket
         let destination: ReplicationRule.Destination
         switch (toStore, toEndpoint) {
@@ -87,8 +96,11 @@ struct ObjectsReplicationListCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func run() async throws {
-        let all: [ReplicationRule]
-        do { all = try await options.rules().0.all() } catch let error as S3Error { throw CommandFailure(error.message) }
+        let (rules, _, service) = try options.rules()
+        let declared = ObjectsReplicationOptions.declared(service)
+        var all: [ReplicationRule]
+        do { all = try await rules.all() } catch { throw CommandFailure(error.message) }
+        all = (declared + all.filter { rule in !declared.contains { $0.name == rule.name } }).sorted { $0.name < $1.name }
         if json {
             try printJSON(
                 all.map { rule in
@@ -98,10 +110,13 @@ struct ObjectsReplicationListCommand: AsyncParsableCommand {
                 })
             return
         }
-        let rows = all.map {
-            [$0.name, "\($0.bucket)/\($0.prefix)", $0.destination.description, $0.deletes ? "yes" : "no", $0.existing ? "yes" : "no", String($0.generation)]
+        let rows = all.map { rule in
+            [
+                rule.name, "\(rule.bucket)/\(rule.prefix)", rule.destination.description, rule.deletes ? "yes" : "no", rule.existing ? "yes" : "no",
+                declared.contains { $0.name == rule.name } ? "topology" : "coordinator (generation \(rule.generation))",
+            ]
         }
-        print(TextTable(header: ["RULE", "SOURCE", "DESTINATION", "DELETES", "EXISTING", "GENERATION"], rows: rows).lines().joined(separator: "\n"))
+        print(TextTable(header: ["RULE", "SOURCE", "DESTINATION", "DELETES", "EXISTING", "DEFINED IN"], rows: rows).lines().joined(separator: "\n"))
     }
 }
 
@@ -112,8 +127,12 @@ struct ObjectsReplicationRemoveCommand: AsyncParsableCommand {
     @Argument(help: "The rule's name.") var name: String
 
     func run() async throws {
+        let (rules, _, service) = try options.rules()
+        guard !ObjectsReplicationOptions.declared(service).contains(where: { $0.name == name }) else {
+            throw CommandFailure("rule \(name) is declared in the topology (services.\(service.name).objects.replication); remove it there")
+        }
         let removed: Bool
-        do { removed = try await options.rules().0.remove(name) } catch let error as S3Error { throw CommandFailure(error.message) }
+        do { removed = try await rules.remove(name) } catch { throw CommandFailure(error.message) }
         guard removed else { throw CommandFailure("no replication rule \(name) in this store") }
         print("removed \(name)")
     }
@@ -130,7 +149,7 @@ struct ObjectsReplicationStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (topology, store) = try objects.resolve(kind: "object-store")
-        let token = try objects.topologyOptions.adminToken(stateDirectory: topology.defaultStateDirectory)
+        let token = try objects.topologyOptions.adminToken(stateDirectory: objects.stateDirectory(topology))
         let frontEnds = try objects.frontEnds(of: store, in: topology)
         try await InstanceStatus<ReplicationStatus>(topology: topology, service: frontEnds, path: "/replication").print(json: json, token: token) {
             ReplicationStatusTable(reports: $0).render()

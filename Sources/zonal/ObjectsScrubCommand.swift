@@ -22,7 +22,7 @@ struct ObjectsScrubStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (topology, service) = try objects.resolve(kind: "object-store")
-        let token = try objects.topologyOptions.adminToken(stateDirectory: topology.defaultStateDirectory)
+        let token = try objects.topologyOptions.adminToken(stateDirectory: objects.stateDirectory(topology))
         try await InstanceStatus<ScrubStatus>(topology: topology, service: service, path: "/scrub").print(json: json, token: token) {
             ScrubStatusTable(reports: $0).render()
         }

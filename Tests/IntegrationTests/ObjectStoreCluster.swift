@@ -12,7 +12,7 @@ final class ObjectStoreCluster: @unchecked Sendable {
     let file: String
     /// Node name → address; node `n<i>` is in zone `z<i>`, with a storage node and a front end.
     /// With `west`, node `w1` in region west holds a second store, `west-objects` (one replica),
-    /// and its front end `west-s3`.
+    /// and its front end `west-s3`; the topology replicates east's bucket `mirror` there.
     let nodes: [String: String]
     let coordinator: ProcessFixture
     private(set) var storageNodes: [String: ProcessFixture] = [:]
@@ -34,6 +34,7 @@ final class ObjectStoreCluster: @unchecked Sendable {
         let names = (1...zones).map { "n\($0)" }
         let nodes = Dictionary(uniqueKeysWithValues: (names + (west ? ["w1"] : [])).map { ($0, LoopbackAddress.random()) })
         self.nodes = nodes
+        let declaredRule = west ? ", replication: [{ name: declared-mirror, bucket: mirror, to_store: west-objects, deletes: true }]" : ""
         let westRegion = west ? "\n  - { name: west, zones: [w1] }" : ""
         let westNode = west ? "\n  - { name: w1, zone: w1, address: \(nodes["w1"]!) }" : ""
         let westServices =
@@ -66,7 +67,7 @@ final class ObjectStoreCluster: @unchecked Sendable {
                 nodes: [\(names.joined(separator: ", "))]
                 port: \(Self.storagePort)
                 admin_port: 9101
-                objects: { data_directory: "\(directory.file("data"))/{node}", scrub_interval: \(scrubInterval) }
+                objects: { data_directory: "\(directory.file("data"))/{node}", scrub_interval: \(scrubInterval)\(declaredRule) }
               - name: s3
                 kind: s3
                 nodes: [\(names.joined(separator: ", "))]

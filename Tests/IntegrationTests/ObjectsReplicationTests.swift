@@ -32,6 +32,11 @@ struct ObjectsReplicationTests {
                     s3.create_bucket(Bucket=bucket)
                     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
             print("ok")
+        elif command == "east-bucket":
+            east.create_bucket(Bucket=arguments[0])
+            print("ok")
+        elif command == "meta":
+            print(json.dumps(west.head_object(Bucket=arguments[0], Key=arguments[1])["Metadata"]))
         elif command == "write":
             bucket, prefix, count = arguments[0], arguments[1], int(arguments[2])
             for i in range(count):
@@ -158,11 +163,40 @@ struct ObjectsReplicationTests {
         #expect((sent["replicatedObjects"] as? Int ?? 0) >= 27, "\(sent)")
     }
 
-    @Test("a rule added later with --existing backfills only its prefix; a removed rule sends nothing more; only the root key may set a version id")
-    func backfillAndRemove() async throws {
+    @Test(
+        "a rule of the topology makes its destination bucket; one to a plain S3 endpoint carries the source version in metadata; a rule added later with --existing backfills only its prefix; a removed rule sends nothing more; only the root key may set a version id"
+    )
+    func rulesOfEveryKind() async throws {
         let cluster = try await ObjectStoreCluster(west: true)
         defer { Task { await cluster.stop() } }
         let sides = try await Sides(cluster)
+
+        // The topology's rule: west's bucket does not exist until the first version goes.
+        #expect(try await sides.python(["east-bucket", "mirror"]).status == 0)
+        #expect(try await sides.python(["write", "mirror", "m/", "3"]).status == 0)
+        let mirrored = await poll(every: .milliseconds(500), timeout: .seconds(30)) {
+            (try? await sides.python(["keys", "west", "mirror"]))?.output.contains("m/2") == true
+        }
+        #expect(mirrored != nil, "\(cluster.output("n1").suffix(2000))")
+
+        // Any S3 endpoint: signed with its own key, the source version id in user metadata.
+        #expect(try await sides.python(["buckets", "generic"]).status == 0)
+        let secret = try cluster.directory.writePrivate("west-secret", sides.environment["WEST_SECRET"] ?? "")
+        let generic = try await cluster.zonal([
+            "objects", "replication", "set", "generic", "--bucket", "generic", "--to-endpoint", cluster.endpoint("w1"), "--to-region", "west",
+            "--access-key-id", sides.environment["WEST_ID"] ?? "", "--secret-file", secret,
+        ])
+        #expect(generic.status == 0, "\(generic.output)")
+        #expect(try await sides.python(["write", "generic", "g/", "2"]).status == 0)
+        let copied = await poll(every: .milliseconds(500), timeout: .seconds(30)) {
+            (try? await sides.python(["keys", "west", "generic"]))?.output.contains("g/1") == true
+        }
+        #expect(copied != nil)
+        let (_, metadata) = try await sides.python(["meta", "generic", "g/1"])
+        #expect(metadata.contains("zonal-source-version") && metadata.contains("\"n\": \"1\""), "\(metadata)")
+        let rules = try await cluster.zonal(["objects", "replication", "list", "--json"])
+        #expect(!rules.output.contains("sealedSecret") && rules.output.contains("declared-mirror"), "\(rules.output)")
+
         #expect(try await sides.python(["buckets", "archive"]).status == 0)
         #expect(try await sides.python(["write", "archive", "keep/", "8"]).status == 0)
         #expect(try await sides.python(["write", "archive", "skip/", "3"]).status == 0)
@@ -172,8 +206,7 @@ struct ObjectsReplicationTests {
         #expect(set.status == 0, "\(set.output)")
         let keys = (0..<8).map { "keep/\($0)" }
         let arrived = await poll(every: .milliseconds(500), timeout: .seconds(30)) {
-            guard let (status, output) = try? await sides.python(["keys", "west", "archive"]), status == 0 else { return false }
-            return output.contains("keep/7")
+            (try? await sides.python(["keys", "west", "archive"]))?.output.contains("keep/7") == true
         }
         #expect(arrived != nil)
         let (_, westKeys) = try await sides.python(["keys", "west", "archive"])

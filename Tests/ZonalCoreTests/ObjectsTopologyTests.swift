@@ -53,4 +53,32 @@ struct ObjectsTopologyTests {
             line: 12, "kind `app`", "object-store")
         errors.expectProblem(errors.withServices("  - { name: s, kind: s3, zones: [east-a], port: 9200 }\n"), line: nil, "needs an `s3` section")
     }
+
+    @Test("replication rules of the topology: read with their defaults, and a destination that is no other store named on its line")
+    func replicationRules() throws {
+        let store =
+            "  - name: o\n    kind: object-store\n    nodes: [a1]\n    port: 9100\n    admin_port: 9101\n    objects:\n      replicas: 1\n      write_quorum: 1\n      replication:\n"
+        let other = "  - { name: far, kind: object-store, nodes: [a1], port: 9300, admin_port: 9301, objects: { replicas: 1, write_quorum: 1 } }\n"
+        let topology = try TopologyLoader.parse(
+            errors.withServices(
+                store
+                    + "        - { name: r, bucket: b, to_store: far }\n        - { name: s, bucket: c, prefix: p/, deletes: true, to_store: far, to_bucket: d }\n"
+                    + other),
+            file: "t.yaml")
+        guard case .objectStore(let spec) = topology.services[0].kind else {
+            Issue.record("not a store")
+            return
+        }
+        #expect(
+            spec.replication == [
+                ObjectReplicationSpec(name: "r", bucket: "b", toStore: "far"),
+                ObjectReplicationSpec(name: "s", bucket: "c", prefix: "p/", deletes: true, toStore: "far", toBucket: "d"),
+            ])
+        errors.expectProblem(errors.withServices(store + "        - { name: r, bucket: b, to_store: o }\n"), line: 20, "its own store")
+        errors.expectProblem(errors.withServices(store + "        - { name: r, bucket: b, to_store: fat }\n" + other), line: 20, "not an object-store", "far")
+        errors.expectProblem(errors.withServices(store + "        - { name: r, bucket: b }\n" + other), line: 20, "to_store")
+        errors.expectProblem(
+            errors.withServices(store + "        - { name: r, bucket: b, to_store: far }\n        - { name: r, bucket: c, to_store: far }\n" + other), line: 20,
+            "two replication rules")
+    }
 }

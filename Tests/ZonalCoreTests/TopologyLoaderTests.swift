@@ -16,9 +16,14 @@ struct TopologyLoaderTests {
         #expect(topology.regions[0].zones == ["east-a", "east-b", "east-c"])
         #expect(topology.regions[1].zones == ["west-a"])
         #expect(
-            topology.instances.count == 22,
-            "four app servers, four balancer instances, two PostgreSQL nodes, two Redis nodes, two RESP proxies, two DNS servers, three storage nodes, three S3 front ends"
+            topology.instances.count == 24,
+            "four app servers, four balancer instances, two PostgreSQL nodes, two Redis nodes, two RESP proxies, two DNS servers, four storage nodes, four S3 front ends"
         )
+        guard case .objectStore(let objects) = topology.services.first(where: { $0.name == "objects" })?.kind else {
+            Issue.record("no object store in the quickstart")
+            return
+        }
+        #expect(objects.replication.map(\.toStore) == ["objects-west"], "east's store replicates to west")
         #expect(Set(topology.instances.map(\.node.zone)) == ["east-a", "east-b", "east-c", "west-a"])
         let web = try #require(topology.services.first)
         #expect(web.primaryZone == "east-a" && web.secondaryZone == "east-b")

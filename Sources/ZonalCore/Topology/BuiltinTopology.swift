@@ -97,12 +97,17 @@ public enum BuiltinTopology {
               cache: cache
 
           # Zone-redundant object storage: a storage node in each of east's three zones keeps one replica
-          # of every object; a write is acknowledged once two are on disk, so a zone can be lost.
+          # of every object; a write is acknowledged once two are on disk, so a zone can be lost. The
+          # bucket `backups` is replicated to west (made there when missing), deletes included, so a
+          # lost region loses at most the replication lag: zonal objects replication status.
           - name: objects
             kind: object-store
             zones: [east-a, east-b, east-c]
             port: 9100
             admin_port: 9101
+            objects:
+              replication:
+                - { name: backups-to-west, bucket: backups, to_store: objects-west, deletes: true }
 
           # The S3 front ends, one per zone, behind the balancer's port 8900. Credentials:
           # eval "$(zonal objects credentials)"; aws --endpoint-url http://127.0.1.1:8900 --region east s3 ls
@@ -113,6 +118,23 @@ public enum BuiltinTopology {
             admin_port: 9201
             s3:
               store: objects
+
+          # The disaster-recovery copy in region west: one storage node (one replica) and its front end.
+          # Credentials: eval "$(zonal objects credentials --service objects-west)"
+          - name: objects-west
+            kind: object-store
+            zones: [west-a]
+            port: 9100
+            admin_port: 9101
+            objects: { replicas: 1, write_quorum: 1 }
+
+          - name: s3-west
+            kind: s3
+            zones: [west-a]
+            port: 9200
+            admin_port: 9201
+            s3:
+              store: objects-west
 
           # Failover DNS for zonal.test, one server per region: www.zonal.test answers with the healthy
           # balancers of region east, and with west's only when none of east's is left.

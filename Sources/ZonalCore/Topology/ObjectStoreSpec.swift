@@ -16,6 +16,10 @@ public struct ObjectStoreSpec: Sendable, Hashable {
     /// How often a node starts a scrub pass over all its replicas (a pass that takes longer
     /// is followed by the next at once). Default 24 hours.
     public var scrubInterval: Duration
+    /// Replication rules declared with the store: each copies a bucket (or the keys under a
+    /// prefix) to another object store of the topology, existing objects included. Rules made
+    /// with `zonal objects replication set` live in the coordinator beside these.
+    public var replication: [ObjectReplicationSpec] = []
 
     public init(
         replicas: Int = 3, writeQuorum: Int = 2, dataDirectory: String? = nil, scrubRate: Int = 16 << 20, scrubInterval: Duration = .seconds(86_400)
@@ -25,6 +29,27 @@ public struct ObjectStoreSpec: Sendable, Hashable {
         self.dataDirectory = dataDirectory
         self.scrubRate = scrubRate
         self.scrubInterval = scrubInterval
+    }
+}
+
+/// A replication rule of the topology: `bucket` (under `prefix`) of its store goes to
+/// `to_bucket` (default: the same name) of the store `to_store`, which is made there when missing.
+public struct ObjectReplicationSpec: Sendable, Hashable {
+    public var name: String
+    public var bucket: String
+    public var prefix: String
+    /// Delete markers and deletes of versions go too. Default false.
+    public var deletes: Bool
+    public var toStore: String
+    public var toBucket: String?
+
+    public init(name: String, bucket: String, prefix: String = "", deletes: Bool = false, toStore: String, toBucket: String? = nil) {
+        self.name = name
+        self.bucket = bucket
+        self.prefix = prefix
+        self.deletes = deletes
+        self.toStore = toStore
+        self.toBucket = toBucket
     }
 }
 

@@ -13,6 +13,23 @@ extension Checker {
                 "\(path).write_quorum",
                 "`write_quorum` (\(spec.writeQuorum)) of service \(service.name) is more than its \(spec.replicas) replicas; no write could succeed")
         }
+        var names: Set<String> = []
+        for rule in spec.replication {
+            let rulePath = "\(path).replication.\(rule.name)"
+            if !names.insert(rule.name).inserted { report(rulePath, "service \(service.name) has two replication rules named \(rule.name)") }
+            let target = topology.services.first { $0.name == rule.toStore }
+            switch target?.kind {
+            case .objectStore where rule.toStore != service.name: break
+            case .objectStore:
+                report("\(rulePath).to_store", "replication rule \(rule.name) of \(service.name) sends to its own store; name another object-store service")
+            default:
+                let stores = topology.services.filter { if case .objectStore = $0.kind { $0.name != service.name } else { false } }.map(\.name)
+                report(
+                    "\(rulePath).to_store",
+                    "replication rule \(rule.name) of \(service.name) sends to \(rule.toStore), which is not an object-store service\(suggestion(rule.toStore, among: Set(stores)))"
+                )
+            }
+        }
         let zones = Set(service.nodes.compactMap { topology.node(named: $0)?.zone })
         if zones.count < min(spec.replicas, service.nodes.count) {
             report(

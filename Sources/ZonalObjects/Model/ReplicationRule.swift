@@ -64,6 +64,14 @@ public struct ReplicationRule: Sendable, Hashable, Codable {
         self.generation = generation
     }
 
+    /// A rule of the topology: everything the bucket holds goes, existing objects included, so
+    /// the rule means the same whenever the store starts.
+    public init(declared spec: ObjectReplicationSpec) {
+        self.init(
+            name: spec.name, bucket: spec.bucket, prefix: spec.prefix, deletes: spec.deletes, existing: true,
+            destination: .init(bucket: spec.toBucket ?? spec.bucket, store: spec.toStore), created: Date(timeIntervalSince1970: 0))
+    }
+
     /// The versions the rule takes from each storage node's change feed.
     public var filter: ChangeFilter {
         ChangeFilter(prefix: prefix, since: existing ? nil : VersionID.make(at: created, random: 0), deletes: deletes)

@@ -93,6 +93,8 @@ public struct S3GatewayPlan: Sendable, Hashable {
     public var credentialsFile: String
     /// The topology's other object stores, as replication rules reach them.
     public var peerStores: [PeerStore]
+    /// The replication rules the topology declares for this store.
+    public var declaredRules: [ReplicationRule]
 
     /// Another object store of the topology, seen through its front ends.
     public struct PeerStore: Sendable, Hashable {
@@ -125,6 +127,7 @@ public struct S3GatewayPlan: Sendable, Hashable {
         self.storageNodes = StorageNodePlan.endpoints(of: store, in: topology)
         self.credentialsFile = StoreCredentials.file(store: store.name, stateDirectory: stateDirectory)
         self.peerStores = Self.peerStores(of: topology, besides: store.name, stateDirectory: stateDirectory)
+        self.declaredRules = storeSpec.replication.map(ReplicationRule.init(declared:))
     }
 
     /// Every object store of `topology` but `own` that has front ends.

@@ -7,7 +7,7 @@ import ZonalCore
 
 /// Cross-region replication of a store, run by whichever of its front ends holds the
 /// replicator lease (`/zonal/elections/objects-<store>-replicator`): that one follows the rules
-/// in the coordinator and runs a ``RuleReplicator`` for each; the others stand by and take over
+/// in the coordinator and those the topology declares, and runs a ``RuleReplicator`` for each; the others stand by and take over
 /// within the lease's TTL when it goes. A rule added, changed or removed takes effect within a
 /// second.
 public final class BucketReplicator: Sendable {
@@ -36,6 +36,11 @@ public final class BucketReplicator: Sendable {
         logger[metadataKey: "role"] = "replicator"
         self.logger = logger
         rules = Self.rules(store: plan.store, coordinator: coordinator, clock: clock, logger: logger)
+        for rule in plan.declaredRules {
+            if let problem = rule.problem {
+                logger.error("a replication rule of the topology is ignored", metadata: ["rule": "\(rule.name)", "problem": "\(problem)"])
+            }
+        }
     }
 
     /// The rules of `store` in the coordinator; one whose name or settings do not hold is ignored.
@@ -65,10 +70,16 @@ public final class BucketReplicator: Sendable {
                     failures = 0
                     logger.notice("this front end replicates the store's rules now")
                     leading.store(true, ordering: .relaxed)
-                    await withDiscardingTaskGroup { lead in
-                        lead.addTask { await self.supervise() }
-                        _ = await leadership.waitUntilLost()
-                        lead.cancelAll()
+                    // Waiting for the loss does not end on cancellation: a shutdown resigns, which
+                    // ends the wait and hands the lease over at once.
+                    await withTaskCancellationHandler {
+                        await withDiscardingTaskGroup { lead in
+                            lead.addTask { await self.supervise() }
+                            _ = await leadership.waitUntilLost()
+                            lead.cancelAll()
+                        }
+                    } onCancel: {
+                        Task { await leadership.resign() }
                     }
                     await leadership.resign()
                 } catch {
@@ -87,7 +98,8 @@ public final class BucketReplicator: Sendable {
     /// Keeps one replicator running per rule, as the rules are now, until cancelled.
     private func supervise() async {
         while !Task.isCancelled {
-            let wanted = rules.snapshot()
+            // A rule of the topology wins over one of the same name in the coordinator.
+            let wanted = rules.snapshot().merging(plan.declaredRules.filter { $0.problem == nil }.map { ($0.name, $0) }) { $1 }
             running.withLock { running in
                 for (name, current) in running where wanted[name] != current.rule {
                     current.task.cancel()

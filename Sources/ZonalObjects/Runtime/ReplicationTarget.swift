@@ -17,12 +17,21 @@ struct ReplicationTarget: Sendable {
     enum Failure: Error, CustomStringConvertible {
         case transient(String)
         case refused(String)
+        /// The destination bucket does not exist (yet).
+        case missingBucket(String)
 
         var description: String {
             switch self {
-            case .transient(let message), .refused(let message): message
+            case .transient(let message), .refused(let message), .missingBucket(let message): message
             }
         }
+    }
+
+    /// An answer: its status, headers and (the start of) its body.
+    struct Answer {
+        var status: HTTPResponseStatus
+        var headers: HTTPHeaders
+        var body: String
     }
 
     /// Front ends of the destination, tried in turn.
@@ -44,23 +53,35 @@ struct ReplicationTarget: Sendable {
         if let digest = [UInt8](hex: version.sha256), digest.count == 32 { headers["x-amz-checksum-sha256"] = Data(digest).base64EncodedString() }
         identify(version, in: &headers)
         let deadline = timeout + .seconds(version.size / (1 << 20))
-        let status = try await send(.PUT, key: version.key, headers: headers, deadline: deadline) { request in
+        let answer = try await send(.PUT, key: version.key, headers: headers, deadline: deadline) { request in
             request.body = .stream(body, length: .known(version.size))
         }
-        try check(status, "PUT", version)
+        try check(answer, "PUT", version.key)
     }
 
     /// Writes `marker`, a delete marker (on a Zonal store with its id; elsewhere a DELETE).
     func delete(_ marker: ObjectVersion) async throws(Failure) {
         var headers: [String: String] = [:]
         identify(marker, in: &headers)
-        try check(try await send(.DELETE, key: marker.key, headers: headers, deadline: timeout), "DELETE", marker)
+        try check(try await send(.DELETE, key: marker.key, headers: headers, deadline: timeout), "DELETE", marker.key)
     }
 
     /// Deletes `version` for good (a Zonal store only: elsewhere its id means nothing).
     func purge(_ version: ObjectVersion) async throws(Failure) {
         guard keepsVersionIDs else { return }
-        try check(try await send(.DELETE, key: version.key, query: ["versionId": version.versionID], deadline: timeout), "DELETE", version)
+        try check(try await send(.DELETE, key: version.key, query: ["versionId": version.versionID], deadline: timeout), "DELETE", version.key)
+    }
+
+    /// Makes the destination bucket, with versioning on so that it keeps what the source keeps
+    /// (a Zonal store only: elsewhere making buckets is the operator's business).
+    func createBucket() async throws(Failure) {
+        let made = try await send(.PUT, key: nil, deadline: timeout)
+        if made.status.code != 409 { try check(made, "PUT", "the bucket") }
+        let configuration = Array("<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>".utf8)
+        let versioning = try await send(.PUT, key: nil, query: ["versioning": ""], headers: ["content-length": "\(configuration.count)"], deadline: timeout) {
+            $0.body = .bytes(configuration)
+        }
+        try check(versioning, "PUT", "the bucket's versioning")
     }
 
     /// Whether the destination has `version` already (a resend after a restart is skipped).
@@ -68,20 +89,16 @@ struct ReplicationTarget: Sendable {
         if keepsVersionIDs {
             // A Zonal store finds a version by its id even where the bucket calls it `null`;
             // a delete marker named so answers 405.
-            let status = try await send(.HEAD, key: version.key, query: ["versionId": version.versionID], deadline: timeout)
-            switch status.code {
+            let answer = try await send(.HEAD, key: version.key, query: ["versionId": version.versionID], deadline: timeout)
+            switch answer.status.code {
             case 200, 405: return true
             case 404: return false
-            default: throw .transient("HEAD of \(version.key) in \(bucket) answered \(status.code)")
+            default: throw .transient("HEAD of \(version.key) in \(bucket) answered \(answer.status.code)")
             }
         }
-        var found: HTTPHeaders?
-        let status = try await send(.HEAD, key: version.key, deadline: timeout) { _ in
-        } answered: {
-            found = $0
-        }
-        if version.isDeleteMarker { return status.code == 404 }
-        return status.code == 200 && found?.first(name: "x-amz-meta-\(ReplicaHeaders.sourceVersionMetadata)") == version.versionID
+        let answer = try await send(.HEAD, key: version.key, deadline: timeout)
+        if version.isDeleteMarker { return answer.status.code == 404 }
+        return answer.status.code == 200 && answer.headers.first(name: "x-amz-meta-\(ReplicaHeaders.sourceVersionMetadata)") == version.versionID
     }
 
     private func identify(_ version: ObjectVersion, in headers: inout [String: String]) {
@@ -93,21 +110,25 @@ struct ReplicationTarget: Sendable {
         }
     }
 
-    private func check(_ status: HTTPResponseStatus, _ method: String, _ version: ObjectVersion) throws(Failure) {
-        let what = "\(method) of \(version.key) in \(bucket) answered \(status.code) \(status.reasonPhrase)"
-        switch status.code {
+    private func check(_ answer: Answer, _ method: String, _ what: String) throws(Failure) {
+        let code = XMLText.first("Code", in: answer.body).map { " \($0)" } ?? ""
+        let message = XMLText.first("Message", in: answer.body).map { ": \($0)" } ?? ""
+        let described = "\(method) of \(what) in \(bucket) answered \(answer.status.code)\(code)\(message)"
+        switch answer.status.code {
         case 200..<300: return
-        case 400, 411, 413: throw .refused(what)
-        default: throw .transient(what)
+        case 404 where code == " NoSuchBucket": throw .missingBucket(described)
+        case 400, 411, 413: throw .refused(described)
+        default: throw .transient(described)
         }
     }
 
-    /// Sends one signed request to the first endpoint that answers; the status it got.
+    /// Sends one signed request (to the bucket itself when `key` is nil) to the first endpoint
+    /// that answers; what it answered.
     private func send(
-        _ method: HTTPMethod, key: String, query: [String: String] = [:], headers extra: [String: String] = [:], deadline: Duration,
-        body: (inout HTTPClientRequest) -> Void = { _ in }, answered: (HTTPHeaders) -> Void = { _ in }
-    ) async throws(Failure) -> HTTPResponseStatus {
-        let path = "/\(bucket)/\(key)"
+        _ method: HTTPMethod, key: String?, query: [String: String] = [:], headers extra: [String: String] = [:], deadline: Duration,
+        body: (inout HTTPClientRequest) -> Void = { _ in }
+    ) async throws(Failure) -> Answer {
+        let path = "/\(bucket)" + (key.map { "/\($0)" } ?? "")
         let encodedQuery = S3Signer.encodeQuery(query)
         var failures: [String] = []
         for endpoint in endpoints {
@@ -121,9 +142,8 @@ struct ReplicationTarget: Sendable {
             body(&request)
             do {
                 let response = try await HTTPClient.zonal.execute(request, deadline: .now() + .nanoseconds(deadline.nanoseconds))
-                _ = try? await response.body.collect(upTo: 1 << 20)
-                answered(response.headers)
-                return response.status
+                let text = (try? await response.body.collect(upTo: 1 << 20)).map { String(buffer: $0) } ?? ""
+                return Answer(status: response.status, headers: response.headers, body: text)
             } catch {
                 failures.append("\(endpoint): \(error)")
             }

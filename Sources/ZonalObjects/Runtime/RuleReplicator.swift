@@ -80,7 +80,7 @@ final class RuleReplicator: Sendable {
             var through = true
             for version in versions where !sent.contains(version.versionID) {
                 do throws(ReplicationTarget.Failure) {
-                    try await apply(version, lookUpFirst: (VersionID.date(of: version.versionID) ?? .distantPast) < started)
+                    try await applyMakingBucket(version, lookUpFirst: (VersionID.date(of: version.versionID) ?? .distantPast) < started)
                     sent.insert(version.versionID)
                 } catch .refused(let reason) {
                     refuse(version, reason)
@@ -135,6 +135,17 @@ final class RuleReplicator: Sendable {
             }
         }
         return seen.values.sorted { ($0.versionID, $0.key) < ($1.versionID, $1.key) }
+    }
+
+    /// ``apply(_:lookUpFirst:)``; a destination bucket missing in a Zonal store is made first.
+    private func applyMakingBucket(_ version: ObjectVersion, lookUpFirst: Bool) async throws(ReplicationTarget.Failure) {
+        do {
+            try await apply(version, lookUpFirst: lookUpFirst)
+        } catch .missingBucket(let reason) where target.keepsVersionIDs {
+            logger.notice("making the destination bucket", metadata: ["bucket": "\(target.bucket)", "answer": "\(reason)"])
+            try await target.createBucket()
+            try await apply(version, lookUpFirst: lookUpFirst)
+        }
     }
 
     /// Sends `version` to the destination: its bytes, a delete marker or a purge.

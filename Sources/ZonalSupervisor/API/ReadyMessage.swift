@@ -68,7 +68,17 @@ public struct ReadyMessage: Sendable {
             let region = spec.region ?? topology.regions.first { $0.zones.contains(instance.node.zone) }?.name ?? "us-east-1"
             let endpoint = "http://\(IPAddressText.hostPort(instance.node.address, instance.service.port))"
             return
-                "s3 \(instance.id): \(endpoint) region \(region) -> store \(spec.store)  (eval \"$(zonal objects credentials)\"; aws --endpoint-url \(endpoint) --region \(region) s3 ls)"
+                "s3 \(instance.id): \(endpoint) region \(region) -> store \(spec.store)  (eval \"$(zonal objects credentials --service \(spec.store))\"; aws --endpoint-url \(endpoint) --region \(region) s3 ls)"
+        } + replicationLines(topology)
+    }
+
+    /// The replication rules the topology declares, and how to follow them.
+    static func replicationLines(_ topology: Topology) -> [String] {
+        topology.services.flatMap { service -> [String] in
+            guard case .objectStore(let spec) = service.kind else { return [] }
+            return spec.replication.map { rule in
+                "replication \(rule.name): \(service.name)/\(rule.bucket)/\(rule.prefix) -> \(rule.toStore)/\(rule.toBucket ?? rule.bucket)  (zonal objects replication status --service \(service.name))"
+            }
         }
     }
 
