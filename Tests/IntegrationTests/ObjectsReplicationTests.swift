@@ -46,7 +46,7 @@ struct ObjectsReplicationTests {
         elif command == "churn":
             bucket = arguments[0]
             east.put_object(Bucket=bucket, Key="doc", Body=b"first")
-            east.put_object(Bucket=bucket, Key="doc", Body=b"second")
+            east.put_object(Bucket=bucket, Key="doc", Body=b"second", Tagging="stage=final&owner=ops")
             east.put_object(Bucket=bucket, Key="gone", Body=b"soon deleted")
             east.delete_object(Bucket=bucket, Key="gone")
             east.upload_file(arguments[1], bucket, "big.bin")
@@ -64,7 +64,8 @@ struct ObjectsReplicationTests {
                     continue
                 a = east.get_object(Bucket=bucket, Key=key, VersionId=vid)
                 b = west.get_object(Bucket=bucket, Key=key, VersionId=vid)
-                if a["Body"].read() != b["Body"].read() or a["Metadata"] != b["Metadata"] or a["ContentType"] != b["ContentType"]:
+                if (a["Body"].read() != b["Body"].read() or a["Metadata"] != b["Metadata"] or a["ContentType"] != b["ContentType"]
+                        or a.get("TagCount") != b.get("TagCount")):
                     print("differs: " + key)
                     sys.exit(1)
             print(len(mine))
@@ -124,7 +125,7 @@ struct ObjectsReplicationTests {
     }
 
     @Test(
-        "versions, overwrites, deletes and a multipart object reach the other region with their ids; with it down the source keeps writing, the lag shows and is caught up"
+        "versions, overwrites, tags, deletes and a multipart object reach the other region with their ids; with it down the source keeps writing, the lag shows and is caught up"
     )
     func replicatesAndCatchesUp() async throws {
         let cluster = try await ObjectStoreCluster(west: true)

@@ -31,6 +31,39 @@ struct S3RoutingTests {
         #expect(try route("POST", "/photos", "delete") == .deleteObjects(bucket: "photos"))
     }
 
+    @Test("tags: routed per object (buckets have none), parsed from the header and the document within S3's limits")
+    func tags() throws {
+        let id = String(repeating: "0a", count: 16)
+        #expect(try route("GET", "/photos/x", "tagging") == .getObjectTagging(.init(bucket: "photos", key: "x")))
+        #expect(try route("PUT", "/photos/x", "tagging&versionId=\(id)") == .putObjectTagging(.init(bucket: "photos", key: "x", versionID: id)))
+        #expect(try route("DELETE", "/photos/x", "tagging") == .deleteObjectTagging(.init(bucket: "photos", key: "x")))
+        #expect(Self.code { _ = try route("GET", "/photos", "tagging") } == .notImplemented)
+        #expect(try ObjectTags.parse(header: "project=zonal&team=a%20b&empty=") == ["project": "zonal", "team": "a b", "empty": ""])
+        let document = Array("<Tagging><TagSet><Tag><Key>k</Key><Value>v &amp; w</Value></Tag><Tag><Key>n</Key></Tag></TagSet></Tagging>".utf8)
+        #expect(try ObjectTags.parse(document: document) == ["k": "v & w", "n": ""])
+        #expect(ObjectTags.document(["b": "2", "a": "1"]).text.contains("<Key>a</Key><Value>1</Value></Tag><Tag><Key>b</Key>"))
+        let eleven = (0..<11).map { "k\($0)=v" }.joined(separator: "&")
+        for (bad, code) in [
+            (eleven, S3Error.Code.invalidTag), ("a=1&a=2", .invalidTag), ("=v", .invalidTag), ("\(String(repeating: "k", count: 129))=v", .invalidTag),
+            ("k=\(String(repeating: "v", count: 257))", .invalidTag), ("k=%0A", .invalidTag), ("k=%zz", .invalidArgument),
+        ] {
+            #expect(Self.code { _ = try ObjectTags.parse(header: bad) } == code, "\(bad.prefix(40))")
+        }
+        #expect(Self.code { _ = try ObjectTags.parse(document: Array("<Tags/>".utf8)) } == .malformedXML)
+        #expect(
+            Self.code { _ = try ObjectTags.parse(document: Array("<Tagging><TagSet><Tag><Value>v</Value></Tag></TagSet></Tagging>".utf8)) } == .malformedXML)
+    }
+
+    /// The code of the S3 error `work` throws; nil when it throws none.
+    static func code(_ work: () throws -> Void) -> S3Error.Code? {
+        do {
+            try work()
+            return nil
+        } catch {
+            return (error as? S3Error)?.code
+        }
+    }
+
     @Test("versions: versioning of a bucket, listings of versions, a version named in the query or in the copy source")
     func versions() throws {
         let id = String(repeating: "0a", count: 16)

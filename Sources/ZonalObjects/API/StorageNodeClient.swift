@@ -37,8 +37,17 @@ public struct StorageNodeClient: Sendable {
     }
 
     func commit(upload: String?, version: ObjectVersion) async throws(ObjectsError) {
+        try await post(StorageNodeWire.CommitRequest(upload: upload, version: version))
+    }
+
+    /// Replaces only the record of a version the node has (its tags).
+    func retag(_ version: ObjectVersion) async throws(ObjectsError) {
+        try await post(StorageNodeWire.CommitRequest(upload: nil, version: version, retag: true))
+    }
+
+    private func post(_ commit: StorageNodeWire.CommitRequest) async throws(ObjectsError) {
         var request = makeRequest("POST", "/v1/commit")
-        let body = (try? JSONEncoder.zonal().encode(StorageNodeWire.CommitRequest(upload: upload, version: version))) ?? Data()
+        let body = (try? JSONEncoder.zonal().encode(commit)) ?? Data()
         request.body = .bytes(ByteBuffer(bytes: body))
         _ = try await collect(try await send(request, deadline: timeout))
     }

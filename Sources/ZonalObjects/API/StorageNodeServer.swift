@@ -34,7 +34,11 @@ public struct StorageNodeServer: Sendable {
                 guard let commit = try? JSONDecoder.zonal().decode(StorageNodeWire.CommitRequest.self, from: Data(buffer: body)) else {
                     throw .invalid("the commit request is not a version record")
                 }
-                try await store.commit(upload: commit.upload, version: commit.version)
+                if commit.retag == true {
+                    try await store.retag(commit.version)
+                } else {
+                    try await store.commit(upload: commit.upload, version: commit.version)
+                }
                 return Response(status: .noContent)
             }
         }

@@ -7,6 +7,8 @@ public enum StorageNodeWire {
         /// The upload holding the bytes; nil for a delete marker.
         public var upload: String?
         public var version: ObjectVersion
+        /// Only the record changes (new tags): the node keeps the version's file and digests.
+        public var retag: Bool?
     }
 
     public struct ErrorAnswer: Codable, Sendable {

@@ -16,6 +16,8 @@ public struct MultipartUploads: Sendable {
         public var contentType: String?
         public var userMetadata: [String: String]
         public var headers: [String: String]
+        /// `x-amz-tagging` of CreateMultipartUpload: the completed object's tags.
+        public var tags: [String: String]?
     }
 
     public let store: String
@@ -35,7 +37,7 @@ public struct MultipartUploads: Sendable {
         for _ in 0..<16 { id += String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }
         let upload = Upload(
             id: id, bucket: template.bucket, key: template.key, initiated: template.lastModified, contentType: template.contentType,
-            userMetadata: template.userMetadata, headers: template.headers)
+            userMetadata: template.userMetadata, headers: template.headers, tags: template.tags)
         let value = (try? JSONEncoder.zonal().encode(upload)).map(Array.init) ?? []
         do { try await coordinator.put(prefix(upload.bucket) + id, value: value, lease: nil) } catch {
             throw S3Error(.serviceUnavailable, "the coordinator did not answer: \(error)")

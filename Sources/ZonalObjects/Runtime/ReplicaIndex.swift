@@ -358,6 +358,23 @@ final class ReplicaIndex: Sendable {
         }
     }
 
+    /// Replaces the record of a version this index holds (its tags changed).
+    func retag(_ version: ObjectVersion) async throws(ObjectsError) {
+        let record = try Self.encode(version)
+        let changed: Int
+        do {
+            changed = try await database.write { db in
+                try db.execute(
+                    sql: "UPDATE versions SET record = ? WHERE bucket = ? AND key = ? AND version_id = ? AND file IS NOT NULL",
+                    arguments: [record, version.bucket, Data(version.key.utf8), version.versionID])
+                return db.changesCount
+            }
+        } catch {
+            throw .storage("cannot update the index: \(error)")
+        }
+        guard changed == 1 else { throw .notFound("this node holds no version \(version.versionID) of \(version.bucket)/\(version.key)") }
+    }
+
     /// Forgets `versionID` of `key` (a replica found corrupt); returns its file.
     func remove(bucket: String, key: String, versionID: String) async throws(ObjectsError) -> String? {
         do {

@@ -124,6 +124,12 @@ public final class ReplicaStore: Sendable {
         await removeFiles(stale)
     }
 
+    /// Replaces the record of a version this node holds with `version` (new tags); its file and
+    /// digests stay. A version it does not hold, or a delete marker, is `notFound`.
+    public func retag(_ version: ObjectVersion) async throws(ObjectsError) {
+        try await index.retag(version)
+    }
+
     /// Forgets an upload that will not be committed.
     public func discard(upload: String) {
         guard pending.withLock({ $0.removeValue(forKey: upload) }) != nil else { return }

@@ -169,6 +169,13 @@ public final class ReplicatedObjects: Sendable {
         try await commit(version, on: nodes.map { (clients[$0.name]!, nil) }, replicas: nodes.count, earlierFailures: [])
     }
 
+    /// Replaces the record of `version` (its tags) on its replica nodes, acknowledged by a quorum;
+    /// the bytes stay as they are.
+    public func retag(_ version: ObjectVersion) async throws(S3Error) {
+        let nodes = placement.replicaNodes(bucket: version.bucket, key: version.key)
+        try await commit(version, on: nodes.map { (clients[$0.name]!, nil) }, replicas: nodes.count, earlierFailures: [], retag: true)
+    }
+
     /// Removes every version of the keys starting with `prefix` from every node that answers
     /// (the parts of an aborted or completed upload).
     public func removeKeys(bucket: String, prefix: String) async {
@@ -361,9 +368,9 @@ public final class ReplicatedObjects: Sendable {
 
     /// Commits `version` on each node (with its upload), returning once a quorum has it; the
     /// other commits go on in the background.
-    private func commit(_ version: ObjectVersion, on targets: [(StorageNodeClient, String?)], replicas: Int, earlierFailures: [ObjectsError])
-        async throws(S3Error)
-    {
+    private func commit(
+        _ version: ObjectVersion, on targets: [(StorageNodeClient, String?)], replicas: Int, earlierFailures: [ObjectsError], retag: Bool = false
+    ) async throws(S3Error) {
         var quorum = WriteQuorum(replicas: replicas, quorum: writeQuorum)
         var failures = earlierFailures
         for _ in earlierFailures { quorum.record(durable: false) }
@@ -371,7 +378,7 @@ public final class ReplicatedObjects: Sendable {
         for (client, upload) in targets {
             Task {
                 do throws(ObjectsError) {
-                    try await client.commit(upload: upload, version: version)
+                    if retag { try await client.retag(version) } else { try await client.commit(upload: upload, version: version) }
                     continuation.yield(nil)
                 } catch {
                     continuation.yield(error)

@@ -48,6 +48,9 @@ struct ReplicationTarget: Sendable {
         var headers = ["content-type": version.contentType ?? "binary/octet-stream", "content-length": "\(version.size)"]
         for (name, value) in version.headers { headers[name] = value }
         for (name, value) in version.userMetadata { headers["x-amz-meta-\(name)"] = value }
+        if let tags = version.tags, !tags.isEmpty {
+            headers["x-amz-tagging"] = tags.sorted { $0.key < $1.key }.map { "\(S3Signer.encode($0.key))=\(S3Signer.encode($0.value))" }.joined(separator: "&")
+        }
         // A multipart object has no SHA-256 of its whole content: its parts' blocks were verified
         // as they were read, and the length is checked at the other end.
         if let digest = [UInt8](hex: version.sha256), digest.count == 32 { headers["x-amz-checksum-sha256"] = Data(digest).base64EncodedString() }

@@ -126,6 +126,7 @@ extension S3Gateway {
         version.contentType = upload.contentType
         version.userMetadata = upload.userMetadata
         version.headers = upload.headers
+        version.tags = upload.tags
         version.size = parts.reduce(0) { $0 + $1.size }
         version.etag = Insecure.MD5.hash(data: md5s).hex + "-\(parts.count)"
         version.parts = parts

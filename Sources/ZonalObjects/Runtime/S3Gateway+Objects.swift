@@ -98,6 +98,11 @@ extension S3Gateway {
         default:
             throw S3Error(.invalidArgument, "x-amz-metadata-directive must be COPY or REPLACE")
         }
+        switch request.header("x-amz-tagging-directive")?.uppercased() ?? "COPY" {
+        case "COPY": template.tags = original.tags
+        case "REPLACE": break
+        default: throw S3Error(.invalidArgument, "x-amz-tagging-directive must be COPY or REPLACE")
+        }
         let version = try await copy(original, range: nil, holders: holders, into: template)
         var xml = S3XML()
         xml.element("CopyObjectResult", root: true) { xml in
@@ -118,6 +123,26 @@ extension S3Gateway {
         if let versionID = outcome.versionID { headers[HTTPField.Name("x-amz-version-id")!] = versionID }
         if outcome.deleteMarker { headers[HTTPField.Name("x-amz-delete-marker")!] = "true" }
         return Response(status: .noContent, headers: headers)
+    }
+
+    func getObjectTagging(_ address: S3Operation.ObjectAddress) async throws(S3Error) -> Response {
+        let bucket = try await requireBucket(address.bucket)
+        let (version, _) = try await readable(address)
+        var response = Self.xml(ObjectTags.document(version.tags ?? [:]))
+        Self.addVersionID(of: version, in: bucket, to: &response.headers)
+        return response
+    }
+
+    /// Replaces the tags of the version `address` names (the newest without a version id) on its
+    /// replicas; nil `tags` removes them.
+    func setObjectTagging(_ address: S3Operation.ObjectAddress, _ tags: [String: String]?) async throws(S3Error) -> Response {
+        let bucket = try await requireBucket(address.bucket)
+        var (version, _) = try await readable(address)
+        version.tags = tags
+        try await objects.retag(version)
+        var headers: HTTPFields = [:]
+        Self.addVersionID(of: version, in: bucket, to: &headers)
+        return Response(status: tags == nil ? .noContent : .ok, headers: headers)
     }
 
     /// What a delete did: the version it wrote (a delete marker) or removed for good, as S3
@@ -288,6 +313,7 @@ extension S3Gateway {
             bucket: address.bucket, key: address.key, versionID: VersionID.make(at: now, random: .random(in: 0...UInt64.max)), lastModified: now,
             contentType: request.header("content-type"), userMetadata: metadata, headers: headers)
         version.versioned = bucket.keepsVersions ? true : nil
+        if let tagging = request.header("x-amz-tagging") { version.tags = try ObjectTags.parse(header: tagging).nilIfEmpty }
         return version
     }
 
@@ -299,6 +325,7 @@ extension S3Gateway {
             .contentType: version.contentType ?? "binary/octet-stream",
         ]
         for (name, value) in version.headers { headers[HTTPField.Name(name)!] = value }
+        if let tags = version.tags, !tags.isEmpty { headers[HTTPField.Name("x-amz-tagging-count")!] = "\(tags.count)" }
         for (name, value) in version.userMetadata {
             if let field = HTTPField.Name("x-amz-meta-\(name)") { headers[field] = value }
         }

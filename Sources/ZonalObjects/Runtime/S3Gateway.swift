@@ -108,6 +108,10 @@ public struct S3Gateway: HTTPResponder, Sendable {
         case .getObject(let address): return try await getObject(address, request, head: false)
         case .headObject(let address): return try await getObject(address, request, head: true)
         case .deleteObject(let address): return try await deleteObject(address, request, identity)
+        case .getObjectTagging(let address): return try await getObjectTagging(address)
+        case .putObjectTagging(let address):
+            return try await setObjectTagging(address, ObjectTags.parse(document: try await smallBody(body, identity)).nilIfEmpty)
+        case .deleteObjectTagging(let address): return try await setObjectTagging(address, nil)
         case .createMultipartUpload(let address): return try await createMultipartUpload(address, request)
         case .uploadPart(let address, let upload, let part): return try await uploadPart(address, upload: upload, part: part, request, identity, body: body)
         case .uploadPartCopy(let address, let upload, let part, let source):

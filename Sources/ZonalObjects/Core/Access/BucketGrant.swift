@@ -66,11 +66,12 @@ public struct KeyRights: Sendable, Hashable {
         case .headBucket(let bucket), .getBucketLocation(let bucket), .getBucketVersioning(let bucket), .listObjects(let bucket, _),
             .listObjectVersions(let bucket), .listMultipartUploads(let bucket):
             allowed = canRead(bucket)
-        case .getObject(let address), .headObject(let address), .listParts(let address, _):
+        case .getObject(let address), .headObject(let address), .listParts(let address, _), .getObjectTagging(let address):
             allowed = canRead(address.bucket)
         case .deleteObjects(let bucket):
             allowed = canWrite(bucket)
-        case .putObject(let address), .deleteObject(let address), .createMultipartUpload(let address), .uploadPart(let address, _, _),
+        case .putObject(let address), .deleteObject(let address), .putObjectTagging(let address), .deleteObjectTagging(let address),
+            .createMultipartUpload(let address), .uploadPart(let address, _, _),
             .completeMultipartUpload(let address, _), .abortMultipartUpload(let address, _):
             allowed = canWrite(address.bucket)
         case .copyObject(let address, let source), .uploadPartCopy(let address, _, _, let source):

@@ -16,6 +16,9 @@ public enum S3Operation: Sendable, Hashable {
     case getObject(ObjectAddress)
     case headObject(ObjectAddress)
     case deleteObject(ObjectAddress)
+    case getObjectTagging(ObjectAddress)
+    case putObjectTagging(ObjectAddress)
+    case deleteObjectTagging(ObjectAddress)
     case createMultipartUpload(ObjectAddress)
     case uploadPart(ObjectAddress, upload: String, part: Int)
     case uploadPartCopy(ObjectAddress, upload: String, part: Int, source: ObjectAddress)
@@ -55,7 +58,8 @@ public enum S3Operation: Sendable, Hashable {
             .deleteObjects(let bucket), .listMultipartUploads(let bucket):
             bucket
         case .putObject(let address), .copyObject(let address, _), .getObject(let address), .headObject(let address), .deleteObject(let address),
-            .createMultipartUpload(let address), .uploadPart(let address, _, _), .uploadPartCopy(let address, _, _, _), .listParts(let address, _),
+            .getObjectTagging(let address), .putObjectTagging(let address), .deleteObjectTagging(let address), .createMultipartUpload(let address),
+            .uploadPart(let address, _, _), .uploadPartCopy(let address, _, _, _), .listParts(let address, _),
             .completeMultipartUpload(let address, _), .abortMultipartUpload(let address, _):
             address.bucket
         }
@@ -77,7 +81,7 @@ public struct S3Router: Sendable {
     static let unsupportedSubresources: Set<String> = [
         "acl", "policy", "policyStatus", "cors", "lifecycle", "logging", "notification", "replication", "website", "encryption",
         "ownershipControls", "publicAccessBlock", "requestPayment", "accelerate", "analytics", "inventory", "metrics",
-        "intelligent-tiering", "object-lock", "legal-hold", "retention", "torrent", "restore", "select", "attributes", "tagging",
+        "intelligent-tiering", "object-lock", "legal-hold", "retention", "torrent", "restore", "select", "attributes",
     ]
 
     public func route(_ request: S3Request) throws(S3Error) -> S3Operation {
@@ -111,6 +115,7 @@ public struct S3Router: Sendable {
     }
 
     private func bucketOperation(_ request: S3Request, bucket: String) throws(S3Error) -> S3Operation {
+        if request.hasQuery("tagging") { throw S3Error(.notImplemented, "tags of buckets are not implemented by this store; objects have them") }
         switch request.method {
         case "PUT" where request.hasQuery("versioning"): return .putBucketVersioning(bucket: bucket)
         case "PUT": return .createBucket(bucket: bucket)
@@ -147,6 +152,14 @@ public struct S3Router: Sendable {
             _ = try Self.partNumber(request)
             guard request.method == "GET" || request.method == "HEAD" else {
                 throw S3Error(.invalidRequest, "partNumber without uploadId is for GET and HEAD only")
+            }
+        }
+        if request.hasQuery("tagging") {
+            switch request.method {
+            case "GET": return .getObjectTagging(address)
+            case "PUT": return .putObjectTagging(address)
+            case "DELETE": return .deleteObjectTagging(address)
+            default: throw S3Error(.methodNotAllowed)
             }
         }
         switch request.method {
@@ -230,6 +243,9 @@ extension S3Operation {
         case .getObject: "GetObject"
         case .headObject: "HeadObject"
         case .deleteObject: "DeleteObject"
+        case .getObjectTagging: "GetObjectTagging"
+        case .putObjectTagging: "PutObjectTagging"
+        case .deleteObjectTagging: "DeleteObjectTagging"
         case .createMultipartUpload: "CreateMultipartUpload"
         case .uploadPart: "UploadPart"
         case .uploadPartCopy: "UploadPartCopy"

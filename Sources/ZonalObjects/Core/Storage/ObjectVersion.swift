@@ -31,6 +31,8 @@ public struct ObjectVersion: Sendable, Hashable, Codable {
     /// that never had versioning, and those written while it was suspended — which the next null
     /// version replaces.
     public var versioned: Bool?
+    /// The object's tags (`x-amz-tagging`, PutObjectTagging); nil for none.
+    public var tags: [String: String]?
     /// A record that only says "this version was deleted for good" (a DELETE with its version
     /// id): replicas keep it so that none that missed the delete can bring the version back.
     public var isPurged: Bool?
