@@ -14,6 +14,8 @@ extension ParserFuzzing {
             "GET /b1b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AK%2F20130524%2Feast%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature=ab\nhost: h",
             "PUT /b1b/a%2F..%2Fb?partNumber=1&uploadId=00000000000000000000000000000000\nhost: b.s3.test\nx-amz-copy-source: /src/%00",
             "POST /b1b?delete\nhost: x", "GET /?list-type=2&max-keys=-1&prefix=%zz", "DELETE /b1b/k?uploadId=zz",
+            "PUT /b1b/k?tagging&versionId=null\nhost: x\nx-amz-tagging: a=1&a=2&%zz",
+            "PUT /b1b/k\nhost: x\nx-zonal-replica-version-id: 000661b587a70220afcad270a9c16820\nx-amz-tagging: k=v",
         ].map { Array($0.utf8) }
     ) { bytes in
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
@@ -34,6 +36,9 @@ extension ParserFuzzing {
             if case .getObject(let address) = operation {
                 precondition((try? ObjectName.validateKey(Array(address.key.utf8))) != nil, "a routed request names an invalid key")
             }
+        }
+        if let tagging = request.header("x-amz-tagging"), let tags = try? ObjectTags.parse(header: tagging) {
+            precondition(tags.count <= ObjectTags.maximumCount && tags.keys.allSatisfy { (1...ObjectTags.maximumKeyLength).contains($0.count) })
         }
         _ = try? RequestAuthenticator(region: "east").authenticate(request, now: Date(timeIntervalSince1970: 1_369_353_600)) { $0 == "AK" ? "secret" : nil }
     }
@@ -67,8 +72,12 @@ extension ParserFuzzing {
             "<Delete><Quiet>true</Quiet><Object><Key>a&amp;b</Key></Object></Delete>",
             "<?xml version=\"1.0\"?><CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>\"x\"</ETag></Part></CompleteMultipartUpload>",
             "<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>", "<a><![CDATA[<b>]]><!-- c --><d e='f'/></a>", "<a>&#x110000;</a>",
+            "<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag><Tag><Key>k</Key></Tag></TagSet></Tagging>",
         ].map { Array($0.utf8) }
     ) { bytes in
+        if let tags = try? ObjectTags.parse(document: bytes) {
+            precondition(tags.count <= ObjectTags.maximumCount && tags.values.allSatisfy { $0.count <= ObjectTags.maximumValueLength })
+        }
         guard let tree = try? XMLElementTree.parse(bytes) else { return }
         var depth = 0
         var level = [tree]
