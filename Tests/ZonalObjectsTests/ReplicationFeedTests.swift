@@ -186,4 +186,28 @@ struct ReplicationFeedTests {
         #expect(abs(seconds - date.timeIntervalSince1970) < 0.000_01)
         #expect(VersionID.date(of: "null") == nil && VersionID.date(of: String(repeating: "g", count: 32)) == nil)
     }
+
+    @Test("the status table names the replicator, each rule's backlog and oldest pending, and its last error; or says that none replicates")
+    func statusTable() {
+        let rule = ReplicationRule(
+            name: "to-west", bucket: "photos", prefix: "", deletes: true, existing: false, destination: .init(bucket: "photos", store: "west"),
+            created: Date())
+        var status = ReplicationStatus.Rule(rule)
+        status.pendingObjects = 12
+        status.pendingBytes = 3 << 20
+        status.oldestPendingSeconds = 4.5
+        status.nodes = 3
+        status.nodesAnswering = 2
+        status.lastError = "no front end of the destination answered"
+        status.lastErrorAt = Date(timeIntervalSince1970: 0)
+        let text = ReplicationStatusTable(reports: [
+            ReplicationStatus(node: "n1", active: false, rules: []), ReplicationStatus(node: "n2", active: true, rules: [status]),
+        ]).render()
+        #expect(text.contains("replicator: n2") && text.contains("to-west") && text.contains("west/photos") && text.contains("4.5s"), "\(text)")
+        #expect(text.contains("2/3") && text.contains("12") && text.contains("last error at 1970-01-01T00:00:00Z: no front end"), "\(text)")
+        var hostile = status
+        hostile.oldestPendingSeconds = 1e300
+        #expect(!ReplicationStatusTable(reports: [ReplicationStatus(node: "n2", active: true, rules: [hostile])]).render().isEmpty)
+        #expect(ReplicationStatusTable(reports: [ReplicationStatus(node: "n1", active: false, rules: [])]).render().contains("no front end replicates"))
+    }
 }
