@@ -77,6 +77,7 @@ struct ObjectsTopologyTests {
         errors.expectProblem(errors.withServices(store + "        - { name: r, bucket: b, to_store: o }\n"), line: 20, "its own store")
         errors.expectProblem(errors.withServices(store + "        - { name: r, bucket: b, to_store: fat }\n" + other), line: 20, "not an object-store", "far")
         errors.expectProblem(errors.withServices(store + "        - { name: r, bucket: b }\n" + other), line: 20, "to_store")
+        errors.expectProblem(errors.withServices(store + "        - { name: \"a b\", bucket: b, to_store: far }\n" + other), line: 20, "rule name")
         errors.expectProblem(
             errors.withServices(store + "        - { name: r, bucket: b, to_store: far }\n        - { name: r, bucket: c, to_store: far }\n" + other), line: 20,
             "two replication rules")

@@ -51,6 +51,16 @@ public struct ObjectReplicationSpec: Sendable, Hashable {
         self.toStore = toStore
         self.toBucket = toBucket
     }
+
+    /// Rule names: 1 to 64 letters, digits, `-`, `_` or `.`, which a coordinator key and a
+    /// metric label can carry.
+    public static func isName(_ text: String) -> Bool {
+        (1...64).contains(text.utf8.count)
+            && text.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || [UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: ".")].contains(byte)
+            }
+    }
 }
 
 /// What a service of kind `s3` runs: a stateless S3 front end in front of an `object-store`

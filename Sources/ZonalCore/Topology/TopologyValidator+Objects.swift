@@ -17,6 +17,9 @@ extension Checker {
         for rule in spec.replication {
             let rulePath = "\(path).replication.\(rule.name)"
             if !names.insert(rule.name).inserted { report(rulePath, "service \(service.name) has two replication rules named \(rule.name)") }
+            if !ObjectReplicationSpec.isName(rule.name) {
+                report(rulePath, "replication rule \(rule.name) of \(service.name): a rule name is 1 to 64 letters, digits, '-', '_' or '.'")
+            }
             let target = topology.services.first { $0.name == rule.toStore }
             switch target?.kind {
             case .objectStore where rule.toStore != service.name: break

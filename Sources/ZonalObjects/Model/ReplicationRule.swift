@@ -89,11 +89,7 @@ public struct ReplicationRule: Sendable, Hashable, Codable {
 
     /// Rule names: what a coordinator key and a metric label can carry.
     public static func isName(_ text: String) -> Bool {
-        (1...64).contains(text.utf8.count)
-            && text.utf8.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                    || [UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: ".")].contains(byte)
-            }
+        ObjectReplicationSpec.isName(text)
     }
 
     /// Why the rule cannot work as written; nil when it can.
