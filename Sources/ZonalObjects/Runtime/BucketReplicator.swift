@@ -23,7 +23,7 @@ public final class BucketReplicator: Sendable {
     private let leading = Atomic<Bool>(false)
 
     public init(
-        plan: S3GatewayPlan, objects: ReplicatedObjects, root: StoreCredentials, coordinator: any Coordinator, pollInterval: Duration = .seconds(1),
+        plan: S3GatewayPlan, objects: ReplicatedObjects, root: StoreCredentials, coordinator: any Coordinator, pollInterval: Duration = .milliseconds(250),
         clock: any ZonalClock = SystemClock(), logger: Logger
     ) {
         self.plan = plan

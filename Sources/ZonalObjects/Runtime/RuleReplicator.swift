@@ -76,21 +76,9 @@ final class RuleReplicator: Sendable {
                 guard (try? await clock.sleep(for: backoff.delay(afterFailures: failures))) != nil else { return }
                 continue
             }
-            let versions = Self.merged(pages.values.map(\.changes))
-            var through = true
-            for version in versions where !sent.contains(version.versionID) {
-                do throws(ReplicationTarget.Failure) {
-                    try await applyMakingBucket(version, lookUpFirst: (VersionID.date(of: version.versionID) ?? .distantPast) < started)
-                    sent.insert(version.versionID)
-                } catch .refused(let reason) {
-                    refuse(version, reason)
-                    sent.insert(version.versionID)
-                } catch {
-                    note(error: error.description)
-                    through = false
-                    break
-                }
-            }
+            let versions = Self.merged(pages.values.map(\.changes)).filter { !sent.contains($0.versionID) }
+            let (done, through) = await send(versions, startedAt: started)
+            for id in done { sent.insert(id) }
             guard through else {
                 failures += 1
                 guard (try? await clock.sleep(for: backoff.delay(afterFailures: failures))) != nil else { return }
@@ -106,6 +94,56 @@ final class RuleReplicator: Sendable {
                 guard (try? await clock.sleep(for: pollInterval)) != nil else { return }
             }
         }
+    }
+
+    /// Sends `versions`, the keys side by side (at most ``parallelKeys`` at once) and each key's
+    /// versions in order, so a destination that keeps the last write of a key gets the newest
+    /// last. Returns the ids sent or refused for good, and whether all were: a key whose
+    /// destination failed stops there, and the batch is tried again after a pause.
+    private func send(_ versions: [ObjectVersion], startedAt started: Date) async -> (done: [String], through: Bool) {
+        var keys: [String] = []
+        var byKey: [String: [ObjectVersion]] = [:]
+        for version in versions {
+            if byKey[version.key] == nil { keys.append(version.key) }
+            byKey[version.key, default: []].append(version)
+        }
+        return await withTaskGroup(of: (done: [String], through: Bool).self) { group in
+            var pending = keys.makeIterator()
+            func startNext() -> Bool {
+                guard let key = pending.next(), let chain = byKey[key] else { return false }
+                group.addTask { await self.sendInOrder(chain, startedAt: started) }
+                return true
+            }
+            for _ in 0..<Self.parallelKeys where !startNext() { break }
+            var done: [String] = []
+            var through = true
+            for await result in group {
+                done += result.done
+                through = through && result.through
+                _ = startNext()
+            }
+            return (done, through)
+        }
+    }
+
+    /// At most this many keys are sent at once.
+    static let parallelKeys = 8
+
+    /// The versions of one key, oldest first, until one fails short of a refusal.
+    private func sendInOrder(_ chain: [ObjectVersion], startedAt started: Date) async -> (done: [String], through: Bool) {
+        var done: [String] = []
+        for version in chain {
+            do throws(ReplicationTarget.Failure) {
+                try await applyMakingBucket(version, lookUpFirst: (VersionID.date(of: version.versionID) ?? .distantPast) < started)
+            } catch .refused(let reason) {
+                refuse(version, reason)
+            } catch {
+                note(error: error.description)
+                return (done, false)
+            }
+            done.append(version.versionID)
+        }
+        return (done, true)
     }
 
     /// One page of every answering node's feed after the cursor, by node name.
