@@ -17,7 +17,7 @@ struct ObjectsBucketsCommand: AsyncParsableCommand {
     func run() async throws {
         let (topology, service) = try objects.resolve(kind: "object-store")
         let directory = BucketDirectory(
-            store: service.name, coordinator: try objects.topologyOptions.coordinatorClient(topology), logger: Logger(label: "zonal.objects.buckets"))
+            store: service.name, coordinator: try objects.coordinator(topology), logger: Logger(label: "zonal.objects.buckets"))
         let buckets: [BucketDirectory.Bucket]
         do { buckets = try await directory.all().sorted { $0.name < $1.name } } catch { throw CommandFailure(error.message) }
         if json {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ZonalCoordination
 import ZonalCore
 
 struct ObjectsCommand: AsyncParsableCommand {
@@ -29,6 +30,11 @@ struct ObjectsServiceOptions: ParsableArguments {
             return (topology, first)
         }
         return try topologyOptions.service(named: service, kind: kind)
+    }
+
+    /// A client of the coordinator with the admin token of this command's state directory.
+    func coordinator(_ topology: Topology) throws -> EtcdCoordinator {
+        try topologyOptions.coordinatorClient(topology, stateDirectory: stateDirectory(topology))
     }
 
     /// The store's first `s3` service: the front ends that serve it and run its replicator.

@@ -25,7 +25,7 @@ struct ObjectsKeysOptions: ParsableArguments {
         do {
             root = try StoreCredentials.load(file: StoreCredentials.file(store: service.name, stateDirectory: objects.stateDirectory(topology)))
         } catch { throw CommandFailure("\(error) (the first S3 front end creates it: is `zonal up` running?)") }
-        let coordinator = try objects.topologyOptions.coordinatorClient(topology)
+        let coordinator = try objects.coordinator(topology)
         return AccessKeys(root: root, store: service.name, coordinator: coordinator, logger: Logger(label: "zonal.objects.keys"))
     }
 }

@@ -23,7 +23,7 @@ struct ObjectsReplicationOptions: ParsableArguments {
 
     func rules() throws -> (ReplicationRules, Topology, Topology.Service) {
         let (topology, service) = try objects.resolve(kind: "object-store")
-        let coordinator = try objects.topologyOptions.coordinatorClient(topology)
+        let coordinator = try objects.coordinator(topology)
         return (ReplicationRules(store: service.name, coordinator: coordinator, logger: Logger(label: "zonal.objects.replication")), topology, service)
     }
 

@@ -27,7 +27,7 @@ struct ObjectsS3Command: AsyncParsableCommand {
         let services: [any Service]
         do {
             let plan = try S3GatewayPlan(topology: topology, service: service.name, node: node, stateDirectory: objects.stateDirectory(topology))
-            let coordinator = try objects.topologyOptions.coordinatorClient(topology)
+            let coordinator = try objects.coordinator(topology)
             services = try ObjectsRoles.gateway(plan, coordinator: coordinator, limits: topology.supervisor.api, tokens: .fromEnvironment(), logger: logger)
             print("S3 front end \(service.name) on http://\(plan.address) (region \(plan.region)) for store \(plan.store)")
         } catch let error as CommandFailure {

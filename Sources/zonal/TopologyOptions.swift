@@ -25,11 +25,14 @@ struct TopologyOptions: ParsableArguments {
         }
     }
 
-    /// A client of the topology's coordinator, logged in with the admin token.
-    func coordinatorClient(_ topology: Topology, endpoints: [String] = [], requestTimeout: Duration = .seconds(2)) throws -> EtcdCoordinator {
+    /// A client of the topology's coordinator, logged in with the admin token (of `stateDirectory`,
+    /// by default the topology's).
+    func coordinatorClient(
+        _ topology: Topology, stateDirectory: String? = nil, endpoints: [String] = [], requestTimeout: Duration = .seconds(2)
+    ) throws -> EtcdCoordinator {
         do {
             return try EtcdCoordinator(
-                settings: topology.coordinator, token: try adminToken(stateDirectory: topology.defaultStateDirectory),
+                settings: topology.coordinator, token: try adminToken(stateDirectory: stateDirectory ?? topology.defaultStateDirectory),
                 endpoints: endpoints, requestTimeout: requestTimeout)
         } catch let error as CoordinatorError {
             throw CommandFailure(error.description)
