@@ -56,6 +56,7 @@ let package = Package(
                 "ZonalCoordination",
                 "ZonalProcess",
                 "ZonalObservability",
+                "ZonalBackup",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -309,12 +310,13 @@ let package = Package(
                 "ZonalBackup", "ZonalTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ZonalDatabaseTests",
-            dependencies: ["ZonalDatabase", "ZonalTesting"],
+            dependencies: ["ZonalDatabase", "ZonalBackup", "ZonalTesting"],
             swiftSettings: strict
         ),
         .testTarget(

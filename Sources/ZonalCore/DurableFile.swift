@@ -23,25 +23,66 @@ public enum DurableFile {
         _ bytes: some ContiguousBytes, to path: String, permissions: mode_t = 0o600,
         owner: FileOwner? = nil
     ) throws(DurableFileError) {
-        let directory = (path as NSString).deletingLastPathComponent
-        let temporary = "\(directory.isEmpty ? "." : directory)/\(temporaryPrefix)\(UInt64.random(in: 0...UInt64.max))"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
-        guard descriptor >= 0 else { throw DurableFileError(path: temporary, action: "create") }
-        do throws(DurableFileError) {
-            defer { close(descriptor) }
-            try writeAll(bytes, to: descriptor, path: path)
-            if let owner, fchown(descriptor, owner.uid, owner.gid) != 0 { throw DurableFileError(path: temporary, action: "give away") }
-            guard fsync(descriptor) == 0 else { throw DurableFileError(path: path, action: "sync") }
-        } catch {
-            unlink(temporary)
-            throw error
+        let writer = try Writer(path: path, permissions: permissions, owner: owner)
+        try writer.append(bytes)
+        try writer.commit()
+    }
+
+    /// A file written piece by piece under its temporary name, for contents too large to hold
+    /// in memory (a base backup fetched from S3): it replaces `path` only at ``commit()``, with
+    /// the same sequence as ``DurableFile/write(_:to:permissions:owner:)``. Dropped without a
+    /// commit, it leaves nothing behind.
+    public final class Writer {
+        public let path: String
+        private let temporary: String
+        private let owner: FileOwner?
+        private var descriptor: Int32
+
+        public init(path: String, permissions: mode_t = 0o600, owner: FileOwner? = nil) throws(DurableFileError) {
+            let directory = (path as NSString).deletingLastPathComponent
+            self.path = path
+            self.owner = owner
+            temporary = "\(directory.isEmpty ? "." : directory)/\(temporaryPrefix)\(UInt64.random(in: 0...UInt64.max))"
+            descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, permissions)
+            guard descriptor >= 0 else { throw DurableFileError(path: temporary, action: "create") }
         }
-        guard rename(temporary, path) == 0 else {
-            let failure = DurableFileError(path: path, action: "move \(temporary) to")
-            unlink(temporary)
-            throw failure
+
+        deinit { discard() }
+
+        public func append(_ bytes: some ContiguousBytes) throws(DurableFileError) {
+            do throws(DurableFileError) {
+                guard descriptor >= 0 else { throw DurableFileError(path: path, action: "write", reason: "the file was already closed") }
+                try writeAll(bytes, to: descriptor, path: path)
+            } catch {
+                discard()
+                throw error
+            }
         }
-        try syncDirectory(directory.isEmpty ? "." : directory)
+
+        /// Syncs the file, renames it over `path` and syncs the directory.
+        public func commit() throws(DurableFileError) {
+            do throws(DurableFileError) {
+                guard descriptor >= 0 else { throw DurableFileError(path: path, action: "commit", reason: "the file was already closed") }
+                if let owner, fchown(descriptor, owner.uid, owner.gid) != 0 { throw DurableFileError(path: temporary, action: "give away") }
+                guard fsync(descriptor) == 0 else { throw DurableFileError(path: path, action: "sync") }
+                guard rename(temporary, path) == 0 else { throw DurableFileError(path: path, action: "move \(temporary) to") }
+                close(descriptor)
+                descriptor = -1
+            } catch {
+                discard()
+                throw error
+            }
+            let directory = (path as NSString).deletingLastPathComponent
+            try syncDirectory(directory.isEmpty ? "." : directory)
+        }
+
+        /// Closes and removes the temporary file; nothing happens to `path`.
+        public func discard() {
+            guard descriptor >= 0 else { return }
+            close(descriptor)
+            descriptor = -1
+            unlink(temporary)
+        }
     }
 
     /// The whole content of `path`, read with read(2) to its end. (Foundation's

@@ -41,13 +41,15 @@ struct DatabaseServiceOptions: ParsableArguments {
         try topologyOptions.service(named: service, kind: "postgres")
     }
 
-    /// The service's backup settings, with `{service}` replaced; fails when it has none.
-    func backup() throws -> (DatabaseSpec, DatabaseSpec.Backup, Topology.Service) {
-        let (_, service) = try resolve()
+    /// Where the service's backups go, seen from zone `zone` (nil: the first front end of a
+    /// store); fails when it has no `backup` section.
+    func backup(zone: String? = nil) throws -> (DatabaseSpec, BackupDestination, Topology.Service) {
+        let (topology, service) = try resolve()
         guard case .postgres(let spec) = service.kind, let backup = spec.backup else {
-            throw CommandFailure("service \(service.name) has no `backup` section (database.backup.directory) in the topology")
+            throw CommandFailure("service \(service.name) has no `backup` section (database.backup.target) in the topology")
         }
-        return (spec, backup.resolved(service: service.name), service)
+        let destination = try BackupDestination(backup, service: service.name, topology: topology, zone: zone, stateDirectory: stateDirectory(topology))
+        return (spec, destination, service)
     }
 
     func store() throws -> (ClusterStore, Topology.Service) {

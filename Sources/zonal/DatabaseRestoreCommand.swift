@@ -29,7 +29,7 @@ struct DatabaseRestoreCommand: AsyncParsableCommand {
         let directory = URL(fileURLWithPath: into).standardizedFileURL.path
         let (password, _) = try database.password()
         let restore = PointInTimeRestore(
-            catalog: BackupCatalog(directory: backup.directory), binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory,
+            destination: backup, binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory,
             password: password, logger: Logger(label: "zonal.db"))
         let outcome = try await restore.restore(to: target, into: directory, port: port)
         print(

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import Foundation
 import NIOCore
 import Testing
@@ -190,6 +191,31 @@ struct S3RepositoryTests {
         let id = try #require(XMLText.first("AccessKeyId", in: answer))
         let secret = try #require(XMLText.first("SecretAccessKey", in: answer))
         return S3Credentials(accessKeyID: id, secretAccessKey: secret)
+    }
+
+    @Test("a file larger than a transfer piece goes up in parts and comes back whole, to S3 and to a directory alike")
+    func largeFiles() async throws {
+        let local = try TemporaryDirectory(prefix: "zonal-s3-large")
+        defer { local.remove() }
+        let piece = LocalStore.transferPiece
+        let contents = randomBytes(piece + piece / 4, seed: 31)
+        let source = local.file("large.bin")
+        try write(contents, to: source)
+        let server = try await S3ServerFixture()
+        let s3 = try store(server.repositoryLocation())
+        try await s3.prepare()
+        for target in [s3, LocalStore(root: local.file("directory")) as any RepositoryStore] {
+            try await target.upload("base/large.bin", fromFile: source)
+            #expect(try await target.size("base/large.bin") == Int64(contents.count), "\(target.location)")
+            #expect(try await target.size("base/absent") == nil)
+            let back = local.file("back-\(UUID().uuidString.prefix(6)).bin")
+            try await target.download("base/large.bin", toFile: back)
+            #expect(FileManager.default.contentsEqual(atPath: source, andPath: back), "\(target.location)")
+            try await target.removeAll(under: "base")
+            #expect(try await target.list("base").isEmpty)
+        }
+        #expect(try FilePieces.sha256(of: source) == SHA256.hash(data: contents).hex)
+        await server.stop()
     }
 
     @Test("an endpoint that does not answer is named in the error, after a few retries")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ZonalBackup
 import ZonalCore
 import ZonalTesting
 
@@ -30,33 +31,38 @@ struct BackupTests {
     }
 
     @Test("archived segments come back byte-identical; a damaged one is named; a different file under an archived name is refused")
-    func archive() throws {
+    func archive() async throws {
         let directory = try TemporaryDirectory(prefix: "zonal-wal")
         defer { directory.remove() }
-        let archive = WALArchive(directory: directory.file("wal"))
-        try FileManager.default.createDirectory(atPath: archive.directory, withIntermediateDirectories: true)
+        let archive = WALArchive(store: LocalStore(root: directory.path))
+        await #expect(throws: DatabaseError.backup("the archive directory \(directory.file("wal")) is missing (is its file system mounted?)")) {
+            try await archive.archive(source: "/dev/null", name: "000000010000000000000001")
+        }
+        try FileManager.default.createDirectory(atPath: directory.file("wal"), withIntermediateDirectories: true)
         var random = SeededRandom(seed: 7)
         let segment = Data((0..<65_536).map { _ in UInt8.random(in: 0...255, using: &random) })
         let source = try directory.write("segment", "")
         try segment.write(to: URL(fileURLWithPath: source))
         let name = "000000010000000000000003"
-        try archive.archive(source: source, name: name)
-        try archive.archive(source: source, name: name)  // PostgreSQL may retry; the same file is fine
-        #expect(try archive.segments() == [name])
+        try await archive.archive(source: source, name: name)
+        try await archive.archive(source: source, name: name)  // PostgreSQL may retry; the same file is fine
+        #expect(try await archive.segments() == [name])
 
         let restored = directory.file("restored")
-        #expect(try archive.restore(name: name, to: restored))
+        #expect(try await archive.restore(name: name, to: restored))
         #expect(try Data(contentsOf: URL(fileURLWithPath: restored)) == segment)
-        #expect(try archive.restore(name: "000000010000000000000004", to: restored) == false)
+        #expect(try await archive.restore(name: "000000010000000000000004", to: restored) == false)
 
         let other = try directory.write("other", "not the same segment")
-        #expect(throws: DatabaseError.self) { try archive.archive(source: other, name: name) }
+        await #expect(throws: DatabaseError.self) { try await archive.archive(source: other, name: name) }
 
         var damaged = segment
         damaged[1000] ^= 0xFF
-        try damaged.write(to: URL(fileURLWithPath: archive.directory + "/" + name))
-        #expect {
-            try archive.verify(from: "000000010000000000000001")
+        let file = directory.file("wal/" + name)
+        try FileManager.default.removeItem(atPath: file)
+        try damaged.write(to: URL(fileURLWithPath: file))
+        await #expect {
+            try await archive.verify(from: "000000010000000000000001")
         } throws: { error in
             "\(error)".contains("archived WAL segment \(name) is corrupt: SHA-256")
         }
@@ -66,28 +72,33 @@ struct BackupTests {
     func restoreCommandStatuses() async throws {
         let directory = try TemporaryDirectory(prefix: "zonal-wal-cli")
         defer { directory.remove() }
-        let archive = directory.file("wal")
+        let target = directory.file("target")
+        let archive = target + "/wal"
         let source = try directory.write("segment", String(repeating: "wal record ", count: 1000))
         let name = "000000010000000000000003"
-        let missingArchive = try await ZonalBinary.run(["db", "archive-wal", "--to", archive, source, name], directory: directory)
-        #expect(missingArchive.status == 1 && missingArchive.output.contains("cannot create \(archive)/"), "\(missingArchive.output)")
-        try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: false)
-        let archived = try await ZonalBinary.run(["db", "archive-wal", "--to", archive, source, name], directory: directory)
+        let missingArchive = try await ZonalBinary.run(["db", "archive-wal", "--archive", target, source, name], directory: directory)
+        #expect(missingArchive.status == 1 && missingArchive.output.contains("the archive directory \(archive) is missing"), "\(missingArchive.output)")
+        try FileManager.default.createDirectory(atPath: archive, withIntermediateDirectories: true)
+        let archived = try await ZonalBinary.run(["db", "archive-wal", "--archive", target, source, name], directory: directory)
         #expect(archived.status == 0, "\(archived.output)")
         let restore = { (segment: String, destination: String) in
-            try await ZonalBinary.run(["db", "restore-wal", "--from", archive, segment, destination], directory: directory)
+            try await ZonalBinary.run(["db", "restore-wal", "--archive", target, segment, destination], directory: directory)
         }
         #expect(try await restore(name, directory.file("RECOVERYXLOG")).status == 0)
         #expect(try String(contentsOfFile: directory.file("RECOVERYXLOG"), encoding: .utf8) == String(repeating: "wal record ", count: 1000))
         #expect(try await restore("000000010000000000000004", directory.file("RECOVERYXLOG")).status == 1)
         let unwritable = try await restore(name, directory.file("missing/RECOVERYXLOG"))
         #expect(unwritable.status == 126 && unwritable.output.contains("zonal db restore-wal:"), "\(unwritable.output)")
+        try FileManager.default.removeItem(atPath: archive + "/" + name)
         try Data("damaged".utf8).write(to: URL(fileURLWithPath: archive + "/" + name))
         let damaged = try await restore(name, directory.file("RECOVERYXLOG"))
         #expect(damaged.status == 126 && damaged.output.contains("\(name) is corrupt"), "\(damaged.output)")
         let refused = try await ZonalBinary.run(
-            ["db", "archive-wal", "--to", archive, directory.file("absent"), "000000010000000000000005"], directory: directory)
+            ["db", "archive-wal", "--archive", target, directory.file("absent"), "000000010000000000000005"], directory: directory)
         #expect(refused.status != 0)
+        let unreadableKeys = try await ZonalBinary.run(
+            ["db", "archive-wal", "--archive", "s3:http://127.0.0.1:9/b/p", "--credentials-file", directory.file("absent"), source, name], directory: directory)
+        #expect(unreadableKeys.status != 0 && unreadableKeys.output.contains("absent"), "\(unreadableKeys.output)")
     }
 
     @Test("synchronous_standby_names round-trips, and strict mode with nobody to wait for blocks commits")

@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import ZonalCore
 
 /// A repository in an S3 bucket, written `s3:http://HOST[:PORT]/BUCKET[/PREFIX]` (the form
 /// restic uses). Requests go path-style (`/BUCKET/KEY`), which every S3-compatible server
@@ -41,13 +43,7 @@ public struct S3Location: Sendable, Hashable, CustomStringConvertible {
         "\(Self.scheme)\(endpoint)/\(bucket)\(prefix.isEmpty ? "" : "/\(prefix)")"
     }
 
-    static func isValidBucket(_ name: String) -> Bool {
-        (3...63).contains(name.count)
-            && name.utf8.allSatisfy { byte in
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
-            }
-    }
+    static func isValidBucket(_ name: String) -> Bool { ObjectStoreSpec.isBucketName(name) }
 }
 
 /// Keys for an S3 endpoint, taken from the environment variables every S3 tool reads.
@@ -74,5 +70,46 @@ public struct S3Credentials: Sendable, Hashable {
     /// `AWS_DEFAULT_REGION`, else `AWS_REGION`, else `us-east-1`.
     public static func region(environment: [String: String]) -> String {
         [environment["AWS_DEFAULT_REGION"], environment["AWS_REGION"]].compactMap { $0 }.first { !$0.isEmpty } ?? "us-east-1"
+    }
+}
+
+extension S3Credentials {
+    /// The root key of a Zonal object store, from the secret its front ends generate: the access
+    /// key id is derived from the secret (`ZONAL` and 15 hex digits of its SHA-256), so the one
+    /// secret file holds the pair.
+    public init(zonalStoreSecret secret: String) {
+        self.init(accessKeyID: "ZONAL" + SHA256.hash(data: Array(secret.utf8)).hex.prefix(15).uppercased(), secretAccessKey: secret)
+    }
+
+    /// Where the root secret of Zonal object store `store` lives under a state directory.
+    public static func zonalStoreSecretFile(store: String, stateDirectory: String) -> String {
+        "\(URL(fileURLWithPath: stateDirectory).standardizedFileURL.path)/\(store)/s3.secret"
+    }
+
+    /// The `AWS_*` variables of a credentials file, one `NAME=value` a line (blank lines and `#`
+    /// comments allowed), as a process environment: what a program that must not inherit keys
+    /// through its environment (PostgreSQL's archive command) reads instead. A file others can
+    /// read is refused.
+    public static func environment(file: String) throws(BackupError) -> [String: String] {
+        if case .failure(let error) = SecretFile.checkPrivate(file) { throw .invalid("\(error)") }
+        let bytes: [UInt8]
+        do { bytes = try DurableFile.readAll(file) } catch { throw .io(error.description) }
+        var environment: [String: String] = [:]
+        for (number, line) in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty || text.hasPrefix("#") { continue }
+            guard let equals = text.firstIndex(of: "="), text[..<equals].hasPrefix("AWS_") else {
+                throw .invalid("\(file) line \(number + 1): expected AWS_NAME=value")
+            }
+            environment[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        return environment
+    }
+
+    /// These credentials and `region` as the lines ``environment(file:)`` reads.
+    public func environmentFileText(region: String) -> String {
+        var lines = ["AWS_ACCESS_KEY_ID=\(accessKeyID)", "AWS_SECRET_ACCESS_KEY=\(secretAccessKey)", "AWS_DEFAULT_REGION=\(region)"]
+        if let sessionToken { lines.append("AWS_SESSION_TOKEN=\(sessionToken)") }
+        return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -32,6 +32,37 @@ public struct LocalStore: RepositoryStore {
     }
 
     public func write(_ name: String, _ bytes: [UInt8]) async throws(BackupError) {
+        let target = try parentMade(for: name)
+        do { try DurableFile.write(bytes, to: target, permissions: 0o400) } catch { throw .io(error.description) }
+    }
+
+    public func upload(_ name: String, fromFile source: String) async throws(BackupError) {
+        let target = try parentMade(for: name)
+        let pieces = try FilePieces(path: source)
+        defer { pieces.close() }
+        do {
+            let writer = try DurableFile.Writer(path: target, permissions: 0o400)
+            while case let piece = try pieces.next(Self.transferPiece), !piece.isEmpty {
+                try writer.append(piece)
+            }
+            try writer.commit()
+        } catch let error as DurableFileError {
+            throw .io(error.description)
+        } catch let error as BackupError {
+            throw error
+        } catch {
+            throw .io("\(error)")
+        }
+    }
+
+    public func size(_ name: String) -> Int64? {
+        var info = stat()
+        guard stat(path(name), &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return nil }
+        return Int64(info.st_size)
+    }
+
+    /// The path of `name`, its directory created (and made durable in its parent) when missing.
+    private func parentMade(for name: String) throws(BackupError) -> String {
         let target = path(name)
         let directory = (target as NSString).deletingLastPathComponent
         do {
@@ -43,7 +74,7 @@ public struct LocalStore: RepositoryStore {
         } catch {
             throw .io("cannot create \(directory): \(error)")
         }
-        do { try DurableFile.write(bytes, to: target, permissions: 0o400) } catch { throw .io(error.description) }
+        return target
     }
 
     public func read(_ name: String) async throws(BackupError) -> [UInt8] {
@@ -90,6 +121,11 @@ public struct LocalStore: RepositoryStore {
             removed.bytes += Int64(info.st_size)
         }
         return removed
+    }
+
+    public func removeAll(under name: String) async throws(BackupError) {
+        guard FileManager.default.fileExists(atPath: path(name)) else { return }
+        do { try FileManager.default.removeItem(atPath: path(name)) } catch { throw .io("cannot remove \(path(name)): \(error.localizedDescription)") }
     }
 
     public func remove(_ name: String) async throws(BackupError) {

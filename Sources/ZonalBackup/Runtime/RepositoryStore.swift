@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import ZonalCore
 
 /// Where a repository's files live: a local directory or an S3 bucket. Files are written whole
 /// and never changed, so a store needs only whole-file writes that appear all at once, reads by
@@ -25,6 +27,86 @@ public protocol RepositoryStore: Sendable {
     /// writes cannot be cut short have none); returns their number and total size. Only for a
     /// holder of the exclusive lock, when no write can be in progress there.
     func removeTemporaries(under name: String) async throws(BackupError) -> (count: Int, bytes: Int64)
+    /// Writes the local file at `path` as `name`, durably and all at once, reading it a piece at
+    /// a time: files larger than memory (a database's base backup) go through here.
+    func upload(_ name: String, fromFile path: String) async throws(BackupError)
+    /// The size of `name`; nil when there is no such file.
+    func size(_ name: String) async throws(BackupError) -> Int64?
+    /// Removes directory `name` and everything under it; removing what is already gone is not an error.
+    func removeAll(under name: String) async throws(BackupError)
+}
+
+extension RepositoryStore {
+    /// Bytes read or sent at a time by ``upload(_:fromFile:)`` and ``download(_:toFile:owner:)``:
+    /// what a transfer holds in memory.
+    public static var transferPiece: Int { 32 << 20 }
+
+    /// Fetches `name` into the local file `path` a piece at a time; `path` appears, durably and
+    /// whole, only once every byte arrived.
+    public func download(_ name: String, toFile path: String, owner: FileOwner? = nil) async throws(BackupError) {
+        guard let size = try await size(name) else { throw .notFound("\(name) in \(location)") }
+        do {
+            let writer = try DurableFile.Writer(path: path, owner: owner)
+            var offset: Int64 = 0
+            while offset < size {
+                let length = Int(min(Int64(Self.transferPiece), size - offset))
+                try writer.append(try await read(name, offset: Int(offset), length: length))
+                offset += Int64(length)
+            }
+            try writer.commit()
+        } catch let error as DurableFileError {
+            throw .io(error.description)
+        } catch let error as BackupError {
+            throw error
+        } catch {
+            throw .io("\(error)")
+        }
+    }
+}
+
+/// A local file read from start to end a piece at a time.
+public struct FilePieces {
+    let path: String
+    private let descriptor: Int32
+    /// The file's size when it was opened.
+    let size: Int64
+
+    public init(path: String) throws(BackupError) {
+        self.path = path
+        descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .io("cannot open \(path): \(String(cString: strerror(errno)))") }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            _ = Foundation.close(descriptor)
+            throw .io("cannot inspect \(path): \(String(cString: strerror(errno)))")
+        }
+        size = Int64(info.st_size)
+    }
+
+    public func close() { _ = Foundation.close(descriptor) }
+
+    /// The SHA-256 of the file at `path`, in hex, read a piece at a time.
+    public static func sha256(of path: String) throws(BackupError) -> String {
+        let pieces = try FilePieces(path: path)
+        defer { pieces.close() }
+        var hash = SHA256()
+        while case let piece = try pieces.next(1 << 20), !piece.isEmpty { hash.update(data: piece) }
+        return hash.finalize().hex
+    }
+
+    /// Up to `count` bytes from the current position; empty at the end of the file.
+    public func next(_ count: Int) throws(BackupError) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let result = bytes.withUnsafeMutableBytes { Foundation.read(descriptor, $0.baseAddress! + filled, count - filled) }
+            if result < 0 && errno == EINTR { continue }
+            guard result >= 0 else { throw .io("cannot read \(path): \(String(cString: strerror(errno)))") }
+            if result == 0 { break }
+            filled += result
+        }
+        return filled == count ? bytes : Array(bytes.prefix(filled))
+    }
 }
 
 /// A file in a store and its size.

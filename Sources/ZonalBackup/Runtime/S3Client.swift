@@ -23,6 +23,8 @@ struct S3Client: Sendable {
     struct Response {
         var status: Int
         var body: [UInt8]
+        /// Header names in lower case.
+        var headers: [String: String] = [:]
 
         var text: String { String(decoding: body, as: UTF8.self) }
     }
@@ -48,7 +50,8 @@ struct S3Client: Sendable {
             do {
                 let response = try await HTTPClient.zonal.execute(request, deadline: .now() + .nanoseconds(timeout.nanoseconds))
                 let bytes = try await response.body.collect(upTo: Self.maximumAnswer)
-                outcome = .success(Response(status: Int(response.status.code), body: Array(bytes.readableBytesView)))
+                let headers = Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
+                outcome = .success(Response(status: Int(response.status.code), body: Array(bytes.readableBytesView), headers: headers))
             } catch {
                 outcome = .failure(.io("cannot reach S3 at \(location.endpoint) (\(method) \(path)): \(error)"))
             }
@@ -93,6 +96,25 @@ public enum XMLText {
             rest = rest[close.upperBound...]
         }
         return found
+    }
+
+    /// `text` with the characters XML reserves written as entities, and control characters
+    /// (which XML 1.0 cannot carry literally) as character references.
+    public static func escape(_ text: String) -> String {
+        var escaped = ""
+        escaped.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "\"": escaped += "&quot;"
+            case "'": escaped += "&apos;"
+            case _ where scalar.value < 0x20 && scalar != "\t" && scalar != "\n" && scalar != "\r": escaped += "&#\(scalar.value);"
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 
     private static func decode(_ text: Substring) -> String {

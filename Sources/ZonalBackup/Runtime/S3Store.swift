@@ -86,9 +86,57 @@ public struct S3Store: RepositoryStore {
         return files.sorted { $0.name < $1.name }
     }
 
+    public func size(_ name: String) async throws(BackupError) -> Int64? {
+        let response = try await client.send(.HEAD, key: key(name))
+        switch response.status {
+        case 200:
+            guard let length = response.headers["content-length"].flatMap({ Int64($0) }), length >= 0 else {
+                throw .io("S3 answered HEAD \(name) in \(location) without a valid Content-Length")
+            }
+            return length
+        case 404: return nil
+        default: throw client.failure(response, "looking up \(name)")
+        }
+    }
+
+    /// One PUT for a file of at most one piece; a multipart upload of pieces otherwise, aborted
+    /// when any part fails, so the object appears whole or not at all either way.
+    public func upload(_ name: String, fromFile path: String) async throws(BackupError) {
+        let pieces = try FilePieces(path: path)
+        defer { pieces.close() }
+        let piece = Self.transferPiece
+        guard pieces.size > Int64(piece) else { return try await write(name, try pieces.next(piece)) }
+        let created = try await client.send(.POST, key: key(name), query: ["uploads": ""], headers: ["content-type": "application/octet-stream"])
+        guard created.status == 200, let uploadID = XMLText.first("UploadId", in: created.text) else {
+            throw client.failure(created, "starting the upload of \(name)")
+        }
+        do throws(BackupError) {
+            var parts: [String] = []
+            while case let bytes = try pieces.next(piece), !bytes.isEmpty {
+                let number = parts.count + 1
+                let response = try await client.send(.PUT, key: key(name), query: ["partNumber": String(number), "uploadId": uploadID], body: bytes)
+                guard response.status == 200, let etag = response.headers["etag"] else { throw client.failure(response, "uploading part \(number) of \(name)") }
+                parts.append("<Part><PartNumber>\(number)</PartNumber><ETag>\(XMLText.escape(etag))</ETag></Part>")
+            }
+            let body = "<CompleteMultipartUpload>\(parts.joined())</CompleteMultipartUpload>"
+            let completed = try await client.send(.POST, key: key(name), query: ["uploadId": uploadID], body: Array(body.utf8))
+            // S3 may report a failed completion inside a 200 answer.
+            guard completed.status == 200, XMLText.first("Code", in: completed.text) == nil else {
+                throw client.failure(completed, "completing the upload of \(name)")
+            }
+        } catch {
+            _ = try? await client.send(.DELETE, key: key(name), query: ["uploadId": uploadID])
+            throw error
+        }
+    }
+
     public func remove(_ name: String) async throws(BackupError) {
         let response = try await client.send(.DELETE, key: key(name))
         guard [200, 204, 404].contains(response.status) else { throw client.failure(response, "removing \(name)") }
+    }
+
+    public func removeAll(under name: String) async throws(BackupError) {
+        for file in try await list(name) { try await remove("\(name)/\(file.name)") }
     }
 
     /// An S3 object appears whole or not at all: a crashed upload leaves nothing to clean.

@@ -51,8 +51,12 @@ public struct DatabaseSpec: Sendable, Hashable {
 
     /// Base backups and WAL archiving, for point-in-time recovery.
     public struct Backup: Sendable, Hashable {
-        /// Where base backups (`base/`) and archived WAL (`wal/`) go; `{service}` is replaced.
-        public var directory: String
+        /// Where base backups (`base/`) and archived WAL (`wal/`) go, as written: a directory,
+        /// `s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX]`, or `store:NAME/BUCKET[/PREFIX]` for an
+        /// object store of this topology; `{service}` is replaced.
+        public var target: String
+        /// For an `s3:` target: a file of `AWS_*=value` lines; nil: the agent's environment.
+        public var credentialsFile: String?
         /// How often the primary's agent takes a base backup. Default 24 h.
         public var interval: Duration = .seconds(24 * 3600)
         /// Base backups kept at least (the newest). Default 7.
@@ -60,15 +64,31 @@ public struct DatabaseSpec: Sendable, Hashable {
         /// Base backups younger than this many days are kept too. Default 0.
         public var keepDays: Int = 0
 
-        public init(directory: String) {
-            self.directory = directory
+        public init(target: String) {
+            self.target = target
         }
 
-        /// These settings for service `service`: `{service}` replaced and the directory absolute.
-        public func resolved(service: String) -> Backup {
-            var resolved = self
-            resolved.directory = URL(fileURLWithPath: directory.replacingOccurrences(of: "{service}", with: service)).standardizedFileURL.path
-            return resolved
+        /// The three kinds of target.
+        public enum Target: Sendable, Hashable {
+            /// An absolute directory.
+            case directory(String)
+            /// `s3:http(s)://…`, checked when it is opened.
+            case s3(String)
+            /// An object-store service of the topology, a bucket and a key prefix (may be empty).
+            case store(name: String, bucket: String, prefix: String)
+        }
+
+        public static let storeScheme = "store:"
+
+        /// The target for service `service` (`{service}` replaced, a directory made absolute);
+        /// nil for a `store:` target that names no store and bucket.
+        public func resolvedTarget(service: String) -> Target? {
+            let text = target.replacingOccurrences(of: "{service}", with: service)
+            if text.hasPrefix("s3:") { return .s3(text) }
+            guard text.hasPrefix(Self.storeScheme) else { return .directory(URL(fileURLWithPath: text).standardizedFileURL.path) }
+            let parts = text.dropFirst(Self.storeScheme.count).split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+            guard parts.count >= 2 else { return nil }
+            return .store(name: parts[0], bucket: parts[1], prefix: parts.dropFirst(2).joined(separator: "/"))
         }
     }
 

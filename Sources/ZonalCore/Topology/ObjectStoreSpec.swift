@@ -94,3 +94,15 @@ public struct S3GatewaySpec: Sendable, Hashable {
         self.uploadExpiry = uploadExpiry
     }
 }
+
+extension ObjectStoreSpec {
+    /// Whether `name` can be a bucket's: 3 to 63 lower-case letters, digits, dots and hyphens
+    /// (the store itself also wants a letter or digit at each end).
+    public static func isBucketName(_ name: String) -> Bool {
+        (3...63).contains(name.utf8.count)
+            && name.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+            }
+    }
+}

@@ -34,15 +34,35 @@ extension TopologyReader {
         if let backupNode = fields["backup"],
             let backupFields = YAMLFields(
                 backupNode, subject: "`backup` of \(subject)", problems: problems,
-                allowedKeys: ["directory", "interval", "keep", "keep_days"]),
-            let directory = backupFields.string("directory", required: true)
+                allowedKeys: ["target", "directory", "credentials_file", "interval", "keep", "keep_days"]),
+            let target = backupTarget(backupFields, subject: subject)
         {
-            var backup = DatabaseSpec.Backup(directory: directory)
+            var backup = DatabaseSpec.Backup(target: target)
+            backup.credentialsFile = backupFields.string("credentials_file")
+            record("\(path).backup.target", backupFields.line(of: backupFields["target"] == nil ? "directory" : "target"))
             backup.interval = backupFields.duration("interval") ?? backup.interval
             backup.keep = backupFields.int("keep", in: 1...10_000) ?? backup.keep
             backup.keepDays = backupFields.int("keep_days", in: 0...36_500) ?? backup.keepDays
             spec.backup = backup
         }
         return spec
+    }
+
+    /// `target`, or `directory` (its older name, for a directory only); exactly one of them.
+    private func backupTarget(_ fields: YAMLFields, subject: String) -> String? {
+        switch (fields.string("target"), fields.string("directory")) {
+        case (let target?, nil): return target
+        case (nil, let directory?) where directory.hasPrefix("s3:") || directory.hasPrefix(DatabaseSpec.Backup.storeScheme):
+            problems.report(line: fields.line(of: "directory"), "`directory` of the `backup` of \(subject) names a directory; write `target: \(directory)`")
+            return nil
+        case (nil, let directory?): return directory
+        case (.some, .some):
+            problems.report(line: fields.line(of: "directory"), "the `backup` of \(subject) has both `target` and `directory`; keep `target`")
+            return nil
+        case (nil, nil):
+            problems.report(
+                line: fields.line, "the `backup` of \(subject) needs a `target`: a directory, s3:http://HOST:PORT/BUCKET/PREFIX or store:NAME/BUCKET")
+            return nil
+        }
     }
 }

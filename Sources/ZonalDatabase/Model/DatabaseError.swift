@@ -12,6 +12,8 @@ public enum DatabaseError: Error, Sendable, Hashable, CustomStringConvertible {
     case insecureFile(path: String, reason: String)
     /// A switchover that may not start, or did not finish in time.
     case switchover(String)
+    /// The backup target could not be opened, read or written.
+    case backup(String)
 
     public var description: String {
         switch self {
@@ -35,6 +37,7 @@ public enum DatabaseError: Error, Sendable, Hashable, CustomStringConvertible {
             "archived WAL segment \(segment) is corrupt: \(reason)"
         case .insecureFile(let path, let reason):
             "password file \(path): \(reason)"
+        case .backup(let reason): reason
         case .switchover(let reason):
             reason
         }

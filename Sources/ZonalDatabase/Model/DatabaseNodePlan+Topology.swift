@@ -24,15 +24,19 @@ extension DatabaseNodePlan {
         let template = spec.dataDirectory ?? "\(base)/{service}/{node}/data"
         let dataDirectory = URL(fileURLWithPath: template.replacingOccurrences(of: "{service}", with: name).replacingOccurrences(of: "{node}", with: nodeName))
             .standardizedFileURL.path
+        let me = endpoints.first { $0.name == nodeName }!
+        let backup = try spec.backup.map { backup throws(DatabaseError) in
+            try BackupDestination(backup, service: name, topology: topology, zone: me.zone, stateDirectory: stateDirectory)
+        }
         self.init(
             service: name,
-            me: endpoints.first { $0.name == nodeName }!,
+            me: me,
             peers: endpoints.filter { $0.name != nodeName },
             settings: spec.failover,
             dataDirectory: dataDirectory,
             serverLogFile: (dataDirectory as NSString).deletingLastPathComponent + "/postgresql.log",
             binDirectory: spec.binDirectory ?? DatabaseNodePlan.defaultBinDirectory,
-            backup: spec.backup?.resolved(service: name),
+            backup: backup,
             parameters: spec.parameters,
             passwordFile: Self.passwordFile(service: name, stateDirectory: stateDirectory))
     }

@@ -38,17 +38,23 @@ public struct DatabaseNodePlan: Sendable, Hashable {
     /// Where PostgreSQL's programs are. Default `/usr/lib/postgresql/15/bin`.
     public var binDirectory: String
     /// Base backups and WAL archiving; nil: none.
-    public var backup: DatabaseSpec.Backup?
+    public var backup: BackupDestination?
     public var parameters: [String: String]
     /// The cluster's password (see ``ClusterPassword``). Default `<state_dir>/<service>/postgres.password`.
     public var passwordFile: String
     /// The libpq password file PostgreSQL's own programs read as the server's account (a
     /// standby streaming WAL, pg_rewind, pg_basebackup): next to the data directory.
-    public var serverPassfile: String { (dataDirectory as NSString).deletingLastPathComponent + "/pgpass" }
+    public var serverPassfile: String { nodeDirectory + "/pgpass" }
+    /// The S3 keys of the backup target as the server's archive command reads them (see
+    /// ``BackupDestination``): next to the data directory, the server's account's own.
+    public var serverBackupCredentialsFile: String { nodeDirectory + "/backup.credentials" }
+    /// Where base backups are assembled before they go to the backup target.
+    public var backupStagingDirectory: String { nodeDirectory + "/base-backup" }
+    private var nodeDirectory: String { (dataDirectory as NSString).deletingLastPathComponent }
 
     public init(
         service: String, me: Endpoint, peers: [Endpoint], settings: DatabaseHA.Settings, dataDirectory: String, serverLogFile: String,
-        binDirectory: String = DatabaseNodePlan.defaultBinDirectory, backup: DatabaseSpec.Backup? = nil, parameters: [String: String] = [:],
+        binDirectory: String = DatabaseNodePlan.defaultBinDirectory, backup: BackupDestination? = nil, parameters: [String: String] = [:],
         passwordFile: String
     ) {
         self.passwordFile = passwordFile

@@ -43,6 +43,8 @@ public actor DatabaseAgent: Service {
     private let alarm = CycleAlarm(granularity: .milliseconds(50))
     /// The base backup schedule, running while this node is the primary.
     private var baseBackups: Task<Void, Never>?
+    /// Whether the server's credentials file for an S3 backup target is in place (nil: not looked yet).
+    private var backupCredentialsReady: Bool?
     /// The role last published for balancers, and on which lease: written again only on change.
     private var publishedRole: (role: ServiceRoles.Role?, lease: LeaseID)?
     /// The position last published as the leader's, so an idle primary writes nothing.
@@ -65,7 +67,7 @@ public actor DatabaseAgent: Service {
         self.lease = AgentLease(coordinator: coordinator, ttl: plan.settings.ttl, clock: clock, logger: logger)
         self.core = DatabaseHA(node: plan.me.name, settings: plan.settings)
         let archiveCommand = plan.backup.map {
-            "\"\(ZonalExecutable.current)\" db archive-wal --to \"\(BackupCatalog(directory: $0.directory).archive.directory)\" %p %f"
+            "\"\(ZonalExecutable.current)\" db archive-wal \($0.commandArguments(credentialsFile: plan.serverBackupCredentialsFile)) %p %f"
         }
         self.configuration = ServerConfiguration(
             listenAddress: plan.me.host, port: plan.me.port, strictSynchronous: plan.settings.synchronousMode == .strict,
@@ -78,9 +80,8 @@ public actor DatabaseAgent: Service {
     public func run() async throws {
         _ = try await controller.inspect()  // wrong owner, wrong version: say so before anything else
         try writePassfiles()
-        if let backup = plan.backup {
-            let catalog = BackupCatalog(directory: backup.directory)
-            try catalog.prepare(for: controller.account)
+        if let backup = plan.backup, backup.isDirectory {
+            try await backup.catalog().prepare(for: controller.account)
         }
         let watch = Task { await self.wakeOnLeaderChange() }
         let fencing = Task { await self.watchLease() }
@@ -115,6 +116,7 @@ public actor DatabaseAgent: Service {
     /// One observe-decide-act round; returns when the next must start at the latest.
     func cycle() async -> MonotonicInstant {
         await lease.ensure()
+        refreshBackupCredentials()
         let local = await observeLocal()
         let cluster = await readCluster()
         if let cluster { await publish(local, cluster: cluster) }
@@ -134,6 +136,22 @@ public actor DatabaseAgent: Service {
             }
         }
         return decision.actions.isEmpty ? decision.decideAgainBy : clock.now
+    }
+
+    /// Keeps the server's credentials file for an S3 backup target in step with its source (a
+    /// store's root secret appears once the store's first front end ran); says once while the
+    /// keys are missing, and once when they arrive.
+    private func refreshBackupCredentials() {
+        guard let backup = plan.backup, !backup.isDirectory else { return }
+        let ready = backup.writeServerCredentials(to: plan.serverBackupCredentialsFile, owner: controller.account.fileOwner)
+        if ready != backupCredentialsReady {
+            if ready {
+                logger.notice("WAL archiving to \(backup.location) has its credentials")
+            } else {
+                logger.warning("no credentials for the backup target \(backup.location) yet; WAL waits in pg_wal until they appear")
+            }
+        }
+        backupCredentialsReady = ready
     }
 
     /// One warning per damaged key per 10 s: the agent reads the cluster every cycle.
@@ -287,14 +305,16 @@ public actor DatabaseAgent: Service {
     /// success, so a restart or a new primary does not back up again at once.
     private func scheduleBaseBackup() {
         guard let backup = plan.backup, baseBackups == nil else { return }
-        let catalog = BackupCatalog(directory: backup.directory)
-        let schedule = BackupSchedule(timetable: BackupTimetable(interval: backup.interval), clock: clock)
+        let schedule = BackupSchedule(timetable: BackupTimetable(interval: backup.settings.interval), clock: clock)
         let controller = self.controller
         let me = plan.me
+        let staging = plan.backupStagingDirectory
         let logger = self.logger
         baseBackups = Task {
-            await schedule.run(from: .init(lastSuccess: catalog.list().last?.finishedAt)) {
-                try await catalog.takeAndPrune(fromHost: me.host, port: me.port, node: me.name, using: controller, retention: backup.retention)
+            let lastSuccess = try? await backup.catalog().list().last?.finishedAt
+            await schedule.run(from: .init(lastSuccess: lastSuccess)) {
+                try await backup.catalog().takeAndPrune(
+                    fromHost: me.host, port: me.port, node: me.name, using: controller, staging: staging, retention: backup.settings.retention)
             } finished: { result, _ in
                 switch result {
                 case .success(let (record, pruned)):

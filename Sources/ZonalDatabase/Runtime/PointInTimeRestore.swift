@@ -7,14 +7,14 @@ import ZonalProcess
 /// finished before it, replayed from the WAL archive up to that moment, then stopped cleanly.
 /// The result is an ordinary data directory to start wherever it is needed.
 public struct PointInTimeRestore: Sendable {
-    public let catalog: BackupCatalog
+    public let destination: BackupDestination
     public let binDirectory: String
     /// The cluster's password, which the restored instance keeps (it is in the base backup).
     public let password: ClusterPassword
     public let logger: Logger
 
-    public init(catalog: BackupCatalog, binDirectory: String, password: ClusterPassword, logger: Logger) {
-        self.catalog = catalog
+    public init(destination: BackupDestination, binDirectory: String, password: ClusterPassword, logger: Logger) {
+        self.destination = destination
         self.binDirectory = binDirectory
         self.password = password
         self.logger = logger
@@ -29,22 +29,29 @@ public struct PointInTimeRestore: Sendable {
     /// 127.0.0.1 meanwhile. Everything is checked before the directory is touched: a base backup
     /// exists before `target`, and every archived segment it needs is intact.
     public func restore(to target: Date, into directory: String, port: Int) async throws -> Outcome {
-        let backups = catalog.list()
+        let catalog = try destination.catalog()
+        let backups = try await catalog.list()
         guard let backup = backups.last(where: { $0.finishedAt <= target }) else {
-            let oldest = backups.first.map { "the oldest finished at \(Self.text($0.finishedAt))" } ?? "there is none in \(catalog.directory)"
+            let oldest = backups.first.map { "the oldest finished at \(Self.text($0.finishedAt))" } ?? "there is none in \(destination.location)"
             throw DatabaseError.query("no base backup finished before \(Self.text(target)); \(oldest)")
         }
-        try catalog.archive.verify(from: backup.startSegment)
+        try await catalog.archive.verify(from: backup.startSegment)
         if let contents = try? FileManager.default.contentsOfDirectory(atPath: directory), !contents.isEmpty {
             throw DatabaseError.query("\(directory) is not empty; restore into a new directory")
         }
         let controller = try PostgresController(
             binDirectory: binDirectory, dataDirectory: directory,
             logFile: directory + ".restore.log", logger: logger)
-        try await controller.copyBaseBackup(from: "\(catalog.baseDirectory)/\(backup.name)")
+        try await catalog.fetch(backup, using: controller, staging: directory + ".base")
+        // The replaying server reads the target's keys from a file of its own, gone afterwards.
+        let credentials = directory + ".backup.credentials"
+        guard destination.writeServerCredentials(to: credentials, owner: controller.account.fileOwner) else {
+            throw DatabaseError.backup("no credentials for the backup target \(destination.location)")
+        }
+        defer { unlink(credentials) }
         var configuration = ServerConfiguration(listenAddress: "127.0.0.1", port: port)
         configuration.recovery = .init(
-            restoreCommand: "\"\(ZonalExecutable.current)\" db restore-wal --from \"\(catalog.archive.directory)\" %f %p",
+            restoreCommand: "\"\(ZonalExecutable.current)\" db restore-wal \(destination.commandArguments(credentialsFile: credentials)) %f %p",
             targetTime: Self.postgresTime(target))
         try controller.write(configuration, standby: false)
         try DurableFile.write(Data(), to: directory + "/recovery.signal", owner: controller.account.fileOwner)

@@ -112,10 +112,23 @@ public struct PostgresController: Sendable {
     /// A plain-format base backup of the server at `host:port` into `directory`, as the server's account.
     func baseBackup(fromHost host: String, port: Int, into directory: String) async throws {
         _ = try await runProgram(
-            "pg_basebackup", ["-D", directory, "-h", host, "-p", "\(port)", "-U", "postgres", "-X", "stream", "-c", "fast", "--no-password"])
+            "pg_basebackup", ["-D", directory, "-F", "tar", "-h", host, "-p", "\(port)", "-U", "postgres", "-X", "stream", "-c", "fast", "--no-password"])
     }
 
-    /// Copies a base backup into this (new, empty) data directory, as the server's account.
+    /// Unpacks a base backup's tar files (from ``baseBackup(fromHost:port:into:)``) into this
+    /// (new, empty) data directory, as the server's account.
+    func unpackBaseBackup(base: String, wal: String?) async throws {
+        try prepareEmptyDataDirectory()
+        _ = try await run("/bin/tar", ["-xf", base, "-C", dataDirectory])
+        if let wal {
+            try FileManager.default.createDirectory(atPath: dataDirectory + "/pg_wal", withIntermediateDirectories: true)
+            try account.own(dataDirectory + "/pg_wal")
+            _ = try await run("/bin/tar", ["-xf", wal, "-C", dataDirectory + "/pg_wal"])
+        }
+    }
+
+    /// Copies a base backup kept as a plain directory (as Zonal took them before they were tar
+    /// files) into this (new, empty) data directory, as the server's account.
     func copyBaseBackup(from source: String) async throws {
         try prepareEmptyDataDirectory()
         _ = try await run("/bin/cp", ["-a", source + "/.", dataDirectory])

@@ -1,4 +1,5 @@
 import Foundation
+import ZonalBackup
 
 /// Writes the XML documents of S3's responses: one element at a time, text always escaped, so
 /// no key or message can break out of its element.
@@ -32,22 +33,8 @@ public struct S3XML: Sendable {
         value(name, Self.timestamp(date))
     }
 
-    public static func escape(_ text: String) -> String {
-        var escaped = ""
-        escaped.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&apos;"
-            case _ where scalar.value < 0x20 && scalar != "\t" && scalar != "\n" && scalar != "\r": escaped += "&#\(scalar.value);"
-            default: escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return escaped
-    }
+    /// The one XML escaping of Zonal's S3 code: ``XMLText/escape(_:)``.
+    public static func escape(_ text: String) -> String { XMLText.escape(text) }
 
     /// `2026-12-02T16:46:20.000Z`, the form S3's listings use.
     public static func timestamp(_ date: Date) -> String {
