@@ -157,24 +157,75 @@ struct DatabaseEndToEndTests {
         #expect(await cluster.sql(successor, "INSERT INTO t VALUES (-1)") != nil)
     }
 
-    @Test("point-in-time recovery rebuilds the cluster between two transactions; a damaged archived segment is named and nothing is restored")
+    /// Where a point-in-time recovery test keeps its backups: the topology's `backup` settings,
+    /// the names of the base backups there, and a way to damage an archived segment.
+    struct BackupPlace: Sendable {
+        var settings: String
+        var baseBackups: @Sendable () async -> [String]
+        var damage: @Sendable (_ segment: String) async throws -> Void
+        var stop: @Sendable () async -> Void = {}
+    }
+
+    @Test("point-in-time recovery from a directory rebuilds the cluster between two transactions; a damaged archived segment is named and nothing is restored")
     func pointInTimeRecovery() async throws {
         let backups = try TemporaryDirectory(prefix: "zonal-db-backups")
         defer { backups.remove() }
-        let cluster = try await DatabaseCluster(nodes: ["a1", "b1"], settings: "backup: { directory: \(backups.path) }")
+        let place = BackupPlace(
+            settings: "backup: { target: \(backups.path) }",
+            baseBackups: { ((try? FileManager.default.contentsOfDirectory(atPath: backups.file("base"))) ?? []).filter { $0.hasSuffix(".json") }.sorted() },
+            damage: { segment in
+                let handle = try FileHandle(forUpdating: URL(fileURLWithPath: backups.file("wal/\(segment)")))
+                try handle.seek(toOffset: 4096)
+                try handle.write(contentsOf: Data([0xFF, 0x00, 0xFF]))
+                try handle.close()
+            })
+        try await pointInTimeRecovery(place)
+    }
+
+    @Test("point-in-time recovery from a three-zone Zonal object store: WAL archived and base backups stored through S3, a damaged segment there is named")
+    func pointInTimeRecoveryFromObjectStorage() async throws {
+        let objects = try await ObjectStoreCluster()
+        let keys = try await objects.credentials()
+        let text = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"].map { "\($0)=\(keys[$0] ?? "")" }.joined(separator: "\n") + "\nAWS_DEFAULT_REGION=east\n"
+        let credentials = try objects.directory.writePrivate("db-backup.credentials", text)
+        let listing = { @Sendable () async -> [String] in
+            let listed = try? await objects.aws("n1", ["s3", "ls", "s3://db-backups/pitr/db/base/"])
+            return (listed?.output ?? "").split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }.filter { $0.hasSuffix(".json") }.sorted()
+        }
+        let place = BackupPlace(
+            settings: "backup: { target: \"s3:\(objects.endpoint("n1"))/db-backups/pitr/{service}\", credentials_file: \(credentials) }",
+            baseBackups: listing,
+            damage: { segment in
+                let local = objects.directory.file("segment")
+                #expect(try await objects.aws("n1", ["s3", "cp", "s3://db-backups/pitr/db/wal/\(segment)", local]).status == 0)
+                let handle = try FileHandle(forUpdating: URL(fileURLWithPath: local))
+                try handle.seek(toOffset: 4096)
+                try handle.write(contentsOf: Data([0xFF, 0x00, 0xFF]))
+                try handle.close()
+                #expect(try await objects.aws("n1", ["s3", "cp", local, "s3://db-backups/pitr/db/wal/\(segment)"]).status == 0)
+            },
+            stop: { await objects.stop() })
+        try await pointInTimeRecovery(place)
+    }
+
+    func pointInTimeRecovery(_ place: BackupPlace) async throws {
+        defer { Task { await place.stop() } }
+        let cluster = try await DatabaseCluster(nodes: ["a1", "b1"], settings: place.settings)
         defer { Task { await cluster.stop() } }
         let primary = try #require(await cluster.waitForPrimary())
         // With no base backup yet, the primary's agent takes one on its own at once.
-        let baseBackups = { ((try? FileManager.default.contentsOfDirectory(atPath: backups.file("base"))) ?? []).filter { $0.hasSuffix(".json") } }
+        var taken: [String] = []
         let scheduled = await poll(timeout: .seconds(60)) {
-            baseBackups().count == 1 && cluster.agentOutput(primary).contains("base backup \(baseBackups()[0].dropLast(".json".count)) taken")
+            taken = await place.baseBackups()
+            return taken.count == 1 && cluster.agentOutput(primary).contains("base backup \(taken[0].dropLast(".json".count)) taken")
         }
-        #expect(scheduled != nil, "the primary took no scheduled base backup: \(baseBackups()) \(cluster.agentOutput(primary).suffix(2000))")
+        #expect(scheduled != nil, "the primary took no scheduled base backup: \(taken) \(cluster.agentOutput(primary).suffix(2000))")
         let backup = try await ZonalBinary.run(
             ["db", "backup", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state")],
             directory: cluster.directory)
         #expect(backup.status == 0, "\(backup.output)")
-        #expect(baseBackups().count == 2, "\(baseBackups())")
+        let both = await place.baseBackups()
+        #expect(both.count == 2, "\(both)")
 
         #expect(await cluster.sql(primary, "CREATE TABLE t (v text); INSERT INTO t VALUES ('first')") != nil)
         try await Task.sleep(for: .milliseconds(500))
@@ -186,7 +237,8 @@ struct DatabaseEndToEndTests {
         let archived = await poll(timeout: .seconds(30)) {
             (await cluster.sql(primary, "SELECT coalesce(last_archived_wal, '') >= '\(segment)' FROM pg_stat_archiver")) == "t"
         }
-        try #require(archived != nil, "segment \(segment) was not archived")
+        let archiver = await cluster.sql(primary, "SELECT * FROM pg_stat_archiver") ?? ""
+        try #require(archived != nil, "segment \(segment) was not archived: \(archiver)")
 
         let into = cluster.directory.file("restored")
         let port = Int.random(in: 20_000...30_000)
@@ -201,13 +253,10 @@ struct DatabaseEndToEndTests {
         #expect(await server.start(), "the restored instance does not start")
         #expect(await server.query("SELECT string_agg(v, ',') FROM t") == "first")
         await server.stop()
+        #expect(!FileManager.default.fileExists(atPath: into + ".backup.credentials"), "the restore leaves no keys behind")
 
         // Damage the segment the restore needs: the restore names it and builds nothing.
-        let damaged = backups.file("wal/\(segment)")
-        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: damaged))
-        try handle.seek(toOffset: 4096)
-        try handle.write(contentsOf: Data([0xFF, 0x00, 0xFF]))
-        try handle.close()
+        try await place.damage(segment)
         let second = cluster.directory.file("restored-again")
         let refused = try await ZonalBinary.run(
             [

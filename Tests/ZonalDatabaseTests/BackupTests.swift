@@ -101,6 +101,68 @@ struct BackupTests {
         #expect(unreadableKeys.status != 0 && unreadableKeys.output.contains("absent"), "\(unreadableKeys.output)")
     }
 
+    @Test("backup targets: a directory, s3: with a credentials file, store: through the front end of the node's own zone with the store's root key")
+    func destinations() throws {
+        let yaml = """
+            name: t
+            regions:
+              - { name: east, zones: [east-a, east-b] }
+            nodes:
+              - { name: a1, zone: east-a, address: 127.0.0.1 }
+              - { name: b1, zone: east-b, address: 127.0.0.2 }
+            services:
+              - { name: o, kind: object-store, zones: [east-a, east-b], port: 9100, admin_port: 9101, objects: { replicas: 2, write_quorum: 1 } }
+              - { name: s3, kind: s3, zones: [east-a, east-b], port: 9200, s3: { store: o } }
+              - name: db
+                kind: postgres
+                nodes: [a1, b1]
+                port: 5432
+                admin_port: 8008
+                database: { backup: { target: "TARGET", interval: 1h } }
+            """
+        func destination(_ target: String, node: String = "b1") throws -> BackupDestination? {
+            let topology = try TopologyLoader.parse(yaml.replacingOccurrences(of: "TARGET", with: target), file: "t.yaml")
+            return try DatabaseNodePlan(topology: topology, service: "db", node: node, stateDirectory: "/state").backup
+        }
+        let store = try #require(try destination("store:o/backups/pg/{service}"))
+        #expect(store.location == "s3:http://127.0.0.2:9200/backups/pg/db")
+        #expect(store.credentials == .storeSecret(file: "/state/o/s3.secret", region: "east"))
+        #expect(store.settings.interval == .seconds(3600))
+        #expect(try destination("store:o/backups", node: "a1")?.location == "s3:http://127.0.0.1:9200/backups")
+        let directory = try #require(try destination("/backups/{service}"))
+        #expect(directory.location == "/backups/db" && directory.isDirectory)
+        #expect(try destination("s3:https://s3.example.org/b/{service}")?.credentials == .environment)
+        #expect(
+            store.commandArguments(credentialsFile: "/state/db/b1/backup.credentials")
+                == "--archive \"s3:http://127.0.0.2:9200/backups/pg/db\" --credentials-file \"/state/db/b1/backup.credentials\"")
+        #expect(directory.commandArguments(credentialsFile: "unused") == "--archive \"/backups/db\"")
+
+        for (target, fragment) in [
+            ("store:nothing/backups", "not an object-store service"), ("store:o/B", "not a valid bucket name"), ("store:o", "needs a store and a bucket"),
+            ("s3:ftp://host/b", "not an S3 location"),
+        ] {
+            #expect(throws: TopologyError.self, "\(target)") { try destination(target) }
+            do { _ = try destination(target) } catch let error as TopologyError {
+                #expect(error.problems.count == 1 && error.problems[0].message.contains(fragment) && error.problems[0].line == 15, "\(error.problems)")
+            }
+        }
+    }
+
+    @Test("a credentials file gives its AWS_* lines; one others can read, or a line of anything else, is refused")
+    func credentialsFiles() throws {
+        let directory = try TemporaryDirectory(prefix: "zonal-keys")
+        defer { directory.remove() }
+        let file = try directory.writePrivate("keys", "# keys of the backup bucket\nAWS_ACCESS_KEY_ID=id\n\nAWS_SECRET_ACCESS_KEY=se=cret\n")
+        #expect(try S3Credentials.environment(file: file) == ["AWS_ACCESS_KEY_ID": "id", "AWS_SECRET_ACCESS_KEY": "se=cret"])
+        let keys = S3Credentials(accessKeyID: "id", secretAccessKey: "s")
+        let written = try directory.writePrivate("written", keys.environmentFileText(region: "east"))
+        #expect(try S3Credentials.environment(file: written)["AWS_DEFAULT_REGION"] == "east")
+        let open = try directory.write("open", "AWS_ACCESS_KEY_ID=id\n")
+        #expect(throws: BackupError.self) { try S3Credentials.environment(file: open) }
+        let wrong = try directory.writePrivate("wrong", "PATH=/tmp\n")
+        #expect(throws: BackupError.invalid("\(wrong) line 1: expected AWS_NAME=value")) { try S3Credentials.environment(file: wrong) }
+    }
+
     @Test("synchronous_standby_names round-trips, and strict mode with nobody to wait for blocks commits")
     func synchronousNames() {
         var configuration = ServerConfiguration(listenAddress: "127.0.0.1", port: 5432, synchronous: SynchronousSet(members: ["b", "a"]))

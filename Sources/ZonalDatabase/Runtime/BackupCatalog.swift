@@ -143,7 +143,9 @@ public struct BackupCatalog: Sendable {
     /// `staging` as an empty directory of the server's account: what a crash left there is gone.
     static func emptyStaging(_ staging: String, for account: ServerAccount) throws {
         try? FileManager.default.removeItem(atPath: staging)
-        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // Parents made with the default mode: the account reaches files beside the staging directory too.
+        try FileManager.default.createDirectory(atPath: (staging as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
         try account.own(staging)
     }
 }
