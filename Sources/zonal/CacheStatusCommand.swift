@@ -13,7 +13,8 @@ struct CacheStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (topology, service) = try cache.resolve()
-        let store = CacheStore(coordinator: try cache.topologyOptions.coordinatorClient(topology), service: service.name)
+        let store = CacheStore(
+            coordinator: try cache.topologyOptions.coordinatorClient(topology, stateDirectory: cache.stateDirectory(topology)), service: service.name)
         let view = try await store.read().view
         let events = try await store.events()
         if json {

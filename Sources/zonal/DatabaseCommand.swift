@@ -54,7 +54,7 @@ struct DatabaseServiceOptions: ParsableArguments {
 
     func store() throws -> (ClusterStore, Topology.Service) {
         let (topology, service) = try resolve()
-        let coordinator = try topologyOptions.coordinatorClient(topology)
+        let coordinator = try topologyOptions.coordinatorClient(topology, stateDirectory: stateDirectory(topology))
         return (ClusterStore(coordinator: coordinator, service: service.name), service)
     }
 }

@@ -190,7 +190,8 @@ struct DatabaseEndToEndTests {
         let credentials = try objects.directory.writePrivate("db-backup.credentials", text)
         let listing = { @Sendable () async -> [String] in
             let listed = try? await objects.aws("n1", ["s3", "ls", "s3://db-backups/pitr/db/base/"])
-            return (listed?.output ?? "").split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }.filter { $0.hasSuffix(".json") }.sorted()
+            return (listed?.output ?? "").split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }.filter { $0.hasSuffix(".json") }
+                .sorted()
         }
         let place = BackupPlace(
             settings: "backup: { target: \"s3:\(objects.endpoint("n1"))/db-backups/pitr/{service}\", credentials_file: \(credentials) }",

@@ -77,6 +77,9 @@ public enum BuiltinTopology {
             admin_port: 8008
             database:
               edition: ha
+              # WAL archived and a base backup every 24 h into the object store below (bucket `backups`,
+              # replicated to west): zonal db restore --to-time … --into DIR rebuilds any moment since.
+              backup: { target: "store:objects/backups/db" }
 
           # Redis 7, a master and a replica in two zones (AOF on, fsync every second). The agents fail
           # over in about a second when the master is lost; Sentinel clients find it on port 26379.

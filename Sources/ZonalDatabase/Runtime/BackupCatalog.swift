@@ -66,7 +66,7 @@ public struct BackupCatalog: Sendable {
         let partial = "\(staging)/\(name)"
         try Self.emptyStaging(staging, for: controller.account)
         defer { try? FileManager.default.removeItem(atPath: partial) }
-        try await controller.baseBackup(fromHost: host, port: port, into: partial)
+        try await controller.baseBackup(fromHost: host, port: port, into: partial, format: .tar)
         // "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)"
         let label = try await controller.run("/bin/tar", ["-xOf", partial + "/base.tar", "backup_label"])
         guard let line = label.split(separator: "\n").first(where: { $0.hasPrefix("START WAL LOCATION") }),

@@ -147,6 +147,11 @@ public actor DatabaseAgent: Service {
         if ready != backupCredentialsReady {
             if ready {
                 logger.notice("WAL archiving to \(backup.location) has its credentials")
+                // The bucket before the first segment: archiving must not wait for a base backup.
+                let logger = self.logger
+                Task {
+                    do { try await backup.catalog().store.prepare() } catch { logger.warning("cannot prepare the backup target \(backup.location): \(error)") }
+                }
             } else {
                 logger.warning("no credentials for the backup target \(backup.location) yet; WAL waits in pg_wal until they appear")
             }

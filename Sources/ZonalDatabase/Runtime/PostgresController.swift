@@ -109,13 +109,21 @@ public struct PostgresController: Sendable {
         try writeAccessRules()
     }
 
-    /// A plain-format base backup of the server at `host:port` into `directory`, as the server's account.
-    func baseBackup(fromHost host: String, port: Int, into directory: String) async throws {
+    /// A base backup of the server at `host:port` into `directory`, as the server's account:
+    /// a data directory (`plain`, for a clone) or its tar files (`tar`, to store elsewhere).
+    func baseBackup(fromHost host: String, port: Int, into directory: String, format: BaseBackupFormat = .plain) async throws {
         _ = try await runProgram(
-            "pg_basebackup", ["-D", directory, "-F", "tar", "-h", host, "-p", "\(port)", "-U", "postgres", "-X", "stream", "-c", "fast", "--no-password"])
+            "pg_basebackup",
+            ["-D", directory, "-F", format.rawValue, "-h", host, "-p", "\(port)", "-U", "postgres", "-X", "stream", "-c", "fast", "--no-password"])
     }
 
-    /// Unpacks a base backup's tar files (from ``baseBackup(fromHost:port:into:)``) into this
+    /// `pg_basebackup --format`.
+    enum BaseBackupFormat: String {
+        case plain
+        case tar
+    }
+
+    /// Unpacks a base backup's tar files (from ``baseBackup(fromHost:port:into:format:)``) into this
     /// (new, empty) data directory, as the server's account.
     func unpackBaseBackup(base: String, wal: String?) async throws {
         try prepareEmptyDataDirectory()
