@@ -33,6 +33,7 @@ public struct ReadyMessage: Sendable {
         lines += Self.dnsLines(topology)
         lines += Self.cacheLines(topology, stateDirectory: stateDirectory)
         lines += Self.objectsLines(topology)
+        lines += Self.databaseBackupLines(topology)
         lines.append("coordinator: \(report.coordinator) at \(report.coordinator.endpoints.joined(separator: ", "))")
         lines.append("control API http://\(report.control)  (zonal status, zonal fail zone NAME, zonal recover zone NAME, zonal events)")
         lines.append("logs and events in \(stateDirectory); Ctrl-C stops everything")
@@ -47,6 +48,15 @@ public struct ReadyMessage: Sendable {
             let example = spec.records.first?.name ?? spec.zones.first?.name ?? "."
             return
                 "dns \(instance.id): udp+tcp \(IPAddressText.hostPort(instance.node.address, instance.service.port)) for \(zones)  (dig @\(instance.node.address) -p \(instance.service.port) \(example))"
+        }
+    }
+
+    /// Where each database archives its WAL and keeps its base backups, and how to restore.
+    static func databaseBackupLines(_ topology: Topology) -> [String] {
+        topology.services.compactMap { service -> String? in
+            guard case .postgres(let spec) = service.kind, let backup = spec.backup else { return nil }
+            let target = backup.target.replacingOccurrences(of: "{service}", with: service.name)
+            return "db \(service.name): WAL archive and base backups in \(target)  (zonal db restore --service \(service.name) --to-time TIME --into DIR)"
         }
     }
 
