@@ -129,6 +129,7 @@ let package = Package(
                 "ZonalCoordination",
                 "ZonalHealth",
                 "ZonalObservability",
+                "ZonalBackup",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Subprocess", package: "swift-subprocess"),

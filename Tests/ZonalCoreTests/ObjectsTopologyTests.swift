@@ -82,4 +82,23 @@ struct ObjectsTopologyTests {
             errors.withServices(store + "        - { name: r, bucket: b, to_store: far }\n        - { name: r, bucket: c, to_store: far }\n" + other), line: 20,
             "two replication rules")
     }
+
+    @Test("a backup policy's store: repository names a store that a front end serves, and a valid bucket, or its line says which is wrong")
+    func storeRepositories() throws {
+        let store =
+            "  - { name: o, kind: object-store, nodes: [a1], port: 9100, admin_port: 9101, objects: { replicas: 1, write_quorum: 1 } }\n"
+        let frontEnd = "  - { name: s, kind: s3, nodes: [a1], port: 9200, s3: { store: o } }\n"
+        func policy(_ repository: String) -> String {
+            "backups:\n  - name: p\n    paths: [/srv]\n    password_file: /pw\n    interval: 1h\n    repository: \(repository)\n"
+        }
+        let topology = try TopologyLoader.parse(errors.withServices(store + frontEnd) + policy("store:o/files/p"), file: "t.yaml")
+        let reference = try #require(try ObjectStoreReference(parsing: topology.backups[0].repository))
+        #expect(reference == ObjectStoreReference(store: "o", bucket: "files", prefix: "p"))
+        #expect(reference.frontEnd(in: topology, zone: nil)?.endpoint == "http://127.0.0.1:9200")
+        #expect(reference.location(at: "http://h:1") == "s3:http://h:1/files/p")
+        errors.expectProblem(errors.withServices(store + frontEnd) + policy("store:q/files"), line: 18, "not an object-store service", "o")
+        errors.expectProblem(errors.withServices(store) + policy("store:o/files"), line: 17, "no `s3` service serves")
+        errors.expectProblem(errors.withServices(store + frontEnd) + policy("store:o/Files"), line: 18, "not a valid bucket name")
+        errors.expectProblem(errors.withServices(store + frontEnd) + policy("store:o"), line: 18, "needs a store and a bucket")
+    }
 }

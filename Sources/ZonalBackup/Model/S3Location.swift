@@ -106,10 +106,15 @@ extension S3Credentials {
         return environment
     }
 
+    /// These credentials and `region` as the variables ``init(environment:)`` reads.
+    public func environment(region: String) -> [String: String] {
+        var variables = ["AWS_ACCESS_KEY_ID": accessKeyID, "AWS_SECRET_ACCESS_KEY": secretAccessKey, "AWS_DEFAULT_REGION": region]
+        variables["AWS_SESSION_TOKEN"] = sessionToken
+        return variables
+    }
+
     /// These credentials and `region` as the lines ``environment(file:)`` reads.
     public func environmentFileText(region: String) -> String {
-        var lines = ["AWS_ACCESS_KEY_ID=\(accessKeyID)", "AWS_SECRET_ACCESS_KEY=\(secretAccessKey)", "AWS_DEFAULT_REGION=\(region)"]
-        if let sessionToken { lines.append("AWS_SESSION_TOKEN=\(sessionToken)") }
-        return lines.joined(separator: "\n") + "\n"
+        environment(region: region).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)\n" }.joined()
     }
 }

@@ -53,7 +53,7 @@ public struct DatabaseSpec: Sendable, Hashable {
     public struct Backup: Sendable, Hashable {
         /// Where base backups (`base/`) and archived WAL (`wal/`) go, as written: a directory,
         /// `s3:http(s)://HOST[:PORT]/BUCKET[/PREFIX]`, or `store:NAME/BUCKET[/PREFIX]` for an
-        /// object store of this topology; `{service}` is replaced.
+        /// object store of this topology (``ObjectStoreReference``); `{service}` is replaced.
         public var target: String
         /// For an `s3:` target: a file of `AWS_*=value` lines; nil: the agent's environment.
         public var credentialsFile: String?
@@ -74,21 +74,16 @@ public struct DatabaseSpec: Sendable, Hashable {
             case directory(String)
             /// `s3:http(s)://…`, checked when it is opened.
             case s3(String)
-            /// An object-store service of the topology, a bucket and a key prefix (may be empty).
-            case store(name: String, bucket: String, prefix: String)
+            /// A bucket of an object store of the topology.
+            case store(ObjectStoreReference)
         }
 
-        public static let storeScheme = "store:"
-
-        /// The target for service `service` (`{service}` replaced, a directory made absolute);
-        /// nil for a `store:` target that names no store and bucket.
-        public func resolvedTarget(service: String) -> Target? {
+        /// The target for service `service` (`{service}` replaced, a directory made absolute).
+        public func resolvedTarget(service: String) throws(ObjectStoreReferenceError) -> Target {
             let text = target.replacingOccurrences(of: "{service}", with: service)
             if text.hasPrefix("s3:") { return .s3(text) }
-            guard text.hasPrefix(Self.storeScheme) else { return .directory(URL(fileURLWithPath: text).standardizedFileURL.path) }
-            let parts = text.dropFirst(Self.storeScheme.count).split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-            guard parts.count >= 2 else { return nil }
-            return .store(name: parts[0], bucket: parts[1], prefix: parts.dropFirst(2).joined(separator: "/"))
+            if let reference = try ObjectStoreReference(parsing: text) { return .store(reference) }
+            return .directory(URL(fileURLWithPath: text).standardizedFileURL.path)
         }
     }
 

@@ -106,3 +106,53 @@ extension ObjectStoreSpec {
             }
     }
 }
+
+/// `store:NAME/BUCKET[/PREFIX]`: a bucket of an object store of the same topology, where a
+/// database's backups or a backup policy's repository can go without an endpoint or keys to
+/// configure (the store's front end and root key are found from the topology and state directory).
+public struct ObjectStoreReference: Sendable, Hashable {
+    public var store: String
+    public var bucket: String
+    /// Key prefix without slashes at either end; may be empty.
+    public var prefix: String
+
+    public static let scheme = "store:"
+
+    public init(store: String, bucket: String, prefix: String = "") {
+        self.store = store
+        self.bucket = bucket
+        self.prefix = prefix
+    }
+
+    /// Nil when `text` does not start with `store:`; throws when it does but names no store and bucket.
+    public init?(parsing text: String) throws(ObjectStoreReferenceError) {
+        guard text.hasPrefix(Self.scheme) else { return nil }
+        let parts = text.dropFirst(Self.scheme.count).split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        guard parts.count >= 2 else { throw ObjectStoreReferenceError(text: text) }
+        store = parts[0]
+        bucket = parts[1]
+        prefix = parts.dropFirst(2).joined(separator: "/")
+    }
+
+    /// The front end that serves the store, in `zone` when it has one there (so a zone's
+    /// database does not depend on another zone's front end), else its first one: its
+    /// `http://HOST:PORT` and the region it signs for. Nil when no `s3` service serves the store.
+    public func frontEnd(in topology: Topology, zone: String?) -> (endpoint: String, region: String)? {
+        let candidates = topology.services.filter { if case .s3(let gateway) = $0.kind { gateway.store == store } else { false } }
+            .flatMap { service in service.nodes.compactMap { topology.node(named: $0) }.map { (node: $0, port: service.port) } }
+        guard let chosen = candidates.first(where: { $0.node.zone == zone }) ?? candidates.first else { return nil }
+        let region = topology.regions.first { $0.zones.contains(chosen.node.zone) }?.name ?? "us-east-1"
+        return ("http://\(IPAddressText.hostPort(chosen.node.address, chosen.port))", region)
+    }
+
+    /// The `s3:` location of this bucket and prefix at `endpoint`.
+    public func location(at endpoint: String) -> String {
+        "s3:\(endpoint)/\(bucket)\(prefix.isEmpty ? "" : "/\(prefix)")"
+    }
+}
+
+/// A `store:` reference without a store and a bucket.
+public struct ObjectStoreReferenceError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let text: String
+    public var description: String { "\(text) needs a store and a bucket: store:NAME/BUCKET[/PREFIX]" }
+}

@@ -17,6 +17,7 @@ extension TopologyReader {
         let paths = fields.stringList("paths", required: true)?.map(\.value) ?? []
         if fields.has("paths"), paths.isEmpty { problems.report(fields["paths"], "`paths` of \(subject) names no directory to back up") }
         let repository = fields.string("repository", required: true)
+        record("backups.\(name).repository", fields.line(of: "repository"))
         let passwordFile = fields.string("password_file", required: true)
         let interval = fields.duration("interval")
         if !fields.has("interval") { problems.report(line: fields.line, "\(subject) is missing the required key `interval` (how often it runs, e.g. 1h)") }

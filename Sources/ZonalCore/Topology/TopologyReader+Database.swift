@@ -52,7 +52,7 @@ extension TopologyReader {
     private func backupTarget(_ fields: YAMLFields, subject: String) -> String? {
         switch (fields.string("target"), fields.string("directory")) {
         case (let target?, nil): return target
-        case (nil, let directory?) where directory.hasPrefix("s3:") || directory.hasPrefix(DatabaseSpec.Backup.storeScheme):
+        case (nil, let directory?) where directory.hasPrefix("s3:") || directory.hasPrefix(ObjectStoreReference.scheme):
             problems.report(line: fields.line(of: "directory"), "`directory` of the `backup` of \(subject) names a directory; write `target: \(directory)`")
             return nil
         case (nil, let directory?): return directory

@@ -39,42 +39,27 @@ extension Checker {
         if let backup = spec.backup { backupTarget(backup, of: service) }
     }
 
-    /// A `store:` target names an object store of this topology that has a front end, and a
-    /// valid bucket; an `s3:` target an http or https endpoint.
+    /// An `s3:` target names an http or https endpoint; a `store:` target what
+    /// ``storeReference(_:at:of:)`` checks.
     private mutating func backupTarget(_ backup: DatabaseSpec.Backup, of service: Topology.Service) {
         let path = "services.\(service.name).database.backup.target"
-        switch backup.resolvedTarget(service: service.name) {
-        case nil:
-            report(path, "the backup target \(backup.target) of service \(service.name) needs a store and a bucket: store:NAME/BUCKET[/PREFIX]")
+        let subject = "the backup target of service \(service.name)"
+        let target: DatabaseSpec.Backup.Target
+        do { target = try backup.resolvedTarget(service: service.name) } catch {
+            report(path, "\(subject): \(error)")
+            return
+        }
+        switch target {
         case .directory: break
         case .s3(let text):
             if !text.hasPrefix("s3:http://") && !text.hasPrefix("s3:https://") {
-                report(
-                    path,
-                    "the backup target \(backup.target) of service \(service.name) is not an S3 location; write s3:http://HOST:PORT/BUCKET/PREFIX (or https)")
+                report(path, "\(subject), \(backup.target), is not an S3 location; write s3:http://HOST:PORT/BUCKET/PREFIX (or https)")
             }
-        case .store(let name, let bucket, _):
-            let stores = Set(topology.services.filter { if case .objectStore = $0.kind { true } else { false } }.map(\.name))
-            guard stores.contains(name) else {
-                report(
-                    path, "the backup target of service \(service.name) names \(name), which is not an object-store service\(suggestion(name, among: stores))")
-                return
+        case .store(let reference):
+            storeReference(reference, at: path, of: subject)
+            if backup.credentialsFile != nil {
+                report(path, "service \(service.name) backs up into a store of this topology, which brings its own credentials; remove `credentials_file`")
             }
-            let served = topology.services.contains { if case .s3(let gateway) = $0.kind { gateway.store == name } else { false } }
-            if !served {
-                report(
-                    path,
-                    "the backup target of service \(service.name) is object store \(name), which no `s3` service serves; add one with `s3: { store: \(name) }`")
-            }
-            if !ObjectStoreSpec.isBucketName(bucket) {
-                report(
-                    path,
-                    "\(bucket) in the backup target of service \(service.name) is not a valid bucket name (3 to 63 lower-case letters, digits, dots and hyphens)"
-                )
-            }
-        }
-        if backup.credentialsFile != nil, case .store = backup.resolvedTarget(service: service.name) {
-            report("\(path)", "service \(service.name) backs up into a store of this topology, which brings its own credentials; remove `credentials_file`")
         }
     }
 }

@@ -54,4 +54,20 @@ extension Checker {
             return
         }
     }
+
+    /// A `store:` reference names an object-store service that an `s3` service serves, and a
+    /// valid bucket.
+    mutating func storeReference(_ reference: ObjectStoreReference, at path: String, of subject: String) {
+        let stores = Set(topology.services.filter { if case .objectStore = $0.kind { true } else { false } }.map(\.name))
+        guard stores.contains(reference.store) else {
+            report(path, "\(subject) names \(reference.store), which is not an object-store service\(suggestion(reference.store, among: stores))")
+            return
+        }
+        if reference.frontEnd(in: topology, zone: nil) == nil {
+            report(path, "\(subject) is object store \(reference.store), which no `s3` service serves; add one with `s3: { store: \(reference.store) }`")
+        }
+        if !ObjectStoreSpec.isBucketName(reference.bucket) {
+            report(path, "\(reference.bucket) in \(subject) is not a valid bucket name (3 to 63 lower-case letters, digits, dots and hyphens)")
+        }
+    }
 }

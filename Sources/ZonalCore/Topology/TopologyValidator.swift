@@ -10,6 +10,7 @@ public enum TopologyValidator {
         check.nodes()
         check.services()
         check.reportDuplicates(topology.backups.map(\.name), kind: "backup policy", pathPrefix: "backups")
+        check.backupRepositories()
         check.listenersDoNotClash()
         check.coordinator()
         check.supervisor()
@@ -42,6 +43,19 @@ struct Checker {
                 TopologyProblem(
                     line: lines.dropFirst().first ?? lines.first,
                     "duplicate \(kind) name `\(name)`\(first); \(kind) names must be unique"))
+        }
+    }
+
+    /// A policy's `store:` repository names a store of this topology.
+    mutating func backupRepositories() {
+        for policy in topology.backups {
+            let path = "backups.\(policy.name).repository"
+            do {
+                guard let reference = try ObjectStoreReference(parsing: policy.repository) else { continue }
+                storeReference(reference, at: path, of: "the repository of backup policy \(policy.name)")
+            } catch {
+                report(path, "the repository of backup policy \(policy.name): \(error)")
+            }
         }
     }
 

@@ -35,24 +35,22 @@ public struct BackupDestination: Sendable, Hashable {
     /// front end), else to its first one.
     public init(_ backup: DatabaseSpec.Backup, service: String, topology: Topology, zone: String?, stateDirectory: String) throws(DatabaseError) {
         settings = backup
-        switch backup.resolvedTarget(service: service) {
+        let target: DatabaseSpec.Backup.Target
+        do { target = try backup.resolvedTarget(service: service) } catch { throw .query("the backup target of \(service): \(error)") }
+        switch target {
         case .directory(let path):
             location = path
             credentials = .none
         case .s3(let text):
             location = text
             credentials = backup.credentialsFile.map { .file(URL(fileURLWithPath: $0).standardizedFileURL.path) } ?? .environment
-        case .store(let store, let bucket, let prefix):
-            let frontEnds = topology.services.filter { if case .s3(let gateway) = $0.kind { gateway.store == store } else { false } }
-                .flatMap { frontEnd in frontEnd.nodes.compactMap { topology.node(named: $0) }.map { (node: $0, port: frontEnd.port) } }
-            guard let frontEnd = frontEnds.first(where: { $0.node.zone == zone }) ?? frontEnds.first else {
-                throw .query("the backup target of \(service) is object store \(store), which no s3 service of the topology serves")
+        case .store(let reference):
+            guard let frontEnd = reference.frontEnd(in: topology, zone: zone) else {
+                throw .query("the backup target of \(service) is object store \(reference.store), which no s3 service of the topology serves")
             }
-            location = "s3:http://\(IPAddressText.hostPort(frontEnd.node.address, frontEnd.port))/\(bucket)\(prefix.isEmpty ? "" : "/\(prefix)")"
-            let region = topology.regions.first { $0.zones.contains(frontEnd.node.zone) }?.name ?? "us-east-1"
-            credentials = .storeSecret(file: S3Credentials.zonalStoreSecretFile(store: store, stateDirectory: stateDirectory), region: region)
-        case nil:
-            throw .query("the backup target \(backup.target) of \(service) needs a store and a bucket: store:NAME/BUCKET[/PREFIX]")
+            location = reference.location(at: frontEnd.endpoint)
+            credentials = .storeSecret(
+                file: S3Credentials.zonalStoreSecretFile(store: reference.store, stateDirectory: stateDirectory), region: frontEnd.region)
         }
     }
 

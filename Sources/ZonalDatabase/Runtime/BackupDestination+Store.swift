@@ -21,8 +21,7 @@ extension BackupDestination {
         case .storeSecret(let file, let region):
             let secret: String
             do { secret = try SecretFile.read(file) } catch { throw .invalid("the object store's root key is not there yet: \(error)") }
-            let keys = S3Credentials(zonalStoreSecret: secret)
-            return ["AWS_ACCESS_KEY_ID": keys.accessKeyID, "AWS_SECRET_ACCESS_KEY": keys.secretAccessKey, "AWS_DEFAULT_REGION": region]
+            return S3Credentials(zonalStoreSecret: secret).environment(region: region)
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import ZonalBackup
 import ZonalCore
 import ZonalProcess
 
@@ -9,7 +10,8 @@ import ZonalProcess
 /// chunking and compression), then its retention. Outcomes go to the event log; the time of the
 /// last success is kept in the state directory, so a restart does not back up again at once.
 public struct BackupScheduler: Service {
-    public let policies: [BackupSpec]
+    /// The policies (`backups`), and where a `store:` repository's front end is found.
+    public let topology: Topology
     public let zonalExecutable: String
     public let stateDirectory: String
     public let events: EventLog
@@ -18,10 +20,10 @@ public struct BackupScheduler: Service {
     public let logger: Logger
 
     public init(
-        policies: [BackupSpec], zonalExecutable: String, stateDirectory: String, events: EventLog,
+        topology: Topology, zonalExecutable: String, stateDirectory: String, events: EventLog,
         clock: any ZonalClock = SystemClock(), logger: Logger
     ) {
-        self.policies = policies
+        self.topology = topology
         self.zonalExecutable = zonalExecutable
         self.stateDirectory = stateDirectory
         self.events = events
@@ -33,7 +35,7 @@ public struct BackupScheduler: Service {
         try FileManager.default.createDirectory(atPath: "\(stateDirectory)/backups", withIntermediateDirectories: true)
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
-                for policy in policies { group.addTask { await schedule(policy) } }
+                for policy in topology.backups { group.addTask { await schedule(policy) } }
             }
         }
     }
@@ -56,24 +58,44 @@ public struct BackupScheduler: Service {
     /// Initialises the repository if needed, takes the snapshot, applies the retention; returns
     /// the backup's summary line.
     private func backUp(_ policy: BackupSpec) async throws -> String {
-        let repository = ["--repo", policy.repository, "--password-file", policy.passwordFile]
+        let (location, keys) = try await repository(of: policy)
+        let repository = ["--repo", location, "--password-file", policy.passwordFile]
         // Asked of the repository itself, so that S3 repositories are found as well as directories.
-        try await zonal(["backup", "init", "--if-missing"] + repository, policy: policy)
+        try await zonal(["backup", "init", "--if-missing"] + repository, policy: policy, keys: keys)
         let options = policy.excludes.flatMap { ["--exclude", $0] } + (policy.oneFileSystem ? ["--one-file-system"] : [])
-        let output = try await zonal(["backup", "create"] + repository + options + policy.paths, policy: policy)
+        let output = try await zonal(["backup", "create"] + repository + options + policy.paths, policy: policy, keys: keys)
         if !policy.retention.isEmpty {
-            try await zonal(["backup", "forget"] + repository + policy.retention.forgetArguments + (policy.prune ? ["--prune"] : []), policy: policy)
+            try await zonal(
+                ["backup", "forget"] + repository + policy.retention.forgetArguments + (policy.prune ? ["--prune"] : []), policy: policy, keys: keys)
         }
         return output.split(separator: "\n").last { $0.contains("snapshot") }.map(String.init) ?? "snapshot taken"
     }
 
-    /// Runs `zonal ARGUMENTS` at nice 10; its output goes to the policy's log and is returned.
+    /// The policy's repository as `zonal backup` takes it, and the S3 keys its child gets: for
+    /// a `store:` repository, the front end of that store and its root key, read at each run (the
+    /// store's first front end makes it: a run at start-up waits up to a minute for it);
+    /// otherwise the location as written and no keys of its own.
+    private func repository(of policy: BackupSpec) async throws -> (location: String, keys: [String: String]) {
+        guard let reference = try ObjectStoreReference(parsing: policy.repository) else { return (policy.repository, [:]) }
+        guard let frontEnd = reference.frontEnd(in: topology, zone: nil) else {
+            throw BackupRunFailure(command: "backup", ending: "not started", output: "no s3 service serves \(reference.store)")
+        }
+        let file = S3Credentials.zonalStoreSecretFile(store: reference.store, stateDirectory: stateDirectory)
+        for _ in 0..<120 where !FileManager.default.fileExists(atPath: file) {
+            try await clock.sleep(for: .milliseconds(500))
+        }
+        let secret = try SecretFile.read(file)
+        return (reference.location(at: frontEnd.endpoint), S3Credentials(zonalStoreSecret: secret).environment(region: frontEnd.region))
+    }
+
+    /// Runs `zonal ARGUMENTS` at nice 10 with `keys` (S3 keys that win over the supervisor's);
+    /// its output goes to the policy's log and is returned.
     @discardableResult
-    private func zonal(_ arguments: [String], policy: BackupSpec) async throws -> String {
+    private func zonal(_ arguments: [String], policy: BackupSpec, keys: [String: String]) async throws -> String {
         let log = "\(stateDirectory)/logs/backup-\(policy.name).log"
         let before = (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? Int) ?? 0
         // The one child that needs the repository's secrets from the supervisor's environment.
-        let secrets = ProcessPlan.passing(prefixes: ["ZONAL_BACKUP_", "AWS_"])
+        let secrets = ProcessPlan.passing(prefixes: ["ZONAL_BACKUP_", "AWS_"]).merging(keys) { _, own in own }
         let child = try await ChildProcess.launch(
             ProcessPlan(
                 executable: "/usr/bin/nice", arguments: ["-n", "10", zonalExecutable] + arguments,

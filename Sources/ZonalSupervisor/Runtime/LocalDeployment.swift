@@ -71,7 +71,7 @@ public struct LocalDeployment: Sendable {
             services.append(
                 .init(
                     service: BackupScheduler(
-                        policies: topology.backups, zonalExecutable: ZonalExecutable.current,
+                        topology: topology, zonalExecutable: ZonalExecutable.current,
                         stateDirectory: directory, events: supervisor.events, logger: logger)))
         }
         let group = ServiceGroup(
