@@ -40,18 +40,10 @@ public struct LocalStore: RepositoryStore {
         let target = try parentMade(for: name)
         let pieces = try FilePieces(path: source)
         defer { pieces.close() }
-        do {
-            let writer = try DurableFile.Writer(path: target, permissions: 0o400)
+        try await writeDurably(target, permissions: 0o400) { writer in
             while case let piece = try pieces.next(Self.transferPiece), !piece.isEmpty {
                 try writer.append(piece)
             }
-            try writer.commit()
-        } catch let error as DurableFileError {
-            throw .io(error.description)
-        } catch let error as BackupError {
-            throw error
-        } catch {
-            throw .io("\(error)")
         }
     }
 

@@ -45,22 +45,32 @@ extension RepositoryStore {
     /// whole, only once every byte arrived.
     public func download(_ name: String, toFile path: String, owner: FileOwner? = nil) async throws(BackupError) {
         guard let size = try await size(name) else { throw .notFound("\(name) in \(location)") }
-        do {
-            let writer = try DurableFile.Writer(path: path, owner: owner)
+        try await writeDurably(path, owner: owner) { writer in
             var offset: Int64 = 0
             while offset < size {
                 let length = Int(min(Int64(Self.transferPiece), size - offset))
                 try writer.append(try await read(name, offset: Int(offset), length: length))
                 offset += Int64(length)
             }
-            try writer.commit()
-        } catch let error as DurableFileError {
-            throw .io(error.description)
-        } catch let error as BackupError {
-            throw error
-        } catch {
-            throw .io("\(error)")
         }
+    }
+}
+
+/// Writes the local file `path` with what `fill` appends: it appears, durably and whole, only
+/// when `fill` returns (see ``DurableFile/Writer``); any failure becomes a ``BackupError``.
+func writeDurably(
+    _ path: String, permissions: mode_t = 0o600, owner: FileOwner? = nil, _ fill: (DurableFile.Writer) async throws -> Void
+) async throws(BackupError) {
+    do {
+        let writer = try DurableFile.Writer(path: path, permissions: permissions, owner: owner)
+        try await fill(writer)
+        try writer.commit()
+    } catch let error as DurableFileError {
+        throw .io(error.description)
+    } catch let error as BackupError {
+        throw error
+    } catch {
+        throw .io("\(error)")
     }
 }
 
