@@ -42,10 +42,11 @@ struct DatabaseServiceOptions: ParsableArguments {
     }
 
     /// Where the service's backups go, seen from zone `zone` (nil: the first front end of a
-    /// store); fails when it has no `backup` section.
-    func backup(zone: String? = nil) throws -> (DatabaseSpec, BackupDestination, Topology.Service) {
+    /// store), or `copy` in their place (a replicated copy: another region's store, a directory);
+    /// fails when it has no `backup` section and no copy is given.
+    func backup(zone: String? = nil, copy: DatabaseSpec.Backup? = nil) throws -> (DatabaseSpec, BackupDestination, Topology.Service) {
         let (topology, service) = try resolve()
-        guard case .postgres(let spec) = service.kind, let backup = spec.backup else {
+        guard case .postgres(let spec) = service.kind, let backup = copy ?? spec.backup else {
             throw CommandFailure("service \(service.name) has no `backup` section (database.backup.target) in the topology")
         }
         let destination = try BackupDestination(backup, service: service.name, topology: topology, zone: zone, stateDirectory: stateDirectory(topology))

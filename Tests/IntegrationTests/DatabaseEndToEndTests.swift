@@ -163,13 +163,19 @@ struct DatabaseEndToEndTests {
         var settings: String
         var baseBackups: @Sendable () async -> [String]
         var damage: @Sendable (_ segment: String) async throws -> Void
+        /// Copies the backups elsewhere and returns that copy's target; nil: not tried here.
+        var copy: @Sendable () async throws -> String? = { nil }
         var stop: @Sendable () async -> Void = {}
     }
 
     @Test("point-in-time recovery from a directory rebuilds the cluster between two transactions; a damaged archived segment is named and nothing is restored")
     func pointInTimeRecovery() async throws {
         let backups = try TemporaryDirectory(prefix: "zonal-db-backups")
-        defer { backups.remove() }
+        let copies = try TemporaryDirectory(prefix: "zonal-db-backups-copy")
+        defer {
+            backups.remove()
+            copies.remove()
+        }
         let place = BackupPlace(
             settings: "backup: { target: \(backups.path) }",
             baseBackups: { ((try? FileManager.default.contentsOfDirectory(atPath: backups.file("base"))) ?? []).filter { $0.hasSuffix(".json") }.sorted() },
@@ -178,6 +184,12 @@ struct DatabaseEndToEndTests {
                 try handle.seek(toOffset: 4096)
                 try handle.write(contentsOf: Data([0xFF, 0x00, 0xFF]))
                 try handle.close()
+            },
+            copy: {
+                // Copied as root without keeping owners: refused with the fix, then fixed.
+                let copy = copies.file("copy")
+                try FileManager.default.copyItem(atPath: backups.path, toPath: copy)
+                return copy
             })
         try await pointInTimeRecovery(place)
     }
@@ -255,6 +267,32 @@ struct DatabaseEndToEndTests {
         #expect(await server.query("SELECT string_agg(v, ',') FROM t") == "first")
         await server.stop()
         #expect(!FileManager.default.fileExists(atPath: into + ".backup.credentials"), "the restore leaves no keys behind")
+        if let copy = try await place.copy() {
+            // The target lost, its copy elsewhere: the same moment comes back from the copy.
+            let fromCopy = cluster.directory.file("restored-from-copy")
+            let restoreFromCopy = {
+                try await ZonalBinary.run(
+                    [
+                        "db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"),
+                        "--to-time", target, "--into", fromCopy, "--port", "\(port)", "--from", copy,
+                    ],
+                    directory: cluster.directory)
+            }
+            var restored = try await restoreFromCopy()
+            if place.settings.contains("target: /") {
+                #expect(restored.status != 0 && restored.output.contains("cannot be read by postgres"), "\(restored.output)")
+                for entry in [""] + (FileManager.default.subpaths(atPath: copy) ?? []) {
+                    try FileManager.default.setAttributes([.ownerAccountID: postgresUID], ofItemAtPath: "\(copy)/\(entry)")
+                }
+                try? FileManager.default.removeItem(atPath: fromCopy)
+                restored = try await restoreFromCopy()
+            }
+            #expect(restored.status == 0, "\(restored.output)")
+            let copyServer = RestoredServer(directory: fromCopy, port: port, scratch: cluster.directory)
+            #expect(await copyServer.start(), "the instance restored from the copy does not start")
+            #expect(await copyServer.query("SELECT string_agg(v, ',') FROM t") == "first")
+            await copyServer.stop()
+        }
 
         // Damage the segment the restore needs: the restore names it and builds nothing.
         try await place.damage(segment)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ZonalBackup
 import ZonalCore
 import ZonalProcess
 
@@ -36,6 +37,9 @@ public struct PointInTimeRestore: Sendable {
             throw DatabaseError.query("no base backup finished before \(Self.text(target)); \(oldest)")
         }
         try await catalog.archive.verify(from: backup.startSegment)
+        if let local = catalog.store as? LocalStore {
+            try Self.checkReadable(local.path("wal/\(backup.startSegment)"), by: try ServerAccount.current())
+        }
         if let contents = try? FileManager.default.contentsOfDirectory(atPath: directory), !contents.isEmpty {
             throw DatabaseError.query("\(directory) is not empty; restore into a new directory")
         }
@@ -74,6 +78,21 @@ public struct PointInTimeRestore: Sendable {
         configuration.recovery = nil
         try controller.write(configuration, standby: false)
         return Outcome(backup: backup, directory: directory)
+    }
+
+    /// PostgreSQL's restore command reads a directory archive as the server's account: a copy
+    /// made without keeping owners (`cp -r` as root) would fail in the middle of recovery with
+    /// "command not executable", so it is refused first, with the fix.
+    static func checkReadable(_ path: String, by account: ServerAccount) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return }
+        let readable =
+            info.st_uid == account.uid ? info.st_mode & S_IRUSR != 0 : info.st_gid == account.gid ? info.st_mode & S_IRGRP != 0 : info.st_mode & S_IROTH != 0
+        if !readable {
+            throw DatabaseError.backup(
+                "\(path) cannot be read by \(account.name), which replays the archive; give the archive to it (chown -R \(account.name) \((path as NSString).deletingLastPathComponent)) or copy it with cp -a"
+            )
+        }
     }
 
     static func text(_ date: Date) -> String {
