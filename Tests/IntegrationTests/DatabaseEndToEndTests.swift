@@ -255,13 +255,16 @@ struct DatabaseEndToEndTests {
 
         let into = cluster.directory.file("restored")
         let port = Int.random(in: 20_000...30_000)
-        let restore = try await ZonalBinary.run(
-            [
-                "db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"), "--to-time",
-                target, "--into", into, "--port", "\(port)",
-            ],
-            directory: cluster.directory)
-        #expect(restore.status == 0, "\(restore.output)")
+        let restore = { (into: String, extra: [String]) in
+            try await ZonalBinary.run(
+                [
+                    "db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"),
+                    "--to-time", target, "--into", into, "--port", "\(port)",
+                ] + extra,
+                directory: cluster.directory)
+        }
+        let restored = try await restore(into, [])
+        #expect(restored.status == 0, "\(restored.output)")
         let server = RestoredServer(directory: into, port: port, scratch: cluster.directory)
         #expect(await server.start(), "the restored instance does not start")
         #expect(await server.query("SELECT string_agg(v, ',') FROM t") == "first")
@@ -270,24 +273,17 @@ struct DatabaseEndToEndTests {
         if let copy = try await place.copy() {
             // The target lost, its copy elsewhere: the same moment comes back from the copy.
             let fromCopy = cluster.directory.file("restored-from-copy")
-            let restoreFromCopy = {
-                try await ZonalBinary.run(
-                    [
-                        "db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"),
-                        "--to-time", target, "--into", fromCopy, "--port", "\(port)", "--from", copy,
-                    ],
-                    directory: cluster.directory)
-            }
-            var restored = try await restoreFromCopy()
+            var restoredFromCopy = try await restore(fromCopy, ["--from", copy])
             if place.settings.contains("target: /") {
-                #expect(restored.status != 0 && restored.output.contains("cannot be read by postgres"), "\(restored.output)")
+                #expect(
+                    restoredFromCopy.status != 0 && restoredFromCopy.output.contains("cannot be read by postgres"), "\(restoredFromCopy.output)")
                 for entry in [""] + (FileManager.default.subpaths(atPath: copy) ?? []) {
                     try FileManager.default.setAttributes([.ownerAccountID: postgresUID], ofItemAtPath: "\(copy)/\(entry)")
                 }
                 try? FileManager.default.removeItem(atPath: fromCopy)
-                restored = try await restoreFromCopy()
+                restoredFromCopy = try await restore(fromCopy, ["--from", copy])
             }
-            #expect(restored.status == 0, "\(restored.output)")
+            #expect(restoredFromCopy.status == 0, "\(restoredFromCopy.output)")
             let copyServer = RestoredServer(directory: fromCopy, port: port, scratch: cluster.directory)
             #expect(await copyServer.start(), "the instance restored from the copy does not start")
             #expect(await copyServer.query("SELECT string_agg(v, ',') FROM t") == "first")
@@ -297,12 +293,7 @@ struct DatabaseEndToEndTests {
         // Damage the segment the restore needs: the restore names it and builds nothing.
         try await place.damage(segment)
         let second = cluster.directory.file("restored-again")
-        let refused = try await ZonalBinary.run(
-            [
-                "db", "restore", "--topology", cluster.file, "--token-file", cluster.tokenFile, "--state-dir", cluster.directory.file("state"), "--to-time",
-                target, "--into", second, "--port", "\(port)",
-            ],
-            directory: cluster.directory)
+        let refused = try await restore(second, [])
         #expect(refused.status != 0)
         #expect(refused.output.contains("archived WAL segment \(segment) is corrupt: SHA-256"), "\(refused.output)")
         #expect(!FileManager.default.fileExists(atPath: second))

@@ -86,9 +86,7 @@ public struct PointInTimeRestore: Sendable {
     static func checkReadable(_ path: String, by account: ServerAccount) throws {
         var info = stat()
         guard stat(path, &info) == 0 else { return }
-        let readable =
-            info.st_uid == account.uid ? info.st_mode & S_IRUSR != 0 : info.st_gid == account.gid ? info.st_mode & S_IRGRP != 0 : info.st_mode & S_IROTH != 0
-        if !readable {
+        if !account.allows(S_IRUSR, on: info) {
             throw DatabaseError.backup(
                 "\(path) cannot be read by \(account.name), which replays the archive; give the archive to it (chown -R \(account.name) \((path as NSString).deletingLastPathComponent)) or copy it with cp -a"
             )

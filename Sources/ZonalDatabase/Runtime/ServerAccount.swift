@@ -29,12 +29,17 @@ struct ServerAccount: Sendable, Hashable {
             current += "/" + component
             var info = stat()
             guard stat(current, &info) == 0 else { return }  // created later, by us
-            let mode = info.st_mode
-            let searchable = info.st_uid == uid ? mode & S_IXUSR != 0 : info.st_gid == gid ? mode & S_IXGRP != 0 : mode & S_IXOTH != 0
-            if !searchable {
+            if !allows(S_IXUSR, on: info) {
                 throw .unreachableDirectory(path: path, blockedAt: current, account: name)
             }
         }
+    }
+
+    /// Whether this account has `bits` (of the owner's part of a mode: `S_IRUSR`, `S_IXUSR`…) on
+    /// a file with `info`, through the owner, group or others bits that apply to it.
+    func allows(_ bits: mode_t, on info: stat) -> Bool {
+        let shift: mode_t = info.st_uid == uid ? 0 : info.st_gid == gid ? 3 : 6
+        return info.st_mode & (bits >> shift) != 0
     }
 
     /// The owner to give new files to: this account when running as root; nil otherwise, when they are ours already.
