@@ -52,6 +52,13 @@ ensure_cache_dependencies() {
   ensure_files "/usr/bin/redis-server:redis-server" "/usr/bin/redis-cli:redis-tools" "/usr/lib/python3/dist-packages/redis/__init__.py:python3-redis"
 }
 
+# The clients the balancer's tests speak HTTP/2 and WebSocket with: h2load (nghttp2-client),
+# curl (built with nghttp2) and Python's websockets (Debian's, for /usr/bin/python3).
+ensure_balancer_test_dependencies() {
+  ensure_packages "h2load:nghttp2-client" "curl:curl"
+  ensure_files "/usr/lib/python3/dist-packages/websockets/__init__.py:python3-websockets"
+}
+
 # The DNS clients the tests query Zonal's server with (dig, kdig) and Knot, the secondary that
 # transfers a Zonal zone.
 ensure_dns_test_dependencies() {
@@ -90,6 +97,7 @@ ensure_s3_clients() {
 # What the tests start as real parts: etcd (coordination), PostgreSQL, an S3 endpoint.
 ensure_test_dependencies() {
   ensure_packages "etcd:etcd-server" "etcdctl:etcd-client"
+  ensure_balancer_test_dependencies
   ensure_dns_test_dependencies
   ensure_database_dependencies
   ensure_cache_dependencies

@@ -9,12 +9,24 @@ public enum ForwardedHeaders {
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "proxy-authenticate", "proxy-authorization",
     ]
 
-    /// The head sent to the server: HTTP/1.1 on a kept-alive connection, whatever the client spoke.
-    public static func request(_ head: HTTPRequestHead, clientAddress: String, scheme: String) -> HTTPRequestHead {
+    /// The protocol an HTTP/1.1 request asks to switch to (`Upgrade: websocket` with
+    /// `Connection: upgrade`, RFC 9110 §7.8), or nil for an ordinary request. Only this hop-by-hop
+    /// pair is forwarded, since the switch needs the server's agreement.
+    public static func requestedUpgrade(_ head: HTTPRequestHead) -> String? {
+        guard head.version == .http1_1, let upgrade = head.headers.first(name: "upgrade"), !upgrade.isEmpty,
+            head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "upgrade" })
+        else { return nil }
+        return upgrade
+    }
+
+    /// The head sent to the server: HTTP/1.1 on a kept-alive connection, whatever the client
+    /// spoke; with `upgrade`, the request to switch to that protocol.
+    public static func request(_ head: HTTPRequestHead, clientAddress: String, scheme: String, upgrade: String? = nil) -> HTTPRequestHead {
         var forwarded = head
         forwarded.version = .http1_1
         forwarded.headers = withoutHopByHop(head.headers)
         forwarded.headers.remove(name: "expect")
+        if let upgrade { addUpgrade(upgrade, to: &forwarded.headers) }
         if let chain = head.headers.first(name: "x-forwarded-for") {
             forwarded.headers.replaceOrAdd(name: "X-Forwarded-For", value: "\(chain), \(clientAddress)")
         } else {
@@ -45,6 +57,21 @@ public enum ForwardedHeaders {
             answer.headers.add(name: "Connection", value: "keep-alive")
         }
         return answer
+    }
+
+    /// The `101 Switching Protocols` sent to the client: the server's head with the protocol it
+    /// switched to, after which the connection carries that protocol.
+    public static func switchingProtocols(_ head: HTTPResponseHead, version: HTTPVersion) -> HTTPResponseHead {
+        var answer = head
+        answer.version = version
+        answer.headers = withoutHopByHop(head.headers)
+        if let upgrade = head.headers.first(name: "upgrade") { addUpgrade(upgrade, to: &answer.headers) }
+        return answer
+    }
+
+    private static func addUpgrade(_ upgrade: String, to headers: inout HTTPHeaders) {
+        headers.add(name: "Connection", value: "Upgrade")
+        headers.add(name: "Upgrade", value: upgrade)
     }
 
     /// Whether the client's connection may carry another request after this response. An

@@ -11,8 +11,10 @@ import ZonalObservability
 ///
 /// A request whose server fails before answering is sent to another server when that cannot
 /// do harm: always when nothing was sent yet (connect refused or timed out), and for idempotent
-/// requests whose body is still held for replay. Everything runs on the client's event loop.
-final class ClientConnectionHandler: ChannelDuplexHandler {
+/// requests whose body is still held for replay. A request to switch protocols (WebSocket)
+/// that the server accepts with `101` turns both connections into a byte relay
+/// (``UpgradeTunnel``). Everything runs on the client's event loop.
+final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -35,6 +37,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private final class Exchange {
         let request: HTTPRequestHead
         let forwardedHead: HTTPRequestHead
+        /// The protocol the client asks to switch to, if it does.
+        let upgrade: String?
         let started = NIODeadline.now()
         /// Body parts not yet written to a server.
         var unsent: [ByteBuffer] = []
@@ -57,10 +61,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         var clientKeepsAlive: Bool
         var setCookie: String?
 
-        init(request: HTTPRequestHead, forwardedHead: HTTPRequestHead) {
+        init(request: HTTPRequestHead, forwardedHead: HTTPRequestHead, upgrade: String?) {
             self.request = request
             self.forwardedHead = forwardedHead
-            self.clientKeepsAlive = request.isKeepAlive
+            self.upgrade = upgrade
+            // Once a request asks to switch, the decoder reads no further request on this
+            // connection: a refused switch ends it.
+            self.clientKeepsAlive = request.isKeepAlive && upgrade == nil
             self.replay = ForwardedHeaders.isIdempotent(request.method) ? [] : nil
         }
     }
@@ -198,8 +205,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             respond(refusal, version: head.version, keepAlive: false)
             return
         }
-        let forwarded = ForwardedHeaders.request(head, clientAddress: clientAddress, scheme: environment.settings.scheme)
-        let exchange = Exchange(request: head, forwardedHead: forwarded)
+        let upgrade = ForwardedHeaders.requestedUpgrade(head)
+        let forwarded = ForwardedHeaders.request(head, clientAddress: clientAddress, scheme: environment.settings.scheme, upgrade: upgrade)
+        let exchange = Exchange(request: head, forwardedHead: forwarded, upgrade: upgrade)
         self.exchange = exchange
         if head.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
             context?.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
@@ -374,9 +382,19 @@ extension ClientConnectionHandler: ServerConnectionDelegate {
             return
         }
         switch part {
+        case .head(let head) where head.status == .switchingProtocols:
+            guard exchange.upgrade != nil else {
+                pool.recordFailure(connection.backend.id, reason: "101 Switching Protocols to a request that asked for no switch")
+                fail(exchange, .serverFailed("unrequested 101 Switching Protocols"))
+                return
+            }
+            exchange.response = head
+            pool.recordSuccess(connection.backend.id)
+            context.write(wrapOutboundOut(.head(ForwardedHeaders.switchingProtocols(head, version: exchange.request.version))), promise: nil)
         case .head(let head):
             exchange.response = head
-            exchange.clientKeepsAlive = ForwardedHeaders.clientKeepsAlive(request: exchange.request, response: head)
+            exchange.clientKeepsAlive =
+                exchange.clientKeepsAlive && ForwardedHeaders.clientKeepsAlive(request: exchange.request, response: head)
             if head.status.code >= 500 {
                 pool.recordFailure(connection.backend.id, reason: "status \(head.status.code)")
             } else {
@@ -394,6 +412,10 @@ extension ClientConnectionHandler: ServerConnectionDelegate {
 
     private func complete(_ exchange: Exchange, connection: ServerConnection, trailers: HTTPHeaders?) {
         guard let response = exchange.response else { return }
+        if response.status == .switchingProtocols {
+            openTunnel(exchange, to: connection)
+            return
+        }
         let backend = connection.backend
         exchange.server = nil
         exchange.backend = nil
@@ -401,7 +423,7 @@ extension ClientConnectionHandler: ServerConnectionDelegate {
         release(backend.id)
         connection.delegate = nil
         connection.completedRequests += 1
-        if exchange.requestEnded && ForwardedHeaders.serverKeepsAlive(response), let cache {
+        if exchange.requestEnded && exchange.upgrade == nil && ForwardedHeaders.serverKeepsAlive(response), let cache {
             cache.put(connection)
         } else {
             connection.close()
@@ -410,6 +432,34 @@ extension ClientConnectionHandler: ServerConnectionDelegate {
             server: backend.id, status: Int(response.status.code), nanoseconds: (NIODeadline.now() - exchange.started).nanoseconds)
         // A client still sending a body the server did not wait for cannot be read in step: close.
         finishResponse(trailers: trailers, keepAlive: exchange.clientKeepsAlive && exchange.requestEnded)
+    }
+
+    /// The server switched protocols: both connections become a relay. The relay counts as a
+    /// request in flight to its server until it closes (least-connections scheduling).
+    private func openTunnel(_ exchange: Exchange, to connection: ServerConnection) {
+        guard let context else { return }
+        exchange.server = nil
+        exchange.backend = nil
+        self.exchange = nil
+        connection.delegate = nil
+        let backend = connection.backend
+        environment.metrics.requestFinished(server: backend.id, status: 101, nanoseconds: (NIODeadline.now() - exchange.started).nanoseconds)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        let client = context.channel
+        let idleTimeout = environment.settings.tunnelTimeout
+        // The handlers leave once the decoders' current read is over, not from within it.
+        context.eventLoop.assumeIsolated().execute {
+            client.closeFuture.assumeIsolated().whenComplete { _ in
+                self.release(backend.id)
+                self.environment.metrics.clientDisconnected()
+            }
+            do {
+                try UpgradeTunnel.open(client: client, server: connection, idleTimeout: idleTimeout)
+            } catch {
+                connection.close()
+                client.close(promise: nil)
+            }
+        }
     }
 
     func serverReadComplete(_ connection: ServerConnection) {

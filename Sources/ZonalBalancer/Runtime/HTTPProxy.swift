@@ -72,7 +72,11 @@ extension HTTPProxy {
     static func configureClient(_ client: any Channel, environment: ClientConnectionHandler.Environment) throws {
         let timer = RequestHeadTimer(headerTimeout: environment.settings.headerTimeout, keepAliveTimeout: environment.settings.keepAliveTimeout)
         try client.pipeline.syncOperations.addHandler(timer)
-        try client.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+        // An upgrade configuration without upgraders: nothing is upgraded here, but the request
+        // decoder then keeps the bytes behind an `Upgrade` request for the relay (UpgradeTunnel)
+        // instead of dropping them.
+        try client.pipeline.syncOperations.configureHTTPServerPipeline(
+            withPipeliningAssistance: true, withServerUpgrade: (upgraders: [], completionHandler: { _ in }), withErrorHandling: false)
         try client.pipeline.syncOperations.addHandler(ClientConnectionHandler(environment: environment, headTimer: timer))
     }
 }

@@ -7,7 +7,7 @@ import NIOCore
 /// Deadlines move with every request, but the timer does not: one pending check per
 /// connection, re-armed only when it fires early, so a busy connection schedules nothing per
 /// request.
-final class RequestHeadTimer: ChannelInboundHandler {
+final class RequestHeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer

@@ -57,6 +57,19 @@ final class ServerConnection {
         channel.close(promise: nil)
     }
 
+    /// Takes the HTTP handlers out of the pipeline once the server switched protocols, with
+    /// `relay` in their place; the decoder goes last so that bytes it kept reach `relay`.
+    func replaceHTTPHandlers(with relay: any ChannelHandler) throws {
+        handler.delegate = nil
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.removeHandler(type: ServerConnectionHandler.self)
+        try pipeline.removeHandler(type: IdleStateHandler.self)
+        try pipeline.removeHandler(type: NIOHTTPRequestHeadersValidator.self)
+        try pipeline.removeHandler(type: HTTPRequestEncoder.self)
+        try pipeline.addHandler(relay)
+        try pipeline.removeHandler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)
+    }
+
     /// The client became writable again: read what the server sent meanwhile.
     func resumeReading() {
         handler.resumeReading()
@@ -70,7 +83,8 @@ final class ServerConnection {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    // Bytes behind a 101 answer are kept for the relay that takes over (UpgradeTunnel).
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: .nanoseconds(idleTimeout.nanoseconds)))
                     try channel.pipeline.syncOperations.addHandler(ServerConnectionHandler())
                 }
@@ -85,7 +99,7 @@ final class ServerConnection {
 
 /// Relays a server channel's events to the connection's delegate, and holds reads while the
 /// client cannot take more.
-private final class ServerConnectionHandler: ChannelDuplexHandler {
+private final class ServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart

@@ -206,6 +206,9 @@ public struct HTTPSpec: Sendable, Hashable {
     public var keepAliveTimeout: Duration
     /// Time a server may stay silent while a request waits for it. Default 60 s.
     public var serverTimeout: Duration
+    /// Time an upgraded connection (WebSocket and other `Upgrade` protocols) may carry no byte
+    /// either way before both ends are closed. Default 1 h.
+    public var tunnelTimeout: Duration
     /// Sent to servers in `X-Forwarded-Proto` and `Forwarded`.
     public var scheme: String
 
@@ -214,12 +217,14 @@ public struct HTTPSpec: Sendable, Hashable {
         headerTimeout: Duration = .seconds(10),
         keepAliveTimeout: Duration = .seconds(60),
         serverTimeout: Duration = .seconds(60),
+        tunnelTimeout: Duration = .seconds(3600),
         scheme: String = "http"
     ) {
         self.limits = limits
         self.headerTimeout = headerTimeout
         self.keepAliveTimeout = keepAliveTimeout
         self.serverTimeout = serverTimeout
+        self.tunnelTimeout = tunnelTimeout
         self.scheme = scheme
     }
 }

@@ -26,12 +26,13 @@ extension TopologyReader {
             let httpFields = YAMLFields(
                 httpNode, subject: "`http` of \(subject)", problems: problems,
                 allowedKeys: [
-                    "header_timeout", "keep_alive_timeout", "server_timeout", "max_header_size", "max_body_size",
+                    "header_timeout", "keep_alive_timeout", "server_timeout", "tunnel_timeout", "max_header_size", "max_body_size",
                 ])
         {
             http.headerTimeout = httpFields.duration("header_timeout") ?? http.headerTimeout
             http.keepAliveTimeout = httpFields.duration("keep_alive_timeout") ?? http.keepAliveTimeout
             http.serverTimeout = httpFields.duration("server_timeout") ?? http.serverTimeout
+            http.tunnelTimeout = httpFields.duration("tunnel_timeout") ?? http.tunnelTimeout
             http.limits.maxHeaderBytes = httpFields.int("max_header_size", in: 1024...(1 << 20)) ?? http.limits.maxHeaderBytes
             http.limits.maxBodyBytes = httpFields.int("max_body_size", in: 0...Int.max) ?? http.limits.maxBodyBytes
         }
