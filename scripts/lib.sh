@@ -52,10 +52,10 @@ ensure_cache_dependencies() {
   ensure_files "/usr/bin/redis-server:redis-server" "/usr/bin/redis-cli:redis-tools" "/usr/lib/python3/dist-packages/redis/__init__.py:python3-redis"
 }
 
-# The clients the balancer's tests speak HTTP/2 and WebSocket with: h2load (nghttp2-client),
-# curl (built with nghttp2) and Python's websockets (Debian's, for /usr/bin/python3).
+# The clients the balancer's tests speak HTTP/2 and WebSocket with: h2load and nghttp
+# (nghttp2-client), curl (built with nghttp2) and Python's websockets (Debian's, for /usr/bin/python3).
 ensure_balancer_test_dependencies() {
-  ensure_packages "h2load:nghttp2-client" "curl:curl"
+  ensure_packages "h2load:nghttp2-client" "nghttp:nghttp2-client" "curl:curl"
   ensure_files "/usr/lib/python3/dist-packages/websockets/__init__.py:python3-websockets"
 }
 

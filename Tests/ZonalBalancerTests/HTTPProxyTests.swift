@@ -289,7 +289,8 @@ struct HTTPSListenerTests {
         let pool = BackendPool(plan: PoolPlan(name: "p", backends: [backend("a", a)]))
         let proxy = try await startListener { host, onBound in
             HTTPProxy(
-                name: "tls", host: host, port: 0, pool: pool, settings: .init(), maxConnections: 100, tls: source, logger: Logger(label: "test.tls"),
+                name: "tls", host: host, port: 0, pool: pool, settings: .init(), maxConnections: 100, http2: true, tls: source,
+                logger: Logger(label: "test.tls"),
                 onBound: onBound)
         }
         func servedSubject() async throws -> String {

@@ -11,6 +11,7 @@ public struct BalancerPlan: Sendable, Hashable {
         public var mode: BalancerSpec.Mode
         public var pool: String
         public var tls: BalancerSpec.TLSFiles?
+        public var http2: Bool
     }
 
     public var topology: String
@@ -38,7 +39,9 @@ public struct BalancerPlan: Sendable, Hashable {
         self.topology = topology.name
         self.service = serviceName
         self.node = nodeName
-        listeners = spec.listeners.map { Listener(name: $0.name, host: node.address, port: $0.port, mode: $0.mode, pool: $0.pool, tls: $0.tls) }
+        listeners = spec.listeners.map {
+            Listener(name: $0.name, host: node.address, port: $0.port, mode: $0.mode, pool: $0.pool, tls: $0.tls, http2: $0.http2)
+        }
         pools = try spec.pools.map { pool throws(BalancerPlanError) in try Self.plan(of: pool, in: topology) }
         http = spec.http
         connections = spec.connections

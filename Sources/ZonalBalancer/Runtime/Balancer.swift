@@ -91,7 +91,7 @@ public final class Balancer: Sendable {
                 services.append(
                     HTTPProxy(
                         name: listener.name, host: listener.host, port: listener.port, pool: pool, settings: plan.http,
-                        maxConnections: plan.connections.maxConnections, tls: certificates[listener.name], logger: logger,
+                        maxConnections: plan.connections.maxConnections, http2: listener.http2, tls: certificates[listener.name], logger: logger,
                         onBound: { onListening(listener, $0) }))
             case .tcp:
                 services.append(

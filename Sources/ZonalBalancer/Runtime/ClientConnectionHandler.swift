@@ -5,7 +5,8 @@ import NIOHTTP1
 import ZonalCore
 import ZonalObservability
 
-/// Serves one client connection of an HTTP listener: each request goes to a server the pool
+/// Serves one client connection of an HTTP listener, or one HTTP/2 stream (whose codec hands it
+/// the same request and response parts): each request goes to a server the pool
 /// picks, over a kept-alive server connection, with bodies streamed both ways and reads held
 /// back while the other side cannot take more.
 ///
@@ -73,14 +74,16 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     private let environment: Environment
-    private let headTimer: RequestHeadTimer
+    /// The HTTP/1.1 connection's wait for each head; nil on an HTTP/2 stream, which the
+    /// connection's ``HTTP2IdleTimer`` guards instead.
+    private let headTimer: RequestHeadTimer?
     private var context: ChannelHandlerContext?
     private var cache: ServerConnectionCache?
     private var clientAddress = "unknown"
     private var exchange: Exchange?
     private var pendingRead = false
 
-    init(environment: Environment, headTimer: RequestHeadTimer) {
+    init(environment: Environment, headTimer: RequestHeadTimer?) {
         self.environment = environment
         self.headTimer = headTimer
     }
@@ -93,7 +96,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         self.context = context
         cache = environment.caches.cache(for: context.eventLoop)
         clientAddress = context.channel.remoteAddress?.ipAddress ?? "unknown"
-        environment.metrics.clientConnected()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -101,7 +103,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        environment.metrics.clientDisconnected()
         // A client that leaves early frees its server connection: it is mid-exchange, never reusable.
         if let exchange { abandon(exchange) }
         context.fireChannelInactive()
@@ -110,7 +111,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            headTimer.headReceived()
+            headTimer?.headReceived()
             begin(head)
         case .body(let part):
             guard let exchange else { return }
@@ -365,7 +366,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private func finishResponse(trailers: HTTPHeaders? = nil, keepAlive: Bool) {
         guard let context else { return }
         // Before the write: writing the end may hand over a pipelined request at once.
-        if keepAlive { headTimer.awaitNextHead() }
+        if keepAlive { headTimer?.awaitNextHead() }
         let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
         if !keepAlive { written.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
     }
@@ -449,13 +450,11 @@ extension ClientConnectionHandler: ServerConnectionDelegate {
         let idleTimeout = environment.settings.tunnelTimeout
         // The handlers leave once the decoders' current read is over, not from within it.
         context.eventLoop.assumeIsolated().execute {
-            client.closeFuture.assumeIsolated().whenComplete { _ in
-                self.release(backend.id)
-                self.environment.metrics.clientDisconnected()
-            }
+            client.closeFuture.assumeIsolated().whenComplete { _ in self.release(backend.id) }
             do {
                 try UpgradeTunnel.open(client: client, server: connection, idleTimeout: idleTimeout)
             } catch {
+                self.environment.logger.error("an upgraded connection could not become a relay", metadata: ["error": "\(error)"])
                 connection.close()
                 client.close(promise: nil)
             }

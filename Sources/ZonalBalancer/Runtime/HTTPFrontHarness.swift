@@ -3,8 +3,9 @@ import NIOCore
 import NIOEmbedded
 import ZonalCore
 
-/// Drives the client side of an HTTP listener (head timer, HTTP/1.1 decoder, pipelining,
-/// screening, persistence cookie parsing, the balancer's own answers) with arbitrary bytes, in
+/// Drives the client side of an HTTP listener (the HTTP/2 detector, head timer, HTTP/1.1 decoder,
+/// pipelining, HTTP/2 frames and streams, screening, persistence cookie parsing, the balancer's
+/// own answers) with arbitrary bytes, in
 /// memory. It is public so the libFuzzer target in `Fuzz/` and the seeded tests can reach the
 /// real pipeline, not a copy of it.
 ///
@@ -25,7 +26,7 @@ public enum HTTPFrontHarness {
             caches: ServerConnectionCaches(), metrics: ProxyMetrics(listener: "fuzz", pool: "fuzz"), logger: logger
         )
         do {
-            try HTTPProxy.configureClient(channel, environment: environment)
+            try HTTPProxy.configureClient(channel, environment: environment, http2: true)
             channel.connect(to: try SocketAddress(ipAddress: "192.0.2.1", port: 40000), promise: nil)
         } catch {
             preconditionFailure("the client pipeline could not be set up: \(error)")

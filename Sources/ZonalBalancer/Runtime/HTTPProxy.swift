@@ -7,8 +7,9 @@ import NIOSSL
 import ServiceLifecycle
 import ZonalCore
 
-/// A layer-7 listener: HTTP/1.1 with keep-alive and pipelining towards clients, requests spread
-/// over the pool's servers on pooled kept-alive connections, bodies streamed both ways.
+/// A layer-7 listener: HTTP/1.1 with keep-alive and pipelining towards clients, and HTTP/2
+/// (ALPN `h2` over TLS, prior knowledge in cleartext) unless turned off; requests spread over
+/// the pool's servers on pooled kept-alive HTTP/1.1 connections, bodies streamed both ways.
 public struct HTTPProxy: Service {
     public var name: String
     public var host: String
@@ -17,6 +18,8 @@ public struct HTTPProxy: Service {
     public var settings: HTTPSpec
     /// Client connections served at once; more wait to be accepted.
     public var maxConnections: Int
+    /// Whether clients may speak HTTP/2.
+    public var http2: Bool
     /// Set for an HTTPS listener: TLS is terminated here with the source's current certificate.
     let tls: TLSContextSource?
     public var logger: Logger
@@ -25,18 +28,20 @@ public struct HTTPProxy: Service {
 
     public init(
         name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSpec = .init(), maxConnections: Int = ConnectionLimits().maxConnections,
-        logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+        http2: Bool = true, logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
         self.init(
-            name: name, host: host, port: port, pool: pool, settings: settings, maxConnections: maxConnections, tls: nil, logger: logger, onBound: onBound)
+            name: name, host: host, port: port, pool: pool, settings: settings, maxConnections: maxConnections, http2: http2, tls: nil, logger: logger,
+            onBound: onBound)
     }
 
     init(
-        name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSpec, maxConnections: Int, tls: TLSContextSource?,
+        name: String, host: String, port: Int, pool: BackendPool, settings: HTTPSpec, maxConnections: Int, http2: Bool, tls: TLSContextSource?,
         logger: Logger, onBound: @escaping @Sendable (SocketAddress) -> Void
     ) {
         self.tls = tls
         self.maxConnections = maxConnections
+        self.http2 = http2
         self.name = name
         self.host = host
         self.port = port
@@ -50,15 +55,17 @@ public struct HTTPProxy: Service {
         var settings = self.settings
         if tls != nil { settings.scheme = "https" }
         let tls = self.tls
+        let http2 = self.http2
+        let metrics = ProxyMetrics(listener: name, pool: pool.name)
         let environment = ClientConnectionHandler.Environment(
-            pool: pool, settings: settings, caches: ServerConnectionCaches(),
-            metrics: ProxyMetrics(listener: name, pool: pool.name), logger: logger
-        )
+            pool: pool, settings: settings, caches: ServerConnectionCaches(), metrics: metrics, logger: logger)
         let bootstrap = ServerBootstrap.zonalListener(maxConnections: maxConnections)
             .childChannelInitializer { client in
                 client.eventLoop.makeCompletedFuture {
-                    if let tls { try client.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.current)) }
-                    try Self.configureClient(client, environment: environment)
+                    metrics.clientConnected()
+                    client.closeFuture.whenComplete { _ in metrics.clientDisconnected() }
+                    if let tls { try client.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context(http2: http2))) }
+                    try Self.configureClient(client, environment: environment, http2: http2)
                 }
             }
         try await bootstrap.serve(
@@ -67,9 +74,19 @@ public struct HTTPProxy: Service {
 }
 
 extension HTTPProxy {
-    /// The pipeline of one client connection: head timer on raw bytes, HTTP/1.1 codec with
-    /// pipelining, then the proxying handler.
-    static func configureClient(_ client: any Channel, environment: ClientConnectionHandler.Environment) throws {
+    /// The pipeline of one client connection: with `http2`, a detector that sets up HTTP/2 or
+    /// HTTP/1.1 by what the client sends first; else HTTP/1.1 straight away.
+    static func configureClient(_ client: any Channel, environment: ClientConnectionHandler.Environment, http2: Bool) throws {
+        guard http2 else { return try configureHTTP1(client, environment: environment) }
+        let detector = HTTPVersionDetector(
+            headerTimeout: environment.settings.headerTimeout,
+            configureHTTP1: { try configureHTTP1($0, environment: environment) },
+            configureHTTP2: { try HTTP2Front.configure($0, environment: environment) })
+        try client.pipeline.syncOperations.addHandler(detector)
+    }
+
+    /// HTTP/1.1: head timer on raw bytes, the codec with pipelining, then the proxying handler.
+    static func configureHTTP1(_ client: any Channel, environment: ClientConnectionHandler.Environment) throws {
         let timer = RequestHeadTimer(headerTimeout: environment.settings.headerTimeout, keepAliveTimeout: environment.settings.keepAliveTimeout)
         try client.pipeline.syncOperations.addHandler(timer)
         // An upgrade configuration without upgraders: nothing is upgraded here, but the request

@@ -58,8 +58,9 @@ final class ServerConnection {
     }
 
     /// Takes the HTTP handlers out of the pipeline once the server switched protocols, with
-    /// `relay` in their place; the decoder goes last so that bytes it kept reach `relay`.
-    func replaceHTTPHandlers(with relay: any ChannelHandler) throws {
+    /// `relay` in their place; the decoder goes last so that bytes it kept reach `relay`, and
+    /// `decoderGone` completes once it has handed them over.
+    func replaceHTTPHandlers(with relay: any ChannelHandler, decoderGone: EventLoopPromise<Void>) throws {
         handler.delegate = nil
         let pipeline = channel.pipeline.syncOperations
         try pipeline.removeHandler(type: ServerConnectionHandler.self)
@@ -67,7 +68,7 @@ final class ServerConnection {
         try pipeline.removeHandler(type: NIOHTTPRequestHeadersValidator.self)
         try pipeline.removeHandler(type: HTTPRequestEncoder.self)
         try pipeline.addHandler(relay)
-        try pipeline.removeHandler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)
+        try pipeline.removeHandler(type: ByteToMessageHandler<HTTPResponseDecoder>.self, promise: decoderGone)
     }
 
     /// The client became writable again: read what the server sent meanwhile.

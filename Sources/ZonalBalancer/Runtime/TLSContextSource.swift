@@ -14,16 +14,28 @@ final class TLSContextSource: Sendable {
     }
 
     let files: BalancerSpec.TLSFiles
-    private let state: Mutex<(context: NIOSSLContext, stamp: Stamp)>
+    /// The context offering HTTP/1.1 only, and the one offering `h2` first.
+    private struct Contexts: Sendable {
+        var http1: NIOSSLContext
+        var http2: NIOSSLContext
+
+        init(_ files: BalancerSpec.TLSFiles) throws(TLSLoadError) {
+            http1 = try TLSContextSource.makeContext(files, protocols: ["http/1.1"])
+            http2 = try TLSContextSource.makeContext(files, protocols: ["h2", "http/1.1"])
+        }
+    }
+
+    private let state: Mutex<(contexts: Contexts, stamp: Stamp)>
 
     init(files: BalancerSpec.TLSFiles) throws(TLSLoadError) {
         self.files = files
         let stamp = Self.stamp(files)
-        state = Mutex((try Self.makeContext(files), stamp))
+        state = Mutex((try Contexts(files), stamp))
     }
 
-    var current: NIOSSLContext {
-        state.withLock { $0.context }
+    /// The context to serve a new connection with; `http2` offers `h2` in ALPN before `http/1.1`.
+    func context(http2: Bool) -> NIOSSLContext {
+        state.withLock { http2 ? $0.contexts.http2 : $0.contexts.http1 }
     }
 
     /// Loads the files again if they changed since the last load; returns whether the served
@@ -32,12 +44,12 @@ final class TLSContextSource: Sendable {
     func refresh() throws(TLSLoadError) -> Bool {
         let stamp = Self.stamp(files)
         guard stamp != state.withLock({ $0.stamp }) else { return false }
-        let context = try Self.makeContext(files)
-        state.withLock { $0 = (context, stamp) }
+        let contexts = try Contexts(files)
+        state.withLock { $0 = (contexts, stamp) }
         return true
     }
 
-    private static func makeContext(_ files: BalancerSpec.TLSFiles) throws(TLSLoadError) -> NIOSSLContext {
+    fileprivate static func makeContext(_ files: BalancerSpec.TLSFiles, protocols: [String]) throws(TLSLoadError) -> NIOSSLContext {
         let chain: [NIOSSLCertificate]
         do { chain = try NIOSSLCertificate.fromPEMFile(files.certificate) } catch {
             throw TLSLoadError("cannot read the certificate \(files.certificate): \(error)")
@@ -50,7 +62,7 @@ final class TLSContextSource: Sendable {
         }
         var configuration = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
-        configuration.applicationProtocols = ["http/1.1"]
+        configuration.applicationProtocols = protocols
         do { return try NIOSSLContext(configuration: configuration) } catch {
             throw TLSLoadError("the certificate \(files.certificate) and key \(files.key) do not make a TLS context (do they belong together?): \(error)")
         }

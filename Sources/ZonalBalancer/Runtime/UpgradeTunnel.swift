@@ -22,11 +22,19 @@ enum UpgradeTunnel {
         try clientPipeline.removeHandler(type: RequestHeadTimer.self)
         try clientPipeline.addHandler(IdleStateHandler(allTimeout: .nanoseconds(idleTimeout.nanoseconds)))
         try clientPipeline.addHandler(clientGlue)
-        try clientPipeline.removeHandler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+        let clientDecoderGone = client.eventLoop.makePromise(of: Void.self)
+        try clientPipeline.removeHandler(type: ByteToMessageHandler<HTTPRequestDecoder>.self, promise: clientDecoderGone)
 
-        try server.replaceHTTPHandlers(with: serverGlue)
+        let serverDecoderGone = client.eventLoop.makePromise(of: Void.self)
+        try server.replaceHTTPHandlers(with: serverGlue, decoderGone: serverDecoderGone)
 
         clientGlue.pair(with: serverGlue)
+        // A decoder hands over what it kept on a later turn of the loop, and with no read
+        // completing after it nothing would flush those bytes to the other side.
+        clientDecoderGone.futureResult.and(serverDecoderGone.futureResult).whenComplete { _ in
+            client.flush()
+            server.channel.flush()
+        }
         // The HTTP handlers may have held back a read while the exchange was under way.
         client.read()
         server.channel.read()
@@ -34,8 +42,9 @@ enum UpgradeTunnel {
 }
 
 extension ChannelPipeline.SynchronousOperations {
-    /// Removes the handler of type `type`, which must be in the pipeline.
-    func removeHandler<Handler: RemovableChannelHandler>(type: Handler.Type) throws {
-        removeHandler(try handler(type: type), promise: nil)
+    /// Removes the handler of type `type`, which must be in the pipeline; `promise` completes
+    /// once it has left.
+    func removeHandler<Handler: RemovableChannelHandler>(type: Handler.Type, promise: EventLoopPromise<Void>? = nil) throws {
+        removeHandler(try handler(type: type), promise: promise)
     }
 }

@@ -17,13 +17,16 @@ public struct BalancerSpec: Sendable, Hashable {
         public var pool: String
         /// Certificate and key of an `https` listener.
         public var tls: TLSFiles?
+        /// Whether an `http` or `https` listener also speaks HTTP/2 (prior knowledge, ALPN `h2`).
+        public var http2: Bool
 
-        public init(name: String, port: Int, mode: Mode = .http, pool: String, tls: TLSFiles? = nil) {
+        public init(name: String, port: Int, mode: Mode = .http, pool: String, tls: TLSFiles? = nil, http2: Bool = true) {
             self.name = name
             self.port = port
             self.mode = mode
             self.pool = pool
             self.tls = tls
+            self.http2 = http2
         }
     }
 

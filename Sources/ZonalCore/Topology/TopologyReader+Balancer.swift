@@ -50,7 +50,9 @@ extension TopologyReader {
     }
 
     private mutating func readListener(_ node: Yams.Node, path: String, subject: String) -> BalancerSpec.Listener? {
-        guard let unnamed = YAMLFields(node, subject: "a listener of \(subject)", problems: problems, allowedKeys: ["name", "port", "mode", "pool", "tls"])
+        guard
+            let unnamed = YAMLFields(
+                node, subject: "a listener of \(subject)", problems: problems, allowedKeys: ["name", "port", "mode", "pool", "tls", "http2"])
         else { return nil }
         guard let name = unnamed.string("name", required: true) else { return nil }
         let fields = unnamed.named("listener \(name) of \(subject)")
@@ -68,8 +70,12 @@ extension TopologyReader {
             let key = tlsFields.string("key", required: true)
             if let certificate, let key { tls = BalancerSpec.TLSFiles(certificate: certificate, key: key) }
         }
+        let http2 = fields.bool("http2")
+        if http2 != nil && mode == .tcp {
+            problems.report(line: fields.line(of: "http2"), "`http2` of listener \(name) of \(subject) applies to http and https listeners, not tcp")
+        }
         guard let port, let pool else { return nil }
-        return BalancerSpec.Listener(name: name, port: port, mode: mode, pool: pool, tls: tls)
+        return BalancerSpec.Listener(name: name, port: port, mode: mode, pool: pool, tls: tls, http2: http2 ?? true)
     }
 
     private mutating func readPool(_ node: Yams.Node, path: String, subject: String) -> BalancerSpec.Pool? {
