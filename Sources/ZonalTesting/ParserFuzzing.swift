@@ -39,19 +39,23 @@ public enum ParserFuzzing {
         targets.first { $0.name == name }
     }
 
-    /// The balancer's client side: whatever comes in, what goes out is an HTTP response or nothing.
-    /// Input is split at each 0xFF byte into separate reads.
+    /// The balancer's client side, HTTP/1.x and HTTP/2: whatever comes in, what goes out is an
+    /// HTTP/1 response, whole HTTP/2 frames, or nothing. Input is split at each 0xFF byte into
+    /// separate reads (HPACK's 0xFF bytes too, which splits HTTP/2 seeds at odd places).
     static let httpFront = Target(
         name: "http-front",
         seeds: [
             "GET / HTTP/1.1\r\nHost: example\r\n\r\n",
             "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
             "GET /a HTTP/1.1\r\nHost: x\r\nCookie: ZONALSRV=a.-1y2p0ij32e8e7\r\n\r\n\u{FF}GET /b HTTP/1.1\r\n\r\n",
-        ].map { Array($0.utf8) }
+        ].map { Array($0.utf8) } + HTTP2Bytes.conversations
     ) { bytes in
         let chunks = bytes.split(separator: 0xFF, omittingEmptySubsequences: false).map(Array.init)
         let answer = HTTPFrontHarness.feed(chunks)
-        precondition(answer.isEmpty || answer.starts(with: Array("HTTP/1.".utf8)), "the balancer wrote something that is not HTTP")
+        let isHTTP2 = chunks.joined().starts(with: HTTP2Bytes.preface)
+        precondition(
+            answer.isEmpty || answer.starts(with: Array("HTTP/1.".utf8)) || isHTTP2 && HTTP2Bytes.isServerAnswer(answer),
+            "the balancer wrote something that is neither HTTP/1 nor whole HTTP/2 frames: \(answer.prefix(48))")
     }
 
     /// Durations in topology files and options: nil, or a value within range that adds to an instant.

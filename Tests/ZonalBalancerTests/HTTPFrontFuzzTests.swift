@@ -29,6 +29,34 @@ struct HTTPFrontFuzzTests {
         }
     }
 
+    @Test("intact HTTP/2 conversations get SETTINGS first and a HEADERS answer on each request stream")
+    func intactHTTP2() {
+        for (index, conversation) in HTTP2Bytes.conversations.enumerated() {
+            let answer = HTTPFrontHarness.feed([conversation])
+            let frames = HTTP2Bytes.frames(in: answer)
+            #expect(HTTP2Bytes.isServerAnswer(answer), "conversation \(index) got \(answer.count) bytes that are not whole frames")
+            let reset = index == HTTP2Bytes.conversations.count - 1
+            #expect(reset || frames?.contains { $0.type == 0x1 && $0.stream == 1 } == true, "conversation \(index): \(frames ?? [])")
+        }
+    }
+
+    @Test("damaged HTTP/2 conversations get only whole frames back", arguments: 0..<4)
+    func damagedHTTP2(batch: UInt64) async {
+        var random = SeededRandom(seed: 0x2_F0_22 &+ batch)
+        for round in 0..<120 {
+            await Task.yield()
+            var bytes = HTTP2Bytes.conversations[Int.random(in: 0..<HTTP2Bytes.conversations.count, using: &random)]
+            // The preface stays whole half the time, so that the frames behind it are reached.
+            let keep = Bool.random(using: &random) ? HTTP2Bytes.preface.count : 0
+            var rest = Array(bytes.dropFirst(keep))
+            for _ in 0..<Int.random(in: 1...4, using: &random) { damage(&rest, &random) }
+            bytes = Array(bytes.prefix(keep)) + rest
+            let answer = HTTPFrontHarness.feed(split(bytes, &random))
+            let isHTTP1 = answer.starts(with: Array("HTTP/1.".utf8))
+            #expect(answer.isEmpty || isHTTP1 || HTTP2Bytes.isServerAnswer(answer), "seed \(batch) round \(round): \(answer.prefix(40))")
+        }
+    }
+
     @Test("damaged requests get only well-formed answers of the balancer's own", arguments: 0..<8)
     func damaged(batch: UInt64) async {
         var random = SeededRandom(seed: 0xF0_22 &+ batch)
