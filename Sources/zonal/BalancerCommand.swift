@@ -70,10 +70,3 @@ struct BalancerCommand: AsyncParsableCommand {
         return first
     }
 }
-
-extension PoolPlan {
-    /// Whether balancer instances share this pool's persistence table through the coordinator.
-    var sharesPersistence: Bool {
-        if case .sourceAddress = persistence { true } else { false }
-    }
-}

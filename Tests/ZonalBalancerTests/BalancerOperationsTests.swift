@@ -112,12 +112,12 @@ struct BalancerOperationsTests {
     }
 
     @Test("a reload applies pool changes in place and keeps what servers that stay have learned")
-    func reload() throws {
+    func reload() async throws {
         let edited = Self.yaml.replacingOccurrences(of: "retries: 1", with: "retries: 1, scheduling: least_connections")
         let balancer = try balancer { try BalancerPlan(topology: try TopologyLoader.parse(edited), service: "lb", node: "a1") }
         let pool = try #require(balancer.pools["web"])
         pool.setHealth("web@a1", .unhealthy)
-        let report = try balancer.reload()
+        let report = try await balancer.reload()
         #expect(report.reconfigured == ["web"] && report.notApplied.isEmpty)
         #expect(pool.plan.scheduling == .leastConnections)
         #expect(pool.snapshot().servers.first { $0.id == "web@a1" }?.health == .unhealthy, "health survives a reload")

@@ -66,7 +66,7 @@ public struct BalancerAdminAPI: Sendable {
             }
         }
         router.post("/reload") { _, _ -> Response in
-            do { return Response.json(try balancer.reload()) } catch {
+            do { return Response.json(try await balancer.reload()) } catch {
                 return Response.json(status: .unprocessableContent, ["error": "reload failed, the running configuration stays: \(error)"])
             }
         }

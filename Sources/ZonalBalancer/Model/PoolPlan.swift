@@ -87,3 +87,10 @@ public struct PoolPlan: Sendable, Hashable {
         self.outliers = outliers
     }
 }
+
+extension PoolPlan {
+    /// Whether balancer instances share this pool's persistence table through the coordinator.
+    public var sharesPersistence: Bool {
+        if case .sourceAddress = persistence { true } else { false }
+    }
+}

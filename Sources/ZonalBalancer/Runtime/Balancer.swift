@@ -8,18 +8,22 @@ import ZonalCoordination
 import ZonalCore
 
 /// One running balancer instance: its pools, listeners, health checks, persistence sharing and
-/// admin operations. Pools are made once; a reload or an admin change reconfigures them in
-/// place, so established connections and in-flight requests are untouched.
+/// admin operations. A reload or an admin change reconfigures pools in place, so established
+/// connections and in-flight requests are untouched; a reload also adds and removes pools and
+/// listeners, and replaces a listener whose settings changed (its connections drain).
 public final class Balancer: Sendable {
-    public let pools: [String: BackendPool]
     private let plan: Mutex<BalancerPlan>
-    private let checks: [String: PoolHealthChecks]
-    private let sharing: [AffinitySharing]
-    private let roleRouting: [RoleRouting]
+    private let runtimes: Mutex<[String: PoolRuntime]>
+    /// Bumped for a pool made anew by a reload, so that its listeners are replaced too.
+    private let poolGenerations = Mutex<[String: Int]>([:])
     /// Certificates of the HTTPS listeners, by listener name.
-    private let certificates: [String: TLSContextSource]
+    private let certificates: Mutex<[String: TLSContextSource]>
+    private let listeners: ListenerSet
+    private let coordinator: (any Coordinator)?
     private let reloadPlan: @Sendable () throws -> BalancerPlan
     private let logger: Logger
+    /// Told each listener's bound address, as it binds.
+    private let onListening = Mutex<@Sendable (BalancerPlan.Listener, SocketAddress) -> Void>({ _, _ in })
     /// The time source of the pools and of every periodic task.
     let clock: any ZonalClock
 
@@ -35,109 +39,142 @@ public final class Balancer: Sendable {
         for listener in plan.listeners {
             if let files = listener.tls { certificates[listener.name] = try TLSContextSource(files: files) }
         }
-        self.certificates = certificates
+        self.certificates = Mutex(certificates)
         self.plan = Mutex(plan)
+        self.coordinator = coordinator
         self.reloadPlan = reloadPlan
         self.logger = logger
         self.clock = clock
-        let shares = Mutex<[String: AffinitySharing]>([:])
-        var pools: [String: BackendPool] = [:]
+        listeners = ListenerSet(clock: clock, logger: logger)
+        var runtimes: [String: PoolRuntime] = [:]
         for poolPlan in plan.pools {
-            pools[poolPlan.name] = BackendPool(
-                plan: poolPlan,
-                clock: clock,
-                onZoneSwitch: { pool, change in
-                    Counter(label: "zonal_balancer_zone_switches_total", dimensions: [("pool", pool), ("to", change.to.rawValue)]).increment()
-                    logger.notice("zone switch", metadata: ["pool": "\(pool)", "from": "\(change.from)", "to": "\(change.to)", "cause": "\(change.cause)"])
-                },
-                onAffinity: { pool, client, server in
-                    shares.withLock { $0[pool] }?.publish(client: client, server: server)
-                }
-            )
+            runtimes[poolPlan.name] = PoolRuntime(
+                plan: poolPlan, topology: plan.topology, service: plan.service, coordinator: coordinator, clock: clock, logger: logger)
         }
-        self.pools = pools
-        checks = pools.mapValues { PoolHealthChecks(pool: $0, logger: logger) }
-        var sharing: [AffinitySharing] = []
-        if let coordinator {
-            for poolPlan in plan.pools {
-                guard case .sourceAddress(let timeout) = poolPlan.persistence, let pool = pools[poolPlan.name] else { continue }
-                let share = AffinitySharing(
-                    coordinator: coordinator, prefix: "/zonal/\(plan.topology)/balancer/\(plan.service)/\(poolPlan.name)/affinity/",
-                    pool: pool, timeout: timeout, clock: clock, logger: logger)
-                sharing.append(share)
-            }
-        }
-        shares.withLock { table in for share in sharing { table[share.pool.name] = share } }
-        self.sharing = sharing
-        roleRouting = plan.pools.compactMap { poolPlan -> RoleRouting? in
-            guard let routing = poolPlan.databaseRouting, let coordinator, let pool = pools[poolPlan.name] else { return nil }
-            return RoleRouting(
-                pool: pool, directory: ServiceRoleDirectory(coordinator: coordinator, service: routing.service),
-                role: routing.role, clock: clock, logger: logger)
-        }
+        self.runtimes = Mutex(runtimes)
     }
 
     public var currentPlan: BalancerPlan { plan.withLock { $0 } }
 
-    /// The listeners as services, then the upkeep (checks, sharing, SIGHUP). `onListening` is
-    /// told each listener's bound address.
+    /// The pools by name.
+    public var pools: [String: BackendPool] { runtimes.withLock { $0.mapValues(\.pool) } }
+
+    /// The listeners, then the upkeep (checks, sharing, SIGHUP). `onListening` is told each
+    /// listener's bound address, at start and when a reload binds one.
     public func services(onListening: @escaping @Sendable (BalancerPlan.Listener, SocketAddress) -> Void = { _, _ in }) -> [any Service] {
-        var services: [any Service] = []
-        let plan = currentPlan
-        for listener in plan.listeners {
-            guard let pool = pools[listener.pool] else { continue }
-            switch listener.mode {
-            case .http, .https:
-                services.append(
-                    HTTPProxy(
-                        name: listener.name, host: listener.host, port: listener.port, pool: pool, settings: plan.http,
-                        maxConnections: plan.connections.maxConnections, http2: listener.http2, tls: certificates[listener.name], logger: logger,
-                        onBound: { onListening(listener, $0) }))
-            case .tcp:
-                services.append(
-                    TCPProxy(
-                        name: listener.name, host: listener.host, port: listener.port, pool: pool, limits: plan.connections, logger: logger,
-                        onBound: { onListening(listener, $0) }))
-            }
-        }
-        services.append(Upkeep(balancer: self))
-        return services
+        self.onListening.withLock { $0 = onListening }
+        return [Listeners(balancer: self), Upkeep(balancer: self)]
     }
 
     public func snapshots() -> [PoolSnapshot] {
         pools.values.map { $0.snapshot() }.sorted { $0.name < $1.name }
     }
 
-    /// Reads the topology again and applies pool changes. Listener changes need a restart and
-    /// are reported, not applied.
+    /// Reads the topology again and applies it: pools are reconfigured in place, added or
+    /// removed; listeners are added, replaced when their settings changed, or removed. What
+    /// could not be applied is reported and the rest goes ahead.
     @discardableResult
-    public func reload() throws -> ReloadReport {
+    public func reload() async throws -> ReloadReport {
         let next = try reloadPlan()
         var report = ReloadReport()
         refreshCertificates(&report)
-        let current = currentPlan
-        if next.listeners != current.listeners {
-            report.notApplied.append("listener changes take effect at the next restart")
-        }
-        for poolPlan in next.pools {
-            guard let pool = pools[poolPlan.name] else {
-                report.notApplied.append("new pool \(poolPlan.name) takes effect at the next restart")
-                continue
-            }
-            if pool.plan != poolPlan {
-                pool.reconfigure(poolPlan)
-                checks[poolPlan.name]?.sync()
-                report.reconfigured.append(poolPlan.name)
-            }
-        }
+        applyPools(of: next, &report)
         plan.withLock { $0 = next }
+        let outcome = await applyListeners(of: next)
+        report.reconfigured +=
+            outcome.started.map { "new listener \($0)" } + outcome.replaced.map { "listener \($0)" }
+            + outcome.removed.map { "removed listener \($0)" }
+        report.notApplied += outcome.failed.sorted { $0.key < $1.key }.map { "listener \($0.key): \($0.value)" }
         logger.notice("reloaded", metadata: ["reconfigured": "\(report.reconfigured)", "not_applied": "\(report.notApplied)"])
         return report
     }
 
+    /// Reconfigures pools that stay, makes those that are new, and stops those no longer
+    /// named. A pool whose persistence sharing or database routing changed is made anew.
+    private func applyPools(of next: BalancerPlan, _ report: inout ReloadReport) {
+        var started: [PoolRuntime] = []
+        var stopped: [PoolRuntime] = []
+        runtimes.withLock { runtimes in
+            for poolPlan in next.pools {
+                if let runtime = runtimes[poolPlan.name], !Self.needsNewRuntime(runtime.pool.plan, poolPlan) {
+                    guard runtime.pool.plan != poolPlan else { continue }
+                    runtime.pool.reconfigure(poolPlan)
+                    runtime.checks.sync()
+                    report.reconfigured.append(poolPlan.name)
+                    continue
+                }
+                let old = runtimes[poolPlan.name]
+                if let old { stopped.append(old) }
+                let runtime = PoolRuntime(
+                    plan: poolPlan, topology: next.topology, service: next.service, coordinator: coordinator, clock: clock, logger: logger)
+                runtimes[poolPlan.name] = runtime
+                started.append(runtime)
+                report.reconfigured.append(old == nil ? "new pool \(poolPlan.name)" : "pool \(poolPlan.name) made anew")
+            }
+            let kept = Set(next.pools.map(\.name))
+            for (name, runtime) in runtimes where !kept.contains(name) {
+                stopped.append(runtime)
+                runtimes[name] = nil
+                report.reconfigured.append("removed pool \(name)")
+            }
+        }
+        poolGenerations.withLock { generations in
+            for runtime in started { generations[runtime.name, default: 0] += 1 }
+        }
+        stopped.forEach { $0.stop() }
+        started.forEach { $0.start() }
+    }
+
+    /// Sharing and role routing are set up when a pool is made.
+    private static func needsNewRuntime(_ old: PoolPlan, _ new: PoolPlan) -> Bool {
+        old.sharesPersistence != new.sharesPersistence || old.databaseRouting != new.databaseRouting
+    }
+
+    /// Brings the running listeners in line with `next`; `starting` binds them the first time.
+    private func applyListeners(of next: BalancerPlan, starting: Bool = false) async -> ListenerSet.Outcome {
+        let generations = poolGenerations.withLock { $0 }
+        let wanted = next.listeners.map {
+            ListenerSet.Configuration(listener: $0, http: next.http, connections: next.connections, poolGeneration: generations[$0.pool, default: 0])
+        }
+        let make = { configuration in self.makeListener(configuration) }
+        return starting ? await listeners.start(wanted, make: make) : await listeners.apply(wanted, make: make)
+    }
+
+    /// The listener for `configuration`, with its pool and (for HTTPS) its certificate.
+    private func makeListener(_ configuration: ListenerSet.Configuration) -> Result<any BalancerListener, any Error> {
+        let listener = configuration.listener
+        guard let pool = pools[listener.pool] else { return .failure(BalancerPlanError("no pool named \(listener.pool)")) }
+        let onListening = onListening.withLock { $0 }
+        let onBound: @Sendable (SocketAddress) -> Void = { onListening(listener, $0) }
+        switch listener.mode {
+        case .http, .https:
+            let source: TLSContextSource?
+            do { source = try certificate(for: listener) } catch { return .failure(error) }
+            return .success(
+                HTTPProxy(
+                    name: listener.name, host: listener.host, port: listener.port, pool: pool, settings: configuration.http,
+                    maxConnections: configuration.connections.maxConnections, http2: listener.http2, tls: source, logger: logger, onBound: onBound))
+        case .tcp:
+            return .success(
+                TCPProxy(
+                    name: listener.name, host: listener.host, port: listener.port, pool: pool, limits: configuration.connections, logger: logger,
+                    onBound: onBound))
+        }
+    }
+
+    /// The certificate source of an HTTPS listener, loaded when the listener is new or its
+    /// files changed.
+    private func certificate(for listener: BalancerPlan.Listener) throws(TLSLoadError) -> TLSContextSource? {
+        guard let files = listener.tls else { return nil }
+        if let known = certificates.withLock({ $0[listener.name] }), known.files == files { return known }
+        let source = try TLSContextSource(files: files)
+        certificates.withLock { $0[listener.name] = source }
+        return source
+    }
+
     /// Serves renewed certificates; a renewal that does not load is reported and the old one stays.
     private func refreshCertificates(_ report: inout ReloadReport) {
-        for (listener, source) in certificates.sorted(by: { $0.key < $1.key }) {
+        for (listener, source) in certificates.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
             do {
                 if try source.refresh() {
                     report.reconfigured.append("certificate of \(listener)")
@@ -182,12 +219,31 @@ public final class Balancer: Sendable {
     }
 
     private func change(pool name: String, _ edit: (inout PoolPlan) throws(BalancerAdminError) -> Void) throws(BalancerAdminError) {
-        guard let pool = pools[name] else { throw .notFound("no pool named \(name); pools: \(pools.keys.sorted().joined(separator: ", "))") }
-        var poolPlan = pool.plan
+        guard let runtime = runtimes.withLock({ $0[name] }) else {
+            throw .notFound("no pool named \(name); pools: \(pools.keys.sorted().joined(separator: ", "))")
+        }
+        var poolPlan = runtime.pool.plan
         try edit(&poolPlan)
-        pool.reconfigure(poolPlan)
-        checks[name]?.sync()
+        runtime.pool.reconfigure(poolPlan)
+        runtime.checks.sync()
         logger.notice("pool changed by the admin API", metadata: ["pool": "\(name)"])
+    }
+
+    /// The listeners of the plan, bound at start (a port that cannot be had stops the
+    /// balancer with the reason); at graceful shutdown they stop accepting and established
+    /// connections are left to finish.
+    struct Listeners: Service {
+        let balancer: Balancer
+
+        func run() async throws {
+            let outcome = await balancer.applyListeners(of: balancer.currentPlan, starting: true)
+            if let (name, reason) = outcome.failed.sorted(by: { $0.key < $1.key }).first {
+                await balancer.listeners.closeAll()
+                throw BalancerPlanError("listener \(name): \(reason)")
+            }
+            try? await gracefulShutdown()
+            await balancer.listeners.closeAll()
+        }
     }
 
     /// Health checks, persistence sharing, failback timing and SIGHUP reloads, for as long as
@@ -196,11 +252,10 @@ public final class Balancer: Sendable {
         let balancer: Balancer
 
         func run() async throws {
-            balancer.checks.values.forEach { $0.sync() }
-            defer { balancer.checks.values.forEach { $0.stop() } }
+            let runtimes = { balancer.runtimes.withLock { Array($0.values) } }
+            runtimes().forEach { $0.start() }
+            defer { runtimes().forEach { $0.stop() } }
             await withDiscardingTaskGroup { group in
-                for share in balancer.sharing { group.addTask { await share.run() } }
-                for routing in balancer.roleRouting { group.addTask { await routing.run() } }
                 group.addTask { await reloadOnHangUp() }
                 group.addTask { await tickZones() }
                 group.addTask { await watchCertificates() }
@@ -211,7 +266,7 @@ public final class Balancer: Sendable {
 
         private func reloadOnHangUp() async {
             for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                do { try balancer.reload() } catch {
+                do { try await balancer.reload() } catch {
                     balancer.logger.error("reload failed; the running configuration stays", metadata: ["error": "\(error)"])
                 }
             }
@@ -219,7 +274,6 @@ public final class Balancer: Sendable {
 
         /// Picks up renewed certificate files within a few seconds, without a reload.
         private func watchCertificates() async {
-            guard !balancer.certificates.isEmpty else { return }
             while !Task.isCancelled {
                 guard (try? await balancer.clock.sleep(for: .seconds(5))) != nil else { return }
                 var report = ReloadReport()

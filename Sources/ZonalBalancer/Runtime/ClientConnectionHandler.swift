@@ -82,6 +82,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var clientAddress = "unknown"
     private var exchange: Exchange?
     private var pendingRead = false
+    /// On an HTTP/2 stream answered before its request ended: body bytes still taken (and
+    /// dropped) so that the client reads the answer rather than a reset; beyond this many the
+    /// stream is reset after all.
+    private var discardBudget: Int?
+    /// Request bytes an answered HTTP/2 stream may still send before it is reset.
+    static let discardLimit = 1 << 20
 
     init(environment: Environment, headTimer: RequestHeadTimer?) {
         self.environment = environment
@@ -114,7 +120,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             headTimer?.headReceived()
             begin(head)
         case .body(let part):
-            guard let exchange else { return }
+            guard let exchange else {
+                discard(part.readableBytes, context: context)
+                return
+            }
             exchange.bodyBytes += part.readableBytes
             let limit = environment.settings.limits.maxBodyBytes
             if limit > 0 && exchange.bodyBytes > limit {
@@ -368,7 +377,21 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         // Before the write: writing the end may hand over a pipelined request at once.
         if keepAlive { headTimer?.awaitNextHead() }
         let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
-        if !keepAlive { written.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
+        guard !keepAlive else { return }
+        if headTimer == nil {
+            // An HTTP/2 stream ends when the client's request does; the connection carries on.
+            discardBudget = Self.discardLimit
+            return
+        }
+        written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    /// Drops `count` body bytes of a request already answered, resetting the stream once too
+    /// many came.
+    private func discard(_ count: Int, context: ChannelHandlerContext) {
+        guard let budget = discardBudget else { return }
+        discardBudget = budget - count
+        if budget - count < 0 { context.close(promise: nil) }
     }
 }
 

@@ -10,7 +10,7 @@ import ZonalCore
 /// A layer-7 listener: HTTP/1.1 with keep-alive and pipelining towards clients, and HTTP/2
 /// (ALPN `h2` over TLS, prior knowledge in cleartext) unless turned off; requests spread over
 /// the pool's servers on pooled kept-alive HTTP/1.1 connections, bodies streamed both ways.
-public struct HTTPProxy: Service {
+public struct HTTPProxy: Service, BalancerListener {
     public var name: String
     public var host: String
     public var port: Int
@@ -52,6 +52,10 @@ public struct HTTPProxy: Service {
     }
 
     public func run() async throws {
+        try await serveUntilShutdown()
+    }
+
+    func bind(tracker: ConnectionTracker) async throws -> any Channel {
         var settings = self.settings
         if tls != nil { settings.scheme = "https" }
         let tls = self.tls
@@ -59,7 +63,7 @@ public struct HTTPProxy: Service {
         let metrics = ProxyMetrics(listener: name, pool: pool.name)
         let environment = ClientConnectionHandler.Environment(
             pool: pool, settings: settings, caches: ServerConnectionCaches(), metrics: metrics, logger: logger)
-        let bootstrap = ServerBootstrap.zonalListener(maxConnections: maxConnections)
+        let bootstrap = ServerBootstrap.zonalListener(maxConnections: maxConnections, tracker: tracker)
             .childChannelInitializer { client in
                 client.eventLoop.makeCompletedFuture {
                     metrics.clientConnected()
@@ -68,7 +72,7 @@ public struct HTTPProxy: Service {
                     try Self.configureClient(client, environment: environment, http2: http2)
                 }
             }
-        try await bootstrap.serve(
+        return try await bootstrap.bindListener(
             host: host, port: port, logger: logger, describing: "\(tls == nil ? "HTTP" : "HTTPS") listener \(name) for pool \(pool.name)", onBound: onBound)
     }
 }
@@ -101,12 +105,14 @@ extension HTTPProxy {
 extension ServerBootstrap {
     /// A listening bootstrap with the options every Zonal listener uses. Beyond
     /// `maxConnections` open client connections it stops accepting (they wait in the backlog)
-    /// until one closes, so a flood of connections cannot exhaust descriptors or memory.
-    static func zonalListener(maxConnections: Int) -> ServerBootstrap {
+    /// until one closes, so a flood of connections cannot exhaust descriptors or memory; every
+    /// accepted connection is known to `tracker`.
+    static func zonalListener(maxConnections: Int, tracker: ConnectionTracker) -> ServerBootstrap {
         ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelInitializer { server in
                 server.eventLoop.makeCompletedFuture {
                     try server.pipeline.syncOperations.addHandler(AvailableConnectionsChannelHandler(maxConnections: maxConnections))
+                    try server.pipeline.syncOperations.addHandler(ConnectionTracker.Handler(tracker: tracker))
                 }
             }
             .serverChannelOption(.backlog, value: 1024)
@@ -115,13 +121,13 @@ extension ServerBootstrap {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
     }
 
-    /// Binds, reports the address, and accepts until graceful shutdown; established
-    /// connections are left to finish.
-    func serve(host: String, port: Int, logger: Logger, describing: String, onBound: @Sendable (SocketAddress) -> Void) async throws {
+    /// Binds and reports the address; the returned channel accepts until it is closed.
+    func bindListener(host: String, port: Int, logger: Logger, describing: String, onBound: @Sendable (SocketAddress) -> Void) async throws
+        -> any Channel
+    {
         let server = try await bind(host: host, port: port).get()
         if let address = server.localAddress { onBound(address) }
         logger.info("\(describing) ready", metadata: ["address": "\(server.localAddress.map { "\($0)" } ?? "?")"])
-        try? await gracefulShutdown()
-        try await server.close()
+        return server
     }
 }

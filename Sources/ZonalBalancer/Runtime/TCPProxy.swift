@@ -9,7 +9,7 @@ import ZonalObservability
 /// pool picks. A server that refuses or does not answer within the connect timeout is skipped
 /// for another (up to the pool's `retries`), so a dead server costs the client nothing; it also
 /// counts towards the server's ejection.
-public struct TCPProxy: Service {
+public struct TCPProxy: Service, BalancerListener {
     public var name: String
     public var host: String
     public var port: Int
@@ -33,11 +33,15 @@ public struct TCPProxy: Service {
     }
 
     public func run() async throws {
+        try await serveUntilShutdown()
+    }
+
+    func bind(tracker: ConnectionTracker) async throws -> any Channel {
         let pool = self.pool
         let logger = self.logger
         let metrics = ProxyMetrics(listener: name, pool: pool.name)
         let idleTimeout = TimeAmount.nanoseconds(limits.tcpIdleTimeout.nanoseconds)
-        let bootstrap = ServerBootstrap.zonalListener(maxConnections: limits.maxConnections)
+        let bootstrap = ServerBootstrap.zonalListener(maxConnections: limits.maxConnections, tracker: tracker)
             .childChannelInitializer { client in
                 client.eventLoop.makeCompletedFuture {
                     // Every byte of the relay passes the client channel, one way or the other.
@@ -46,7 +50,7 @@ public struct TCPProxy: Service {
                     Self.relay(client, pool: pool, metrics: metrics, logger: logger)
                 }
             }
-        try await bootstrap.serve(host: host, port: port, logger: logger, describing: "TCP listener for pool \(pool.name)", onBound: onBound)
+        return try await bootstrap.bindListener(host: host, port: port, logger: logger, describing: "TCP listener for pool \(pool.name)", onBound: onBound)
     }
 
     /// One warning per pool per 10 s when no server takes connections, however many arrive.

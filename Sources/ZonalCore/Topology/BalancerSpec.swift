@@ -193,10 +193,14 @@ public struct ConnectionLimits: Sendable, Hashable {
     /// A TCP-mode connection that carried no byte either way for this long is closed (HAProxy's
     /// `timeout client`). Default 1 h.
     public var tcpIdleTimeout: Duration
+    /// Connections of a listener that a reload removed or replaced may finish for this long
+    /// before they are closed. Default 30 s.
+    public var drainTimeout: Duration
 
-    public init(maxConnections: Int = 10_000, tcpIdleTimeout: Duration = .seconds(3600)) {
+    public init(maxConnections: Int = 10_000, tcpIdleTimeout: Duration = .seconds(3600), drainTimeout: Duration = .seconds(30)) {
         self.maxConnections = maxConnections
         self.tcpIdleTimeout = tcpIdleTimeout
+        self.drainTimeout = drainTimeout
     }
 }
 

@@ -40,10 +40,11 @@ extension TopologyReader {
         if let connectionsNode = fields["connections"],
             let connectionFields = YAMLFields(
                 connectionsNode, subject: "`connections` of \(subject)", problems: problems,
-                allowedKeys: ["max", "tcp_idle_timeout"])
+                allowedKeys: ["max", "tcp_idle_timeout", "drain_timeout"])
         {
             connections.maxConnections = connectionFields.int("max", in: 1...1_000_000) ?? connections.maxConnections
             connections.tcpIdleTimeout = connectionFields.duration("tcp_idle_timeout") ?? connections.tcpIdleTimeout
+            connections.drainTimeout = connectionFields.duration("drain_timeout") ?? connections.drainTimeout
         }
         record("\(path).admin_token", fields.line(of: "admin_token"))
         return BalancerSpec(listeners: listeners, pools: pools, http: http, connections: connections, adminToken: fields.string("admin_token"))
