@@ -64,6 +64,31 @@ struct HTTPProxyTests {
         try await b.stop()
     }
 
+    @Test("pipelined requests are answered in order, bodies included, and a malformed one behind them gets 400 after their answers")
+    func pipelining() async throws {
+        let a = try await startHTTPServer(name: "a")
+        let pool = BackendPool(plan: PoolPlan(name: "p", backends: [backend("a", a)]))
+        let proxy = try await startHTTPProxy(pool)
+        var requests = ""
+        for n in 1...20 { requests += "GET /bytes?n=\(n) HTTP/1.1\r\nHost: x\r\n\r\n" }
+        requests += "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+        requests += "GET /bytes?n=2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        let answers = try await rawExchange(host: proxy.host, port: proxy.port, requests)
+        let lengths = answers.components(separatedBy: "\r\n").compactMap { line -> Int? in
+            line.lowercased().hasPrefix("content-length: ") ? Int(line.dropFirst(16)) : nil
+        }
+        // The echo streams its answer chunked: it has no Content-Length.
+        #expect(lengths == Array(1...20) + [2], "\(answers.prefix(300))")
+        #expect(answers.contains("hello\r\n"), "\(answers.suffix(300))")
+
+        let broken = try await rawExchange(
+            host: proxy.host, port: proxy.port, "GET /bytes?n=4 HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+        #expect(broken.hasPrefix("HTTP/1.1 200") && broken.contains("zzzz") && broken.contains("HTTP/1.1 400"), "\(broken)")
+        #expect(broken.range(of: "HTTP/1.1 200")!.lowerBound < broken.range(of: "HTTP/1.1 400")!.lowerBound)
+        try await proxy.stop()
+        try await a.stop()
+    }
+
     @Test("streams large bodies both ways, and HTTP/1.0 and pipelined requests work", arguments: [0, 1, 300_000, 5_000_000])
     func bodies(size: Int) async throws {
         let a = try await startHTTPServer(name: "a")

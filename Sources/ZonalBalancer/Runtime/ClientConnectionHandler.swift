@@ -82,6 +82,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var clientAddress = "unknown"
     private var exchange: Exchange?
     private var pendingRead = false
+    /// Parts of pipelined requests that arrived while an earlier one was still being answered,
+    /// served in order once it is; reads stop while they hold more than ``connectBufferLimit``.
+    private var pipelined: [HTTPServerRequestPart] = []
+    private var pipelinedBytes = 0
+    /// The decoder's error about a pipelined request, answered once those before it are.
+    private var pipelinedError: HTTPParserError?
     /// On an HTTP/2 stream answered before its request ended: body bytes still taken (and
     /// dropped) so that the client reads the answer rather than a reset; beyond this many the
     /// stream is reset after all.
@@ -115,7 +121,19 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        receive(unwrapInboundIn(data), context: context)
+    }
+
+    /// Handles one part of a request, or keeps it when it belongs to a request pipelined behind
+    /// one still being answered. Reading on meanwhile, rather than pausing the socket after
+    /// every request, saves re-arming it in the kernel each time.
+    private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        if exchange != nil && isNewRequest(part) || !pipelined.isEmpty {
+            if case .body(let bytes) = part { pipelinedBytes += bytes.readableBytes }
+            pipelined.append(part)
+            return
+        }
+        switch part {
         case .head(let head):
             headTimer?.headReceived()
             begin(head)
@@ -155,6 +173,28 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
+    private func isNewRequest(_ part: HTTPServerRequestPart) -> Bool {
+        if case .head = part { true } else { false }
+    }
+
+    /// Serves the pipelined parts kept while the previous request was answered.
+    private func servePipelined() {
+        guard let context, !pipelined.isEmpty || pipelinedError != nil else { return }
+        let parts = pipelined
+        pipelined = []
+        pipelinedBytes = 0
+        for part in parts { receive(part, context: context) }
+        pipelinedBytes = pipelined.reduce(0) { total, part in
+            if case .body(let bytes) = part { total + bytes.readableBytes } else { total }
+        }
+        if exchange == nil, pipelined.isEmpty, let error = pipelinedError {
+            pipelinedError = nil
+            refuse(error)
+            return
+        }
+        resumeClientReads()
+    }
+
     func channelReadComplete(context: ChannelHandlerContext) {
         exchange?.server?.flush()
         context.fireChannelReadComplete()
@@ -165,6 +205,17 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
             context.close(promise: nil)
             return
         }
+        // A request pipelined behind one being answered is malformed: that answer goes first.
+        if let exchange, exchange.requestEnded || !pipelined.isEmpty {
+            pipelinedError = parseError
+            return
+        }
+        refuse(parseError)
+    }
+
+    /// Answers a malformed request with 400 (431 for an oversized head) and closes.
+    private func refuse(_ parseError: HTTPParserError) {
+        guard let context else { return }
         let refusal: ProxyError =
             parseError == .headerOverflow
             ? .headersTooLarge(size: environment.settings.limits.maxHeaderBytes + 1, limit: environment.settings.limits.maxHeaderBytes)
@@ -190,7 +241,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func read(context: ChannelHandlerContext) {
-        if let exchange, exchange.server.map { !$0.channel.isWritable } ?? (exchange.unsentBytes > Self.connectBufferLimit) {
+        if pipelinedBytes > Self.connectBufferLimit
+            || exchange.map({ exchange in exchange.server.map { !$0.channel.isWritable } ?? (exchange.unsentBytes > Self.connectBufferLimit) }) == true
+        {
             pendingRead = true
         } else {
             context.read()
@@ -377,7 +430,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler, RemovableChannelHandl
         // Before the write: writing the end may hand over a pipelined request at once.
         if keepAlive { headTimer?.awaitNextHead() }
         let written = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
-        guard !keepAlive else { return }
+        guard !keepAlive else {
+            servePipelined()
+            return
+        }
         if headTimer == nil {
             // An HTTP/2 stream ends when the client's request does; the connection carries on.
             discardBudget = Self.discardLimit

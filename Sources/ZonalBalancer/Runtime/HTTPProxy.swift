@@ -89,15 +89,16 @@ extension HTTPProxy {
         try client.pipeline.syncOperations.addHandler(detector)
     }
 
-    /// HTTP/1.1: head timer on raw bytes, the codec with pipelining, then the proxying handler.
+    /// HTTP/1.1: head timer on raw bytes, the codec, then the proxying handler.
     static func configureHTTP1(_ client: any Channel, environment: ClientConnectionHandler.Environment) throws {
         let timer = RequestHeadTimer(headerTimeout: environment.settings.headerTimeout, keepAliveTimeout: environment.settings.keepAliveTimeout)
         try client.pipeline.syncOperations.addHandler(timer)
         // An upgrade configuration without upgraders: nothing is upgraded here, but the request
         // decoder then keeps the bytes behind an `Upgrade` request for the relay (UpgradeTunnel)
         // instead of dropping them.
+        // Pipelined requests are kept and served in order by ClientConnectionHandler itself.
         try client.pipeline.syncOperations.configureHTTPServerPipeline(
-            withPipeliningAssistance: true, withServerUpgrade: (upgraders: [], completionHandler: { _ in }), withErrorHandling: false)
+            withPipeliningAssistance: false, withServerUpgrade: (upgraders: [], completionHandler: { _ in }), withErrorHandling: false)
         try client.pipeline.syncOperations.addHandler(ClientConnectionHandler(environment: environment, headTimer: timer))
     }
 }

@@ -16,7 +16,6 @@ enum UpgradeTunnel {
         let serverGlue = GlueHandler()
         let clientPipeline = client.pipeline.syncOperations
         try clientPipeline.removeHandler(type: ClientConnectionHandler.self)
-        try clientPipeline.removeHandler(type: HTTPServerPipelineHandler.self)
         try clientPipeline.removeHandler(type: NIOHTTPResponseHeadersValidator.self)
         try clientPipeline.removeHandler(type: HTTPResponseEncoder.self)
         try clientPipeline.removeHandler(type: RequestHeadTimer.self)
