@@ -1,9 +1,9 @@
 """Reads wrk --latency output on stdin; prints one tab-separated row:
-name, mode, payload, requests/s, p50 ms, p99 ms, errors."""
+peer, cell, requests/s, p50 ms, p99 ms, errors."""
 import re
 import sys
 
-name, mode, payload = sys.argv[1:4]
+peer, cell = sys.argv[1:3]
 text = sys.stdin.read()
 
 
@@ -22,4 +22,4 @@ if socket_errors:
 non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 if non2xx:
     errors += int(non2xx.group(1))
-print(f"{name}\t{mode}\t{payload}\t{rate:.0f}\t{p50:.2f}\t{p99:.2f}\t{errors}")
+print(f"{peer}\t{cell}\t{rate:.0f}\t{p50:.2f}\t{p99:.2f}\t{errors}")
