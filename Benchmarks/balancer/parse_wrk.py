@@ -7,14 +7,18 @@ peer, cell = sys.argv[1:3]
 text = sys.stdin.read()
 
 
-def milliseconds(value):
-    number, unit = re.match(r"([\d.]+)(us|ms|s)", value).groups()
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+def milliseconds(percentile):
+    found = re.search(percentile + r"\s+([\d.]+)(us|ms|s|m)\b", text)
+    if not found:
+        sys.stderr.write(f"no {percentile} latency in wrk's output:\n{text}\n")
+        return float("nan")
+    number, unit = found.groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
 rate = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
-p50 = milliseconds(re.search(r"50%\s+(\S+)", text).group(1))
-p99 = milliseconds(re.search(r"99%\s+(\S+)", text).group(1))
+p50 = milliseconds("50%")
+p99 = milliseconds("99%")
 errors = 0
 socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
 if socket_errors:
