@@ -42,13 +42,8 @@ struct ListenerReloadTests {
         let poolA = "        - { name: pa, servers: [{ address: \(a.host), port: \(a.port), zone: z }] }"
         let poolB = "        - { name: pb, servers: [{ address: \(b.host), port: \(b.port), zone: z }] }"
         let first = Self.yaml(address: address, listeners: "        - { name: web, port: 8000, pool: pa }", pools: poolA)
-        let current = Mutex(first)
-        let plan = try BalancerPlan(topology: try TopologyLoader.parse(first), service: "lb", node: "n1")
-        let balancer = try Balancer(plan: plan, coordinator: nil, logger: Logger(label: "test.reload")) {
-            try BalancerPlan(topology: try TopologyLoader.parse(current.withLock { $0 }), service: "lb", node: "n1")
-        }
-        let group = ServiceGroup(configuration: .init(services: balancer.services(), logger: Logger(label: "test.reload")))
-        let running = Task { try await group.run() }
+        let running = try RunningBalancer(topology: first)
+        let balancer = running.balancer
         let web = "http://\(address):8000"
         #expect(await poll(timeout: .seconds(10)) { (try? await curl([web + "/name"], in: directory))?.status == 200 } != nil)
 
@@ -60,21 +55,19 @@ struct ListenerReloadTests {
         }
         try await Task.sleep(for: .milliseconds(300))
 
-        current.withLock {
-            $0 = Self.yaml(
+        running.rewrite(
+            Self.yaml(
                 address: address,
                 listeners: "        - { name: web, port: 8000, pool: pa }\n        - { name: api, port: 8001, mode: tcp, pool: pb }",
-                pools: poolA + "\n" + poolB)
-        }
+                pools: poolA + "\n" + poolB))
         let added = try await balancer.reload()
         #expect(added.reconfigured.contains("new pool pb") && added.reconfigured.contains("new listener api"), "\(added)")
         #expect(added.notApplied.isEmpty, "\(added)")
         let viaAPI = try await curl(["http://\(address):8001/name"], in: directory)
         #expect(viaAPI.status == 200 && viaAPI.headers["x-server"] == "b", "\(viaAPI)")
 
-        current.withLock {
-            $0 = Self.yaml(address: address, port: 8001, listeners: "        - { name: api, port: 8001, pool: pb }", pools: poolA + "\n" + poolB)
-        }
+        running.rewrite(
+            Self.yaml(address: address, port: 8001, listeners: "        - { name: api, port: 8001, pool: pb }", pools: poolA + "\n" + poolB))
         let removed = try await balancer.reload()
         #expect(downloading.withLock { $0 }, "the request is still under way when its listener goes")
         #expect(removed.reconfigured.contains("removed listener web") && removed.reconfigured.contains("listener api"), "\(removed)")
@@ -86,8 +79,7 @@ struct ListenerReloadTests {
         let finished = try await download.value
         #expect(finished.status == 200 && finished.headers["x-server"] == "a", "the request on the removed listener finished: \(finished)")
 
-        await group.triggerGracefulShutdown()
-        try await running.value
+        try await running.stop()
         try await a.stop()
         try await b.stop()
     }
@@ -102,23 +94,17 @@ struct ListenerReloadTests {
         let first = Self.yaml(
             address: address, drain: "1s", listeners: "        - { name: web, port: 8000, pool: pa }\n        - { name: other, port: 8001, pool: pa }",
             pools: pool)
-        let current = Mutex(first)
-        let plan = try BalancerPlan(topology: try TopologyLoader.parse(first), service: "lb", node: "n1")
-        let balancer = try Balancer(plan: plan, coordinator: nil, logger: Logger(label: "test.reload")) {
-            try BalancerPlan(topology: try TopologyLoader.parse(current.withLock { $0 }), service: "lb", node: "n1")
-        }
-        let group = ServiceGroup(configuration: .init(services: balancer.services(), logger: Logger(label: "test.reload")))
-        let running = Task { try await group.run() }
+        let running = try RunningBalancer(topology: first)
+        let balancer = running.balancer
         #expect(await poll(timeout: .seconds(10)) { (try? await curl(["http://\(address):8001/name"], in: directory))?.status == 200 } != nil)
         let slow = Task { try await curl(["http://\(address):8001/slow?ms=4000"], in: directory) }
         try await Task.sleep(for: .milliseconds(300))
-        current.withLock { $0 = Self.yaml(address: address, drain: "1s", listeners: "        - { name: web, port: 8000, pool: pa }", pools: pool) }
+        running.rewrite(Self.yaml(address: address, drain: "1s", listeners: "        - { name: web, port: 8000, pool: pa }", pools: pool))
         let started = ContinuousClock.now
         _ = try await balancer.reload()
         let cut = try await slow.value
         #expect(cut.status == 0 && ContinuousClock.now - started < .seconds(3), "cut after the drain timeout, not answered: \(cut)")
-        await group.triggerGracefulShutdown()
-        try await running.value
+        try await running.stop()
         try await a.stop()
     }
 
@@ -130,31 +116,60 @@ struct ListenerReloadTests {
         let address = LoopbackAddress.random()
         let pool = "        - { name: pa, servers: [{ address: \(a.host), port: \(a.port), zone: z }] }"
         let first = Self.yaml(address: address, listeners: "        - { name: web, port: 8000, pool: pa }", pools: pool)
-        let current = Mutex(first)
-        let plan = try BalancerPlan(topology: try TopologyLoader.parse(first), service: "lb", node: "n1")
-        let balancer = try Balancer(plan: plan, coordinator: nil, logger: Logger(label: "test.reload")) {
-            try BalancerPlan(topology: try TopologyLoader.parse(current.withLock { $0 }), service: "lb", node: "n1")
-        }
-        let group = ServiceGroup(configuration: .init(services: balancer.services(), logger: Logger(label: "test.reload")))
-        let running = Task { try await group.run() }
+        let running = try RunningBalancer(topology: first)
+        let balancer = running.balancer
         #expect(await poll(timeout: .seconds(10)) { (try? await curl(["http://\(address):8000/name"], in: directory))?.status == 200 } != nil)
 
         // Another socket holds a port on the balancer's address: a listener cannot take it.
         let holder = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: address, port: 0).get()
         let held = try #require(holder.localAddress?.port)
-        current.withLock {
-            $0 = Self.yaml(
+        running.rewrite(
+            Self.yaml(
                 address: address,
                 listeners: "        - { name: web, port: 8000, pool: pa }\n        - { name: taken, port: \(held), pool: pa }",
-                pools: pool)
-        }
+                pools: pool))
         let report = try await balancer.reload()
         #expect(report.notApplied.contains { $0.hasPrefix("listener taken: cannot listen on \(address):\(held)") }, "\(report)")
         let served = try await curl(["http://\(address):8000/name"], in: directory)
         #expect(served.status == 200, "the listener that stays serves on")
         try await holder.close()
-        await group.triggerGracefulShutdown()
-        try await running.value
+        try await running.stop()
         try await a.stop()
     }
+}
+
+/// A balancer run from a topology text that a test rewrites before each reload.
+final class RunningBalancer: Sendable {
+    let balancer: Balancer
+    private let topology: TopologyText
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    init(topology: String) throws {
+        let current = TopologyText(topology)
+        let plan = try BalancerPlan(topology: try TopologyLoader.parse(topology), service: "lb", node: "n1")
+        balancer = try Balancer(plan: plan, coordinator: nil, logger: Logger(label: "test.reload")) {
+            try BalancerPlan(topology: try TopologyLoader.parse(current.text.withLock { $0 }), service: "lb", node: "n1")
+        }
+        self.topology = current
+        let group = ServiceGroup(configuration: .init(services: balancer.services(), logger: Logger(label: "test.reload")))
+        self.group = group
+        task = Task { try await group.run() }
+    }
+
+    /// What the next reload reads.
+    func rewrite(_ text: String) {
+        topology.text.withLock { $0 = text }
+    }
+
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await task.value
+    }
+}
+
+/// The topology text a reload reads, shared with the reload closure.
+final class TopologyText: Sendable {
+    let text: Mutex<String>
+    init(_ text: String) { self.text = Mutex(text) }
 }
